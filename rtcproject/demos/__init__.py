@@ -1,0 +1,1 @@
+"""The demo site's handlers: one module per user-guide example."""

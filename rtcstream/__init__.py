@@ -1,0 +1,33 @@
+"""rtcstream: real-time audio and video AI behind a Django page.
+
+The public API, for handler authors::
+
+    from rtcstream import StreamHandler, AsyncStreamHandler, AdditionalOutputs, CloseStream
+
+``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
+``rtcstream.handlers.reply_on_pause`` and is re-exported here lazily, so that
+importing rtcstream does not load the VAD model.
+"""
+
+from typing import Any
+
+from .handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
+from .handlers.outputs import AdditionalOutputs, CloseStream
+
+__all__ = [
+    "AdditionalOutputs",
+    "AlgoOptions",
+    "AsyncStreamHandler",
+    "CloseStream",
+    "ReplyOnPause",
+    "StreamHandler",
+    "StreamHandlerBase",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ReplyOnPause", "AlgoOptions"):
+        from .handlers import reply_on_pause
+
+        return getattr(reply_on_pause, name)
+    raise AttributeError(f"module 'rtcstream' has no attribute {name!r}")

@@ -1,0 +1,33 @@
+"""System checks: a wrong registry entry is reported at start-up, naming the entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import checks
+
+from . import conf, registry
+
+
+@checks.register("rtcstream")
+def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    handlers = conf.get("HANDLERS")
+    if not isinstance(handlers, dict):
+        return [checks.Error("RTCSTREAM['HANDLERS'] must be a dict of name -> dotted path.", id="rtcstream.E001")]
+    for exc in registry.validate_all():
+        errors.append(checks.Error(str(exc), hint="Fix the entry in settings.RTCSTREAM['HANDLERS'].", id="rtcstream.E002"))
+    return errors
+
+
+@checks.register("rtcstream")
+def check_ice_servers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    servers = conf.get("ICE_SERVERS")
+    if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
+        return [
+            checks.Error(
+                "RTCSTREAM['ICE_SERVERS'] must be a list of {'urls': ..., 'username': ..., 'credential': ...}.",
+                id="rtcstream.E003",
+            )
+        ]
+    return []

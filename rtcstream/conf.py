@@ -1,0 +1,41 @@
+"""rtcstream's settings: ``settings.RTCSTREAM`` merged over these defaults, read when used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # name -> dotted path, or a dict {"handler": path, "mode", "modality",
+    # "time_limit", "concurrency_limit", "on_additional_outputs", "label"}.
+    "HANDLERS": {},
+    # For RTCPeerConnection on both sides: [{"urls": ..., "username": ..., "credential": ...}].
+    # Empty means host candidates only: right for a LAN and for tests, wrong behind NAT.
+    "ICE_SERVERS": [],
+    # Defaults for endpoints that do not set their own. None means unlimited.
+    "DEFAULT_TIME_LIMIT": None,
+    "DEFAULT_CONCURRENCY_LIMIT": None,
+    # Admission backend: counts live sessions against concurrency limits.
+    "ADMISSION_BACKEND": "rtcstream.limits.InProcessAdmission",
+    # Worker threads for sync user code (handlers, generators, video functions).
+    "WORKER_THREADS": 32,
+    # Largest websocket text frame accepted, in bytes.
+    "MAX_MESSAGE_BYTES": 256 * 1024,
+    # How long an offer may take to be answered, and a session to connect.
+    "NEGOTIATION_TIMEOUT": 15.0,
+    "CONNECT_TIMEOUT": 30.0,
+    # How long one call into sync user code may take before the session fails.
+    "HANDLER_CALL_TIMEOUT": 60.0,
+    # How much generated audio may wait ahead of playback, in seconds.
+    "AUDIO_BUFFER_SECONDS": 0.5,
+    # URL prefix of the websocket routes (without slashes).
+    "WS_PREFIX": "ws/rtcstream",
+}
+
+
+def get(name: str) -> Any:
+    """Return one rtcstream setting, falling back to its default."""
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown rtcstream setting {name!r}")
+    return getattr(settings, "RTCSTREAM", {}).get(name, DEFAULTS[name])

@@ -1,0 +1,1 @@
+"""Handler classes and what they return."""

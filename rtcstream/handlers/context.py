@@ -1,0 +1,25 @@
+"""What a running handler may ask of its session."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+
+class HandlerContext(Protocol):
+    """The session's side of a handler: events, output control, the loop.
+
+    Every method is safe to call from the event loop or from a worker thread.
+    """
+
+    session_id: str
+    loop: asyncio.AbstractEventLoop
+
+    def send_event(self, name: str, **data: Any) -> None:
+        """Send ``{"type": "event", "name": name, "data": data}`` to the client."""
+
+    def clear_output(self) -> None:
+        """Drop the audio queued for the client but not yet played (barge-in)."""
+
+    def inputs(self) -> tuple[Any, ...]:
+        """Return the latest additional input values from the client."""

@@ -1,0 +1,1 @@
+"""Media: frame conversion, resampling, chunking, pacing and the output tracks."""

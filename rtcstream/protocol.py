@@ -1,0 +1,164 @@
+"""The websocket message schema (docs/protocol.md): parse every incoming frame
+into a typed message, or raise ``ProtocolError`` with a code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Union
+
+MAX_SDP_CHARS = 100_000
+MAX_CANDIDATE_CHARS = 2_000
+MAX_INPUTS = 64
+
+
+class ProtocolError(Exception):
+    """A client message was refused; ``code`` is one of docs/protocol.md's error codes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_message(self) -> dict[str, Any]:
+        return error(self.code, self.message)
+
+
+@dataclass(frozen=True)
+class Offer:
+    sdp: str
+    inputs: tuple[Any, ...] | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trickled browser candidate; ``candidate`` None means the end of candidates."""
+
+    candidate: str | None
+    sdp_mid: str | None
+    sdp_mline_index: int | None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    pass
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+ClientMessage = Union[Offer, Candidate, Inputs, Trigger, Stop, Ping]
+
+
+def _field(data: dict[str, Any], name: str, types: type | tuple[type, ...], *, required: bool = True) -> Any:
+    if name not in data or data[name] is None:
+        if required:
+            raise ProtocolError("invalid_message", f"'{data['type']}' needs the field '{name}'.")
+        return None
+    value = data[name]
+    # bool is an int in Python, never what a client means by a number here.
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+        expected = " or ".join(t.__name__ for t in _as_tuple(types))
+        raise ProtocolError(
+            "invalid_message", f"'{data['type']}.{name}' must be {expected}, not {type(value).__name__}."
+        )
+    return value
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _values(data: dict[str, Any], name: str, *, required: bool) -> tuple[Any, ...] | None:
+    values = _field(data, name, list, required=required)
+    if values is None:
+        return None
+    if len(values) > MAX_INPUTS:
+        raise ProtocolError("invalid_message", f"'{data['type']}.{name}' holds at most {MAX_INPUTS} values.")
+    return tuple(values)
+
+
+def _parse_offer(data: dict[str, Any]) -> Offer:
+    sdp = _field(data, "sdp", str)
+    if len(sdp) > MAX_SDP_CHARS:
+        raise ProtocolError("invalid_message", f"'offer.sdp' is longer than {MAX_SDP_CHARS} characters.")
+    if not sdp.startswith("v=0"):
+        raise ProtocolError("bad_sdp", "'offer.sdp' is not an SDP session description (it must start with 'v=0').")
+    return Offer(sdp=sdp, inputs=_values(data, "inputs", required=False))
+
+
+def _parse_candidate(data: dict[str, Any]) -> Candidate:
+    candidate = _field(data, "candidate", str, required=False)
+    if candidate is not None and len(candidate) > MAX_CANDIDATE_CHARS:
+        raise ProtocolError("invalid_message", f"'candidate.candidate' is longer than {MAX_CANDIDATE_CHARS} characters.")
+    sdp_mid = _field(data, "sdpMid", str, required=False)
+    index = _field(data, "sdpMLineIndex", int, required=False)
+    if index is not None and not 0 <= index < 64:
+        raise ProtocolError("invalid_message", "'candidate.sdpMLineIndex' must be between 0 and 63.")
+    return Candidate(candidate=candidate or None, sdp_mid=sdp_mid, sdp_mline_index=index)
+
+
+PARSERS = {
+    "offer": _parse_offer,
+    "candidate": _parse_candidate,
+    "inputs": lambda data: Inputs(values=_values(data, "values", required=True)),
+    "trigger": lambda data: Trigger(),
+    "stop": lambda data: Stop(),
+    "ping": lambda data: Ping(),
+}
+
+
+def parse(text: str | None, max_bytes: int) -> ClientMessage:
+    """Parse one websocket text frame into a client message."""
+    if text is None:
+        raise ProtocolError("invalid_json", "Send JSON text frames, not binary ones.")
+    if len(text) > max_bytes or len(text.encode()) > max_bytes:
+        raise ProtocolError("message_too_large", f"Messages are limited to {max_bytes} bytes.")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError("invalid_json", f"The message is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_json", "A message must be a JSON object with a 'type'.")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("invalid_message", "A message needs a string field 'type'.")
+    parser = PARSERS.get(kind)
+    if parser is None:
+        raise ProtocolError("unknown_type", f"Unknown message type {kind[:40]!r}; expected one of {sorted(PARSERS)}.")
+    return parser(data)
+
+
+# Server-to-client messages.
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}
+
+
+def closed(reason: str, message: str = "") -> dict[str, Any]:
+    return {"type": "closed", "reason": reason, "message": message}
+
+
+def event(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "event", "name": name, "data": data}
+
+
+def answer(sdp: str) -> dict[str, Any]:
+    return {"type": "answer", "sdp": sdp}
+
+
+def output(seq: int, values: list[Any]) -> dict[str, Any]:
+    return {"type": "output", "seq": seq, "values": values}

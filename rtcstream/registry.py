@@ -1,0 +1,188 @@
+"""The handler registry: names in ``RTCSTREAM["HANDLERS"]``, resolved once and validated.
+
+Nothing a client sends reaches ``import_string``: clients name endpoints, and
+endpoints name entries of this registry, which only settings can fill.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+from . import conf
+from .handlers.base import StreamHandlerBase
+
+Mode = Literal["send-receive", "send", "receive"]
+Modality = Literal["audio", "video"]
+Kind = Literal["stream", "video_function", "generator"]
+
+MODES = ("send-receive", "send", "receive")
+MODALITIES = ("audio", "video")
+
+# What each kind of handler can do, and what it does when the entry is silent.
+SUPPORTED: dict[Kind, set[tuple[str, str]]] = {
+    "stream": {("send-receive", "audio"), ("send", "audio")},
+    "video_function": {("send-receive", "video")},
+    "generator": {("receive", "audio"), ("receive", "video")},
+}
+DEFAULTS: dict[Kind, tuple[Mode, Modality]] = {
+    "stream": ("send-receive", "audio"),
+    "video_function": ("send-receive", "video"),
+    "generator": ("receive", "audio"),
+}
+ENTRY_KEYS = {"handler", "mode", "modality", "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps"}
+
+
+class RegistryError(ImproperlyConfigured):
+    """A registry entry is wrong; the message names the entry and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """One resolved registry entry."""
+
+    name: str
+    path: str
+    handler: Any
+    kind: Kind
+    mode: Mode
+    modality: Modality
+    time_limit: float | None
+    concurrency_limit: int | None
+    on_additional_outputs: Callable[..., Any] | None
+    label: str
+    fps: float = 30.0
+
+    def new_handler(self, options: dict[str, Any] | None = None) -> Any:
+        """Return what one session runs: a fresh copy for stream handlers.
+
+        ``options`` (an endpoint's handler settings, such as ReplyOnPause's pause
+        length) go to the copy's ``configure(**options)`` when it has one.
+        """
+        if self.kind != "stream":
+            return self.handler
+        handler = self.handler.copy()
+        if options and hasattr(handler, "configure"):
+            handler.configure(**options)
+        return handler
+
+
+def classify(handler: Any) -> Kind:
+    """Tell which kind of handler an object is, or raise TypeError."""
+    if isinstance(handler, StreamHandlerBase):
+        return "stream"
+    if inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
+        return "generator"
+    if callable(handler) and not isinstance(handler, type):
+        return "video_function"
+    raise TypeError(
+        "expected a StreamHandler or AsyncStreamHandler (class or instance), "
+        f"a generator function or a function, got {type(handler).__name__}"
+    )
+
+
+def _optional_number(name: str, key: str, value: Any, kind: type) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]['{key}'] must be a positive number or None, not {value!r}.")
+    return kind(value)
+
+
+def _import(name: str, path: str, what: str) -> Any:
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]: cannot import {what} {path!r}: {exc}") from exc
+
+
+def resolve_entry(name: str, entry: Any) -> HandlerSpec:
+    """Resolve one ``HANDLERS`` entry into a ``HandlerSpec``."""
+    if isinstance(entry, str):
+        entry = {"handler": entry}
+    if not isinstance(entry, dict) or not isinstance(entry.get("handler"), str):
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}] must be a dotted path or a dict with a 'handler' dotted path, not {entry!r}."
+        )
+    unknown = set(entry) - ENTRY_KEYS
+    if unknown:
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}] has unknown keys {sorted(unknown)}; allowed: {sorted(ENTRY_KEYS)}.")
+    path = entry["handler"]
+    handler = _import(name, path, "handler")
+    if isinstance(handler, type) and issubclass(handler, StreamHandlerBase):
+        handler = handler()
+    try:
+        kind = classify(handler)
+    except TypeError as exc:
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r}: {exc}.") from exc
+    default_mode, default_modality = DEFAULTS[kind]
+    mode = entry.get("mode", default_mode)
+    modality = entry.get("modality", default_modality)
+    if (mode, modality) not in SUPPORTED[kind]:
+        allowed = ", ".join(f"{m} {a}" for m, a in sorted(SUPPORTED[kind]))
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r} is a {kind.replace('_', ' ')}, "
+            f"which cannot serve mode={mode!r} modality={modality!r}; it can serve: {allowed}."
+        )
+    hook = entry.get("on_additional_outputs")
+    if isinstance(hook, str):
+        hook = _import(name, hook, "on_additional_outputs hook")
+    if hook is not None and not callable(hook):
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]['on_additional_outputs'] must be callable or a dotted path.")
+    return HandlerSpec(
+        name=name,
+        path=path,
+        handler=handler,
+        kind=kind,
+        mode=mode,
+        modality=modality,
+        time_limit=_optional_number(name, "time_limit", entry.get("time_limit", conf.get("DEFAULT_TIME_LIMIT")), float),
+        concurrency_limit=_optional_number(
+            name, "concurrency_limit", entry.get("concurrency_limit", conf.get("DEFAULT_CONCURRENCY_LIMIT")), int
+        ),
+        on_additional_outputs=hook,
+        label=str(entry.get("label") or name.replace("-", " ").replace("_", " ").capitalize()),
+        fps=_optional_number(name, "fps", entry.get("fps", 30), float),
+    )
+
+
+_resolved: dict[str, HandlerSpec] = {}
+
+
+def get_handler(name: str) -> HandlerSpec | None:
+    """Return the resolved entry called ``name``, or None if settings name no such handler."""
+    if name not in _resolved:
+        entries = conf.get("HANDLERS")
+        if name not in entries:
+            return None
+        _resolved[name] = resolve_entry(name, entries[name])
+    return _resolved[name]
+
+
+def handler_names() -> list[str]:
+    return list(conf.get("HANDLERS"))
+
+
+def validate_all() -> list[RegistryError]:
+    """Resolve every entry; return the errors instead of raising them."""
+    errors = []
+    for name in handler_names():
+        try:
+            get_handler(name)
+        except RegistryError as exc:
+            errors.append(exc)
+    return errors
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting == "RTCSTREAM":
+        _resolved.clear()
+
+
+setting_changed.connect(_reset)

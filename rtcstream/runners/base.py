@@ -1,0 +1,123 @@
+"""What every runner shares: the session context, tasks, and delivering a handler's results."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Coroutine
+from typing import Any
+
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from ..handlers.context import HandlerContext
+from ..handlers.outputs import AdditionalOutputs, CloseStream
+
+logger = logging.getLogger("rtcstream.runners")
+
+
+class RunnerContext(HandlerContext):
+    """The session as a runner sees it: the handler's context plus ways to end or publish."""
+
+    def publish(self, outputs: AdditionalOutputs) -> None:
+        """Send ``outputs`` to the page, in order."""
+
+    def close(self, reason: str, message: str = "") -> None:
+        """End the session (from the loop)."""
+
+    def fail(self, exc: BaseException) -> None:
+        """End the session because the handler raised ``exc``."""
+
+
+async def drain(track: MediaStreamTrack) -> None:
+    """Read and discard a track nobody uses: unread frames pile up in aiortc's queue."""
+    try:
+        while True:
+            await track.recv()
+    except MediaStreamError:
+        pass
+
+
+class Runner(ABC):
+    """Drives one handler. The session calls, in order: ``outgoing_tracks`` and
+    ``on_track`` while negotiating, ``start`` once media flows, ``trigger`` on
+    demand, and ``stop`` exactly once at the end."""
+
+    consumes: str | None = None  # the kind of incoming track the handler reads
+
+    def __init__(self, handler: Any, context: RunnerContext, **options: Any) -> None:
+        self.handler = handler
+        self.context = context
+        self.inbound: MediaStreamTrack | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopped = False
+
+    @abstractmethod
+    def outgoing_tracks(self) -> list[MediaStreamTrack]:
+        """Tracks the server sends; added to the peer connection before the answer."""
+
+    def on_track(self, track: MediaStreamTrack) -> None:
+        """Keep the first incoming track of the kind this runner reads; drain any other."""
+        if track.kind == self.consumes and self.inbound is None:
+            self.inbound = track
+        else:
+            self.spawn(drain(track), "drain")
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Start the handler's work (called once the connection is up)."""
+
+    def trigger(self) -> None:
+        """React to the page's ``trigger`` message."""
+
+    async def stop(self) -> None:
+        """Cancel every task and wait for them, then end the outgoing tracks."""
+        self._stopped = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for track in self.outgoing_tracks():
+            track.stop()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any] | None:
+        """Run ``coro`` as a task owned by this runner; a handler error ends the session."""
+        if self._stopped:
+            coro.close()
+            return None
+        task = asyncio.ensure_future(self._guard(coro))
+        task.set_name(f"rtcstream:{self.context.session_id}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guard(self, coro: Awaitable[Any]) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except MediaStreamError:
+            pass  # the peer went away; the session notices through its connection state
+        except Exception as exc:
+            self.context.fail(exc)
+
+    def handle_control(self, item: Any) -> Any:
+        """Act on the non-media part of a handler result; return the media part (or None).
+
+        Accepted: media, ``AdditionalOutputs``, ``(media, AdditionalOutputs)``,
+        ``CloseStream`` and None.
+        """
+        if item is None:
+            return None
+        if isinstance(item, AdditionalOutputs):
+            self.context.publish(item)
+            return None
+        if isinstance(item, CloseStream):
+            self.context.close("handler_closed", item.msg)
+            return None
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], AdditionalOutputs):
+            self.context.publish(item[1])
+            return item[0]
+        return item
+

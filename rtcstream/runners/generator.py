@@ -1,0 +1,70 @@
+"""Drive a server-to-client generator ``fn(*inputs)``: audio chunks or video frames."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiortc.mediastreams import MediaStreamTrack
+
+from .. import workers
+from ..media.tracks import AudioOutputTrack, VideoOutputTrack
+from .base import Runner, RunnerContext
+
+logger = logging.getLogger("rtcstream.runners")
+
+# Let the last frames reach the client's jitter buffer before the session closes.
+PLAYOUT_GRACE = 0.25
+
+
+class GeneratorRunner(Runner):
+    """Starts the generator when media flows, and again on each ``trigger`` with
+    the latest inputs. When it ends and its media has played, the session ends."""
+
+    def __init__(
+        self, handler: Callable[..., Any], context: RunnerContext, *, modality: str, audio_buffer: float, fps: float
+    ) -> None:
+        super().__init__(handler, context)
+        self.modality = modality
+        if modality == "audio":
+            self.track: AudioOutputTrack | VideoOutputTrack = AudioOutputTrack(max_buffer=audio_buffer)
+        else:
+            self.track = VideoOutputTrack(fps=fps)
+        self._current: asyncio.Task[Any] | None = None
+
+    def outgoing_tracks(self) -> list[MediaStreamTrack]:
+        return [self.track]
+
+    async def start(self) -> None:
+        self.track.on("ended", self._on_track_ended)
+        self._run_generator()
+
+    def trigger(self) -> None:
+        if self._current is not None:
+            self._current.cancel()
+        if isinstance(self.track, AudioOutputTrack):
+            self.track.clear()
+        self._run_generator()
+
+    def _run_generator(self) -> None:
+        self._current = self.spawn(self._produce(self.context.inputs()), "generate")
+
+    async def _produce(self, inputs: tuple[Any, ...]) -> None:
+        source = self.handler(*inputs)
+        try:
+            async for item in workers.iterate(source):
+                media = self.handle_control(item)
+                if media is not None:
+                    await self.track.put(media)
+        finally:
+            await workers.close_generator(source)
+        self.track.end()
+
+    def _on_track_ended(self) -> None:
+        async def finish() -> None:
+            await asyncio.sleep(PLAYOUT_GRACE)
+            self.context.close("stream_ended", "The stream has ended.")
+
+        self.spawn(finish(), "finish")

@@ -1,0 +1,91 @@
+"""Drive a ``StreamHandler`` or ``AsyncStreamHandler``: audio in through ``receive``,
+results out through ``emit``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiortc.mediastreams import MediaStreamTrack
+
+from .. import workers
+from ..handlers.base import AsyncStreamHandler, StreamHandlerBase
+from ..media.audio import InputConverter
+from ..media.tracks import AudioOutputTrack
+from .base import Runner, RunnerContext
+
+logger = logging.getLogger("rtcstream.runners")
+
+# How long the emit loop waits for new input before asking the handler again,
+# for handlers that produce output without input (a greeting, a timer).
+IDLE_POLL = 0.02
+
+
+class StreamRunner(Runner):
+    """Sync handlers run in the worker pool, one call at a time per session, so
+    user code needs no locks; async handlers run on the loop."""
+
+    consumes = "audio"
+
+    def __init__(self, handler: StreamHandlerBase, context: RunnerContext, *, mode: str, audio_buffer: float) -> None:
+        super().__init__(handler, context)
+        handler.bind(context)
+        self.is_async = isinstance(handler, AsyncStreamHandler)
+        self.audio_out = AudioOutputTrack(max_buffer=audio_buffer) if mode == "send-receive" else None
+        self._converter = InputConverter(handler.input_sample_rate, handler.expected_layout)
+        self._serial = asyncio.Lock()
+        self._input = asyncio.Event()
+        self._dropped_audio = False
+
+    def outgoing_tracks(self) -> list[MediaStreamTrack]:
+        return [self.audio_out] if self.audio_out is not None else []
+
+    async def call(self, method: Any, *args: Any) -> Any:
+        if self.is_async:
+            return await method(*args)
+        async with self._serial:
+            return await workers.run_sync(method, *args)
+
+    async def start(self) -> None:
+        await self.call(self.handler.start_up)
+        if self.inbound is not None:
+            self.spawn(self._receive_loop(self.inbound), "receive")
+        self.spawn(self._emit_loop(), "emit")
+
+    def trigger(self) -> None:
+        self.handler.trigger_response()
+        self._input.set()
+
+    async def _receive_loop(self, track: MediaStreamTrack) -> None:
+        rate = self.handler.input_sample_rate
+        while True:
+            frame = await track.recv()
+            samples = self._converter.convert(frame)
+            if samples.shape[1]:
+                await self.call(self.handler.receive, (rate, samples))
+                self._input.set()
+
+    async def _emit_loop(self) -> None:
+        while True:
+            item = self.handle_control(await self.call(self.handler.emit))
+            if item is None:
+                self._input.clear()
+                try:
+                    await asyncio.wait_for(self._input.wait(), IDLE_POLL)
+                except TimeoutError:
+                    pass
+                continue
+            if self.audio_out is not None:
+                await self.audio_out.put(item)
+            elif not self._dropped_audio:
+                self._dropped_audio = True
+                logger.warning("Session %s: mode 'send' plays no audio; the handler's audio is dropped.",
+                               self.context.session_id)
+
+    async def stop(self) -> None:
+        await super().stop()
+        try:
+            await self.call(self.handler.shutdown)
+        except Exception:
+            logger.exception("Session %s: the handler's shutdown() raised", self.context.session_id)

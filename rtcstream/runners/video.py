@@ -1,0 +1,61 @@
+"""Drive a video function ``fn(frame, *inputs) -> frame`` on the newest camera frame."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import av
+from aiortc.mediastreams import MediaStreamTrack
+
+from .. import workers
+from ..media.tracks import VideoOutputTrack
+from ..media.video import frame_to_rgb, rgb_to_frame
+from .base import Runner, RunnerContext
+
+
+class VideoFunctionRunner(Runner):
+    """A reader keeps only the newest incoming frame; one worker call at a time
+    processes it. When ``fn`` is slower than the camera, older frames are
+    dropped, so latency never accumulates."""
+
+    consumes = "video"
+
+    def __init__(self, handler: Callable[..., Any], context: RunnerContext, **options: Any) -> None:
+        super().__init__(handler, context)
+        self.video_out = VideoOutputTrack()
+        self._latest: av.VideoFrame | None = None
+        self._arrived = asyncio.Event()
+        self.frames_in = 0
+        self.frames_processed = 0
+
+    def outgoing_tracks(self) -> list[MediaStreamTrack]:
+        return [self.video_out]
+
+    async def start(self) -> None:
+        if self.inbound is not None:
+            self.spawn(self._read(self.inbound), "read")
+            self.spawn(self._process(), "process")
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        while True:
+            self._latest = await track.recv()
+            self.frames_in += 1
+            self._arrived.set()
+
+    def _apply(self, frame: av.VideoFrame, inputs: tuple[Any, ...]) -> Any:
+        # Runs in a worker thread: decoding to RGB costs as much as a light filter.
+        return self.handler(frame_to_rgb(frame), *inputs)
+
+    async def _process(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            frame, self._latest = self._latest, None
+            if frame is None:
+                continue
+            result = self.handle_control(await workers.run_sync(self._apply, frame, self.context.inputs()))
+            self.frames_processed += 1
+            if result is not None:
+                self.video_out.offer(rgb_to_frame(result))

@@ -1,0 +1,338 @@
+"""One WebRTC session: its peer connection, handler, tasks, time limit and shutdown.
+
+A session knows nothing of Channels: the consumer hands it two callbacks, one
+that sends a message on the signalling socket and one that publishes outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from . import conf, protocol
+from .endpoints import Endpoint
+from .handlers.outputs import AdditionalOutputs
+from .limits import get_admission
+from .outputs_json import to_json_values
+from .protocol import Candidate, Offer, ProtocolError
+from .runners import Runner, make_runner
+from .states import TRANSITIONS, InvalidTransition, SessionState
+
+logger = logging.getLogger("rtcstream.session")
+
+MAX_PENDING_CANDIDATES = 64
+EVENT_CAPACITY = 256
+OUTPUT_CAPACITY = 1024
+
+SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
+PublishOutput = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def new_session_id() -> str:
+    """Return an unguessable id (128 random bits) that is also a valid channel group name."""
+    return secrets.token_urlsafe(16)
+
+
+def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in servers
+        ]
+    )
+
+
+class Session:
+    """One client's stream on one endpoint, from offer to close."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        send: SendMessage,
+        publish: PublishOutput,
+        client: str | None = None,
+        user: Any = None,
+    ) -> None:
+        from .outbox import Outbox
+
+        self.id = new_session_id()
+        self.endpoint = endpoint
+        self.client = client
+        self.user = user
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()  # sessions are made on the loop
+        self.state = SessionState.NEW
+        self.close_reason: str | None = None
+        self.pc: RTCPeerConnection | None = None
+        self.runner: Runner | None = None
+        self.connected_at: float | None = None
+        self.opened_at = time.monotonic()
+        self.closed = asyncio.Event()
+        self._send = send
+        self._inputs: tuple[Any, ...] = ()
+        self._pending: list[Candidate] = []
+        self._remote_set = False
+        self._admitted = False
+        self._timers: list[asyncio.TimerHandle] = []
+        self._closing: asyncio.Task[None] | None = None
+        self._seq = 0
+        self._events = Outbox(f"session {self.id} events", send, EVENT_CAPACITY)
+        self._outputs = Outbox(f"session {self.id} outputs", self._deliver_output, OUTPUT_CAPACITY)
+        self._publish = publish
+
+    # -- state -----------------------------------------------------------------
+
+    def _move(self, target: SessionState) -> None:
+        if target not in TRANSITIONS[self.state]:
+            raise InvalidTransition(self.state, target)
+        self.state = target
+
+    @property
+    def duration(self) -> float:
+        return time.monotonic() - self.opened_at
+
+    # -- what the consumer calls ---------------------------------------------
+
+    async def negotiate(self, offer: Offer) -> str:
+        """Admit the session, apply the offer and return the answer's SDP.
+
+        Raises ``ProtocolError`` (bad SDP, wrong state) or ``SessionLimitReached``;
+        either way the session is back to NEW and the client may try again.
+        """
+        if self.state is not SessionState.NEW:
+            raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {self.state.value}.")
+        self._move(SessionState.NEGOTIATING)
+        try:
+            await get_admission().acquire(self.endpoint, self.id, {"user": self.user, "client": self.client})
+            self._admitted = True
+            if offer.inputs is not None:
+                self._inputs = offer.inputs
+            return await asyncio.wait_for(self._answer(offer.sdp), conf.get("NEGOTIATION_TIMEOUT"))
+        except BaseException as exc:
+            if self.state is SessionState.NEGOTIATING:
+                await self._reset_after_refusal(exc)
+            if isinstance(exc, asyncio.TimeoutError):
+                raise ProtocolError("bad_sdp", "The offer could not be answered in time.") from None
+            raise
+
+    async def _reset_after_refusal(self, exc: BaseException) -> None:
+        pc, self.pc, self.runner = self.pc, None, None
+        if pc is not None:
+            await pc.close()
+        if self._admitted:
+            self._admitted = False
+            reason = "bad_sdp" if isinstance(exc, ProtocolError) else "refused"
+            await get_admission().release(self.id, reason)
+        self._remote_set = False
+        self._pending.clear()
+        self._move(SessionState.NEW)
+
+    async def _answer(self, sdp: str) -> str:
+        endpoint = self.endpoint
+        self.pc = pc = RTCPeerConnection(ice_configuration(endpoint.effective_ice_servers))
+        self.runner = runner = make_runner(
+            endpoint.spec.kind,
+            endpoint.spec.new_handler(endpoint.handler_options),
+            self,
+            **self._runner_options(),
+        )
+        pc.on("track", runner.on_track)
+        pc.on("connectionstatechange", self._on_connection_state)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:
+            raise ProtocolError("bad_sdp", f"The offer could not be applied: {exc or type(exc).__name__}.") from None
+        wanted = {t.kind for t in runner.outgoing_tracks()}
+        offered = {t.kind for t in pc.getTransceivers()}
+        if not wanted <= offered:
+            raise ProtocolError(
+                "bad_sdp",
+                f"This endpoint sends {', '.join(sorted(wanted))}, but the offer has no such media section.",
+            )
+        for track in runner.outgoing_tracks():
+            pc.addTrack(track)
+        self._remote_set = True
+        for candidate in self._pending:
+            await self._apply_candidate(candidate)
+        self._pending.clear()
+        await pc.setLocalDescription(await pc.createAnswer())
+        self._timers.append(self.loop.call_later(conf.get("CONNECT_TIMEOUT"), self._connect_timeout))
+        return pc.localDescription.sdp
+
+    def _runner_options(self) -> dict[str, Any]:
+        spec = self.endpoint.spec
+        if spec.kind == "stream":
+            return {"mode": self.endpoint.mode, "audio_buffer": conf.get("AUDIO_BUFFER_SECONDS")}
+        if spec.kind == "generator":
+            return {"modality": self.endpoint.modality, "audio_buffer": conf.get("AUDIO_BUFFER_SECONDS"), "fps": spec.fps}
+        return {}
+
+    async def add_candidate(self, candidate: Candidate) -> None:
+        """Apply a trickled browser candidate, or hold it until the offer is applied."""
+        if self.state in (SessionState.CLOSING, SessionState.CLOSED):
+            raise ProtocolError("invalid_state", f"This session is {self.state.value}; candidates are not accepted.")
+        if not self._remote_set:
+            if len(self._pending) >= MAX_PENDING_CANDIDATES:
+                raise ProtocolError("invalid_state", f"At most {MAX_PENDING_CANDIDATES} candidates are held before the offer.")
+            self._pending.append(candidate)
+            return
+        await self._apply_candidate(candidate)
+
+    async def _apply_candidate(self, candidate: Candidate) -> None:
+        if self.pc is None:
+            return
+        if candidate.candidate is None:
+            await self.pc.addIceCandidate(None)
+            return
+        text = candidate.candidate
+        try:
+            parsed = candidate_from_sdp(text[len("candidate:"):] if text.startswith("candidate:") else text)
+            parsed.sdpMid = candidate.sdp_mid
+            parsed.sdpMLineIndex = candidate.sdp_mline_index
+            await self.pc.addIceCandidate(parsed)
+        except Exception as exc:
+            raise ProtocolError("bad_candidate", f"The ICE candidate could not be used: {exc or type(exc).__name__}.") from None
+
+    def set_inputs(self, values: tuple[Any, ...]) -> None:
+        self._inputs = values
+
+    def trigger(self) -> None:
+        if self.runner is not None and self.state is SessionState.CONNECTED:
+            self.runner.trigger()
+
+    # -- the handler's context (HandlerContext / RunnerContext) ---------------
+
+    @property
+    def session_id(self) -> str:
+        return self.id
+
+    def inputs(self) -> tuple[Any, ...]:
+        return self._inputs
+
+    def send_event(self, name: str, **data: Any) -> None:
+        self._events.put(protocol.event(name, data))
+
+    def _on_loop(self, func: Callable[[], Any]) -> None:
+        if threading.get_ident() == self._loop_thread:
+            func()
+        else:
+            self.loop.call_soon_threadsafe(func)
+
+    def clear_output(self) -> None:
+        track = getattr(self.runner, "audio_out", None)
+        if track is not None:
+            self._on_loop(track.clear)
+
+    def output_busy(self) -> bool:
+        track = getattr(self.runner, "audio_out", None)
+        return bool(track is not None and track.busy())
+
+    def publish(self, outputs: AdditionalOutputs) -> None:
+        self._outputs.put(outputs)
+
+    async def _deliver_output(self, outputs: AdditionalOutputs) -> None:
+        values = list(outputs.args)
+        hook = self.endpoint.spec.on_additional_outputs
+        if hook is not None:
+            from . import workers
+
+            transformed = await workers.run_sync(hook, *values)
+            values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
+        try:
+            values = to_json_values(values)
+        except TypeError as exc:
+            self.fail(TypeError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
+            return
+        self._seq += 1
+        await self._publish(protocol.output(self._seq, values))
+
+    def close_soon(self, reason: str, message: str = "") -> None:
+        """Start closing from any thread (handlers, timers)."""
+        self._on_loop(lambda: self._start_close(reason, message))
+
+    def fail(self, exc: BaseException) -> None:
+        logger.error(
+            "Session %s on %r: the handler raised; ending the session.",
+            self.id,
+            self.endpoint.slug,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        message = f"The handler failed: {type(exc).__name__}: {exc}"
+        self._events.put(protocol.error("handler_error", message))
+        self.close_soon("handler_error", message)
+
+    # RunnerContext.close
+    def close(self, reason: str, message: str = "") -> None:  # type: ignore[override]
+        self.close_soon(reason, message)
+
+    # -- connection events and timers ----------------------------------------
+
+    def _on_connection_state(self) -> None:
+        assert self.pc is not None
+        state = self.pc.connectionState
+        if state == "connected" and self.state is SessionState.NEGOTIATING:
+            self._move(SessionState.CONNECTED)
+            self.connected_at = time.monotonic()
+            logger.info(
+                "Session %s started on %r (%s %s) for %s",
+                self.id, self.endpoint.slug, self.endpoint.mode, self.endpoint.modality, self.client or "unknown client",
+            )
+            if self.endpoint.time_limit is not None:
+                self._timers.append(self.loop.call_later(self.endpoint.time_limit, self._time_is_up))
+            self.send_event("connected")
+            assert self.runner is not None
+            self.runner.spawn(self.runner.start(), "start")
+        elif state in ("failed", "closed") and self.state in (SessionState.NEGOTIATING, SessionState.CONNECTED):
+            self._start_close("connection_failed", "The media connection failed (ICE or DTLS); a TURN server may be needed.")
+
+    def _time_is_up(self) -> None:
+        self._start_close("time_limit", f"The time limit of {self.endpoint.time_limit:g} s was reached.")
+
+    def _connect_timeout(self) -> None:
+        if self.state is SessionState.NEGOTIATING:
+            self._start_close("connection_failed", "The media connection did not come up in time; a TURN server may be needed.")
+
+    # -- closing ---------------------------------------------------------------
+
+    def _start_close(self, reason: str, message: str) -> None:
+        if self._closing is None and self.state not in (SessionState.CLOSING, SessionState.CLOSED):
+            self._closing = self.loop.create_task(self._close(reason, message))
+
+    async def close_now(self, reason: str, message: str = "") -> None:
+        """Close and wait until the session is fully closed."""
+        self._start_close(reason, message)
+        await self.closed.wait()
+
+    async def _close(self, reason: str, message: str) -> None:
+        self._move(SessionState.CLOSING)
+        self.close_reason = reason
+        for timer in self._timers:
+            timer.cancel()
+        try:
+            if self.runner is not None:
+                await self.runner.stop()
+            if self.pc is not None:
+                await self.pc.close()
+        except Exception:
+            logger.exception("Session %s: error while closing", self.id)
+        finally:
+            if self._admitted:
+                await get_admission().release(self.id, reason)
+            await self._outputs.flush()
+            await self._outputs.close()
+            if reason != "disconnected":
+                self._events.put(protocol.closed(reason, message))
+                await self._events.flush()
+            await self._events.close()
+            self._move(SessionState.CLOSED)
+            lived = time.monotonic() - (self.connected_at or self.opened_at)
+            logger.info("Session %s on %r ended: reason=%s duration=%.1fs", self.id, self.endpoint.slug, reason, lived)
+            self.closed.set()

@@ -1,0 +1,190 @@
+"""Handlers the test suite registers (tests/settings.py): small, with known output."""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from rtcstream import AdditionalOutputs, AsyncStreamHandler, CloseStream, StreamHandler
+
+
+class EchoHandler(StreamHandler):
+    """Send back what it hears, times the gain from the first input (default 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: collections.deque = collections.deque(maxlen=50)
+
+    def receive(self, frame):
+        self.frames.append(frame)
+
+    def emit(self):
+        if not self.frames:
+            return None
+        rate, samples = self.frames.popleft()
+        gain = float(self.inputs[0]) if self.inputs else 1.0
+        return rate, np.clip(samples.astype(np.float32) * gain, -32768, 32767).astype(np.int16)
+
+    def copy(self):
+        return EchoHandler()
+
+
+class AsyncEchoHandler(AsyncStreamHandler):
+    """The async twin of EchoHandler, at 24 kHz in."""
+
+    def __init__(self) -> None:
+        super().__init__(input_sample_rate=24000)
+        self.frames: collections.deque = collections.deque(maxlen=50)
+        self.started = False
+
+    async def start_up(self):
+        self.started = True
+        self.send_message("ready", rate=self.input_sample_rate)
+
+    async def receive(self, frame):
+        self.frames.append(frame)
+
+    async def emit(self):
+        return self.frames.popleft() if self.frames else None
+
+    def copy(self):
+        return AsyncEchoHandler()
+
+
+class LevelHandler(StreamHandler):
+    """Mode 'send': publish the level of every 10th frame as an output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.pending: collections.deque = collections.deque(maxlen=10)
+
+    def receive(self, frame):
+        self.count += 1
+        if self.count % 10 == 0:
+            rms = float(np.sqrt(np.mean(frame[1].astype(np.float64) ** 2)))
+            self.pending.append(AdditionalOutputs(self.count, round(rms, 1)))
+
+    def emit(self):
+        return self.pending.popleft() if self.pending else None
+
+    def copy(self):
+        return LevelHandler()
+
+
+class BurstHandler(StreamHandler):
+    """Publish 300 numbered outputs as fast as emit is called, then nothing."""
+
+    total = 300
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    def receive(self, frame):
+        pass
+
+    def emit(self):
+        if self.sent >= self.total:
+            return None
+        self.sent += 1
+        return AdditionalOutputs(self.sent, {"square": self.sent**2})
+
+    def copy(self):
+        return BurstHandler()
+
+
+class FailingHandler(StreamHandler):
+    """Raise on the 25th received frame."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def receive(self, frame):
+        self.count += 1
+        if self.count == 25:
+            raise RuntimeError("boom at frame 25")
+
+    def emit(self):
+        return None
+
+    def copy(self):
+        return FailingHandler()
+
+
+class ClosingHandler(StreamHandler):
+    """Echo 10 frames, then end the session with CloseStream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def receive(self, frame):
+        self.count += 1
+
+    def emit(self):
+        return CloseStream("done after 10 frames") if self.count >= 10 else None
+
+    def copy(self):
+        return ClosingHandler()
+
+
+def tone(frequency: float, seconds: float, rate: int) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * frequency * t) * 0.5 * 32767).astype(np.int16)
+
+
+def tones(seconds: float = 2.0, frequency: float = 440.0) -> Iterator[tuple[int, np.ndarray]]:
+    """Receive-mode audio: ``seconds`` of a tone in chunks of uneven lengths and two sample rates."""
+    produced, i = 0.0, 0
+    lengths = (0.013, 0.25, 0.1, 0.047)
+    while produced < seconds - 1e-9:
+        length = min(lengths[i % len(lengths)], seconds - produced)
+        rate = 24000 if i % 2 else 16000
+        t = (np.arange(int(round(length * rate))) / rate) + produced
+        yield rate, (np.sin(2 * np.pi * float(frequency) * t) * 0.5 * 32767).astype(np.int16).reshape(1, -1)
+        produced += length
+        i += 1
+
+
+def long_tone(seconds: float = 60.0) -> Iterator[tuple[int, np.ndarray]]:
+    """Receive-mode audio made far faster than real time, in one-second chunks."""
+    for second in range(int(seconds)):
+        yield 48000, tone(440.0 + second, 1.0, 48000).reshape(1, -1)
+
+
+async def async_tones(seconds: float = 1.0) -> Iterator[tuple[int, np.ndarray]]:
+    for rate, chunk in tones(seconds):
+        yield rate, chunk
+
+
+def invert(frame: np.ndarray, mode: str = "invert") -> np.ndarray:
+    """Video: invert the colours, or pass the frame through when mode is 'identity'."""
+    return frame if mode == "identity" else 255 - frame
+
+
+def slow_invert(frame: np.ndarray) -> np.ndarray:
+    time.sleep(0.2)
+    return 255 - frame
+
+
+def colors(count: int = 60, fps_hint: int = 30) -> Iterator[np.ndarray]:
+    """Receive-mode video: ``count`` 64x48 frames cycling red, green, blue."""
+    palette = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    for i in range(int(count)):
+        frame = np.zeros((48, 64, 3), dtype=np.uint8)
+        frame[:] = palette[(i // 10) % 3]
+        yield frame
+
+
+def bad_video(frame: np.ndarray) -> np.ndarray:
+    return frame.astype(np.float32)
+
+
+def label_outputs(*values):
+    """on_additional_outputs hook: label each value."""
+    return [{"label": "level", "value": v} for v in values]

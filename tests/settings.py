@@ -1,0 +1,35 @@
+"""Settings for the test suite: the demo site plus the test handlers."""
+
+import os
+
+from rtcproject.settings import *  # noqa: F403
+from rtcproject.settings import BASE_DIR, DATABASES, RTCSTREAM
+
+TEST_DB = os.environ.get("RTCSTREAM_TEST_DB", str(BASE_DIR / "test-output" / "test.sqlite3"))
+DATABASES["default"]["NAME"] = TEST_DB
+DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
+DEBUG = False
+
+RTCSTREAM = {
+    **RTCSTREAM,
+    "HANDLERS": {
+        **RTCSTREAM["HANDLERS"],
+        "t-echo": "tests.handlers.EchoHandler",
+        "t-async-echo": "tests.handlers.AsyncEchoHandler",
+        "t-echo-one": {"handler": "tests.handlers.EchoHandler", "concurrency_limit": 1},
+        "t-echo-timed": {"handler": "tests.handlers.EchoHandler", "time_limit": 1.5},
+        "t-level": {"handler": "tests.handlers.LevelHandler", "mode": "send",
+                    "on_additional_outputs": "tests.handlers.label_outputs"},
+        "t-burst": "tests.handlers.BurstHandler",
+        "t-failing": "tests.handlers.FailingHandler",
+        "t-closing": "tests.handlers.ClosingHandler",
+        "t-tones": {"handler": "tests.handlers.tones", "modality": "audio"},
+        "t-long-tone": {"handler": "tests.handlers.long_tone", "modality": "audio"},
+        "t-async-tones": {"handler": "tests.handlers.async_tones", "modality": "audio"},
+        "t-invert": "tests.handlers.invert",
+        "t-slow-invert": "tests.handlers.slow_invert",
+        "t-bad-video": "tests.handlers.bad_video",
+        "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
+    },
+    "DEFAULT_CONCURRENCY_LIMIT": None,
+}

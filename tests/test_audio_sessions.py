@@ -1,0 +1,79 @@
+"""Audio sessions end to end: a real aiortc peer against the consumers, in process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtcstream.client import ArrayAudioTrack, RtcClient
+from tests.handlers import tone
+from tests.media_checks import dominant_frequency, loud_part, rms
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+async def test_stream_handler_echo_keeps_the_tone(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        assert client.session["mode"] == "send-receive" and client.session["modality"] == "audio"
+        await client.start(audio=ArrayAudioTrack(tone(660, 10, 48000)))
+        await client.wait_for_event("connected")
+        audio = await client.wait_for_audio(seconds=1.0)
+        samples = loud_part(audio.samples())
+        assert samples.size > 48000 // 2
+        assert abs(dominant_frequency(samples[-24000:]) - 660) < 5
+
+
+async def test_async_handler_echo_runs_start_up_and_resamples(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-async-echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        ready = await client.wait_for_event("ready")
+        assert ready["data"] == {"rate": 24000}
+        audio = await client.wait_for_audio(seconds=1.0)
+        assert abs(dominant_frequency(loud_part(audio.samples())[-24000:]) - 440) < 5
+
+
+async def test_inputs_change_the_handler_mid_stream(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 20, 48000)), inputs=[1.0])
+        await client.wait_for_audio(seconds=1.0)
+        loud = rms(client.audio.samples()[-9600:])
+        await client.set_inputs(0.1)
+        mark = client.audio.seconds()
+        await client.wait_for_audio(seconds=mark + 1.0)
+        quiet = rms(client.audio.samples()[-9600:])
+        assert quiet < loud * 0.2, (loud, quiet)
+
+
+async def test_send_mode_delivers_outputs_in_order_through_the_hook(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-level") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        outputs = await client.wait_for_outputs(5)
+        assert [o["seq"] for o in outputs] == [1, 2, 3, 4, 5]
+        counts = [o["values"][0]["value"] for o in outputs]
+        assert counts == [10, 20, 30, 40, 50]
+        assert all(o["values"][0]["label"] == "level" for o in outputs)
+        assert client.pc.getTransceivers()[0].direction == "sendonly"
+
+
+async def test_a_burst_of_outputs_arrives_complete_and_in_order(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-burst") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        outputs = await client.wait_for_outputs(300, timeout=20)
+        assert [o["values"][0] for o in outputs] == list(range(1, 301))
+        assert outputs[-1]["values"][1] == {"square": 90000}
+
+
+async def test_trickled_candidates_before_and_after_the_answer(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone(500, 10, 48000)), trickle=True)
+        await client.wait_for_event("connected")
+        audio = await client.wait_for_audio(seconds=0.5)
+        assert abs(dominant_frequency(loud_part(audio.samples())[-12000:]) - 500) < 10
+
+
+async def test_stop_closes_and_reports_the_reason(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.start(audio=ArrayAudioTrack(np.zeros(48000, dtype=np.int16)))
+        await client.wait_for_event("connected")
+        closed = await client.stop()
+        assert closed["reason"] == "client_stop"
