@@ -1,0 +1,185 @@
+"""The admin: endpoints, the sessions running now, and the history of ended ones."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .limits import session_expiry
+from .models import LiveSession, SessionHistory, SessionState, StreamEndpoint, session_group
+
+TERMINATE_MESSAGE = {"type": "rtcstream.terminate"}
+
+
+def format_duration(value: datetime.timedelta) -> str:
+    """Return a duration as h:mm:ss, without microseconds."""
+    seconds = max(0, int(value.total_seconds()))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def send_terminate(session_ids: list[str]) -> None:
+    """Ask the processes that own these sessions, wherever they run, to end them."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("No channel layer is configured (settings.CHANNEL_LAYERS).")
+
+    async def send_all() -> None:
+        await asyncio.gather(*(layer.group_send(session_group(sid), dict(TERMINATE_MESSAGE)) for sid in session_ids))
+
+    async_to_sync(send_all)()
+
+
+@admin.register(StreamEndpoint)
+class StreamEndpointAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "label",
+        "handler",
+        "mode",
+        "modality",
+        "time_limit",
+        "concurrency_limit",
+        "live_sessions",
+        "login_required",
+        "enabled",
+    ]
+    list_filter = ["enabled", "mode", "modality", "login_required"]
+    list_editable = ["enabled"]
+    search_fields = ["slug", "label", "handler"]
+    filter_horizontal = ["allowed_groups"]
+    readonly_fields = ["created_at", "updated_at"]
+    actions = ["enable", "disable"]
+    fieldsets = [
+        (None, {"fields": ["slug", "label", "handler", "mode", "modality", "enabled"]}),
+        ("Limits", {"fields": ["time_limit", "concurrency_limit"]}),
+        ("Access", {"fields": ["login_required", "allowed_groups"]}),
+        ("Network", {"fields": ["ice_servers"], "classes": ["collapse"]}),
+        (
+            "Reply on pause",
+            {
+                "fields": [
+                    "pause_seconds",
+                    "min_speech_seconds",
+                    "pre_roll_seconds",
+                    "max_utterance_seconds",
+                    "can_interrupt",
+                ],
+                "classes": ["collapse"],
+                "description": "Only for ReplyOnPause handlers. Empty keeps the handler's own value.",
+            },
+        ),
+        ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StreamEndpoint]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(live_count=Count("sessions", filter=Q(sessions__state=SessionState.LIVE)))
+        )
+
+    @admin.display(description="live", ordering="live_count")
+    def live_sessions(self, obj: StreamEndpoint) -> int:
+        return obj.live_count  # type: ignore[attr-defined]
+
+    @admin.action(description="Enable the selected endpoints", permissions=["change"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[StreamEndpoint]) -> None:
+        count = queryset.update(enabled=True)
+        self.message_user(request, f"Enabled {count} endpoint(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable the selected endpoints (live sessions keep running)", permissions=["change"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[StreamEndpoint]) -> None:
+        count = queryset.update(enabled=False)
+        self.message_user(request, f"Disabled {count} endpoint(s).", messages.SUCCESS)
+
+
+class SessionAdminBase(admin.ModelAdmin):
+    """Sessions are written by admission only: the admin reads them."""
+
+    list_display = ["short_id", "endpoint_slug", "user", "client", "started_at", "duration_display", "state"]
+    list_select_related = ["user"]
+    search_fields = ["session_id", "endpoint_slug", "client", "user__username"]
+    date_hierarchy = "started_at"
+    fields = [
+        "session_id",
+        "endpoint",
+        "endpoint_slug",
+        "user",
+        "client",
+        "state",
+        "end_reason",
+        "started_at",
+        "heartbeat_at",
+        "ended_at",
+        "duration_display",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="session", ordering="session_id")
+    def short_id(self, obj: LiveSession) -> str:
+        return obj.session_id[:12]
+
+    @admin.display(description="duration")
+    def duration_display(self, obj: LiveSession) -> str:
+        return format_duration(obj.duration)
+
+
+@admin.register(LiveSession)
+class LiveSessionAdmin(SessionAdminBase):
+    list_display = [*SessionAdminBase.list_display, "alive"]
+    list_filter = ["endpoint_slug"]  # state is live and end_reason empty here; the history filters on them
+    actions = ["terminate"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deleting a row would free its slot while the session still runs
+
+    def has_terminate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("rtcstream.terminate_session")
+
+    @admin.display(description="heartbeat", boolean=True)
+    def alive(self, obj: LiveSession) -> bool:
+        """Show whether the owning process still reports the session."""
+        return timezone.now() - obj.heartbeat_at <= datetime.timedelta(seconds=session_expiry())
+
+    @admin.action(description="Terminate the selected sessions", permissions=["terminate"])
+    def terminate(self, request: HttpRequest, queryset: QuerySet[LiveSession]) -> None:
+        session_ids = list(queryset.values_list("session_id", flat=True))
+        try:
+            send_terminate(session_ids)
+        except RuntimeError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Asked {len(session_ids)} session(s) to terminate; they end within seconds "
+            "and move to the history with reason “terminated”.",
+            messages.SUCCESS,
+        )
+        if isinstance(get_channel_layer(), InMemoryChannelLayer):
+            # The in-memory layer lives inside one process: sessions served by others never hear it.
+            self.message_user(
+                request,
+                "The channel layer is in-memory, so only sessions served by this process receive the request; "
+                "configure channels_redis to reach every process.",
+                messages.WARNING,
+            )
+
+
+@admin.register(SessionHistory)
+class SessionHistoryAdmin(SessionAdminBase):
+    list_display = [*SessionAdminBase.list_display, "end_reason", "ended_at"]
+    list_filter = ["state", "end_reason", "endpoint_slug"]

@@ -1,0 +1,125 @@
+"""Endpoints: what a client may connect to, by slug, and with which limits.
+
+An endpoint exposes one registry entry. A row configured in the admin
+(``StreamEndpoint``) wins; a slug with no row falls back to the registry entry
+of the same name, so a site that never opens the admin still works (unless
+``RTCSTREAM["ENDPOINTS_FROM_REGISTRY"]`` is False). Rows are read on every
+call, so admin edits apply to the next session without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from . import conf, registry
+from .registry import HandlerSpec, Modality, Mode
+
+if TYPE_CHECKING:
+    from .models import StreamEndpoint
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Everything a session needs to know about where it was opened."""
+
+    slug: str
+    spec: HandlerSpec
+    mode: Mode
+    modality: Modality
+    time_limit: float | None
+    concurrency_limit: int | None
+    label: str
+    login_required: bool = False
+    allowed_groups: tuple[str, ...] = ()
+    ice_servers: list[dict[str, Any]] | None = None
+    handler_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_ice_servers(self) -> list[dict[str, Any]]:
+        return self.ice_servers if self.ice_servers is not None else list(conf.get("ICE_SERVERS"))
+
+
+def from_spec(spec: HandlerSpec) -> Endpoint:
+    """Return the endpoint a registry entry is when no row configures it."""
+    return Endpoint(
+        slug=spec.name,
+        spec=spec,
+        mode=spec.mode,
+        modality=spec.modality,
+        time_limit=spec.time_limit,
+        concurrency_limit=spec.concurrency_limit,
+        label=spec.label,
+    )
+
+
+def from_row(row: StreamEndpoint) -> Endpoint | None:
+    """Return the endpoint an admin row describes, or None if its handler cannot serve it."""
+    spec = registry.get_handler(row.handler)
+    # Settings may have changed since the row was saved: refuse rather than guess.
+    if spec is None:
+        logger.error("Endpoint %r names handler %r, which is not in RTCSTREAM['HANDLERS'].", row.slug, row.handler)
+        return None
+    if (row.mode, row.modality) not in registry.SUPPORTED[spec.kind]:
+        logger.error(
+            "Endpoint %r: handler %r (a %s) cannot serve mode=%r modality=%r.",
+            row.slug,
+            row.handler,
+            spec.kind,
+            row.mode,
+            row.modality,
+        )
+        return None
+    return Endpoint(
+        slug=row.slug,
+        spec=spec,
+        mode=row.mode,  # type: ignore[arg-type]  # checked against SUPPORTED above
+        modality=row.modality,  # type: ignore[arg-type]
+        time_limit=row.time_limit,
+        concurrency_limit=row.concurrency_limit,
+        label=row.label or spec.label,
+        login_required=row.login_required,
+        allowed_groups=tuple(sorted(group.name for group in row.allowed_groups.all())),
+        ice_servers=row.ice_servers,
+        handler_options=row.handler_options,
+    )
+
+
+def _endpoints_from_registry() -> bool:
+    # conf.get() refuses keys that conf.DEFAULTS does not list yet.
+    if "ENDPOINTS_FROM_REGISTRY" in conf.DEFAULTS:
+        return bool(conf.get("ENDPOINTS_FROM_REGISTRY"))
+    return bool(getattr(settings, "RTCSTREAM", {}).get("ENDPOINTS_FROM_REGISTRY", True))
+
+
+def get_endpoint(slug: str) -> Endpoint | None:
+    """Return the enabled endpoint called ``slug``, or None. Touches the database: call it from a thread."""
+    from .models import StreamEndpoint  # models need the app registry; this module must not
+
+    row = StreamEndpoint.objects.filter(slug=slug).prefetch_related("allowed_groups").first()
+    if row is not None:
+        return from_row(row) if row.enabled else None
+    if not _endpoints_from_registry():
+        return None
+    spec = registry.get_handler(slug)
+    return from_spec(spec) if spec is not None else None
+
+
+def is_allowed(endpoint: Endpoint, user: Any) -> bool:
+    """Tell whether ``user`` (a user, AnonymousUser or None) may open a session on ``endpoint``.
+
+    Allowed groups imply login required; superusers pass the group check.
+    Touches the database when the endpoint has allowed groups.
+    """
+    if not endpoint.login_required and not endpoint.allowed_groups:
+        return True
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if not endpoint.allowed_groups or user.is_superuser:
+        return True
+    return user.groups.filter(name__in=endpoint.allowed_groups).exists()

@@ -1,0 +1,235 @@
+"""Admission: counting live sessions against each endpoint's concurrency limit.
+
+Which backend runs is a dotted path in ``RTCSTREAM["ADMISSION_BACKEND"]``.
+A backend implements ``acquire`` and ``release``; only live sessions count,
+so a stopped session frees its slot as soon as ``release`` returns.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from abc import ABC, abstractmethod
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.db import connections, router, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from . import conf
+from .endpoints import Endpoint
+
+# Until conf.DEFAULTS lists it: seconds without a heartbeat after which a live session stops counting.
+DEFAULT_SESSION_EXPIRY = 30.0
+
+
+class SessionLimitReached(Exception):
+    """The endpoint already runs as many sessions as its concurrency limit allows."""
+
+    code = "concurrency_limit"
+
+    def __init__(self, endpoint: str, limit: int) -> None:
+        super().__init__(
+            f"The endpoint {endpoint!r} is at its limit of {limit} concurrent session{'s' if limit != 1 else ''}; "
+            "try again when one ends."
+        )
+        self.endpoint = endpoint
+        self.limit = limit
+
+
+class BaseAdmission(ABC):
+    """Admits sessions; subclasses fill ``acquire`` and ``release``."""
+
+    # Seconds between ``heartbeat`` calls the backend needs, or None if it needs none.
+    heartbeat_interval: float | None = None
+
+    @abstractmethod
+    async def acquire(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> None:
+        """Count ``session_id`` as live on ``endpoint`` or raise ``SessionLimitReached``.
+
+        ``info`` describes the client (``user``, ``client``) for backends that record it.
+        """
+
+    @abstractmethod
+    async def release(self, session_id: str, reason: str) -> None:
+        """Stop counting ``session_id``; ``reason`` is why it ended. Idempotent."""
+
+    async def heartbeat(self, session_ids: list[str]) -> None:
+        """Mark these sessions as still alive (for backends that expire dead processes)."""
+
+
+class InProcessAdmission(BaseAdmission):
+    """Counts sessions in this process only: right for one daphne process and for tests."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, set[str]] = {}
+
+    # Neither method awaits, so each runs whole on the event loop: no lock needed.
+    async def acquire(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> None:
+        live = self._live.setdefault(endpoint.slug, set())
+        if endpoint.concurrency_limit is not None and len(live) >= endpoint.concurrency_limit:
+            raise SessionLimitReached(endpoint.slug, endpoint.concurrency_limit)
+        live.add(session_id)
+
+    async def release(self, session_id: str, reason: str) -> None:
+        for live in self._live.values():
+            live.discard(session_id)
+
+    def live_count(self, slug: str) -> int:
+        return len(self._live.get(slug, ()))
+
+
+def session_expiry() -> float:
+    """Return ``RTCSTREAM["SESSION_EXPIRY"]`` in seconds."""
+    # conf.get() refuses keys that conf.DEFAULTS does not list yet.
+    if "SESSION_EXPIRY" in conf.DEFAULTS:
+        return float(conf.get("SESSION_EXPIRY"))
+    return float(getattr(settings, "RTCSTREAM", {}).get("SESSION_EXPIRY", DEFAULT_SESSION_EXPIRY))
+
+
+class DatabaseAdmission(BaseAdmission):
+    """Counts sessions in the database, so that limits hold across processes and machines.
+
+    Every session is a ``StreamSession`` row. A live row counts only while its
+    heartbeat is fresher than ``RTCSTREAM["SESSION_EXPIRY"]``, so the sessions
+    of a process that died stop counting on their own; the next acquire or
+    heartbeat marks them ended with reason ``expired``.
+
+    Count-then-insert is serialised per endpoint: on PostgreSQL by a
+    transaction-scoped advisory lock on the slug (registry-only endpoints have
+    no row to lock), on other servers by locking the endpoint's row, and on
+    SQLite by ``transaction_mode: IMMEDIATE``, which takes the write lock when
+    the transaction begins.
+    """
+
+    def __init__(self) -> None:
+        from .models import StreamSession
+
+        self.alias = router.db_for_write(StreamSession)
+        connection = connections[self.alias]
+        if (
+            connection.vendor == "sqlite"
+            and connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
+        ):
+            raise ImproperlyConfigured(
+                f'DatabaseAdmission on SQLite needs DATABASES["{self.alias}"]["OPTIONS"]["transaction_mode"] = '
+                '"IMMEDIATE" (Django 5.1+), or two processes can both take the last slot.'
+            )
+
+    @property
+    def heartbeat_interval(self) -> float:  # type: ignore[override]
+        # Three heartbeats per expiry period: one lost or late beat does not expire a session.
+        return session_expiry() / 3
+
+    async def acquire(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> None:
+        admitted = await database_sync_to_async(self.acquire_sync, thread_sensitive=False)(endpoint, session_id, info)
+        if not admitted:
+            raise SessionLimitReached(endpoint.slug, endpoint.concurrency_limit or 0)
+
+    async def release(self, session_id: str, reason: str) -> None:
+        await database_sync_to_async(self.release_sync, thread_sensitive=False)(session_id, reason)
+
+    async def heartbeat(self, session_ids: list[str]) -> None:
+        await database_sync_to_async(self.heartbeat_sync, thread_sensitive=False)(session_ids)
+
+    def acquire_sync(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> bool:
+        """Record ``session_id`` as live, or as refused; return whether it was admitted."""
+        from .models import EndReason, SessionState, StreamEndpoint, StreamSession
+
+        user = info.get("user")
+        fields: dict[str, Any] = {
+            "endpoint_slug": endpoint.slug,
+            "user": user if user is not None and user.is_authenticated else None,
+            "client": (info.get("client") or "")[:64],
+        }
+        # The refusal is committed before raising: an exception inside atomic() would roll it back.
+        with transaction.atomic(using=self.alias):
+            row = self._lock(endpoint.slug)
+            fields["endpoint"] = (
+                row if row is not None else StreamEndpoint.objects.using(self.alias).filter(slug=endpoint.slug).first()
+            )
+            now = timezone.now()
+            cutoff = now - datetime.timedelta(seconds=session_expiry())
+            live = StreamSession.objects.using(self.alias).filter(endpoint_slug=endpoint.slug, state=SessionState.LIVE)
+            self._expire(live.filter(heartbeat_at__lt=cutoff))
+            existing = StreamSession.objects.using(self.alias).filter(session_id=session_id).first()
+            if existing is not None and existing.state == SessionState.LIVE:
+                return True  # acquired twice: count it once
+            limit = endpoint.concurrency_limit
+            admitted = limit is None or live.filter(heartbeat_at__gte=cutoff).count() < limit
+            if admitted:
+                fields.update(state=SessionState.LIVE, end_reason="", started_at=now, heartbeat_at=now, ended_at=None)
+            else:
+                fields.update(
+                    state=SessionState.REFUSED,
+                    end_reason=EndReason.CONCURRENCY_LIMIT,
+                    started_at=now,
+                    heartbeat_at=now,
+                    ended_at=now,
+                )
+            # A client refused once may retry its offer with the same session id.
+            StreamSession.objects.using(self.alias).update_or_create(session_id=session_id, defaults=fields)
+            return admitted
+
+    def release_sync(self, session_id: str, reason: str) -> None:
+        """Mark ``session_id`` ended with ``reason``; do nothing if it is not live."""
+        from .models import SessionState, StreamSession
+
+        StreamSession.objects.using(self.alias).filter(session_id=session_id, state=SessionState.LIVE).update(
+            state=SessionState.ENDED, end_reason=reason[:32], ended_at=timezone.now()
+        )
+
+    def heartbeat_sync(self, session_ids: list[str]) -> None:
+        """Refresh these live sessions, and end the ones no process refreshes any more."""
+        from .models import SessionState, StreamSession
+
+        now = timezone.now()
+        live = StreamSession.objects.using(self.alias).filter(state=SessionState.LIVE)
+        if session_ids:
+            live.filter(session_id__in=session_ids).update(heartbeat_at=now)
+        self._expire(live.filter(heartbeat_at__lt=now - datetime.timedelta(seconds=session_expiry())))
+
+    def _lock(self, slug: str) -> Any:
+        """Serialise admission on ``slug`` until the transaction ends; return its endpoint row if locked."""
+        from .models import StreamEndpoint
+
+        connection = connections[self.alias]
+        if connection.vendor == "postgresql":
+            key = int.from_bytes(hashlib.blake2b(slug.encode(), digest_size=8).digest(), "big", signed=True)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            return None
+        if connection.features.has_select_for_update:
+            return StreamEndpoint.objects.using(self.alias).select_for_update().filter(slug=slug).first()
+        return None  # SQLite: the IMMEDIATE transaction already holds the database's write lock
+
+    def _expire(self, stale: Any) -> int:
+        from .models import EndReason, SessionState
+
+        # The last heartbeat is the best bound we have on when such a session ended.
+        return stale.update(state=SessionState.ENDED, end_reason=EndReason.EXPIRED, ended_at=F("heartbeat_at"))
+
+
+_backend: BaseAdmission | None = None
+
+
+def get_admission() -> BaseAdmission:
+    """Return the process-wide admission backend named in settings."""
+    global _backend
+    if _backend is None:
+        _backend = import_string(conf.get("ADMISSION_BACKEND"))()
+    return _backend
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    global _backend
+    if setting in ("RTCSTREAM", "DATABASES"):
+        _backend = None
+
+
+setting_changed.connect(_reset)

@@ -1,0 +1,274 @@
+"""Endpoints configured in the admin, and one row per session for admission and history."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from . import registry
+
+# The ReplyOnPause parameters an endpoint may override; ``Endpoint.handler_options`` keys.
+HANDLER_OPTION_FIELDS = (
+    "pause_seconds",
+    "min_speech_seconds",
+    "pre_roll_seconds",
+    "max_utterance_seconds",
+    "can_interrupt",
+)
+
+
+def handler_choices() -> list[tuple[str, str]]:
+    """Return the registry's handler names as choices (read when used, so settings may change)."""
+    return [(name, name) for name in registry.handler_names()]
+
+
+def is_reply_on_pause(handler: Any) -> bool:
+    """Tell whether a resolved handler is a ReplyOnPause (or a subclass of it)."""
+    # By class name, so that this module does not import the VAD stack.
+    return any(cls.__name__ == "ReplyOnPause" for cls in type(handler).__mro__)
+
+
+def validate_ice_servers(value: Any) -> None:
+    """Check the shape of an ``RTCPeerConnection`` ``iceServers`` list."""
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise ValidationError('Enter a JSON list, such as [{"urls": "stun:stun.example.org:3478"}].')
+    for index, server in enumerate(value):
+        where = f"Server {index + 1}"
+        if not isinstance(server, dict):
+            raise ValidationError(f'{where}: enter an object such as {{"urls": "turn:turn.example.org"}}.')
+        unknown = set(server) - {"urls", "username", "credential"}
+        if unknown:
+            raise ValidationError(f"{where}: unknown keys {sorted(unknown)}; allowed: urls, username, credential.")
+        urls = server.get("urls")
+        urls = [urls] if isinstance(urls, str) else urls
+        if not urls or not isinstance(urls, list) or not all(isinstance(u, str) and u for u in urls):
+            raise ValidationError(f'{where}: "urls" must be a URL string or a list of them.')
+        if not all(u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in urls):
+            raise ValidationError(f'{where}: every URL must start with "stun:", "stuns:", "turn:" or "turns:".')
+        for key in ("username", "credential"):
+            if key in server and not isinstance(server[key], str):
+                raise ValidationError(f'{where}: "{key}" must be a string.')
+
+
+class StreamEndpoint(models.Model):
+    """A slug a client may connect to, exposing one registry handler with its limits."""
+
+    MODE_CHOICES = [(mode, mode) for mode in registry.MODES]
+    MODALITY_CHOICES = [(modality, modality) for modality in registry.MODALITIES]
+
+    slug = models.SlugField("slug", max_length=64, unique=True, help_text="The name in the page's {% webrtc %} tag.")
+    label = models.CharField("label", max_length=100, blank=True, help_text="Empty uses the handler's label.")
+    handler = models.CharField(
+        "handler", max_length=100, choices=handler_choices, help_text='A name in settings RTCSTREAM["HANDLERS"].'
+    )
+    mode = models.CharField("mode", max_length=16, choices=MODE_CHOICES, default="send-receive")
+    modality = models.CharField("modality", max_length=8, choices=MODALITY_CHOICES, default="audio")
+    time_limit = models.FloatField(
+        "time limit (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1.0)],
+        help_text="Empty means no time limit.",
+    )
+    concurrency_limit = models.PositiveIntegerField(
+        "concurrency limit",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Most sessions live at once, across all processes. Empty means unlimited.",
+    )
+    enabled = models.BooleanField("enabled", default=True)
+    login_required = models.BooleanField("login required", default=False)
+    allowed_groups = models.ManyToManyField(
+        "auth.Group",
+        verbose_name="allowed groups",
+        blank=True,
+        related_name="+",
+        help_text="If any are chosen, only their members (and superusers) may connect; implies login required.",
+    )
+    ice_servers = models.JSONField(
+        "ICE servers",
+        null=True,
+        blank=True,
+        validators=[validate_ice_servers],
+        help_text='Overrides RTCSTREAM["ICE_SERVERS"] for this endpoint, e.g. [{"urls": "stun:stun.example.org"}].',
+    )
+    # ReplyOnPause parameters: NULL keeps the handler's own value.
+    pause_seconds = models.FloatField(
+        "pause (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.05)],
+        help_text="Silence that ends a turn.",
+    )
+    min_speech_seconds = models.FloatField(
+        "minimum speech (seconds)", null=True, blank=True, validators=[MinValueValidator(0.0)]
+    )
+    pre_roll_seconds = models.FloatField(
+        "pre-roll (seconds)", null=True, blank=True, validators=[MinValueValidator(0.0)]
+    )
+    max_utterance_seconds = models.FloatField(
+        "maximum utterance (seconds)", null=True, blank=True, validators=[MinValueValidator(0.5)]
+    )
+    can_interrupt = models.BooleanField("can interrupt", null=True, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "endpoint"
+        verbose_name_plural = "endpoints"
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def handler_options(self) -> dict[str, Any]:
+        """Return the ReplyOnPause parameters set on this endpoint (NULL ones left out)."""
+        values = {name: getattr(self, name) for name in HANDLER_OPTION_FIELDS}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def clean(self) -> None:
+        """Check the handler exists and can serve this mode and modality."""
+        super().clean()
+        if not self.handler:
+            return
+        try:
+            spec = registry.get_handler(self.handler)
+        except registry.RegistryError as exc:
+            raise ValidationError({"handler": str(exc)}) from exc
+        if spec is None:
+            raise ValidationError({"handler": f'"{self.handler}" is not in settings RTCSTREAM["HANDLERS"].'})
+        if (self.mode, self.modality) not in registry.SUPPORTED[spec.kind]:
+            allowed = ", ".join(f"{m} {a}" for m, a in sorted(registry.SUPPORTED[spec.kind]))
+            raise ValidationError(
+                {"mode": f'The handler "{self.handler}" is a {spec.kind.replace("_", " ")}; it can serve: {allowed}.'}
+            )
+        if self.handler_options and not is_reply_on_pause(spec.handler):
+            raise ValidationError(
+                {name: "Only a ReplyOnPause handler takes this parameter." for name in self.handler_options}
+            )
+
+
+class SessionState(models.TextChoices):
+    LIVE = "live", "live"
+    ENDED = "ended", "ended"
+    REFUSED = "refused", "refused"
+
+
+class EndReason(models.TextChoices):
+    """Why a session ended: the close reasons of docs/protocol.md, plus admission's own."""
+
+    CLIENT_STOP = "client_stop", "client stop"
+    TIME_LIMIT = "time_limit", "time limit"
+    HANDLER_CLOSED = "handler_closed", "handler closed"
+    HANDLER_ERROR = "handler_error", "handler error"
+    STREAM_ENDED = "stream_ended", "stream ended"
+    DISCONNECTED = "disconnected", "disconnected"
+    CONNECTION_FAILED = "connection_failed", "connection failed"
+    TERMINATED = "terminated", "terminated"
+    SERVER_SHUTDOWN = "server_shutdown", "server shutdown"
+    CONCURRENCY_LIMIT = "concurrency_limit", "refused: concurrency limit"
+    # Its process stopped sending heartbeats (it died, or lost the database).
+    EXPIRED = "expired", "expired (no heartbeat)"
+
+
+def session_group(session_id: str) -> str:
+    """Return the channel layer group that the process owning ``session_id`` listens on."""
+    return f"rtcstream.session.{session_id}"
+
+
+class StreamSession(models.Model):
+    """One session: counted by admission while live, kept afterwards as history."""
+
+    session_id = models.CharField("session", max_length=64, unique=True)
+    endpoint = models.ForeignKey(
+        StreamEndpoint,
+        verbose_name="endpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+    )
+    # A copy, because registry-only endpoints have no row and rows may be deleted.
+    endpoint_slug = models.SlugField("endpoint slug", max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="user",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    client = models.CharField("client address", max_length=64, blank=True)
+    started_at = models.DateTimeField("started", default=timezone.now)
+    heartbeat_at = models.DateTimeField("last heartbeat", default=timezone.now)
+    ended_at = models.DateTimeField("ended", null=True, blank=True)
+    state = models.CharField("state", max_length=8, choices=SessionState.choices, default=SessionState.LIVE)
+    end_reason = models.CharField("end reason", max_length=32, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "session"
+        verbose_name_plural = "sessions"
+        indexes = [
+            # Admission counts live, fresh sessions of one endpoint.
+            models.Index(fields=["endpoint_slug", "state", "heartbeat_at"], name="rtcstream_admission_idx"),
+            # The expiry sweep and the admin's live list.
+            models.Index(fields=["state", "heartbeat_at"], name="rtcstream_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_slug} {self.session_id[:8]}"
+
+    @property
+    def duration(self) -> datetime.timedelta:
+        """Return how long the session ran (so far, if it is live)."""
+        return (self.ended_at or timezone.now()) - self.started_at
+
+    @property
+    def group_name(self) -> str:
+        return session_group(self.session_id)
+
+
+class LiveSessionManager(models.Manager["LiveSession"]):
+    def get_queryset(self) -> models.QuerySet[LiveSession]:
+        return super().get_queryset().filter(state=SessionState.LIVE)
+
+
+class LiveSession(StreamSession):
+    """The sessions running now, as the admin lists them."""
+
+    objects = LiveSessionManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["-started_at"]
+        verbose_name = "live session"
+        verbose_name_plural = "live sessions"
+        permissions = [("terminate_session", "Can terminate a live session")]
+
+
+class SessionHistoryManager(models.Manager["SessionHistory"]):
+    def get_queryset(self) -> models.QuerySet[SessionHistory]:
+        return super().get_queryset().exclude(state=SessionState.LIVE)
+
+
+class SessionHistory(StreamSession):
+    """Sessions that ended or were refused, with their reason."""
+
+    objects = SessionHistoryManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["-started_at"]
+        verbose_name = "ended session"
+        verbose_name_plural = "session history"
