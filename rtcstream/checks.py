@@ -16,7 +16,9 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if not isinstance(handlers, dict):
         return [checks.Error("RTCSTREAM['HANDLERS'] must be a dict of name -> dotted path.", id="rtcstream.E001")]
     for exc in registry.validate_all():
-        errors.append(checks.Error(str(exc), hint="Fix the entry in settings.RTCSTREAM['HANDLERS'].", id="rtcstream.E002"))
+        errors.append(
+            checks.Error(str(exc), hint="Fix the entry in settings.RTCSTREAM['HANDLERS'].", id="rtcstream.E002")
+        )
     return errors
 
 

@@ -350,9 +350,14 @@ class RtcClient:
         return [m["name"] for m in self.messages if m["type"] == "event"]
 
     async def wait_for_outputs(self, count: int, timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
-        return await self.wait_until(lambda: [m for m in self.outputs if m["type"] == "output"][:count]
-                                     if len([m for m in self.outputs if m["type"] == "output"]) >= count else None,
-                                     timeout)
+        return await self.wait_until(
+            lambda: (
+                [m for m in self.outputs if m["type"] == "output"][:count]
+                if len([m for m in self.outputs if m["type"] == "output"]) >= count
+                else None
+            ),
+            timeout,
+        )
 
     async def wait_closed(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
         return await self.wait_for_message("closed", timeout)
@@ -391,7 +396,9 @@ class RtcClient:
         mode, modality = self.session["mode"], self.session["modality"]
         for kind, track in (("audio", audio), ("video", video)):
             if track is not None and mode in ("send", "send-receive"):
-                pc.addTransceiver(track, direction="sendrecv" if mode == "send-receive" and kind == modality else "sendonly")
+                pc.addTransceiver(
+                    track, direction="sendrecv" if mode == "send-receive" and kind == modality else "sendonly"
+                )
             elif mode in ("receive", "send-receive") and kind == modality:
                 pc.addTransceiver(kind, direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())

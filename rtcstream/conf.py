@@ -17,7 +17,12 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_TIME_LIMIT": None,
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Admission backend: counts live sessions against concurrency limits.
-    "ADMISSION_BACKEND": "rtcstream.limits.InProcessAdmission",
+    "ADMISSION_BACKEND": "rtcstream.limits.DatabaseAdmission",
+    # Seconds without a heartbeat after which a live session stops counting
+    # (its process died). Heartbeats go out every third of this.
+    "SESSION_EXPIRY": 30.0,
+    # Whether a registry entry without an admin endpoint row is an endpoint of its own name.
+    "ENDPOINTS_FROM_REGISTRY": True,
     # Worker threads for sync user code (handlers, generators, video functions).
     "WORKER_THREADS": 32,
     # Largest websocket text frame accepted, in bytes.

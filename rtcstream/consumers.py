@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, protocol
-from .endpoints import get_endpoint
+from .endpoints import get_endpoint, is_allowed
 from .limits import SessionLimitReached
 from .protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
 from .session import Session
@@ -56,6 +56,9 @@ class SignallingConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNKNOWN_ENDPOINT)
             return
         user = self.scope.get("user")
+        if not await database_sync_to_async(is_allowed)(endpoint, user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         self.session = Session(
             endpoint,
             send=self._send_from_session,

@@ -13,8 +13,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
 from . import conf, registry
 from .registry import HandlerSpec, Modality, Mode
 
@@ -91,10 +89,7 @@ def from_row(row: StreamEndpoint) -> Endpoint | None:
 
 
 def _endpoints_from_registry() -> bool:
-    # conf.get() refuses keys that conf.DEFAULTS does not list yet.
-    if "ENDPOINTS_FROM_REGISTRY" in conf.DEFAULTS:
-        return bool(conf.get("ENDPOINTS_FROM_REGISTRY"))
-    return bool(getattr(settings, "RTCSTREAM", {}).get("ENDPOINTS_FROM_REGISTRY", True))
+    return bool(conf.get("ENDPOINTS_FROM_REGISTRY"))
 
 
 def get_endpoint(slug: str) -> Endpoint | None:

@@ -13,7 +13,6 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import connections, router, transaction
@@ -25,7 +24,6 @@ from . import conf
 from .endpoints import Endpoint
 
 # Until conf.DEFAULTS lists it: seconds without a heartbeat after which a live session stops counting.
-DEFAULT_SESSION_EXPIRY = 30.0
 
 
 class SessionLimitReached(Exception):
@@ -86,10 +84,7 @@ class InProcessAdmission(BaseAdmission):
 
 def session_expiry() -> float:
     """Return ``RTCSTREAM["SESSION_EXPIRY"]`` in seconds."""
-    # conf.get() refuses keys that conf.DEFAULTS does not list yet.
-    if "SESSION_EXPIRY" in conf.DEFAULTS:
-        return float(conf.get("SESSION_EXPIRY"))
-    return float(getattr(settings, "RTCSTREAM", {}).get("SESSION_EXPIRY", DEFAULT_SESSION_EXPIRY))
+    return float(conf.get("SESSION_EXPIRY"))
 
 
 class DatabaseAdmission(BaseAdmission):

@@ -102,7 +102,9 @@ def _parse_offer(data: dict[str, Any]) -> Offer:
 def _parse_candidate(data: dict[str, Any]) -> Candidate:
     candidate = _field(data, "candidate", str, required=False)
     if candidate is not None and len(candidate) > MAX_CANDIDATE_CHARS:
-        raise ProtocolError("invalid_message", f"'candidate.candidate' is longer than {MAX_CANDIDATE_CHARS} characters.")
+        raise ProtocolError(
+            "invalid_message", f"'candidate.candidate' is longer than {MAX_CANDIDATE_CHARS} characters."
+        )
     sdp_mid = _field(data, "sdpMid", str, required=False)
     index = _field(data, "sdpMLineIndex", int, required=False)
     if index is not None and not 0 <= index < 64:

@@ -91,7 +91,9 @@ def _optional_number(name: str, key: str, value: Any, kind: type) -> Any:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]['{key}'] must be a positive number or None, not {value!r}.")
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['{key}'] must be a positive number or None, not {value!r}."
+        )
     return kind(value)
 
 
@@ -112,7 +114,9 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         )
     unknown = set(entry) - ENTRY_KEYS
     if unknown:
-        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}] has unknown keys {sorted(unknown)}; allowed: {sorted(ENTRY_KEYS)}.")
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}] has unknown keys {sorted(unknown)}; allowed: {sorted(ENTRY_KEYS)}."
+        )
     path = entry["handler"]
     handler = _import(name, path, "handler")
     if isinstance(handler, type) and issubclass(handler, StreamHandlerBase):
@@ -134,7 +138,9 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
     if isinstance(hook, str):
         hook = _import(name, hook, "on_additional_outputs hook")
     if hook is not None and not callable(hook):
-        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]['on_additional_outputs'] must be callable or a dotted path.")
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['on_additional_outputs'] must be callable or a dotted path."
+        )
     return HandlerSpec(
         name=name,
         path=path,

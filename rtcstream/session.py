@@ -14,10 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
-from . import conf, protocol
+from . import conf, heartbeat, protocol
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
 from .limits import get_admission
@@ -39,6 +39,24 @@ PublishOutput = Callable[[dict[str, Any]], Awaitable[None]]
 def new_session_id() -> str:
     """Return an unguessable id (128 random bits) that is also a valid channel group name."""
     return secrets.token_urlsafe(16)
+
+
+def describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def parse_candidate(candidate: Candidate) -> RTCIceCandidate | None:
+    """Parse a browser's ``candidate:...`` line; None is the end of candidates."""
+    if candidate.candidate is None:
+        return None
+    text = candidate.candidate
+    try:
+        parsed = candidate_from_sdp(text[len("candidate:") :] if text.startswith("candidate:") else text)
+    except Exception as exc:
+        raise ProtocolError("bad_candidate", f"The ICE candidate could not be parsed: {describe(exc)}.") from None
+    parsed.sdpMid = candidate.sdp_mid
+    parsed.sdpMLineIndex = candidate.sdp_mline_index
+    return parsed
 
 
 def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
@@ -78,7 +96,7 @@ class Session:
         self.closed = asyncio.Event()
         self._send = send
         self._inputs: tuple[Any, ...] = ()
-        self._pending: list[Candidate] = []
+        self._pending: list[RTCIceCandidate | None] = []
         self._remote_set = False
         self._admitted = False
         self._timers: list[asyncio.TimerHandle] = []
@@ -113,6 +131,7 @@ class Session:
         try:
             await get_admission().acquire(self.endpoint, self.id, {"user": self.user, "client": self.client})
             self._admitted = True
+            heartbeat.add(self.id)
             if offer.inputs is not None:
                 self._inputs = offer.inputs
             return await asyncio.wait_for(self._answer(offer.sdp), conf.get("NEGOTIATION_TIMEOUT"))
@@ -128,12 +147,15 @@ class Session:
         if pc is not None:
             await pc.close()
         if self._admitted:
-            self._admitted = False
-            reason = "bad_sdp" if isinstance(exc, ProtocolError) else "refused"
-            await get_admission().release(self.id, reason)
+            await self._release("bad_sdp" if isinstance(exc, ProtocolError) else "refused")
         self._remote_set = False
         self._pending.clear()
         self._move(SessionState.NEW)
+
+    async def _release(self, reason: str) -> None:
+        self._admitted = False
+        heartbeat.discard(self.id)
+        await get_admission().release(self.id, reason)
 
     async def _answer(self, sdp: str) -> str:
         endpoint = self.endpoint
@@ -145,11 +167,11 @@ class Session:
             **self._runner_options(),
         )
         pc.on("track", runner.on_track)
-        pc.on("connectionstatechange", self._on_connection_state)
+        pc.on("connectionstatechange", lambda: self._on_connection_state(pc))
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:
-            raise ProtocolError("bad_sdp", f"The offer could not be applied: {exc or type(exc).__name__}.") from None
+            raise ProtocolError("bad_sdp", f"The offer could not be applied: {describe(exc)}.") from None
         wanted = {t.kind for t in runner.outgoing_tracks()}
         offered = {t.kind for t in pc.getTransceivers()}
         if not wanted <= offered:
@@ -161,7 +183,10 @@ class Session:
             pc.addTrack(track)
         self._remote_set = True
         for candidate in self._pending:
-            await self._apply_candidate(candidate)
+            try:
+                await self._apply_candidate(candidate)
+            except ProtocolError as exc:
+                self._events.put(exc.as_message())
         self._pending.clear()
         await pc.setLocalDescription(await pc.createAnswer())
         self._timers.append(self.loop.call_later(conf.get("CONNECT_TIMEOUT"), self._connect_timeout))
@@ -172,34 +197,34 @@ class Session:
         if spec.kind == "stream":
             return {"mode": self.endpoint.mode, "audio_buffer": conf.get("AUDIO_BUFFER_SECONDS")}
         if spec.kind == "generator":
-            return {"modality": self.endpoint.modality, "audio_buffer": conf.get("AUDIO_BUFFER_SECONDS"), "fps": spec.fps}
+            return {
+                "modality": self.endpoint.modality,
+                "audio_buffer": conf.get("AUDIO_BUFFER_SECONDS"),
+                "fps": spec.fps,
+            }
         return {}
 
     async def add_candidate(self, candidate: Candidate) -> None:
         """Apply a trickled browser candidate, or hold it until the offer is applied."""
         if self.state in (SessionState.CLOSING, SessionState.CLOSED):
             raise ProtocolError("invalid_state", f"This session is {self.state.value}; candidates are not accepted.")
+        parsed = parse_candidate(candidate)
         if not self._remote_set:
             if len(self._pending) >= MAX_PENDING_CANDIDATES:
-                raise ProtocolError("invalid_state", f"At most {MAX_PENDING_CANDIDATES} candidates are held before the offer.")
-            self._pending.append(candidate)
+                raise ProtocolError(
+                    "invalid_state", f"At most {MAX_PENDING_CANDIDATES} candidates are held before the offer."
+                )
+            self._pending.append(parsed)
             return
-        await self._apply_candidate(candidate)
+        await self._apply_candidate(parsed)
 
-    async def _apply_candidate(self, candidate: Candidate) -> None:
+    async def _apply_candidate(self, candidate: RTCIceCandidate | None) -> None:
         if self.pc is None:
             return
-        if candidate.candidate is None:
-            await self.pc.addIceCandidate(None)
-            return
-        text = candidate.candidate
         try:
-            parsed = candidate_from_sdp(text[len("candidate:"):] if text.startswith("candidate:") else text)
-            parsed.sdpMid = candidate.sdp_mid
-            parsed.sdpMLineIndex = candidate.sdp_mline_index
-            await self.pc.addIceCandidate(parsed)
+            await self.pc.addIceCandidate(candidate)
         except Exception as exc:
-            raise ProtocolError("bad_candidate", f"The ICE candidate could not be used: {exc or type(exc).__name__}.") from None
+            raise ProtocolError("bad_candidate", f"The ICE candidate could not be used: {describe(exc)}.") from None
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
         self._inputs = values
@@ -275,30 +300,42 @@ class Session:
 
     # -- connection events and timers ----------------------------------------
 
-    def _on_connection_state(self) -> None:
-        assert self.pc is not None
-        state = self.pc.connectionState
+    def _on_connection_state(self, pc: RTCPeerConnection) -> None:
+        if pc is not self.pc:
+            return  # a connection dropped after a refused offer
+        state = pc.connectionState
         if state == "connected" and self.state is SessionState.NEGOTIATING:
             self._move(SessionState.CONNECTED)
             self.connected_at = time.monotonic()
             logger.info(
                 "Session %s started on %r (%s %s) for %s",
-                self.id, self.endpoint.slug, self.endpoint.mode, self.endpoint.modality, self.client or "unknown client",
+                self.id,
+                self.endpoint.slug,
+                self.endpoint.mode,
+                self.endpoint.modality,
+                self.client or "unknown client",
             )
             if self.endpoint.time_limit is not None:
                 self._timers.append(self.loop.call_later(self.endpoint.time_limit, self._time_is_up))
             self.send_event("connected")
             assert self.runner is not None
             self.runner.spawn(self.runner.start(), "start")
+        elif state == "closed" and self.state is SessionState.CONNECTED:
+            # The peer closed its connection (DTLS close_notify): a hang-up, not a failure.
+            self._start_close("disconnected", "The client closed the media connection.")
         elif state in ("failed", "closed") and self.state in (SessionState.NEGOTIATING, SessionState.CONNECTED):
-            self._start_close("connection_failed", "The media connection failed (ICE or DTLS); a TURN server may be needed.")
+            self._start_close(
+                "connection_failed", "The media connection failed (ICE or DTLS); a TURN server may be needed."
+            )
 
     def _time_is_up(self) -> None:
         self._start_close("time_limit", f"The time limit of {self.endpoint.time_limit:g} s was reached.")
 
     def _connect_timeout(self) -> None:
         if self.state is SessionState.NEGOTIATING:
-            self._start_close("connection_failed", "The media connection did not come up in time; a TURN server may be needed.")
+            self._start_close(
+                "connection_failed", "The media connection did not come up in time; a TURN server may be needed."
+            )
 
     # -- closing ---------------------------------------------------------------
 
@@ -325,7 +362,7 @@ class Session:
             logger.exception("Session %s: error while closing", self.id)
         finally:
             if self._admitted:
-                await get_admission().release(self.id, reason)
+                await self._release(reason)
             await self._outputs.flush()
             await self._outputs.close()
             if reason != "disconnected":

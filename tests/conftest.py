@@ -43,7 +43,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, deadline: float) -> Non
 
 
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[str]:
+def daphne_server() -> Iterator[str]:
     """A real daphne process serving the site with the test settings; yields its base URL."""
     OUTPUT.mkdir(exist_ok=True)
     database = OUTPUT / "live.sqlite3"

@@ -18,8 +18,11 @@ RTCSTREAM = {
         "t-async-echo": "tests.handlers.AsyncEchoHandler",
         "t-echo-one": {"handler": "tests.handlers.EchoHandler", "concurrency_limit": 1},
         "t-echo-timed": {"handler": "tests.handlers.EchoHandler", "time_limit": 1.5},
-        "t-level": {"handler": "tests.handlers.LevelHandler", "mode": "send",
-                    "on_additional_outputs": "tests.handlers.label_outputs"},
+        "t-level": {
+            "handler": "tests.handlers.LevelHandler",
+            "mode": "send",
+            "on_additional_outputs": "tests.handlers.label_outputs",
+        },
         "t-burst": "tests.handlers.BurstHandler",
         "t-failing": "tests.handlers.FailingHandler",
         "t-closing": "tests.handlers.ClosingHandler",

@@ -90,25 +90,37 @@ class OutputConverter:
 
     def __init__(self) -> None:
         self._resampler: av.AudioResampler | None = None
-        self._source: tuple[int, str] | None = None
+        self._rate: int | None = None
 
     def convert(self, item: Any) -> np.ndarray:
         rate, array, layout = split_chunk(item)
         samples = to_stereo_interleaved(to_int16(array), layout)
         if rate == OUTPUT_RATE:
-            return samples
-        if self._source != (rate, "stereo"):
+            tail = self._drain()
+            self._rate = None
+            return np.concatenate([*tail, samples]) if tail else samples
+        out = []
+        if self._rate != rate:
+            # Flush the old resampler: its filter still holds the end of the last chunk.
+            out += self._drain()
             self._resampler = av.AudioResampler(format="s16", layout="stereo", rate=OUTPUT_RATE)
-            self._source = (rate, "stereo")
+            self._rate = rate
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="stereo")
         frame.sample_rate = rate
-        out = [f.to_ndarray()[0] for f in self._resampler.resample(frame)]
+        out += [f.to_ndarray()[0] for f in self._resampler.resample(frame)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
+
+    def _drain(self) -> list[np.ndarray]:
+        if self._resampler is None:
+            return []
+        tail = [f.to_ndarray()[0] for f in self._resampler.resample(None)]
+        self._resampler = None
+        return tail
 
     def reset(self) -> None:
         """Forget resampler state (after the queued audio was dropped)."""
         self._resampler = None
-        self._source = None
+        self._rate = None
 
 
 def make_frame(samples: np.ndarray, pts: int) -> av.AudioFrame:
@@ -118,4 +130,3 @@ def make_frame(samples: np.ndarray, pts: int) -> av.AudioFrame:
     frame.pts = pts
     frame.time_base = _TIME_BASE
     return frame
-

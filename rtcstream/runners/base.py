@@ -120,4 +120,3 @@ class Runner(ABC):
             self.context.publish(item[1])
             return item[0]
         return item
-

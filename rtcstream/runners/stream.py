@@ -80,8 +80,9 @@ class StreamRunner(Runner):
                 await self.audio_out.put(item)
             elif not self._dropped_audio:
                 self._dropped_audio = True
-                logger.warning("Session %s: mode 'send' plays no audio; the handler's audio is dropped.",
-                               self.context.session_id)
+                logger.warning(
+                    "Session %s: mode 'send' plays no audio; the handler's audio is dropped.", self.context.session_id
+                )
 
     async def stop(self) -> None:
         await super().stop()

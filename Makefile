@@ -1,0 +1,45 @@
+# rtcstream: the two commands a newcomer needs are `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast setup system lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+system:
+	bash scripts/system-packages.sh
+
+## Set up and serve the demo site with daphne on http://127.0.0.1:8000
+run: setup
+	-bash scripts/system-packages.sh
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py rtcstream_endpoints
+	@echo "rtcstream demo: http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/, make a user with: $(PY) manage.py createsuperuser)"
+	$(PY) -m daphne -b $(HOST) -p $(PORT) rtcproject.asgi:application
+
+## Set up and run the whole test suite (unit, end to end, real daphne, real Chromium)
+test: setup system
+	$(PY) -m pytest
+
+## The suite without the browser and the minute-long real-time tests
+test-fast: setup
+	$(PY) -m pytest -m "not browser and not slow"
+
+lint: setup
+	$(PY) -m ruff check rtcstream rtcproject tests bench
+	$(PY) -m ruff format --check rtcstream rtcproject tests bench
+
+bench: setup
+	$(PY) bench/turn_latency.py
+
+clean:
+	rm -rf $(VENV) test-output db.sqlite3

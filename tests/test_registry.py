@@ -1,0 +1,59 @@
+"""The handler registry and its system checks."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from rtcstream import registry
+from rtcstream.registry import RegistryError, resolve_entry
+
+
+def run_checks() -> list[checks.CheckMessage]:
+    return [m for m in checks.run_checks(tags=["rtcstream"])]
+
+
+def test_entries_resolve_to_kinds_and_defaults():
+    assert resolve_entry("a", "tests.handlers.EchoHandler").kind == "stream"
+    video = resolve_entry("b", "tests.handlers.invert")
+    assert (video.kind, video.mode, video.modality) == ("video_function", "send-receive", "video")
+    gen = resolve_entry("c", {"handler": "tests.handlers.colors", "modality": "video", "time_limit": 5})
+    assert (gen.kind, gen.mode, gen.time_limit, gen.concurrency_limit) == ("generator", "receive", 5.0, None)
+
+
+def test_each_session_gets_a_fresh_copy_of_a_stream_handler():
+    spec = resolve_entry("a", "tests.handlers.EchoHandler")
+    assert spec.new_handler() is not spec.new_handler()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("tests.handlers.Missing", "cannot import handler 'tests.handlers.Missing'"),
+        ("nowhere.at.all", "cannot import handler"),
+        ({"handler": "tests.handlers.invert", "mode": "receive"}, "cannot serve mode='receive'"),
+        ({"handler": "tests.handlers.EchoHandler", "time_limit": -1}, "positive number"),
+        ({"handler": "tests.handlers.EchoHandler", "colour": "red"}, "unknown keys"),
+        ({"path": "x"}, "dotted path"),
+        ("tests.handlers.HANDLER_THAT_IS_A_NUMBER", "cannot import"),
+    ],
+)
+def test_bad_entries_name_the_entry_and_the_problem(entry, message):
+    with pytest.raises(RegistryError, match=message) as error:
+        resolve_entry("broken", entry)
+    assert "'broken'" in str(error.value)
+
+
+def test_a_wrong_path_is_a_system_check_error_naming_name_and_path():
+    with override_settings(RTCSTREAM={"HANDLERS": {"oops": "tests.handlers.Nope"}}):
+        errors = run_checks()
+    assert [e.id for e in errors] == ["rtcstream.E002"]
+    assert "'oops'" in errors[0].msg and "tests.handlers.Nope" in errors[0].msg
+
+
+def test_a_correct_registry_passes_the_checks():
+    with override_settings(RTCSTREAM={"HANDLERS": {"echo": "tests.handlers.EchoHandler"}}):
+        assert run_checks() == []
+        assert registry.get_handler("echo").name == "echo"
+        assert registry.get_handler("something-else") is None

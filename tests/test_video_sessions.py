@@ -1,0 +1,94 @@
+"""Video sessions end to end: processed camera video and generated video."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from rtcstream.client import ArrayVideoTrack, RtcClient
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def gradient(index: int) -> np.ndarray:
+    """A 160x120 frame: red rises left to right, green is 200, blue is 40."""
+    frame = np.zeros((120, 160, 3), dtype=np.uint8)
+    frame[:, :, 0] = np.linspace(0, 255, 160, dtype=np.uint8)[None, :]
+    frame[:, :, 1] = 200
+    frame[:, :, 2] = 40
+    return frame
+
+
+def mean_rgb(frame: np.ndarray) -> np.ndarray:
+    return frame.reshape(-1, 3).mean(axis=0)
+
+
+async def test_video_function_inverts_colours_and_follows_inputs(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-invert") as client:
+        assert client.session["modality"] == "video"
+        await client.start(video=ArrayVideoTrack(gradient), inputs=["invert"])
+        video = await client.wait_for_video(frames=20, timeout=15)
+        green, blue = mean_rgb(video.frames[-1][1])[1:]
+        # Inverted: green 255-200=55, blue 255-40=215 (VP8 shifts values a little).
+        assert abs(green - 55) < 12 and abs(blue - 215) < 12, (green, blue)
+        await client.set_inputs("identity")
+        seen = video.count
+        await client.wait_until(lambda: video.count >= seen + 20, timeout=15)
+        green, blue = mean_rgb(video.frames[-1][1])[1:]
+        assert abs(green - 200) < 12 and abs(blue - 40) < 12, (green, blue)
+
+
+def numbered(index: int) -> np.ndarray:
+    """A 128x96 frame showing ``index`` in binary: 8 columns, white for a set bit."""
+    frame = np.zeros((96, 128, 3), dtype=np.uint8)
+    for bit in range(8):
+        if index >> bit & 1:
+            frame[:, bit * 16 : (bit + 1) * 16] = 255
+    return frame
+
+
+def read_number(frame: np.ndarray, inverted: bool) -> int:
+    columns = frame[:, :, 0].reshape(frame.shape[0], 8, -1).mean(axis=(0, 2))
+    bits = columns < 127 if inverted else columns > 127
+    return int(sum(1 << i for i, bit in enumerate(bits) if bit))
+
+
+async def test_a_slow_video_function_drops_stale_frames_instead_of_lagging(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-slow-invert") as client:
+        camera = ArrayVideoTrack(numbered)
+        await client.start(video=camera)
+        video = await client.wait_for_video(frames=3, timeout=15)
+        # The function takes 0.2 s a frame against a 30 fps camera: about 5 frames a second come back.
+        start, count = time.monotonic(), video.count
+        await client.wait_until(lambda: time.monotonic() - start > 3.0 and video.count > count, timeout=10)
+        rate = (video.count - count) / (time.monotonic() - start)
+        assert 2 <= rate <= 8, rate
+        # Latency does not accumulate: after 3 s the frame shown is at most ~0.6 s old
+        # (one 0.2 s call, one waiting frame, the network). A queue would lag by seconds.
+        shown = read_number(video.frames[-1][1], inverted=True)
+        lag_frames = (camera.index - shown) % 256
+        assert lag_frames <= 18, lag_frames
+
+
+async def test_generated_video_arrives_paced_and_the_session_ends_with_the_stream(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-colors") as client:
+        await client.start()
+        closed = await client.wait_closed(timeout=15)
+        assert closed["reason"] == "stream_ended"
+        frames = list(client.video.frames)
+        assert client.video.count >= 50
+        duration = frames[-1][0] - frames[0][0]
+        assert 1.4 < duration < 2.6, duration  # 60 frames at 30 fps
+        colours = [int(np.argmax(mean_rgb(f))) for _, f in frames]
+        assert colours[-1] == 2 and 0 in colours and 1 in colours
+
+
+async def test_a_video_function_returning_garbage_ends_its_session_with_an_error(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-bad-video") as client:
+        await client.start(video=ArrayVideoTrack(gradient))
+        error = await client.wait_for_message("error", timeout=15)
+        assert error["code"] == "handler_error" and "uint8" in error["message"]
+        closed = await client.wait_closed()
+        assert closed["reason"] == "handler_error"
