@@ -53,6 +53,7 @@ class WebsocketTransport:
 
     def __init__(self, socket: Any) -> None:
         self.socket = socket
+        self.close_code: int | None = None
 
     @classmethod
     async def open(cls, url: str, origin: str) -> WebsocketTransport:
@@ -71,7 +72,8 @@ class WebsocketTransport:
 
         try:
             return json.loads(await self.socket.recv())
-        except websockets.ConnectionClosed:
+        except websockets.ConnectionClosed as closed:
+            self.close_code = closed.rcvd.code if closed.rcvd is not None else None
             return None
 
     async def close(self) -> None:
@@ -83,6 +85,7 @@ class CommunicatorTransport:
 
     def __init__(self, communicator: Any) -> None:
         self.communicator = communicator
+        self.close_code: int | None = None
         self._closed = False
 
     @classmethod
@@ -105,6 +108,7 @@ class CommunicatorTransport:
         message = await self.communicator.output_queue.get()
         if message["type"] == "websocket.close":
             self._closed = True
+            self.close_code = message.get("code")
             return None
         return json.loads(message["text"])
 
@@ -294,7 +298,11 @@ class RtcClient:
 
         client = cls(await open_socket(f"/ws/rtcstream/{endpoint}/"), open_socket)
         client._tasks.append(asyncio.ensure_future(client._read(client.signalling, client.messages)))
-        client.session = await client.wait_for_message("session")
+        first = await client.wait_until(lambda: next((m for m in client.messages if m["type"] in ("session", "socket_closed")), None))
+        if first["type"] == "socket_closed":
+            await client.close()
+            raise RtcError("refused", f"the server closed the socket at once (close code {client.signalling.close_code})")
+        client.session = first
         return client
 
     async def __aenter__(self) -> RtcClient:

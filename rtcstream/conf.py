@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "ENDPOINTS_FROM_REGISTRY": True,
     # Worker threads for sync user code (handlers, generators, video functions).
     "WORKER_THREADS": 32,
+    # Signalling sockets one client address (IP) may hold open at once, per process.
+    "MAX_SESSIONS_PER_CLIENT": 8,
     # Largest websocket text frame accepted, in bytes.
     "MAX_MESSAGE_BYTES": 256 * 1024,
     # How long an offer may take to be answered, and a session to connect.

@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import conf, protocol
+from . import clients, conf, protocol
 from .endpoints import get_endpoint, is_allowed
 from .limits import SessionLimitReached
 from .protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
 from .session import Session
+from .tokens import make_outputs_token, read_outputs_token
 
 logger = logging.getLogger("rtcstream.consumers")
 
 CLOSE_UNKNOWN_ENDPOINT = 4404
 CLOSE_FORBIDDEN = 4403
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CLOSE_TOO_MANY = 4429
 
 
 def session_group(session_id: str) -> str:
@@ -34,12 +34,24 @@ def outputs_group(session_id: str) -> str:
     return f"rtcstream.outputs.{session_id}"
 
 
+class RefusingConsumer(AsyncWebsocketConsumer):
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with ``code``: a handshake denial reaches browsers as 1006, which says nothing."""
+        await self.accept()
+        await self.close(code=code)
+
+
 def client_address(scope: dict[str, Any]) -> str | None:
     client = scope.get("client")
     return f"{client[0]}:{client[1]}" if client else None
 
 
-class SignallingConsumer(AsyncWebsocketConsumer):
+def client_host(scope: dict[str, Any]) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+class SignallingConsumer(RefusingConsumer):
     """Offer/answer, trickled candidates, inputs, trigger and stop for one session.
 
     Negotiation runs in its own task, so candidates and ``stop`` are handled
@@ -48,16 +60,23 @@ class SignallingConsumer(AsyncWebsocketConsumer):
 
     session: Session | None = None
     negotiation: asyncio.Task[None] | None = None
+    counted_host: str | None = None
 
     async def connect(self) -> None:
+        host = client_host(self.scope)
+        if not clients.try_open(host):
+            logger.warning("Refused a signalling socket from %s: too many open sessions", host)
+            await self.refuse(CLOSE_TOO_MANY)
+            return
+        self.counted_host = host or ""
         slug = self.scope["url_route"]["kwargs"]["endpoint"]
         endpoint = await database_sync_to_async(get_endpoint)(slug)
         if endpoint is None:
-            await self.close(code=CLOSE_UNKNOWN_ENDPOINT)
+            await self.refuse(CLOSE_UNKNOWN_ENDPOINT)
             return
         user = self.scope.get("user")
         if not await database_sync_to_async(is_allowed)(endpoint, user):
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         self.session = Session(
             endpoint,
@@ -76,12 +95,15 @@ class SignallingConsumer(AsyncWebsocketConsumer):
                 "mode": endpoint.mode,
                 "modality": endpoint.modality,
                 "time_limit": endpoint.time_limit,
-                "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{self.session.id}/",
+                "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(self.session.id, user)}/",
                 "ice_servers": endpoint.effective_ice_servers,
             }
         )
 
     async def disconnect(self, code: int) -> None:
+        if self.counted_host is not None:
+            clients.close(self.counted_host or None)
+            self.counted_host = None
         if self.negotiation is not None:
             self.negotiation.cancel()
         if self.session is not None:
@@ -146,15 +168,15 @@ class SignallingConsumer(AsyncWebsocketConsumer):
             await self.session.close_now("terminated", "Stopped by an administrator.")
 
 
-class OutputsConsumer(AsyncWebsocketConsumer):
+class OutputsConsumer(RefusingConsumer):
     """Forward a session's AdditionalOutputs from the channel layer to the page."""
 
     group: str | None = None
 
     async def connect(self) -> None:
-        session_id = self.scope["url_route"]["kwargs"]["session"]
-        if not SESSION_ID.match(session_id):
-            await self.close(code=CLOSE_UNKNOWN_ENDPOINT)
+        session_id = read_outputs_token(self.scope["url_route"]["kwargs"]["token"], self.scope.get("user"))
+        if session_id is None:
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         self.group = outputs_group(session_id)
         await self.channel_layer.group_add(self.group, self.channel_name)

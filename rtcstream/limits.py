@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -87,6 +88,19 @@ def session_expiry() -> float:
     return float(conf.get("SESSION_EXPIRY"))
 
 
+_pool: ThreadPoolExecutor | None = None
+
+
+def _db_pool() -> ThreadPoolExecutor:
+    """Threads for admission queries, apart from the loop's default executor:
+    aiortc encodes media there, and a query waiting on a database lock must never
+    hold media back."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rtcstream-db")
+    return _pool
+
+
 class DatabaseAdmission(BaseAdmission):
     """Counts sessions in the database, so that limits hold across processes and machines.
 
@@ -122,15 +136,17 @@ class DatabaseAdmission(BaseAdmission):
         return session_expiry() / 3
 
     async def acquire(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> None:
-        admitted = await database_sync_to_async(self.acquire_sync, thread_sensitive=False)(endpoint, session_id, info)
+        admitted = await database_sync_to_async(self.acquire_sync, thread_sensitive=False, executor=_db_pool())(
+            endpoint, session_id, info
+        )
         if not admitted:
             raise SessionLimitReached(endpoint.slug, endpoint.concurrency_limit or 0)
 
     async def release(self, session_id: str, reason: str) -> None:
-        await database_sync_to_async(self.release_sync, thread_sensitive=False)(session_id, reason)
+        await database_sync_to_async(self.release_sync, thread_sensitive=False, executor=_db_pool())(session_id, reason)
 
     async def heartbeat(self, session_ids: list[str]) -> None:
-        await database_sync_to_async(self.heartbeat_sync, thread_sensitive=False)(session_ids)
+        await database_sync_to_async(self.heartbeat_sync, thread_sensitive=False, executor=_db_pool())(session_ids)
 
     def acquire_sync(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> bool:
         """Record ``session_id`` as live, or as refused; return whether it was admitted."""

@@ -65,7 +65,8 @@ class Outbox:
         if self._task.done():
             return
         try:
-            await asyncio.wait_for(self._queue.join(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
         except TimeoutError:
             logger.warning("%s outbox: %d items undelivered after %g s", self.name, self._queue.qsize(), timeout)
 

@@ -10,6 +10,6 @@ def _prefix() -> str:
 
 
 websocket_urlpatterns = [
-    re_path(rf"^{_prefix()}/outputs/(?P<session>[^/]+)/$", consumers.OutputsConsumer.as_asgi()),
+    re_path(rf"^{_prefix()}/outputs/(?P<token>[^/]{{1,400}})/$", consumers.OutputsConsumer.as_asgi()),
     re_path(rf"^{_prefix()}/(?P<endpoint>[-a-zA-Z0-9_]+)/$", consumers.SignallingConsumer.as_asgi()),
 ]

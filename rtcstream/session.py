@@ -134,7 +134,8 @@ class Session:
             heartbeat.add(self.id)
             if offer.inputs is not None:
                 self._inputs = offer.inputs
-            return await asyncio.wait_for(self._answer(offer.sdp), conf.get("NEGOTIATION_TIMEOUT"))
+            async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
+                return await self._answer(offer.sdp)
         except BaseException as exc:
             if self.state is SessionState.NEGOTIATING:
                 await self._reset_after_refusal(exc)

@@ -39,7 +39,8 @@ async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = N
     future = loop.run_in_executor(get_pool(), func, *args)
     limit = conf.get("HANDLER_CALL_TIMEOUT") if timeout is None else timeout
     try:
-        return await asyncio.wait_for(future, limit)
+        async with asyncio.timeout(limit):
+            return await future
     except TimeoutError:
         name = getattr(func, "__qualname__", repr(func))
         raise HandlerTimeout(f"{name} did not return within {limit:g} s") from None

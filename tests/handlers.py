@@ -188,3 +188,42 @@ def bad_video(frame: np.ndarray) -> np.ndarray:
 def label_outputs(*values):
     """on_additional_outputs hook: label each value."""
     return [{"label": "level", "value": v} for v in values]
+
+
+class HangingHandler(StreamHandler):
+    """receive() blocks for 3 s on the 5th frame (beyond the test's call timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def receive(self, frame):
+        self.count += 1
+        if self.count == 5:
+            time.sleep(3)
+
+    def emit(self):
+        return None
+
+    def copy(self):
+        return HangingHandler()
+
+
+class GarbageHandler(StreamHandler):
+    """emit() returns what the first input names: a wrong dtype, shape or type."""
+
+    def receive(self, frame):
+        self.got = True
+
+    def emit(self):
+        if not getattr(self, "got", False):
+            return None
+        kind = self.inputs[0] if self.inputs else "dtype"
+        if kind == "dtype":
+            return 48000, np.zeros((1, 960), dtype=np.uint8)
+        if kind == "shape":
+            return 48000, np.zeros((3, 3, 3), dtype=np.int16)
+        return "not audio"
+
+    def copy(self):
+        return GarbageHandler()

@@ -5,7 +5,8 @@ import os
 from rtcproject.settings import *  # noqa: F403
 from rtcproject.settings import BASE_DIR, DATABASES, RTCSTREAM
 
-TEST_DB = os.environ.get("RTCSTREAM_TEST_DB", str(BASE_DIR / "test-output" / "test.sqlite3"))
+# One file per pytest process, so that runs side by side never share (or delete) a database.
+TEST_DB = os.environ.get("RTCSTREAM_TEST_DB", str(BASE_DIR / "test-output" / f"test-{os.getpid()}.sqlite3"))
 DATABASES["default"]["NAME"] = TEST_DB
 DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
 DEBUG = False
@@ -32,6 +33,8 @@ RTCSTREAM = {
         "t-invert": "tests.handlers.invert",
         "t-slow-invert": "tests.handlers.slow_invert",
         "t-bad-video": "tests.handlers.bad_video",
+        "t-hanging": "tests.handlers.HangingHandler",
+        "t-garbage": "tests.handlers.GarbageHandler",
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,

@@ -116,7 +116,8 @@ class AudioOutputTrack(MediaStreamTrack):
                 if timeout <= 0:
                     return
                 try:
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._changed.wait()
                 except TimeoutError:
                     return
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -86,20 +86,19 @@ class Runner(ABC):
         if self._stopped:
             coro.close()
             return None
-        task = asyncio.ensure_future(self._guard(coro))
+        task = asyncio.ensure_future(coro)
         task.set_name(f"rtcstream:{self.context.session_id}:{name}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
 
-    async def _guard(self, coro: Awaitable[Any]) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except MediaStreamError:
-            pass  # the peer went away; the session notices through its connection state
-        except Exception as exc:
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        # MediaStreamError: the peer went away; the session notices through its connection state.
+        if exc is not None and not isinstance(exc, MediaStreamError):
             self.context.fail(exc)
 
     def handle_control(self, item: Any) -> Any:

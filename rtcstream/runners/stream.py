@@ -72,7 +72,8 @@ class StreamRunner(Runner):
             if item is None:
                 self._input.clear()
                 try:
-                    await asyncio.wait_for(self._input.wait(), IDLE_POLL)
+                    async with asyncio.timeout(IDLE_POLL):
+                        await self._input.wait()
                 except TimeoutError:
                     pass
                 continue

@@ -1,0 +1,94 @@
+"""Who may open what: origins, logins, outputs tokens, per-client caps."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
+from rtcstream.client import RtcClient
+from rtcstream.models import StreamEndpoint
+from rtcstream.tokens import make_outputs_token, read_outputs_token
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+async def refused_code(app, path, headers) -> int | None:
+    """Return the close code the server answers a connection with, or None if it keeps it open."""
+    communicator = WebsocketCommunicator(app, path, headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    if not connected:
+        return code  # denied during the handshake (the origin validator does this)
+    try:
+        if await communicator.receive_nothing(timeout=0.5):
+            return None  # accepted and quiet, as an outputs socket is
+        first = await communicator.receive_output(timeout=5)
+    finally:
+        await communicator.disconnect()
+    return first.get("code") if first["type"] == "websocket.close" else None
+
+
+async def test_a_foreign_origin_is_refused(asgi_app):
+    assert await refused_code(asgi_app, "/ws/rtcstream/t-echo/", [(b"origin", b"http://evil.example")]) is not None
+    assert await refused_code(asgi_app, "/ws/rtcstream/t-echo/", []) is not None
+    assert await refused_code(asgi_app, "/ws/rtcstream/t-echo/", [(b"origin", b"http://testserver")]) is None
+
+
+def _login_cookie(username: str) -> bytes:
+    user = User.objects.create_user(username, password="x")
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def test_login_required_is_enforced_at_connect(asgi_app):
+    await StreamEndpoint.objects.acreate(slug="private", handler="t-echo", login_required=True)
+    origin = (b"origin", b"http://testserver")
+    assert await refused_code(asgi_app, "/ws/rtcstream/private/", [origin]) == 4403
+    cookie = await sync_to_async(_login_cookie)("alice")
+    assert await refused_code(asgi_app, "/ws/rtcstream/private/", [origin, (b"cookie", cookie)]) is None
+
+
+async def test_a_disabled_endpoint_is_unknown(asgi_app):
+    await StreamEndpoint.objects.acreate(slug="off", handler="t-echo", enabled=False)
+    assert await refused_code(asgi_app, "/ws/rtcstream/off/", [(b"origin", b"http://testserver")]) == 4404
+
+
+async def test_the_outputs_socket_needs_a_valid_token_for_its_own_user(asgi_app):
+    origin = (b"origin", b"http://testserver")
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        session_id = client.session["session"]
+        token = client.session["outputs"].rstrip("/").rsplit("/", 1)[1]
+        assert token != session_id
+        assert await refused_code(asgi_app, client.session["outputs"], [origin]) is None
+        assert await refused_code(asgi_app, f"/ws/rtcstream/outputs/{session_id}/", [origin]) == 4403
+        assert await refused_code(asgi_app, f"/ws/rtcstream/outputs/{token[:-2]}xx/", [origin]) == 4403
+
+
+def test_tokens_are_bound_to_the_user_who_opened_the_session():
+    alice = User.objects.create_user("alice2")
+    bob = User.objects.create_user("bob2")
+    token = make_outputs_token("S" * 22, alice)
+    assert read_outputs_token(token, alice) == "S" * 22
+    assert read_outputs_token(token, bob) is None
+    assert read_outputs_token(token, None) is None
+    anonymous = make_outputs_token("T" * 22, None)
+    assert read_outputs_token(anonymous, None) == "T" * 22
+
+
+async def test_one_address_may_hold_only_so_many_sockets(daphne_server):
+    clients = []
+    try:
+        for _ in range(8):  # MAX_SESSIONS_PER_CLIENT
+            clients.append(await RtcClient.connect(daphne_server, "t-echo"))
+        with pytest.raises(Exception) as refused:
+            await RtcClient.connect(daphne_server, "t-echo")
+        assert "4429" in str(refused.value)
+    finally:
+        for client in clients:
+            await client.close()
+    # Closing frees the count.
+    async with await RtcClient.connect(daphne_server, "t-echo") as again:
+        assert again.session["endpoint"] == "t-echo"
