@@ -1,0 +1,411 @@
+"""ReplyOnPause: call a generator with the user's utterance when they pause, and stop it when they talk over it.
+
+The VAD runs inline in ``receive`` on the event loop: resampling one 20 ms
+frame and the Silero windows it completes cost ~110 µs on average (5.7 ms of
+CPU per second of audio measured by ``bench/vad_cost.py``, against ~50 ms for
+aiortc's own audio path), about what a hop to a worker thread and back costs. The reply generator runs apart
+from ``receive``: a sync one one ``next`` at a time in rtcstream's worker pool,
+an async one on the loop, each in a producer task that fills a small bounded
+queue that ``emit`` drains, so a generator never runs more than
+``queue_size`` items ahead of playback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+
+from .. import conf, workers
+from .base import AsyncStreamHandler, EmitType
+from .turns import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
+from .vad import VoiceActivityDetector
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AlgoOptions", "ReplyOnPause", "TurnOptions"]
+
+_END = object()  # the reply's generator is exhausted
+_EMIT_WAIT = 0.02  # how long emit may wait for an item before returning None
+
+
+class _Failure:
+    """The reply raised: ``emit`` re-raises it so the session reports a handler error."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _next(iterator: Any) -> Any:
+    return next(iterator, _END)
+
+
+def _close_quietly(generator: Any) -> None:
+    try:
+        generator.close()
+    except Exception:
+        logger.exception("Closing the reply generator raised")
+
+
+def _is_audio(item: Any) -> bool:
+    """True for ``(sr, array)``, ``(sr, array, layout)`` and ``((sr, array), AdditionalOutputs)``."""
+    if not isinstance(item, tuple) or not item:
+        return False
+    if isinstance(item[0], tuple):
+        return _is_audio(item[0])
+    return isinstance(item[0], int | np.integer) and len(item) >= 2 and isinstance(item[1], np.ndarray)
+
+
+class ReplyOnPause(AsyncStreamHandler):
+    """Run ``fn((sample_rate, audio), *inputs)`` each time the user pauses; stream what it yields.
+
+    ``fn`` is a generator or an async generator; it gets the utterance as int16
+    (1, n) at ``input_sample_rate``, with ``TurnOptions.pre_roll_s`` of audio
+    before the detected onset, and the page's latest additional inputs when its
+    signature takes more than the audio (or ``needs_args=True``). It yields
+    what any handler emits: ``(sr, array)``, ``(sr, array, "mono"|"stereo")``,
+    ``AdditionalOutputs``, ``((sr, array), AdditionalOutputs)`` or ``CloseStream``.
+
+    Events sent to the page: ``started_talking`` (``onset`` in seconds),
+    ``pause_detected`` (``reason``: ``pause``, ``max_length`` or ``trigger``;
+    ``duration`` in seconds), ``response_starting`` (before the first audio),
+    ``response_done`` (every item handed over), ``interrupted``.
+
+    With ``can_interrupt=True`` speech that starts while a reply is producing
+    or its audio is still queued stops the reply at once (the generator is
+    closed, queued audio dropped, ``interrupted`` sent); the new utterance is
+    kept whole. With ``can_interrupt=False`` the audio heard while a reply is
+    producing or playing is discarded and forms no turn.
+
+    FastRTC's ``algo_options`` (``AlgoOptions``) and ``model_options`` (a
+    ``SileroVadOptions`` or dict: its ``threshold``) are mapped onto
+    ``TurnOptions`` (see ``TurnOptions.with_algo_options``); ``turn_options``
+    and keyword arguments named like its fields (``min_silence_s=0.3``, ...)
+    override them. ``model`` is a ``VoiceActivityDetector`` (each session gets
+    ``model.copy()``); Silero is the default. ``needs_args`` only forces
+    passing the inputs: rtcstream always has the latest ones, with no round trip.
+    """
+
+    queue_size = 4  # reply items buffered ahead of the output track
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        startup_fn: Callable[..., Any] | None = None,
+        algo_options: AlgoOptions | None = None,
+        model_options: Any = None,
+        can_interrupt: bool = True,
+        expected_layout: Literal["mono", "stereo"] = "mono",
+        output_sample_rate: int = 24000,
+        input_sample_rate: int = 48000,
+        model: VoiceActivityDetector | None = None,
+        needs_args: bool = False,
+        turn_options: TurnOptions | None = None,
+        **turn_overrides: Any,
+    ) -> None:
+        super().__init__(expected_layout, output_sample_rate, input_sample_rate)
+        if model is not None and not isinstance(model, VoiceActivityDetector):
+            raise TypeError(
+                "ReplyOnPause(model=...) takes a VoiceActivityDetector (process(window) -> probability, "
+                "reset(), copy(), sample_rate, window_samples); FastRTC's PauseDetectionModel is not supported."
+            )
+        self.fn = fn
+        self.startup_fn = startup_fn
+        self.algo_options = algo_options
+        self.model_options = model_options
+        self.can_interrupt = can_interrupt
+        self.model = model
+        self.needs_args = needs_args
+        self.turn_options = turn_options
+        self.turn_overrides = turn_overrides
+        options = turn_options or TurnOptions()
+        if algo_options is not None:
+            options = options.with_algo_options(algo_options)
+        if model_options is not None:
+            options = options.with_model_options(model_options)
+        try:
+            self.options = TurnOptions(**{**options.__dict__, **turn_overrides})
+        except TypeError:
+            unknown = sorted(set(turn_overrides) - set(options.__dict__))
+            raise TypeError(f"ReplyOnPause got unknown arguments {unknown}") from None
+        self._fn_takes_inputs = needs_args or _takes_more_than_one(fn)
+        self._detector: TurnDetector | None = None
+        self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(self.queue_size)
+        self._generation = 0  # bumps on every reply start and interruption; stale items are dropped
+        self._reply: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._was_busy = False
+
+    def copy(self) -> ReplyOnPause:
+        """Return a fresh instance with the same configuration (and a fresh VAD state)."""
+        return ReplyOnPause(
+            self.fn,
+            startup_fn=self.startup_fn,
+            algo_options=self.algo_options,
+            model_options=self.model_options,
+            can_interrupt=self.can_interrupt,
+            expected_layout=self.expected_layout,
+            output_sample_rate=self.output_sample_rate,
+            input_sample_rate=self.input_sample_rate,
+            model=self.model.copy() if self.model is not None else None,
+            needs_args=self.needs_args,
+            turn_options=self.turn_options,
+            **self.turn_overrides,
+        )
+
+    # Endpoint settings (rtcstream.models.HANDLER_OPTION_FIELDS) -> TurnOptions fields.
+    ENDPOINT_OPTIONS = {
+        "pause_seconds": "min_silence_s",
+        "min_speech_seconds": "min_speech_s",
+        "pre_roll_seconds": "pre_roll_s",
+        "max_utterance_seconds": "max_utterance_s",
+    }
+
+    def configure(self, **options: Any) -> None:
+        """Override turn-taking settings on this copy before its session starts (an endpoint's options).
+
+        Takes the endpoint names (``pause_seconds``, ``min_speech_seconds``,
+        ``pre_roll_seconds``, ``max_utterance_seconds``, ``can_interrupt``) or
+        ``TurnOptions`` field names.
+        """
+        if "can_interrupt" in options:
+            self.can_interrupt = bool(options.pop("can_interrupt"))
+        changes = {self.ENDPOINT_OPTIONS.get(name, name): value for name, value in options.items()}
+        unknown = sorted(set(changes) - set(self.options.__dict__))
+        if unknown:
+            raise TypeError(f"ReplyOnPause.configure got unknown options {unknown}")
+        self.turn_overrides = {**self.turn_overrides, **changes}
+        self.options = TurnOptions(**{**self.options.__dict__, **changes})
+        self._detector = None  # rebuilt with the new options on first use
+
+    # -- the session's calls --------------------------------------------------
+
+    async def start_up(self) -> None:
+        """Load the VAD off the loop (the first load reads the model), then play ``startup_fn``'s greeting."""
+        if self._detector is None:
+            self._detector = await workers.run_sync(self._new_detector, self.input_sample_rate)
+        if self.startup_fn is not None:
+            self._start_reply(self.startup_fn, self.inputs)
+
+    async def receive(self, frame: tuple[int, np.ndarray]) -> None:
+        """Run turn detection on one input frame and act on what it finds."""
+        sample_rate, array = frame
+        detector = self._detector_for(sample_rate)
+        events = detector.feed(self._mono(array))
+        busy = self._busy()
+        if self._was_busy and not busy and not self.can_interrupt and detector.speaking:
+            # Half duplex: what was said over the reply is discarded.
+            detector.discard()
+            events = [event for event in events if not isinstance(event, TurnEnded)]
+        self._was_busy = busy
+        for event in events:
+            if busy and not self.can_interrupt:
+                continue
+            if isinstance(event, SpeechStarted):
+                self.send_message("started_talking", onset=round(event.onset_s, 3))
+                if busy:
+                    self._interrupt()
+                    busy = False
+            else:
+                self._turn(event, "pause" if event.reason == "pause" else event.reason)
+                busy = True
+
+    async def emit(self) -> EmitType:
+        """Return the reply's next item, waiting at most 20 ms; None when nothing is ready."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _EMIT_WAIT
+        while True:
+            queue = self._queue
+            try:
+                if queue.empty():
+                    async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                        generation, item = await queue.get()
+                else:
+                    generation, item = queue.get_nowait()
+            except (TimeoutError, asyncio.QueueEmpty):
+                return None
+            if generation != self._generation:
+                continue  # left over from an interrupted reply
+            if item is _END:
+                self.send_message("response_done")
+                continue
+            if isinstance(item, _Failure):
+                raise item.error
+            return item
+
+    def trigger_response(self) -> None:
+        """End the turn now with the audio heard so far (empty if none) and reply to it."""
+        detector = self._detector_for(self.input_sample_rate)
+        if self._busy() and not self.can_interrupt:
+            logger.info("trigger ignored: a reply is playing and can_interrupt is False")
+            return
+        self._turn(detector.flush(), "trigger")
+
+    def shutdown(self) -> None:
+        """Stop the reply: cancel its producer, which closes the generator (after an in-flight ``next``)."""
+        self._generation += 1
+        for task in list(self._tasks):
+            loop = task.get_loop()
+            if loop.is_closed():
+                continue
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                task.cancel()
+            else:
+                loop.call_soon_threadsafe(task.cancel)
+
+    async def aclose(self) -> None:
+        """Stop the reply and wait until its producer has finished (the generator closed or scheduled to)."""
+        self.shutdown()
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+
+    # -- internals --------------------------------------------------------------
+
+    def _new_detector(self, sample_rate: int) -> TurnDetector:
+        vad = self.model.copy() if self.model is not None else None
+        return TurnDetector(self.options, sample_rate, vad)
+
+    def _detector_for(self, sample_rate: int) -> TurnDetector:
+        if self._detector is None or self._detector.sample_rate != sample_rate:
+            self._detector = self._new_detector(sample_rate)
+        return self._detector
+
+    def _mono(self, array: np.ndarray) -> np.ndarray:
+        flat = array.reshape(-1)
+        if self.expected_layout == "stereo" and array.ndim == 2 and array.shape[0] == 1:
+            # Interleaved stereo (1, 2n): average the channels.
+            flat = flat.reshape(-1, 2).mean(axis=1).astype(np.int16)
+        elif array.ndim == 2 and array.shape[0] == 2:
+            flat = array.mean(axis=0).astype(np.int16)
+        return flat
+
+    def _busy(self) -> bool:
+        """True while a reply is producing, or its audio waits here or in the output track."""
+        if self._reply is not None and not self._reply.done():
+            return True
+        if not self._queue.empty():
+            return True
+        output_busy = getattr(self._context, "output_busy", None)
+        return bool(output_busy()) if output_busy is not None else False
+
+    def _turn(self, turn: TurnEnded, reason: str) -> None:
+        self.send_message("pause_detected", reason=reason, duration=round(turn.duration_s, 3))
+        if self._busy():
+            self._interrupt()  # a new turn replaces the reply still producing or playing
+        inputs = self.inputs if self._fn_takes_inputs else ()
+        self._start_reply(self.fn, ((turn.sample_rate, turn.audio), *inputs))
+
+    def _interrupt(self) -> None:
+        """Stop the reply now: no more items from it, queued ones dropped, played-out audio cleared."""
+        self._generation += 1
+        if self._reply is not None:
+            self._reply.cancel()
+            self._reply = None
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.clear_queue()
+        self.send_message("interrupted")
+
+    def _start_reply(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._generation += 1
+        task = asyncio.get_running_loop().create_task(self._produce(fn, args, self._generation))
+        self._reply = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _produce(self, fn: Callable[..., Any], args: tuple[Any, ...], generation: int) -> None:
+        """Pull the reply's items into the queue; on cancellation close the generator where it is safe."""
+        generator: Any = None
+        in_flight: concurrent.futures.Future[Any] | None = None
+        started = False
+        try:
+            generator = await self._call(fn, args)
+            while True:
+                if hasattr(generator, "__anext__"):
+                    try:
+                        item = await generator.__anext__()
+                    except StopAsyncIteration:
+                        break
+                else:
+                    in_flight = workers.get_pool().submit(_next, generator)
+                    item = await self._result(in_flight)
+                    in_flight = None
+                    if item is _END:
+                        break
+                if not started and _is_audio(item):
+                    started = True
+                    self.send_message("response_starting")
+                await self._queue.put((generation, item))
+            await self._queue.put((generation, _END))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            await self._queue.put((generation, _Failure(error)))
+        finally:
+            if generator is not None:
+                await self._close(generator, in_flight)
+
+    @staticmethod
+    async def _result(in_flight: concurrent.futures.Future[Any]) -> Any:
+        """Await one ``next`` running in the pool, for at most ``HANDLER_CALL_TIMEOUT``."""
+        limit = conf.get("HANDLER_CALL_TIMEOUT")
+        try:
+            async with asyncio.timeout(limit):
+                return await asyncio.wrap_future(in_flight)
+        except TimeoutError:
+            if in_flight.done() and not in_flight.cancelled():
+                raise  # the generator's own TimeoutError
+            raise workers.HandlerTimeout(f"the reply generator did not yield within {limit:g} s") from None
+
+    @staticmethod
+    async def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Call ``fn``: at once if it is a generator function, in the pool otherwise (it may do work first)."""
+        target = inspect.unwrap(fn)
+        if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+            return fn(*args)
+        return await workers.run_sync(fn, *args)
+
+    @staticmethod
+    async def _close(generator: Any, in_flight: concurrent.futures.Future[Any] | None) -> None:
+        if hasattr(generator, "aclose"):
+            try:
+                async with asyncio.timeout(1.0):
+                    await generator.aclose()
+            except (Exception, asyncio.CancelledError):
+                logger.debug("Closing the async reply generator failed", exc_info=True)
+            return
+        if not hasattr(generator, "close"):
+            return
+        pool = workers.get_pool()
+
+        def close_in_pool(_: object = None) -> None:
+            try:
+                pool.submit(_close_quietly, generator)
+            except RuntimeError:  # the pool is shut down: the process is exiting
+                pass
+
+        if in_flight is not None and not in_flight.done():
+            # close() now would raise "generator already executing": wait for next() to return.
+            in_flight.add_done_callback(close_in_pool)
+        else:
+            close_in_pool()
+
+
+def _takes_more_than_one(fn: Callable[..., Any]) -> bool:
+    """True when ``fn`` takes the additional inputs after the audio."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) > 1 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
