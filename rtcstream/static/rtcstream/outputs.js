@@ -1,0 +1,64 @@
+// Built-in renderers for AdditionalOutputs: `outputs="#a,#b" render="chat,text"`.
+
+/** Turn one value into chat messages: a list of {role, content} replaces, a message or text appends. */
+function asMessages(value) {
+  if (Array.isArray(value)) return { replace: true, messages: value.map(asMessage) };
+  return { replace: false, messages: [asMessage(value)] };
+}
+
+function asMessage(value) {
+  if (value && typeof value === "object" && "content" in value) {
+    return { role: String(value.role || "assistant"), content: String(value.content) };
+  }
+  return { role: "assistant", content: typeof value === "string" ? value : JSON.stringify(value) };
+}
+
+function chatItem(target, message) {
+  const tag = target instanceof HTMLOListElement || target instanceof HTMLUListElement ? "li" : "div";
+  const item = document.createElement(tag);
+  item.className = `rtcs-chat-message rtcs-role-${message.role.replace(/[^a-z0-9_-]/gi, "")}`;
+  const who = document.createElement("span");
+  who.className = "rtcs-chat-role";
+  who.textContent = message.role === "user" ? "You" : message.role === "assistant" ? "Assistant" : message.role;
+  const text = document.createElement("p");
+  text.className = "rtcs-chat-text";
+  text.textContent = message.content; // text, never HTML: outputs are data
+  item.append(who, text);
+  return item;
+}
+
+function text(value) {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** Name -> (element, value) => void. Sites may add their own: `RtcStream.renderers.set("name", fn)`. */
+export const renderers = new Map([
+  ["chat", (el, value) => {
+    const { replace, messages } = asMessages(value);
+    if (replace) el.replaceChildren();
+    el.append(...messages.map((m) => chatItem(el, m)));
+    el.scrollTop = el.scrollHeight;
+  }],
+  ["text", (el, value) => { el.textContent = text(value); }],
+  ["append", (el, value) => {
+    const line = document.createElement("div");
+    line.textContent = text(value);
+    el.append(line);
+    el.scrollTop = el.scrollHeight;
+  }],
+  ["value", (el, value) => { if ("value" in el) el.value = value ?? ""; else el.textContent = text(value); }],
+  ["json", (el, value) => { el.textContent = JSON.stringify(value, null, 2); }],
+]);
+
+/** Render values[i] into targets[i] with renders[i] (the last renderer repeats; the default is "text"). */
+export function renderOutputs(selectors, renderNames, values) {
+  selectors.forEach((selector, i) => {
+    if (i >= values.length) return;
+    const el = document.querySelector(selector);
+    const name = renderNames[Math.min(i, renderNames.length - 1)] || "text";
+    const render = renderers.get(name);
+    if (!el) console.warn(`rtcstream: no element matches the output selector ${selector}`);
+    else if (!render) console.warn(`rtcstream: unknown renderer "${name}"; known: ${[...renderers.keys()].join(", ")}`);
+    else render(el, values[i]);
+  });
+}

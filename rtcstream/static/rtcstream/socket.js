@@ -1,0 +1,50 @@
+// A JSON websocket with a promise for "open" and one for "the first message of a type".
+
+/** Turn a server path into a ws:// or wss:// URL on this page's host. */
+export function socketUrl(path) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}${path}`;
+}
+
+export class JsonSocket {
+  /**
+   * @param {string} path  server path, such as "/ws/rtcstream/talk/"
+   * @param {(msg: object) => void} onMessage
+   * @param {(event: CloseEvent) => void} onClose  called once, unless close() was called first
+   */
+  constructor(path, onMessage, onClose) {
+    this.ws = new WebSocket(socketUrl(path));
+    this.closedByUs = false;
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.addEventListener("open", () => resolve(), { once: true });
+      this.ws.addEventListener("close", (ev) => reject(Object.assign(new Error("socket closed"), { code: ev.code })), { once: true });
+    });
+    this.opened.catch(() => {}); // the caller awaits it; never an unhandled rejection
+    this.ws.addEventListener("message", (ev) => {
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        console.warn("rtcstream: ignored a frame that is not JSON", ev.data);
+        return;
+      }
+      onMessage(msg);
+    });
+    this.ws.addEventListener("close", (ev) => {
+      if (!this.closedByUs) onClose(ev);
+    });
+  }
+
+  get isOpen() {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(msg) {
+    if (this.isOpen) this.ws.send(JSON.stringify(msg));
+  }
+
+  close() {
+    this.closedByUs = true;
+    if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
+  }
+}

@@ -1,0 +1,93 @@
+"""Template tags that put the browser client on a page.
+
+{% load rtcstream %}
+{% rtcstream_assets %}
+{% webrtc "talk" inputs="#a,#b" trigger="#go" outputs="#transcript" render="chat" label="Talk" %}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.utils.safestring import SafeString
+
+from .. import conf
+
+register = template.Library()
+logger = logging.getLogger("rtcstream.templatetags")
+
+# Options the tag passes through to the element; anything else is a typo worth reporting.
+OPTIONS = ("inputs", "trigger", "outputs", "render", "label", "id", "class", "autostart")
+
+
+class UnknownEndpoint(template.TemplateSyntaxError):
+    """The ``{% webrtc %}`` tag names an endpoint that does not exist or is disabled."""
+
+
+def known_slugs() -> list[str]:
+    """Return the slugs a page may name: enabled admin rows, then registry entries."""
+    from .. import registry
+    from ..models import StreamEndpoint
+
+    slugs = set(registry.handler_names())
+    try:
+        rows = StreamEndpoint.objects.values_list("slug", "enabled")
+        slugs |= {slug for slug, enabled in rows if enabled}
+        slugs -= {slug for slug, enabled in rows if not enabled}
+    except Exception:  # the table may not be migrated yet; the registry still helps
+        logger.debug("Could not read StreamEndpoint rows", exc_info=True)
+    return sorted(slugs)
+
+
+@register.simple_tag
+def rtcstream_assets() -> SafeString:
+    """Render the client's stylesheet and ES module (no build step, no CDN)."""
+    return SafeString(
+        render_to_string(
+            "rtcstream/assets.html",
+            {"css": static("rtcstream/rtcstream.css"), "js": static("rtcstream/rtcstream.js")},
+        )
+    )
+
+
+def _lookup(slug: str) -> Any:
+    from ..endpoints import get_endpoint
+
+    try:
+        return get_endpoint(slug), None
+    except Exception as exc:  # e.g. a RegistryError: the handler cannot be imported
+        return None, exc
+
+
+@register.simple_tag
+def webrtc(endpoint: str, **options: Any) -> SafeString:
+    """Render the ``<rtc-stream>`` widget for ``endpoint``'s mode and modality.
+
+    An unknown endpoint raises ``UnknownEndpoint`` under DEBUG; otherwise it
+    renders a harmless placeholder and logs an error, so one broken widget does
+    not take the whole page down in production.
+    """
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise template.TemplateSyntaxError(f"{{% webrtc %}} got unknown options {unknown}; allowed: {list(OPTIONS)}.")
+    slug = str(endpoint)
+    found, error = _lookup(slug)
+    if found is None:
+        reason = f"it cannot be loaded: {error}" if error else "no enabled endpoint has this slug"
+        message = f"{{% webrtc {slug!r} %}}: {reason}. Known endpoints: {', '.join(known_slugs()) or '(none)'}."
+        if settings.DEBUG:
+            raise UnknownEndpoint(message)
+        logger.error(message)
+        return SafeString(render_to_string("rtcstream/unavailable.html", {"slug": slug}))
+    context = {
+        "endpoint": found,
+        "ws_path": f"/{conf.get('WS_PREFIX').strip('/')}/{found.slug}/",
+        "label": options.get("label") or found.label,
+        "options": options,
+    }
+    return SafeString(render_to_string("rtcstream/widget.html", context))

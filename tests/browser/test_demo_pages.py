@@ -1,0 +1,132 @@
+"""Every demo page in real Chromium: media flows each way its mode says, outputs render."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import screenshot
+from .widget import events, record_events, set_input, video_pixels, wait_pixels, wait_state, wait_stats
+
+pytestmark = pytest.mark.browser
+
+DEMOS = ("talk-echo", "echo", "generate", "edges", "clip", "transcript", "assistant")
+
+
+def open_demo(page, site: str, slug: str) -> None:
+    page.goto(f"{site}/demos/{slug}/")
+    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    record_events(page)
+
+
+def test_home_links_every_demo(page, site):
+    page.goto(site)
+    hrefs = page.eval_on_selector_all(".cards a", "links => links.map(a => a.getAttribute('href'))")
+    assert hrefs == [f"/demos/{slug}/" for slug in DEMOS]
+    screenshot(page, "home")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "home-phone")
+
+
+def test_reply_on_pause_replies_with_audio(page, site):
+    open_demo(page, site, "talk-echo")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, ("listening", "hearing", "thinking", "speaking"))
+    wait_stats(page, "s.audio.sent.packets > 50")
+    # The reply is the user's own utterance played back: real energy arrives.
+    result = wait_stats(page, "s.audio.received.packets > 50 && s.audio.received.energy > 0.01", timeout=40000)
+    names = [e["detail"]["name"] for e in events(page) if e["type"] == "rtcstream:event"]
+    assert names[0] == "connected"
+    assert {"started_talking", "pause_detected", "response_starting"} <= set(names), names
+    states = [e["detail"]["state"] for e in events(page) if e["type"] == "rtcstream:state"]
+    assert {"connecting", "listening", "thinking", "speaking"} <= set(states), states
+    assert result["audio"]["received"]["energy"] > 0.01
+    screenshot(page, "talk-echo")
+
+
+def test_stream_handler_echo_flows_both_ways(page, site):
+    open_demo(page, site, "echo")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "listening")
+    wait_stats(page, "s.audio.sent.packets > 50 && s.audio.received.packets > 50 && s.audio.received.energy > 0.001")
+    assert page.is_visible("rtc-stream [data-part=mute]")
+    screenshot(page, "echo")
+    page.click("rtc-stream [data-part=stop]")
+    wait_state(page, "idle")
+
+
+def test_generate_plays_the_requested_steps_then_ends(page, site):
+    open_demo(page, site, "generate")
+    assert page.is_hidden("rtc-stream [data-part=start]")  # the page's Generate button starts it
+    set_input(page, "#num-steps", 2)
+    page.click("#generate")
+    wait_state(page, "receiving")
+    s = wait_stats(page, "s.audio.received.packets > 20 && s.audio.received.energy > 0.001")
+    assert s["audio"]["sent"]["packets"] == 0  # receive mode: nothing goes up
+    screenshot(page, "generate")
+    # Two steps are about 1.2 s of audio; the session then ends by itself.
+    wait_state(page, "ended", timeout=15000)
+    closed = [e["detail"] for e in events(page) if e["type"] == "rtcstream:closed"]
+    assert closed and closed[-1]["reason"] == "stream_ended"
+
+
+def test_edges_slider_changes_the_processed_video(page, site):
+    open_demo(page, site, "edges")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "live")
+    wait_stats(page, "s.video.sent.frames > 10 && s.video.received.frames > 10")
+    remote = "rtc-stream [data-part=remote-video]"
+    page.wait_for_function(f"() => document.querySelector('{remote}').videoWidth > 0")
+
+    # Frames in flight still carry the old threshold: wait, within a deadline, for the new one.
+    set_input(page, "#threshold", 0.0)
+    low = wait_pixels(page, remote, "p.cyan > 0.05")["cyan"]
+    set_input(page, "#threshold", 0.95)
+    high = wait_pixels(page, remote, "p.cyan < 0.005")["cyan"]
+    assert high < low / 10, (low, high)
+    set_input(page, "#threshold", 0.3)
+    wait_stats(page, "s.video.received.frames > 0")
+    screenshot(page, "edges")
+
+
+def test_clip_streams_generated_video(page, site):
+    open_demo(page, site, "clip")
+    page.click("#play")
+    wait_state(page, "receiving")
+    wait_stats(page, "s.video.received.frames > 30 && s.video.sent.packets === 0")
+    pixels = video_pixels(page, "rtc-stream [data-part=remote-video]")
+    assert (pixels["width"], pixels["height"]) == (320, 240)
+    assert pixels["mean"] > 40
+    screenshot(page, "clip")
+
+
+def test_transcript_renders_outputs_as_chat(page, site):
+    open_demo(page, site, "transcript")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, ("listening", "hearing", "thinking"))
+    page.wait_for_selector("#transcript li.rtcs-chat-message", timeout=40000)
+    outputs = [e["detail"] for e in events(page) if e["type"] == "rtcstream:output"]
+    assert outputs[0]["seq"] == 1 and outputs[0]["values"][0]["role"] == "user"
+    assert page.inner_text("#transcript li .rtcs-chat-text").strip()
+    s = wait_stats(page, "s.audio.sent.packets > 50")
+    assert s["audio"]["received"]["packets"] == 0  # mode "send"
+    screenshot(page, "transcript")
+
+
+def test_assistant_answers_in_speech_and_text(page, site):
+    open_demo(page, site, "assistant")
+    page.click("rtc-stream [data-part=start]")
+    page.wait_for_function("() => document.querySelectorAll('#conversation li').length >= 2", timeout=40000)
+    roles = page.eval_on_selector_all("#conversation li", "items => items.map(li => li.className)")
+    assert "rtcs-role-user" in roles[0] and "rtcs-role-assistant" in roles[1]
+    wait_stats(page, "s.audio.received.energy > 0.01", timeout=20000)
+    screenshot(page, "assistant")
+
+
+@pytest.mark.parametrize("slug", DEMOS)
+def test_pages_fit_a_phone(context, site, slug):
+    page = context.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{site}/demos/{slug}/")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{slug} scrolls sideways by {overflow}px on a phone"
+    screenshot(page, f"{slug}-phone")

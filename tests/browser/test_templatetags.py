@@ -1,0 +1,81 @@
+"""The {% webrtc %} and {% rtcstream_assets %} tags (no browser needed)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.template import Context, Template, TemplateSyntaxError
+
+pytestmark = pytest.mark.django_db
+
+
+def render(source: str, **context: object) -> str:
+    return Template("{% load rtcstream %}" + source).render(Context(context))
+
+
+def test_assets_load_the_module_and_stylesheet():
+    html = render("{% rtcstream_assets %}")
+    assert '<script type="module" src="/static/rtcstream/rtcstream.js">' in html
+    assert '<link rel="stylesheet" href="/static/rtcstream/rtcstream.css">' in html
+
+
+@pytest.mark.parametrize(
+    ("slug", "present", "absent"),
+    [
+        (
+            "talk-echo",
+            ['mode="send-receive"', 'data-part="mic-meter"', 'data-part="reply-meter"', 'data-part="mute"'],
+            ["<video"],
+        ),
+        ("transcript", ['mode="send"', 'data-part="mic-meter"'], ['data-part="reply-meter"', "<audio"]),
+        (
+            "generate",
+            ['mode="receive"', 'data-part="reply-meter"'],
+            ['data-part="mic-meter"', 'data-part="mic-select"'],
+        ),
+        (
+            "edges",
+            ['modality="video"', 'data-part="local-video"', 'data-part="camera-select"', 'time-limit="120"'],
+            ["<canvas"],
+        ),
+        ("clip", ['data-part="remote-video"'], ['data-part="local-video"']),
+    ],
+)
+def test_widget_matches_the_endpoint(slug, present, absent):
+    html = render(f'{{% webrtc "{slug}" %}}')
+    assert f'ws-path="/ws/rtcstream/{slug}/"' in html
+    for text in present:
+        assert text in html
+    for text in absent:
+        assert text not in html
+
+
+def test_options_become_attributes_and_are_escaped():
+    html = render(
+        '{% webrtc "generate" inputs="#a,#b" trigger="#go" outputs="#x" render="chat" label=name %}', name="<b>Hi</b>"
+    )
+    for text in ('inputs="#a,#b"', 'trigger="#go"', 'outputs="#x"', 'render="chat"', "&lt;b&gt;Hi&lt;/b&gt;"):
+        assert text in html
+    # In receive mode a trigger replaces the widget's own Start button.
+    assert 'data-part="start" hidden' in html
+
+
+def test_unknown_option_is_an_error():
+    with pytest.raises(TemplateSyntaxError, match="unknown options"):
+        render('{% webrtc "echo" inptus="#a" %}')
+
+
+def test_unknown_endpoint_under_debug_names_the_slug_and_the_known_ones(settings):
+    settings.DEBUG = True
+    with pytest.raises(TemplateSyntaxError) as info:
+        render('{% webrtc "nope" %}')
+    assert "'nope'" in str(info.value) and "talk-echo" in str(info.value)
+
+
+def test_unknown_endpoint_in_production_is_a_placeholder_and_a_log_line(settings, caplog):
+    settings.DEBUG = False
+    with caplog.at_level(logging.ERROR, logger="rtcstream.templatetags"):
+        html = render('{% webrtc "nope" %}')
+    assert "rtcs-unavailable" in html and "<rtc-stream" not in html
+    assert "'nope'" in caplog.text

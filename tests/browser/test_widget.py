@@ -1,0 +1,139 @@
+"""The <rtc-stream> element's life cycle in real Chromium, against the test endpoints.
+
+These pages hold a hand-written element (no template tag), which is also how a
+site without Django templates would use the client.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import screenshot
+from .widget import events, record_events, wait_state, wait_stats
+
+pytestmark = pytest.mark.browser
+
+MARKUP = """
+<rtc-stream id="{id}" class="rtcs" endpoint="{slug}" ws-path="/ws/rtcstream/{slug}/" mode="send-receive" modality="audio">
+  <div class="rtcs-head"><span class="rtcs-label">{slug}</span>
+    <span class="rtcs-status"><i class="rtcs-dot"></i><span data-part="state-text">Ready</span></span>
+    <span class="rtcs-timer" data-part="timer" hidden></span></div>
+  <div class="rtcs-controls">
+    <button type="button" class="rtcs-button rtcs-primary" data-part="start">Start</button>
+    <button type="button" class="rtcs-button" data-part="stop" hidden>Stop</button>
+  </div>
+  <p class="rtcs-message" data-part="message" hidden></p>
+  <audio data-part="remote-audio" autoplay hidden></audio>
+</rtc-stream>
+"""
+
+
+def widget_page(context, site: str, slug: str, element_id: str = "w"):
+    """Open a site page and add a bare widget for ``slug`` to it."""
+    page = context.new_page()
+    page.on("console", lambda msg: print(f"[{element_id} console.{msg.type}] {msg.text}"))
+    page.goto(site)
+    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    page.evaluate(
+        "html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)",
+        MARKUP.format(id=element_id, slug=slug),
+    )
+    record_events(page)
+    return page
+
+
+def start_until_admitted(page, deadline_s: float = 8.0) -> None:
+    """Press start until the session is admitted: a seat frees when the server has closed the last session."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        page.click("#w [data-part=start]")
+        state = wait_state(page, ("listening", "error"), selector="#w")
+        if state == "listening":
+            return
+        assert page.eval_on_selector("#w", "el => el.dataset.error") == "concurrency_limit"
+        assert time.monotonic() < deadline, "the seat was not freed in time"
+
+
+def test_stop_and_unload_free_the_only_seat(context, site):
+    first = widget_page(context, site, "t-echo-one")
+    first.click("#w [data-part=start]")
+    wait_state(first, "listening", selector="#w")
+    wait_stats(first, "s.audio.received.packets > 10", selector="#w")
+
+    second = widget_page(context, site, "t-echo-one")
+    second.click("#w [data-part=start]")
+    wait_state(second, "error", selector="#w")
+    assert second.eval_on_selector("#w", "el => el.dataset.error") == "concurrency_limit"
+    assert "busy" in second.inner_text("#w [data-part=message]")
+    screenshot(second, "widget-concurrency-limit")
+
+    first.click("#w [data-part=stop]")  # sends `stop`: the server frees the seat
+    wait_state(first, "idle", selector="#w")
+    start_until_admitted(second)
+    wait_stats(second, "s.audio.received.packets > 10", selector="#w")
+
+    second.goto("about:blank")  # unloading sends `stop` and closes the connection
+    start_until_admitted(first)
+
+
+def test_time_limit_counts_down_and_explains(page, site):
+    page.close()
+    page = widget_page(page.context, site, "t-echo-timed")
+    page.click("#w [data-part=start]")
+    wait_state(page, "listening", selector="#w")
+    assert page.inner_text("#w [data-part=timer]") in ("0:02", "0:01")
+    wait_state(page, "idle", timeout=10000, selector="#w")
+    closed = [e["detail"] for e in events(page) if e["type"] == "rtcstream:closed"]
+    assert closed[-1]["reason"] == "time_limit"
+    assert "Time limit reached" in page.inner_text("#w [data-part=message]")
+    assert page.is_visible("#w [data-part=start]")
+
+
+def test_unknown_endpoint_is_reported(page, site):
+    page.close()
+    page = widget_page(page.context, site, "no-such-endpoint")
+    page.click("#w [data-part=start]")
+    wait_state(page, "error", selector="#w")
+    assert page.eval_on_selector("#w", "el => el.dataset.error") == "unknown_endpoint"
+    assert "does not exist" in page.inner_text("#w [data-part=message]")
+
+
+@pytest.mark.parametrize(
+    ("error_name", "code", "words"),
+    [("NotAllowedError", "permission_denied", "denied"), ("NotFoundError", "no_device", "No microphone")],
+)
+def test_media_errors_are_explained(context, site, error_name, code, words):
+    context.add_init_script(
+        f"navigator.mediaDevices.getUserMedia = async () => {{ throw new DOMException('refused', '{error_name}'); }};"
+    )
+    page = widget_page(context, site, "t-echo")
+    page.click("#w [data-part=start]")
+    wait_state(page, "error", selector="#w")
+    assert page.eval_on_selector("#w", "el => el.dataset.error") == code
+    assert words in page.inner_text("#w [data-part=message]")
+
+
+def test_reconnects_once_after_the_socket_drops(context, site):
+    routes = []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        routes.append((ws, server))
+
+    page = widget_page(context, site, "t-echo")
+    page.route_web_socket("**/ws/rtcstream/t-echo/", route)
+    page.click("#w [data-part=start]")
+    wait_state(page, "listening", selector="#w")
+    first_session = page.eval_on_selector("#w", "el => el.session")
+
+    ws, server = routes[0]
+    server.close()
+    ws.close(code=4000, reason="network drop")
+    wait_state(page, "listening", timeout=20000, selector="#w")
+    states = [e["detail"]["state"] for e in events(page) if e["type"] == "rtcstream:state"]
+    assert "reconnecting" in states
+    assert page.eval_on_selector("#w", "el => el.session") != first_session
+    wait_stats(page, "s.audio.received.packets > 10", selector="#w")
+    assert len(routes) == 2

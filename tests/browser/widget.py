@@ -1,0 +1,109 @@
+"""Helpers that read the <rtc-stream> widget from a Playwright page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+WIDGET = "rtc-stream"
+
+
+def stats(page: Any, selector: str = WIDGET) -> dict[str, Any]:
+    """Return the widget's getStats() summary (see RtcStream.stats in rtcstream.js)."""
+    return page.eval_on_selector(selector, "el => el.stats()")
+
+
+def wait_stats(page: Any, condition: str, timeout: float = 20000, selector: str = WIDGET) -> dict[str, Any]:
+    """Wait until ``condition`` (a JS expression over ``s``, the stats summary) holds; return those stats.
+
+    wait_for_function does not await a promise its predicate returns, so each
+    poll starts a getStats() and tests the result of the previous one.
+    """
+    page.evaluate("() => { window.__rtcsStats = null; }")
+    handle = page.wait_for_function(
+        f"""(selector) => {{
+            const el = document.querySelector(selector);
+            if (!el || !el.stats) return false;
+            el.stats().then((fresh) => {{ window.__rtcsStats = fresh; }});
+            const s = window.__rtcsStats;
+            return s && ({condition}) ? s : false;
+        }}""",
+        arg=selector,
+        timeout=timeout,
+        polling=200,
+    )
+    return handle.json_value()
+
+
+def wait_state(page: Any, states: str | tuple[str, ...], timeout: float = 20000, selector: str = WIDGET) -> str:
+    """Wait until the widget's data-state is one of ``states``; return it."""
+    wanted = [states] if isinstance(states, str) else list(states)
+    page.wait_for_function(
+        "([selector, wanted]) => wanted.includes(document.querySelector(selector)?.dataset.state)",
+        arg=[selector, wanted],
+        timeout=timeout,
+    )
+    return page.eval_on_selector(selector, "el => el.dataset.state")
+
+
+def record_events(page: Any) -> None:
+    """Keep every rtcstream:* event the page sees in window.__rtcs (call before starting)."""
+    page.evaluate(
+        """() => {
+            window.__rtcs = [];
+            for (const type of ["rtcstream:state", "rtcstream:event", "rtcstream:error", "rtcstream:closed", "rtcstream:output"]) {
+                document.addEventListener(type, (ev) => window.__rtcs.push({type, detail: ev.detail}));
+            }
+        }"""
+    )
+
+
+def events(page: Any) -> list[dict[str, Any]]:
+    return page.evaluate("() => window.__rtcs || []")
+
+
+PIXELS_JS = """video => {
+            const canvas = document.createElement("canvas");
+            canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+            const g = canvas.getContext("2d");
+            g.drawImage(video, 0, 0);
+            const data = g.getImageData(0, 0, canvas.width, canvas.height).data;
+            let sum = 0, cyan = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                sum += data[i] + data[i + 1] + data[i + 2];
+                if (data[i] < 90 && data[i + 1] > 150 && data[i + 2] > 170) cyan += 1;
+            }
+            const n = data.length / 4;
+            return {width: canvas.width, height: canvas.height, mean: sum / (3 * n), cyan: cyan / n};
+        }"""
+
+
+def video_pixels(page: Any, selector: str) -> dict[str, float]:
+    """Draw the <video>'s current frame on a canvas; return its size, mean brightness and cyan fraction."""
+    return page.eval_on_selector(selector, PIXELS_JS)
+
+
+def wait_pixels(page: Any, selector: str, condition: str, timeout: float = 10000) -> dict[str, float]:
+    """Wait until ``condition`` (a JS expression over ``p``, the video_pixels result) holds; return p."""
+    handle = page.wait_for_function(
+        f"""(selector) => {{
+            const p = ({PIXELS_JS})(document.querySelector(selector));
+            return ({condition}) ? p : false;
+        }}""",
+        arg=selector,
+        timeout=timeout,
+        polling=100,
+    )
+    return handle.json_value()
+
+
+def set_input(page: Any, selector: str, value: float | str) -> None:
+    """Set an input's value as a user would, firing input and change."""
+    page.eval_on_selector(
+        selector,
+        """(el, value) => {
+            el.value = value;
+            el.dispatchEvent(new Event("input", {bubbles: true}));
+            el.dispatchEvent(new Event("change", {bubbles: true}));
+        }""",
+        value,
+    )
