@@ -298,10 +298,14 @@ class RtcClient:
 
         client = cls(await open_socket(f"/ws/rtcstream/{endpoint}/"), open_socket)
         client._tasks.append(asyncio.ensure_future(client._read(client.signalling, client.messages)))
-        first = await client.wait_until(lambda: next((m for m in client.messages if m["type"] in ("session", "socket_closed")), None))
+        first = await client.wait_until(
+            lambda: next((m for m in client.messages if m["type"] in ("session", "socket_closed")), None)
+        )
         if first["type"] == "socket_closed":
             await client.close()
-            raise RtcError("refused", f"the server closed the socket at once (close code {client.signalling.close_code})")
+            raise RtcError(
+                "refused", f"the server closed the socket at once (close code {client.signalling.close_code})"
+            )
         client.session = first
         return client
 
@@ -335,7 +339,13 @@ class RtcClient:
         async def waiting() -> Any:
             async with self._changed:
                 while not (result := predicate()):
-                    await self._changed.wait()
+                    # Wake on every message and frame, and at least every 50 ms for
+                    # predicates on time or on what this client sends.
+                    try:
+                        async with asyncio.timeout(0.05):
+                            await self._changed.wait()
+                    except TimeoutError:
+                        pass
                 return result
 
         return await asyncio.wait_for(waiting(), timeout)

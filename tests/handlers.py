@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from rtcstream import AdditionalOutputs, AsyncStreamHandler, CloseStream, StreamHandler
+from rtcstream.handlers.reply_on_pause import ReplyOnPause
 
 
 class EchoHandler(StreamHandler):
@@ -227,3 +228,24 @@ class GarbageHandler(StreamHandler):
 
     def copy(self):
         return GarbageHandler()
+
+
+def echo_utterance(audio):
+    """ReplyOnPause reply: report what was heard, then play it back in 100 ms chunks."""
+    from tests.speech import energy_onset
+
+    rate, samples = audio
+    yield AdditionalOutputs({"seconds": samples.shape[1] / rate, "onset": energy_onset(samples[0], rate) / rate})
+    for start in range(0, samples.shape[1], rate // 10):
+        yield rate, samples[:, start : start + rate // 10]
+
+
+def long_tone_reply(audio):
+    """ReplyOnPause reply: 6 s of 440 Hz, in 100 ms chunks at 24 kHz, made as fast as asked."""
+    for _ in range(60):
+        yield 24000, tone(440.0, 0.1, 24000).reshape(1, -1)
+
+
+reply_echo = ReplyOnPause(echo_utterance)
+reply_tone = ReplyOnPause(long_tone_reply)
+reply_tone_no_interrupt = ReplyOnPause(long_tone_reply, can_interrupt=False)

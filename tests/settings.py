@@ -5,6 +5,7 @@ import os
 from rtcproject.settings import *  # noqa: F403
 from rtcproject.settings import BASE_DIR, DATABASES, RTCSTREAM
 
+os.makedirs(BASE_DIR / "test-output", exist_ok=True)
 # One file per pytest process, so that runs side by side never share (or delete) a database.
 TEST_DB = os.environ.get("RTCSTREAM_TEST_DB", str(BASE_DIR / "test-output" / f"test-{os.getpid()}.sqlite3"))
 DATABASES["default"]["NAME"] = TEST_DB
@@ -35,6 +36,9 @@ RTCSTREAM = {
         "t-bad-video": "tests.handlers.bad_video",
         "t-hanging": "tests.handlers.HangingHandler",
         "t-garbage": "tests.handlers.GarbageHandler",
+        "t-reply-echo": "tests.handlers.reply_echo",
+        "t-reply-tone": "tests.handlers.reply_tone",
+        "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,

@@ -8,6 +8,7 @@ where the words are (``energy_onset``) instead of hard-coding it.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -31,6 +32,8 @@ SECOND_SENTENCE = "And make it a happy one"
 def require_espeak() -> None:
     """Skip the calling test when espeak-ng is not installed."""
     if shutil.which("espeak-ng") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("espeak-ng is required under CI=true (apt-get install espeak-ng)", pytrace=False)
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
 
 

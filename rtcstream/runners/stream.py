@@ -4,6 +4,7 @@ results out through ``emit``."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any
 
@@ -88,6 +89,13 @@ class StreamRunner(Runner):
     async def stop(self) -> None:
         await super().stop()
         try:
-            await self.call(self.handler.shutdown)
+            if hasattr(self.handler, "aclose"):
+                await self.handler.aclose()  # async handlers that own tasks wait for them here
+            elif self.is_async:
+                result = self.handler.shutdown()
+                if inspect.isawaitable(result):
+                    await result
+            else:
+                await self.call(self.handler.shutdown)
         except Exception:
             logger.exception("Session %s: the handler's shutdown() raised", self.context.session_id)
