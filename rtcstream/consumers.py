@@ -61,6 +61,7 @@ class SignallingConsumer(RefusingConsumer):
     session: Session | None = None
     negotiation: asyncio.Task[None] | None = None
     counted_host: str | None = None
+    socket_open = True
 
     async def connect(self) -> None:
         host = client_host(self.scope)
@@ -101,6 +102,7 @@ class SignallingConsumer(RefusingConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
+        self.socket_open = False
         if self.counted_host is not None:
             clients.close(self.counted_host or None)
             self.counted_host = None
@@ -114,6 +116,8 @@ class SignallingConsumer(RefusingConsumer):
         await self.send(text_data=json.dumps(content))
 
     async def _send_from_session(self, message: dict[str, Any]) -> None:
+        if not self.socket_open:
+            return  # the page is gone; nothing to tell it
         await self.send_json(message)
         if message["type"] == "closed":
             await self.channel_layer.group_send(

@@ -366,9 +366,8 @@ class Session:
                 await self._release(reason)
             await self._outputs.flush()
             await self._outputs.close()
-            if reason != "disconnected":
-                self._events.put(protocol.closed(reason, message))
-                await self._events.flush()
+            self._events.put(protocol.closed(reason, message))
+            await self._events.flush()
             await self._events.close()
             self._move(SessionState.CLOSED)
             lived = time.monotonic() - (self.connected_at or self.opened_at)

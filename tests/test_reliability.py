@@ -22,13 +22,25 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 VALID_TYPES = ["offer", "candidate", "inputs", "trigger", "ping", "dance", "", None, 3]
 json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-json_value = st.recursive(json_leaf, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=10)
+json_value = st.recursive(
+    json_leaf, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=10
+)
 message = st.one_of(
-    st.fixed_dictionaries({"type": st.sampled_from(VALID_TYPES)}, optional={
-        "sdp": st.one_of(json_value, st.just("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\n"), st.text(max_size=3000).map(lambda t: "v=0\r\n" + t)),
-        "inputs": json_value, "values": json_value, "candidate": st.one_of(json_value, st.text(max_size=200).map(lambda t: "candidate:" + t)),
-        "sdpMid": json_value, "sdpMLineIndex": json_value,
-    }).map(json.dumps),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(VALID_TYPES)},
+        optional={
+            "sdp": st.one_of(
+                json_value,
+                st.just("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\n"),
+                st.text(max_size=3000).map(lambda t: "v=0\r\n" + t),
+            ),
+            "inputs": json_value,
+            "values": json_value,
+            "candidate": st.one_of(json_value, st.text(max_size=200).map(lambda t: "candidate:" + t)),
+            "sdpMid": json_value,
+            "sdpMLineIndex": json_value,
+        },
+    ).map(json.dumps),
     json_value.map(json.dumps),
     st.text(min_size=1, max_size=200),  # (the in-process communicator cannot send an empty frame)
     st.just("x" * 300_000),
@@ -85,7 +97,9 @@ async def test_a_hanging_handler_times_out_and_its_session_ends_cleanly(asgi_app
         assert (await client.wait_closed())["reason"] == "handler_error"
 
 
-@pytest.mark.parametrize(("kind", "words"), [("dtype", "int16 or float32"), ("shape", "shape"), ("type", "sample_rate")])
+@pytest.mark.parametrize(
+    ("kind", "words"), [("dtype", "int16 or float32"), ("shape", "shape"), ("type", "sample_rate")]
+)
 async def test_a_handler_returning_garbage_gets_a_clear_error(asgi_app, kind, words):
     async with await RtcClient.connect(asgi_app, "t-garbage") as client:
         await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)), inputs=[kind])
@@ -125,7 +139,9 @@ async def test_two_hundred_sessions_leave_no_connections_tasks_threads_or_memory
         await cycle()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
-    while (live_peer_connections() or [t for t in asyncio.all_tasks() if t.get_name().startswith("rtcstream:")]) and loop.time() < deadline:
+    while (
+        live_peer_connections() or [t for t in asyncio.all_tasks() if t.get_name().startswith("rtcstream:")]
+    ) and loop.time() < deadline:
         await asyncio.sleep(0.05)
     assert live_peer_connections() == 0
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("rtcstream:")] == []
@@ -133,3 +149,25 @@ async def test_two_hundred_sessions_leave_no_connections_tasks_threads_or_memory
     gc.collect()
     growth = process.memory_info().rss / rss_start - 1
     assert growth < 0.10, f"RSS grew {growth:.1%} over 200 sessions"
+
+
+async def test_a_client_whose_network_is_lost_with_its_socket_open_is_cleaned_up_by_ice_consent(asgi_app, monkeypatch):
+    """Media goes silent but the websocket stays: ICE consent freshness ends the session.
+
+    aioice checks consent every 5 s and gives up after 6 failures (about 30 s in
+    production, docs/security.md); the test shortens the interval to 0.3 s.
+    """
+    import aioice.ice
+
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.3)
+    async with await RtcClient.connect(asgi_app, "t-echo-one") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 30, 48000)))
+        await client.wait_for_event("connected")
+        # Cut the network under the client's peer: its ICE sockets close without a word.
+        ice = client.pc.getTransceivers()[0].sender.transport.transport
+        await ice._connection.close()
+        closed = await client.wait_closed(timeout=10)
+        assert closed["reason"] in ("connection_failed", "disconnected")
+    async with await RtcClient.connect(asgi_app, "t-echo-one") as again:
+        await again.start(audio=ArrayAudioTrack(tone(440, 1, 48000)))
+        await again.wait_for_event("connected")
