@@ -239,15 +239,26 @@ class StreamSession(models.Model):
         return session_group(self.session_id)
 
 
-class LiveSessionManager(models.Manager["LiveSession"]):
-    def get_queryset(self) -> models.QuerySet[LiveSession]:
-        return super().get_queryset().filter(state=SessionState.LIVE)
+class SessionsByLiveness(models.Manager["StreamSession"]):
+    """The sessions that are live (``live=True``), or all the others."""
+
+    def __init__(self, live: bool) -> None:
+        super().__init__()
+        self.live = live
+
+    def deconstruct(self):  # type: ignore[no-untyped-def]
+        name, path, args, kwargs = super().deconstruct()
+        return name, path, [self.live], kwargs
+
+    def get_queryset(self) -> models.QuerySet[StreamSession]:
+        rows = super().get_queryset()
+        return rows.filter(state=SessionState.LIVE) if self.live else rows.exclude(state=SessionState.LIVE)
 
 
 class LiveSession(StreamSession):
     """The sessions running now, as the admin lists them."""
 
-    objects = LiveSessionManager()
+    objects = SessionsByLiveness(live=True)
 
     class Meta:
         proxy = True
@@ -257,15 +268,10 @@ class LiveSession(StreamSession):
         permissions = [("terminate_session", "Can terminate a live session")]
 
 
-class SessionHistoryManager(models.Manager["SessionHistory"]):
-    def get_queryset(self) -> models.QuerySet[SessionHistory]:
-        return super().get_queryset().exclude(state=SessionState.LIVE)
-
-
 class SessionHistory(StreamSession):
     """Sessions that ended or were refused, with their reason."""
 
-    objects = SessionHistoryManager()
+    objects = SessionsByLiveness(live=False)
 
     class Meta:
         proxy = True

@@ -14,13 +14,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.sdp import candidate_from_sdp
+from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
-from . import conf, heartbeat, protocol
+from . import conf, heartbeat, protocol, workers
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
+from .ice import describe, ice_configuration, parse_candidate
 from .limits import get_admission
+from .outbox import Outbox
 from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
 from .runners import Runner, make_runner
@@ -41,32 +42,6 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def parse_candidate(candidate: Candidate) -> RTCIceCandidate | None:
-    """Parse a browser's ``candidate:...`` line; None is the end of candidates."""
-    if candidate.candidate is None:
-        return None
-    text = candidate.candidate
-    try:
-        parsed = candidate_from_sdp(text[len("candidate:") :] if text.startswith("candidate:") else text)
-    except Exception as exc:
-        raise ProtocolError("bad_candidate", f"The ICE candidate could not be parsed: {describe(exc)}.") from None
-    parsed.sdpMid = candidate.sdp_mid
-    parsed.sdpMLineIndex = candidate.sdp_mline_index
-    return parsed
-
-
-def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
-    return RTCConfiguration(
-        iceServers=[
-            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in servers
-        ]
-    )
-
-
 class Session:
     """One client's stream on one endpoint, from offer to close."""
 
@@ -79,8 +54,6 @@ class Session:
         client: str | None = None,
         user: Any = None,
     ) -> None:
-        from .outbox import Outbox
-
         self.id = new_session_id()
         self.endpoint = endpoint
         self.client = client
@@ -268,8 +241,6 @@ class Session:
         values = list(outputs.args)
         hook = self.endpoint.spec.on_additional_outputs
         if hook is not None:
-            from . import workers
-
             transformed = await workers.run_sync(hook, *values)
             values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
         try:

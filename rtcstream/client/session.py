@@ -1,265 +1,18 @@
-"""A Python client that speaks rtcstream's protocol with aiortc.
-
-It connects to a running server (``"http://127.0.0.1:8000"``) or to an ASGI
-application in the same process, sends audio and video from arrays or files,
-and records what comes back: tracks, events and outputs. The test suite and the
-benchmarks use it; so can bots::
-
-    async with await RtcClient.connect("http://127.0.0.1:8000", "echo") as client:
-        await client.start(audio=ArrayAudioTrack(tone, 48000))
-        await client.wait_for_audio(seconds=1.0)
-"""
+"""One client session: the sockets, the peer connection, and what came back."""
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import fractions
-import json
 import re
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-import av
-import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 
-DEFAULT_TIMEOUT = 10.0
-
-
-class RtcError(Exception):
-    """The server refused something: ``code`` is the protocol's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-# -- transports ------------------------------------------------------------------
-
-
-class Transport(Protocol):
-    async def send_json(self, message: dict[str, Any]) -> None: ...
-    async def receive_json(self) -> dict[str, Any] | None: ...  # None when the socket closed
-    async def close(self) -> None: ...
-
-
-class WebsocketTransport:
-    """A real websocket (the ``websockets`` library) to a running server."""
-
-    def __init__(self, socket: Any) -> None:
-        self.socket = socket
-        self.close_code: int | None = None
-
-    @classmethod
-    async def open(cls, url: str, origin: str) -> WebsocketTransport:
-        import websockets
-
-        return cls(await websockets.connect(url, origin=origin, max_size=2**22))
-
-    async def send_json(self, message: dict[str, Any]) -> None:
-        await self.socket.send(json.dumps(message))
-
-    async def send_text(self, text: str) -> None:
-        await self.socket.send(text)
-
-    async def receive_json(self) -> dict[str, Any] | None:
-        import websockets
-
-        try:
-            return json.loads(await self.socket.recv())
-        except websockets.ConnectionClosed as closed:
-            self.close_code = closed.rcvd.code if closed.rcvd is not None else None
-            return None
-
-    async def close(self) -> None:
-        await self.socket.close()
-
-
-class CommunicatorTransport:
-    """An in-process connection through ``channels.testing.WebsocketCommunicator``."""
-
-    def __init__(self, communicator: Any) -> None:
-        self.communicator = communicator
-        self.close_code: int | None = None
-        self._closed = False
-
-    @classmethod
-    async def open(cls, application: Any, path: str, origin: str) -> CommunicatorTransport:
-        from channels.testing import WebsocketCommunicator
-
-        communicator = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode())])
-        connected, code = await communicator.connect(timeout=DEFAULT_TIMEOUT)
-        if not connected:
-            raise RtcError("refused", f"the server refused the websocket {path} (close code {code})")
-        return cls(communicator)
-
-    async def send_json(self, message: dict[str, Any]) -> None:
-        await self.communicator.send_to(text_data=json.dumps(message))
-
-    async def send_text(self, text: str) -> None:
-        await self.communicator.send_to(text_data=text)
-
-    async def receive_json(self) -> dict[str, Any] | None:
-        message = await self.communicator.output_queue.get()
-        if message["type"] == "websocket.close":
-            self._closed = True
-            self.close_code = message.get("code")
-            return None
-        return json.loads(message["text"])
-
-    async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self.communicator.disconnect(timeout=DEFAULT_TIMEOUT)
-
-
-# -- media sources -----------------------------------------------------------------
-
-
-class ArrayAudioTrack(MediaStreamTrack):
-    """Send ``samples`` (int16 mono) in paced 20 ms frames, then silence (or loop)."""
-
-    kind = "audio"
-
-    def __init__(self, samples: np.ndarray, sample_rate: int = 48000, *, loop: bool = False) -> None:
-        super().__init__()
-        self.samples = np.asarray(samples, dtype=np.int16).reshape(-1)
-        self.sample_rate = sample_rate
-        self.loop = loop
-        self.frame_samples = sample_rate // 50
-        self.position = 0
-        self.started_at: float | None = None
-
-    def play(self, samples: np.ndarray) -> None:
-        """Replace what is sent from now on (the rest of the old samples is dropped)."""
-        self.samples = np.asarray(samples, dtype=np.int16).reshape(-1)
-        self.position = 0
-
-    def elapsed(self) -> float:
-        """Seconds of audio sent since the first frame."""
-        return 0.0 if self.started_at is None else time.monotonic() - self.started_at
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self.started_at is None:
-            self.started_at = time.monotonic()
-            self._sent = 0
-        else:
-            self._sent += self.frame_samples
-            await asyncio.sleep(max(0.0, self.started_at + self._sent / self.sample_rate - time.monotonic()))
-        n = self.frame_samples
-        chunk = self.samples[self.position : self.position + n]
-        self.position += n
-        if self.loop and self.position >= self.samples.size:
-            self.position = 0
-        if chunk.size < n:
-            chunk = np.concatenate([chunk, np.zeros(n - chunk.size, dtype=np.int16)])
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = self.sample_rate
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, self.sample_rate)
-        return frame
-
-
-def read_audio_file(path: str, sample_rate: int = 48000) -> np.ndarray:
-    """Decode any audio file PyAV reads into int16 mono at ``sample_rate``."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
-    parts = []
-    with av.open(path) as container:
-        for frame in container.decode(audio=0):
-            parts += [f.to_ndarray()[0] for f in resampler.resample(frame)]
-    parts += [f.to_ndarray()[0] for f in resampler.resample(None)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-
-
-class ArrayVideoTrack(MediaStreamTrack):
-    """Send RGB frames made by ``make_frame(index)`` at ``fps``, paced."""
-
-    kind = "video"
-
-    def __init__(self, make_frame: Callable[[int], np.ndarray], fps: float = 30.0) -> None:
-        super().__init__()
-        self.make_frame = make_frame
-        self.fps = fps
-        self.index = -1
-        self.started_at: float | None = None
-        self.sent_at: dict[int, float] = {}
-
-    async def recv(self) -> av.VideoFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        self.index += 1
-        if self.started_at is None:
-            self.started_at = time.monotonic()
-        await asyncio.sleep(max(0.0, self.started_at + self.index / self.fps - time.monotonic()))
-        frame = av.VideoFrame.from_ndarray(self.make_frame(self.index), format="rgb24")
-        frame.pts = int(self.index * 90000 / self.fps)
-        frame.time_base = fractions.Fraction(1, 90000)
-        return frame
-
-
-# -- media sinks -------------------------------------------------------------------
-
-
-@dataclass
-class AudioSink:
-    """Everything received on an audio track: 48 kHz mono samples with arrival times."""
-
-    frames: list[tuple[float, int, np.ndarray]] = field(default_factory=list)  # (arrival, pts, samples)
-    ended: bool = False
-
-    def samples(self) -> np.ndarray:
-        if not self.frames:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate([f[2] for f in self.frames])
-
-    def seconds(self) -> float:
-        return sum(f[2].size for f in self.frames) / 48000
-
-
-@dataclass
-class VideoSink:
-    """The last frames received on a video track (bounded), and a count of all."""
-
-    keep: int = 120
-    count: int = 0
-    ended: bool = False
-    frames: collections.deque[tuple[float, np.ndarray]] = field(default_factory=lambda: collections.deque(maxlen=120))
-
-
-async def _record_audio(track: MediaStreamTrack, sink: AudioSink, notify: Callable[[], None]) -> None:
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
-    try:
-        while True:
-            frame = await track.recv()
-            arrived = time.monotonic()
-            for out in resampler.resample(frame):
-                sink.frames.append((arrived, frame.pts or 0, out.to_ndarray()[0].copy()))
-            notify()
-    except MediaStreamError:
-        sink.ended = True
-        notify()
-
-
-async def _record_video(track: MediaStreamTrack, sink: VideoSink, notify: Callable[[], None]) -> None:
-    try:
-        while True:
-            frame = await track.recv()
-            sink.frames.append((time.monotonic(), frame.to_ndarray(format="rgb24")))
-            sink.count += 1
-            notify()
-    except MediaStreamError:
-        sink.ended = True
-        notify()
-
-
-# -- the client ----------------------------------------------------------------------
+from .errors import DEFAULT_TIMEOUT, RtcError
+from .sinks import AudioSink, VideoSink, record_audio, record_video
+from .transports import CommunicatorTransport, WebsocketTransport
 
 CANDIDATE_LINE = re.compile(r"^a=(candidate:.*|end-of-candidates)\r?$", re.MULTILINE)
 
@@ -444,9 +197,9 @@ class RtcClient:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
-            self._tasks.append(asyncio.ensure_future(_record_audio(track, self.audio, self._notify)))
+            self._tasks.append(asyncio.ensure_future(record_audio(track, self.audio, self._notify)))
         else:
-            self._tasks.append(asyncio.ensure_future(_record_video(track, self.video, self._notify)))
+            self._tasks.append(asyncio.ensure_future(record_video(track, self.video, self._notify)))
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.signalling.send_json(message)

@@ -1,0 +1,31 @@
+"""A Python client that speaks rtcstream's protocol with aiortc.
+
+It connects to a running server (``"http://127.0.0.1:8000"``) or to an ASGI
+application in the same process, sends audio and video from arrays or files,
+and records what comes back: tracks, events and outputs. The test suite and the
+benchmarks use it; so can bots::
+
+    async with await RtcClient.connect("http://127.0.0.1:8000", "echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone, 48000))
+        await client.wait_for_audio(seconds=1.0)
+"""
+
+from .errors import DEFAULT_TIMEOUT, RtcError
+from .session import RtcClient
+from .sinks import AudioSink, VideoSink
+from .sources import ArrayAudioTrack, ArrayVideoTrack, read_audio_file
+from .transports import CommunicatorTransport, Transport, WebsocketTransport
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ArrayAudioTrack",
+    "ArrayVideoTrack",
+    "AudioSink",
+    "CommunicatorTransport",
+    "RtcClient",
+    "RtcError",
+    "Transport",
+    "VideoSink",
+    "WebsocketTransport",
+    "read_audio_file",
+]

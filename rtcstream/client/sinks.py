@@ -1,0 +1,64 @@
+"""Media the client receives, recorded with arrival times for analysis."""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+
+@dataclass
+class AudioSink:
+    """Everything received on an audio track: 48 kHz mono samples with arrival times."""
+
+    frames: list[tuple[float, int, np.ndarray]] = field(default_factory=list)  # (arrival, pts, samples)
+    ended: bool = False
+
+    def samples(self) -> np.ndarray:
+        if not self.frames:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate([f[2] for f in self.frames])
+
+    def seconds(self) -> float:
+        return sum(f[2].size for f in self.frames) / 48000
+
+
+@dataclass
+class VideoSink:
+    """The last frames received on a video track (bounded), and a count of all."""
+
+    keep: int = 120
+    count: int = 0
+    ended: bool = False
+    frames: collections.deque[tuple[float, np.ndarray]] = field(default_factory=lambda: collections.deque(maxlen=120))
+
+
+async def record_audio(track: MediaStreamTrack, sink: AudioSink, notify: Callable[[], None]) -> None:
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+    try:
+        while True:
+            frame = await track.recv()
+            arrived = time.monotonic()
+            for out in resampler.resample(frame):
+                sink.frames.append((arrived, frame.pts or 0, out.to_ndarray()[0].copy()))
+            notify()
+    except MediaStreamError:
+        sink.ended = True
+        notify()
+
+
+async def record_video(track: MediaStreamTrack, sink: VideoSink, notify: Callable[[], None]) -> None:
+    try:
+        while True:
+            frame = await track.recv()
+            sink.frames.append((time.monotonic(), frame.to_ndarray(format="rgb24")))
+            sink.count += 1
+            notify()
+    except MediaStreamError:
+        sink.ended = True
+        notify()
