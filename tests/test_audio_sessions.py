@@ -77,3 +77,38 @@ async def test_stop_closes_and_reports_the_reason(asgi_app):
         await client.wait_for_event("connected")
         closed = await client.stop()
         assert closed["reason"] == "client_stop"
+
+
+async def test_the_client_sends_audio_from_a_file(asgi_app, tmp_path):
+    import wave
+
+    from rtcstream.client import read_audio_file
+
+    path = tmp_path / "tone.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(tone(750, 5, 16000).tobytes())
+    samples = read_audio_file(str(path))
+    assert abs(samples.size - 5 * 48000) < 100
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.start(audio=ArrayAudioTrack(samples))
+        audio = await client.wait_for_audio(seconds=1.0)
+        assert abs(dominant_frequency(loud_part(audio.samples())[-24000:]) - 750) < 5
+
+
+async def test_terminating_from_the_admin_reaches_the_session_through_the_channel_layer(asgi_app):
+    from channels.layers import get_channel_layer
+
+    from rtcstream.models import StreamSession, session_group
+
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_event("connected")
+        session_id = client.session["session"]
+        await get_channel_layer().group_send(session_group(session_id), {"type": "rtcstream.terminate"})
+        closed = await client.wait_closed()
+        assert closed["reason"] == "terminated"
+    row = await StreamSession.objects.aget(session_id=session_id)
+    assert (row.state, row.end_reason) == ("ended", "terminated")

@@ -27,11 +27,18 @@ async def test_outputs_cross_the_channel_layer_in_daphne(daphne_server):
         assert [o["seq"] for o in outputs] == list(range(1, 301))
 
 
-async def test_video_and_generators_through_daphne(daphne_server):
+async def test_video_send_mode_and_generators_through_daphne(daphne_server):
     async with await RtcClient.connect(daphne_server, "t-invert") as client:
         await client.start(video=ArrayVideoTrack(lambda i: np.full((64, 64, 3), 30, dtype=np.uint8)))
         video = await client.wait_for_video(frames=10, timeout=15)
         assert abs(video.frames[-1][1].mean() - 225) < 12
+    async with await RtcClient.connect(daphne_server, "t-colors") as client:
+        await client.start()
+        assert (await client.wait_closed(timeout=15))["reason"] == "stream_ended"
+        assert client.video.count >= 50
+    async with await RtcClient.connect(daphne_server, "t-level") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        assert [o["seq"] for o in await client.wait_for_outputs(3)] == [1, 2, 3]
     async with await RtcClient.connect(daphne_server, "t-tones") as client:
         await client.start(inputs=[1.0, 550])
         assert (await client.wait_closed(timeout=15))["reason"] == "stream_ended"

@@ -105,3 +105,15 @@ async def test_trigger_forces_a_turn(asgi_app):
         await client.trigger()
         pause = await client.wait_for_event("pause_detected")
         assert pause["data"]["reason"] == "trigger"
+
+
+async def test_an_admin_endpoint_sets_the_pause_for_new_sessions(asgi_app):
+    from rtcstream.models import StreamEndpoint
+
+    # 0.8 s gaps make two turns with the default pause (test above); a 1.5 s pause makes one.
+    await StreamEndpoint.objects.acreate(slug="patient", handler="t-reply-echo", pause_seconds=1.5)
+    recording = speech.two_utterances(0.8, lead=0.5, tail=2.5)
+    async with await RtcClient.connect(asgi_app, "patient") as client:
+        await play(client, recording.samples)
+        await client.wait_until(lambda: client.events().count("pause_detected") >= 1, timeout=5)
+        assert client.events().count("pause_detected") == 1
