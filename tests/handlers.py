@@ -249,3 +249,16 @@ def long_tone_reply(audio):
 reply_echo = ReplyOnPause(echo_utterance)
 reply_tone = ReplyOnPause(long_tone_reply)
 reply_tone_no_interrupt = ReplyOnPause(long_tone_reply, can_interrupt=False)
+
+
+class SlowHandler(StreamHandler):
+    """receive() takes 40 ms a frame: twice real time."""
+
+    def receive(self, frame):
+        time.sleep(0.04)
+
+    def emit(self):
+        return None
+
+    def copy(self):
+        return SlowHandler()

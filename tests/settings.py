@@ -39,6 +39,7 @@ RTCSTREAM = {
         "t-reply-echo": "tests.handlers.reply_echo",
         "t-reply-tone": "tests.handlers.reply_tone",
         "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",
+        "t-slow": "tests.handlers.SlowHandler",
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,

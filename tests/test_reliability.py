@@ -172,3 +172,11 @@ async def test_a_client_whose_network_is_lost_with_its_socket_open_is_cleaned_up
     async with await RtcClient.connect(asgi_app, "t-echo-one") as again:
         await again.start(audio=ArrayAudioTrack(tone(440, 1, 48000)))
         await again.wait_for_event("connected")
+
+
+async def test_a_handler_slower_than_real_time_sheds_input_instead_of_queueing_it(asgi_app, caplog):
+    async with await RtcClient.connect(asgi_app, "t-slow") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_event("connected")
+        await client.wait_until(lambda: "dropped" in caplog.text, timeout=10)
+        assert "slower than real time" in caplog.text

@@ -21,6 +21,8 @@ logger = logging.getLogger("rtcstream.runners")
 # How long the emit loop waits for new input before asking the handler again,
 # for handlers that produce output without input (a greeting, a timer).
 IDLE_POLL = 0.02
+# Input frames (20 ms each) allowed to wait for a slow handler before the oldest are dropped.
+MAX_BACKLOG = 50
 
 
 class StreamRunner(Runner):
@@ -38,6 +40,7 @@ class StreamRunner(Runner):
         self._serial = asyncio.Lock()
         self._input = asyncio.Event()
         self._dropped_audio = False
+        self.frames_dropped = 0
 
     def outgoing_tracks(self) -> list[MediaStreamTrack]:
         return [self.audio_out] if self.audio_out is not None else []
@@ -62,10 +65,29 @@ class StreamRunner(Runner):
         rate = self.handler.input_sample_rate
         while True:
             frame = await track.recv()
+            self._shed_backlog(track)
             samples = self._converter.convert(frame)
             if samples.shape[1]:
                 await self.call(self.handler.receive, (rate, samples))
                 self._input.set()
+
+    def _shed_backlog(self, track: MediaStreamTrack) -> None:
+        # aiortc queues decoded frames without bound; a handler slower than real
+        # time would grow it forever. Past MAX_BACKLOG frames, drop the oldest.
+        backlog = getattr(track, "_queue", None)
+        if backlog is None or backlog.qsize() <= MAX_BACKLOG:
+            return
+        dropped = 0
+        while backlog.qsize() > MAX_BACKLOG // 2:
+            backlog.get_nowait()
+            dropped += 1
+        self.frames_dropped += dropped
+        logger.warning(
+            "Session %s: the handler is slower than real time; dropped %d input frames (%d so far)",
+            self.context.session_id,
+            dropped,
+            self.frames_dropped,
+        )
 
     async def _emit_loop(self) -> None:
         while True:
