@@ -53,7 +53,7 @@ def tumbling(samples: np.ndarray) -> int:
 
 
 def measure(name: str, fn, samples: np.ndarray) -> float:
-    fn(samples[: RATE])  # warm up (librosa's first call compiles)
+    fn(samples[:RATE])  # warm up (librosa's first call compiles)
     cpu = time.process_time()
     turns = fn(samples)
     cpu = time.process_time() - cpu

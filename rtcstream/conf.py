@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT": 30.0,
     # How long one call into sync user code may take before the session fails.
     "HANDLER_CALL_TIMEOUT": 60.0,
+    # Later frames aiortc waits for before releasing an incoming audio frame
+    # (aiortc's default is 4: 80 ms). 1 means 20 ms; raise it for reordering links.
+    "AUDIO_JITTER_FRAMES": 1,
     # How much generated audio may wait ahead of playback, in seconds.
     "AUDIO_BUFFER_SECONDS": 0.5,
     # URL prefix of the websocket routes (without slashes).

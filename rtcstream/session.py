@@ -21,6 +21,7 @@ from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
 from .ice import describe, ice_configuration, parse_candidate
 from .limits import get_admission
+from .media.jitter import set_audio_prefetch
 from .outbox import Outbox
 from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
@@ -140,7 +141,7 @@ class Session:
             self,
             **self._runner_options(),
         )
-        pc.on("track", runner.on_track)
+        pc.on("track", lambda track: self._on_track(pc, runner, track))
         pc.on("connectionstatechange", lambda: self._on_connection_state(pc))
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -165,6 +166,13 @@ class Session:
         await pc.setLocalDescription(await pc.createAnswer())
         self._timers.append(self.loop.call_later(conf.get("CONNECT_TIMEOUT"), self._connect_timeout))
         return pc.localDescription.sdp
+
+    def _on_track(self, pc: RTCPeerConnection, runner: Runner, track: Any) -> None:
+        if track.kind == "audio":
+            for transceiver in pc.getTransceivers():
+                if transceiver.receiver.track is track:
+                    set_audio_prefetch(transceiver.receiver, conf.get("AUDIO_JITTER_FRAMES"))
+        runner.on_track(track)
 
     def _runner_options(self) -> dict[str, Any]:
         spec = self.endpoint.spec

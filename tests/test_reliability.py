@@ -42,7 +42,7 @@ message = st.one_of(
         },
     ).map(json.dumps),
     json_value.map(json.dumps),
-    st.text(min_size=1, max_size=200),  # (the in-process communicator cannot send an empty frame)
+    st.text(max_size=200),
     st.just("x" * 300_000),
 )
 
@@ -54,8 +54,9 @@ def live_peer_connections() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, RTCPeerConnection) and o.connectionState != "closed")
 
 
-async def test_fuzzed_signalling_never_breaks_a_consumer_or_a_healthy_session(asgi_app):
-    healthy = await RtcClient.connect(asgi_app, "t-echo")
+async def test_fuzzed_signalling_never_breaks_a_consumer_or_a_healthy_session(daphne_server):
+    """Against a real daphne: the fuzzed consumers share the server's event loop with the healthy session."""
+    healthy = await RtcClient.connect(daphne_server, "t-echo")
     await healthy.start(audio=ArrayAudioTrack(tone(440, 60, 48000)))
     await healthy.wait_for_audio(seconds=0.5)
     received_at_start, loop = healthy.audio.seconds(), asyncio.get_running_loop()
@@ -71,7 +72,7 @@ async def test_fuzzed_signalling_never_breaks_a_consumer_or_a_healthy_session(as
         fuzzed += len(frames)
 
     async def fuzz(frames):
-        async with await RtcClient.connect(asgi_app, "t-echo") as attacker:
+        async with await RtcClient.connect(daphne_server, "t-echo") as attacker:
             for frame in frames:
                 await attacker.send_raw(frame)
             await attacker.send({"type": "ping"})
@@ -83,7 +84,7 @@ async def test_fuzzed_signalling_never_breaks_a_consumer_or_a_healthy_session(as
     elapsed = loop.time() - started
     rate = (healthy.audio.seconds() - received_at_start) / elapsed
     assert fuzzed >= 150
-    # 1.0 is real time; the margin is for this test's own load (hypothesis runs in a thread, under the GIL).
+    # 1.0 is real time; the margin is for a shared 2-core machine running this test's own client side.
     assert rate > 0.8, f"the healthy session got {rate:.2f} s of audio per second while fuzzed"
     assert "closed" not in [m["type"] for m in healthy.messages]
     await healthy.close()

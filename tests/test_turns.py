@@ -36,7 +36,7 @@ class TestPauses:
         options = TurnOptions()
         assert options.min_silence_s <= 0.5
         assert options.pre_roll_s >= 0.3
-        assert 0.1 <= options.min_speech_s <= 0.25
+        assert 0.05 <= options.min_speech_s <= 0.25
 
     @pytest.mark.parametrize(("gap", "expected"), [(0.3, 1), (0.8, 2), (2.0, 2)])
     def test_two_utterances_give_one_turn_per_pause_longer_than_min_silence(self, gap, expected):
@@ -55,7 +55,8 @@ class TestPauses:
         events = run(TurnDetector(), recording.samples)
         ((position, turn),) = [(p, e) for p, e in events if isinstance(e, TurnEnded)]
         last_word_end = recording.utterances[0][1]
-        assert 0.45 <= (position - last_word_end) / RATE <= 0.75
+        # The pause (0.45 s) is counted from the end of the voice, not from when the VAD lets go.
+        assert 0.35 <= (position - last_word_end) / RATE <= 0.6
 
     def test_utterance_begins_a_pre_roll_before_the_first_word(self):
         recording = speech.utterance(lead=1.0)
@@ -238,7 +239,7 @@ class TestStateMachine:
 
     def test_hysteresis_keeps_speech_between_the_thresholds(self):
         probabilities = [0.6] * 4 + [0.4] * 30 + [0.1] * 15
-        detector = TurnDetector(TurnOptions(), 16000, FakeVAD(probabilities))
+        detector = TurnDetector(TurnOptions(vad_tail_s=0), 16000, FakeVAD(probabilities))
         events = self.feed_windows(detector, len(probabilities))
         assert [type(event) for event in events] == [SpeechStarted, TurnEnded]
         # 0.45 s of silence is 15 windows of 32 ms: the turn ends on the last one.
@@ -246,7 +247,7 @@ class TestStateMachine:
 
     def test_speech_shorter_than_min_speech_is_not_a_start(self):
         probabilities = [0.9] * 3 + [0.1] * 20
-        detector = TurnDetector(TurnOptions(), 16000, FakeVAD(probabilities))
+        detector = TurnDetector(TurnOptions(min_speech_s=0.12), 16000, FakeVAD(probabilities))
         assert self.feed_windows(detector, len(probabilities)) == []
 
     def test_a_start_needs_the_high_threshold(self):

@@ -142,8 +142,12 @@ class ReplyOnPause(AsyncStreamHandler):
         self._was_busy = False
 
     def copy(self) -> ReplyOnPause:
-        """Return a fresh instance with the same configuration (and a fresh VAD state)."""
-        return ReplyOnPause(
+        """Return a fresh instance with the same configuration (and a fresh VAD state).
+
+        Subclasses keep their class; one whose constructor takes other
+        arguments overrides ``copy``.
+        """
+        return type(self)(
             self.fn,
             startup_fn=self.startup_fn,
             algo_options=self.algo_options,
@@ -188,7 +192,7 @@ class ReplyOnPause(AsyncStreamHandler):
     async def start_up(self) -> None:
         """Load the VAD off the loop (the first load reads the model), then play ``startup_fn``'s greeting."""
         if self._detector is None:
-            self._detector = await workers.run_sync(self._new_detector, self.input_sample_rate)
+            self._detector = await workers.run_sync(self.new_detector, self.input_sample_rate)
         if self.startup_fn is not None:
             self._start_reply(self.startup_fn, self.inputs)
 
@@ -269,15 +273,21 @@ class ReplyOnPause(AsyncStreamHandler):
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
 
-    # -- internals --------------------------------------------------------------
+    def new_detector(self, sample_rate: int) -> TurnDetector:
+        """Return this session's turn detector; override to detect turns another way.
 
-    def _new_detector(self, sample_rate: int) -> TurnDetector:
+        It is built in a worker thread (it may load a model). ReplyOnPause uses
+        its ``feed(int16) -> events``, ``flush()``, ``discard()``, ``speaking``
+        and ``sample_rate``.
+        """
         vad = self.model.copy() if self.model is not None else None
         return TurnDetector(self.options, sample_rate, vad)
 
+    # -- internals --------------------------------------------------------------
+
     def _detector_for(self, sample_rate: int) -> TurnDetector:
         if self._detector is None or self._detector.sample_rate != sample_rate:
-            self._detector = self._new_detector(sample_rate)
+            self._detector = self.new_detector(sample_rate)
         return self._detector
 
     def _mono(self, array: np.ndarray) -> np.ndarray:

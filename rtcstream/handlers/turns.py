@@ -52,6 +52,10 @@ class TurnOptions:
       ``"max_length"``); speech that goes on forms the next utterance.
     - ``min_resume_s``: during a pause, speech shorter than this (a click, a
       breath) does not restart the silence count; 0 means any speech window does.
+    - ``vad_tail_s``: how long the VAD's probability stays up after the voice
+      stops (Silero: about three 32 ms windows); the pause is counted from the
+      end of the voice, so it ends after ``min_silence_s - vad_tail_s`` of
+      windows below ``neg_threshold``.
     - ``vad_latency_s``: how late the VAD's probability rises after the voice
       starts; onsets are placed this much before the first window above
       ``threshold``. Silero crosses 0.5 one to three 32 ms windows after the
@@ -60,17 +64,28 @@ class TurnOptions:
 
     threshold: float = 0.5
     neg_threshold: float = 0.35
-    min_speech_s: float = 0.12
+    min_speech_s: float = 0.064
     min_silence_s: float = 0.45
     pre_roll_s: float = 0.4
     max_utterance_s: float = 30.0
     min_resume_s: float = 0.0
     vad_latency_s: float = 0.064
+    vad_tail_s: float = 0.096
 
     def __post_init__(self) -> None:
         if not 0.0 < self.neg_threshold <= self.threshold <= 1.0:
             raise ValueError("TurnOptions needs 0 < neg_threshold <= threshold <= 1")
-        if min(self.min_speech_s, self.min_silence_s, self.pre_roll_s, self.min_resume_s, self.vad_latency_s) < 0:
+        if (
+            min(
+                self.min_speech_s,
+                self.min_silence_s,
+                self.pre_roll_s,
+                self.min_resume_s,
+                self.vad_latency_s,
+                self.vad_tail_s,
+            )
+            < 0
+        ):
             raise ValueError("TurnOptions durations must not be negative")
         if not 0 < self.max_utterance_s < math.inf:
             raise ValueError("TurnOptions.max_utterance_s must be positive and finite (it bounds memory)")
@@ -189,7 +204,7 @@ class TurnDetector:
         # Input samples per VAD window: maps window indices back to input positions.
         self._ratio = sample_rate / self.vad.sample_rate
         self._min_speech = self._windows(self.options.min_speech_s)
-        self._min_silence = self._windows(self.options.min_silence_s)
+        self._min_silence = self._windows(max(0.0, self.options.min_silence_s - self.options.vad_tail_s))
         self._min_resume = self._windows(self.options.min_resume_s)
         self._max_utterance = round(self.options.max_utterance_s * sample_rate)
         history_s = self.options.pre_roll_s + self.options.vad_latency_s + self.options.min_speech_s + 0.5
