@@ -33,8 +33,6 @@ import contextlib
 import logging
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -51,6 +49,7 @@ from bench.handlers import TumblingDetector, first_voiced  # noqa: E402
 from rtcstream.client import ArrayAudioTrack, RtcClient  # noqa: E402
 from rtcstream.handlers.turns import TurnDetector, TurnOptions  # noqa: E402
 from tests import speech  # noqa: E402
+from tests.daphne import serve  # noqa: E402
 
 RATE = speech.RATE
 OUTPUT = ROOT / "test-output"
@@ -343,50 +342,11 @@ async def barge_in(base: str, endpoint: str, prompt: Clip, clips: list[Clip], pl
 # -- the server -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def daphne():
-    """Migrate a fresh database and serve the site with ``bench.settings`` on 127.0.0.1; yield (url, process)."""
-    OUTPUT.mkdir(exist_ok=True)
-    database = OUTPUT / "bench.sqlite3"
-    database.unlink(missing_ok=True)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "RTCSTREAM_TEST_DB": str(database)}
-    env.pop("REDIS_URL", None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    port = _free_port()
-    with open(OUTPUT / "bench-daphne.log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "rtcproject.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError("daphne exited; see test-output/bench-daphne.log")
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("daphne did not listen in time") from None
-                    time.sleep(0.05)
-            yield f"http://127.0.0.1:{port}", process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """Serve the site with ``bench.settings`` on 127.0.0.1 (log: test-output/bench-daphne.log); yield (url, process)."""
+    with serve("bench.settings", "bench-daphne") as served:
+        yield served
 
 
 def _cpu(process: psutil.Process) -> float:
