@@ -4,6 +4,7 @@ clients, and many connect/disconnect cycles."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -57,10 +58,11 @@ def live_peer_connections() -> int:
 async def test_fuzzed_signalling_never_breaks_a_consumer_or_a_healthy_session(daphne_server):
     """Against a real daphne: the fuzzed consumers share the server's event loop with the healthy session."""
     healthy = await RtcClient.connect(daphne_server, "t-echo")
-    await healthy.start(audio=ArrayAudioTrack(tone(440, 60, 48000)))
+    microphone = ArrayAudioTrack(tone(440, 60, 48000))
+    await healthy.start(audio=microphone)
     await healthy.wait_for_audio(seconds=0.5)
-    received_at_start, loop = healthy.audio.seconds(), asyncio.get_running_loop()
-    started = loop.time()
+    received_at_start, sent_at_start = healthy.audio.seconds(), microphone.elapsed()
+    loop = asyncio.get_running_loop()
     fuzzed = 0
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -81,11 +83,16 @@ async def test_fuzzed_signalling_never_breaks_a_consumer_or_a_healthy_session(da
             assert not any(m["type"] == "socket_closed" for m in attacker.messages)
 
     await asyncio.get_running_loop().run_in_executor(None, run)
-    elapsed = loop.time() - started
-    rate = (healthy.audio.seconds() - received_at_start) / elapsed
     assert fuzzed >= 150
-    # 1.0 is real time; the margin is for a shared 2-core machine running this test's own client side.
-    assert rate > 0.8, f"the healthy session got {rate:.2f} s of audio per second while fuzzed"
+    # The healthy session keeps its frame rate: every 20 ms frame sent while the
+    # server was fuzzed comes back (frames a busy moment delayed may arrive late).
+    sent = microphone.elapsed() - sent_at_start
+    pipeline = 0.3  # frames still on their way: jitter buffers and the network
+    with contextlib.suppress(TimeoutError):
+        await healthy.wait_until(lambda: healthy.audio.seconds() - received_at_start >= sent - pipeline, timeout=5)
+    received = healthy.audio.seconds() - received_at_start
+    print(f"healthy session while fuzzed: sent {sent:.2f} s, received {received:.2f} s")
+    assert received >= 0.95 * sent - pipeline, f"{sent - received:.2f} s of {sent:.2f} s of audio lost while fuzzed"
     assert "closed" not in [m["type"] for m in healthy.messages]
     await healthy.close()
 
