@@ -13,7 +13,7 @@ queue that ``emit`` drains, so a generator never runs more than
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .. import conf, workers
+from .. import workers
 from .base import AsyncStreamHandler, EmitType
 from .turns import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
 from .vad import VoiceActivityDetector
@@ -39,17 +39,6 @@ class _Failure:
 
     def __init__(self, error: BaseException) -> None:
         self.error = error
-
-
-def _next(iterator: Any) -> Any:
-    return next(iterator, _END)
-
-
-def _close_quietly(generator: Any) -> None:
-    try:
-        generator.close()
-    except Exception:
-        logger.exception("Closing the reply generator raised")
 
 
 def _is_audio(item: Any) -> bool:
@@ -334,48 +323,20 @@ class ReplyOnPause(AsyncStreamHandler):
         task.add_done_callback(self._tasks.discard)
 
     async def _produce(self, fn: Callable[..., Any], args: tuple[Any, ...], generation: int) -> None:
-        """Pull the reply's items into the queue; on cancellation close the generator where it is safe."""
-        generator: Any = None
-        in_flight: concurrent.futures.Future[Any] | None = None
+        """Pull the reply's items into the queue; the generator is closed however this ends."""
         started = False
         try:
-            generator = await self._call(fn, args)
-            while True:
-                if hasattr(generator, "__anext__"):
-                    try:
-                        item = await generator.__anext__()
-                    except StopAsyncIteration:
-                        break
-                else:
-                    in_flight = workers.get_pool().submit(_next, generator)
-                    item = await self._result(in_flight)
-                    in_flight = None
-                    if item is _END:
-                        break
-                if not started and _is_audio(item):
-                    started = True
-                    self.send_message("response_starting")
-                await self._queue.put((generation, item))
+            async with contextlib.aclosing(workers.iterate(await self._call(fn, args))) as items:
+                async for item in items:
+                    if not started and _is_audio(item):
+                        started = True
+                        self.send_message("response_starting")
+                    await self._queue.put((generation, item))
             await self._queue.put((generation, _END))
         except asyncio.CancelledError:
             raise
         except Exception as error:
             await self._queue.put((generation, _Failure(error)))
-        finally:
-            if generator is not None:
-                await self._close(generator, in_flight)
-
-    @staticmethod
-    async def _result(in_flight: concurrent.futures.Future[Any]) -> Any:
-        """Await one ``next`` running in the pool, for at most ``HANDLER_CALL_TIMEOUT``."""
-        limit = conf.get("HANDLER_CALL_TIMEOUT")
-        try:
-            async with asyncio.timeout(limit):
-                return await asyncio.wrap_future(in_flight)
-        except TimeoutError:
-            if in_flight.done() and not in_flight.cancelled():
-                raise  # the generator's own TimeoutError
-            raise workers.HandlerTimeout(f"the reply generator did not yield within {limit:g} s") from None
 
     @staticmethod
     async def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -384,31 +345,6 @@ class ReplyOnPause(AsyncStreamHandler):
         if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
             return fn(*args)
         return await workers.run_sync(fn, *args)
-
-    @staticmethod
-    async def _close(generator: Any, in_flight: concurrent.futures.Future[Any] | None) -> None:
-        if hasattr(generator, "aclose"):
-            try:
-                async with asyncio.timeout(1.0):
-                    await generator.aclose()
-            except (Exception, asyncio.CancelledError):
-                logger.debug("Closing the async reply generator failed", exc_info=True)
-            return
-        if not hasattr(generator, "close"):
-            return
-        pool = workers.get_pool()
-
-        def close_in_pool(_: object = None) -> None:
-            try:
-                pool.submit(_close_quietly, generator)
-            except RuntimeError:  # the pool is shut down: the process is exiting
-                pass
-
-        if in_flight is not None and not in_flight.done():
-            # close() now would raise "generator already executing": wait for next() to return.
-            in_flight.add_done_callback(close_in_pool)
-        else:
-            close_in_pool()
 
 
 def _takes_more_than_one(fn: Callable[..., Any]) -> bool:

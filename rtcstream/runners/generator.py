@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -52,14 +53,11 @@ class GeneratorRunner(Runner):
         self._current = self.spawn(self._produce(self.context.inputs()), "generate")
 
     async def _produce(self, inputs: tuple[Any, ...]) -> None:
-        source = self.handler(*inputs)
-        try:
-            async for item in workers.iterate(source):
+        async with contextlib.aclosing(workers.iterate(self.handler(*inputs))) as items:
+            async for item in items:
                 media = self.handle_control(item)
                 if media is not None:
                     await self.track.put(media)
-        finally:
-            await workers.close_generator(source)
         self.track.end()
 
     def _on_track_ended(self) -> None:
