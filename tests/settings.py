@@ -43,4 +43,6 @@ RTCSTREAM = {
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
+    # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.
+    "MAX_SESSIONS_PER_CLIENT": 32,
 }

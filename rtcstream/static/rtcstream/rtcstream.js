@@ -260,6 +260,7 @@ export class RtcStream extends HTMLElement {
   #closeCodeError(code) {
     if (code === 4404) return new StreamError("unknown_endpoint", `The stream "${this.getAttribute("endpoint")}" does not exist or is disabled.`);
     if (code === 4403) return new StreamError("forbidden", "Sign in with an account that may use this stream.");
+    if (code === 4429) return new StreamError("too_many_streams", "Too many streams are open from this address. Close one and try again.");
     return new StreamError("connection_failed", "Could not open the stream: the server refused or could not be reached. Check your connection and try again.");
   }
 
