@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast setup system lint bench clean
+.PHONY: run test test-fast setup system lint bench bench-playout clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: setup
 
 bench: setup
 	$(PY) bench/turn_latency.py
+
+## Chromium playout of server audio, with and without frames between replies (issue 8's evidence)
+bench-playout: setup system
+	$(PY) bench/playout.py
 
 clean:
 	rm -rf $(VENV) test-output db.sqlite3
