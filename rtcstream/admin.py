@@ -108,7 +108,7 @@ class SessionAdminBase(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["session_id", "endpoint_slug", "client", "user__username"]
     date_hierarchy = "started_at"
-    fields = [
+    fields = (
         "session_id",
         "endpoint",
         "endpoint_slug",
@@ -120,7 +120,7 @@ class SessionAdminBase(admin.ModelAdmin):
         "heartbeat_at",
         "ended_at",
         "duration_display",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -240,18 +240,17 @@ class StreamSession(models.Model):
         return session_group(self.session_id)
 
 
-class SessionsByLiveness(models.Manager["StreamSession"]):
+_S = TypeVar("_S", bound="StreamSession")
+
+
+class SessionsByLiveness(models.Manager[_S]):
     """The sessions that are live (``live=True``), or all the others."""
 
     def __init__(self, live: bool) -> None:
-        super().__init__()
+        super().__init__()  # Django keeps the constructor's arguments for deconstruct()
         self.live = live
 
-    def deconstruct(self):  # type: ignore[no-untyped-def]
-        name, path, args, kwargs = super().deconstruct()
-        return name, path, [self.live], kwargs
-
-    def get_queryset(self) -> models.QuerySet[StreamSession]:
+    def get_queryset(self) -> models.QuerySet[_S]:
         rows = super().get_queryset()
         return rows.filter(state=SessionState.LIVE) if self.live else rows.exclude(state=SessionState.LIVE)
 
@@ -259,7 +258,7 @@ class SessionsByLiveness(models.Manager["StreamSession"]):
 class LiveSession(StreamSession):
     """The sessions running now, as the admin lists them."""
 
-    objects = SessionsByLiveness(live=True)
+    objects: ClassVar[SessionsByLiveness[Any]] = SessionsByLiveness(live=True)
 
     class Meta:
         proxy = True
@@ -272,7 +271,7 @@ class LiveSession(StreamSession):
 class SessionHistory(StreamSession):
     """Sessions that ended or were refused, with their reason."""
 
-    objects = SessionsByLiveness(live=False)
+    objects: ClassVar[SessionsByLiveness[Any]] = SessionsByLiveness(live=False)
 
     class Meta:
         proxy = True

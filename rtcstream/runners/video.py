@@ -37,7 +37,9 @@ class VideoFunctionRunner(Runner):
 
     async def _read(self, track: MediaStreamTrack) -> None:
         while True:
-            self._latest = await track.recv()
+            frame = await track.recv()
+            assert isinstance(frame, av.VideoFrame)
+            self._latest = frame
             self.frames_in += 1
             self._arrived.set()
 
