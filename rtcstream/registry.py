@@ -6,10 +6,9 @@ endpoints name entries of this registry, which only settings can fill.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -17,25 +16,8 @@ from django.utils.module_loading import import_string
 
 from . import conf
 from .handlers.base import StreamHandlerBase
+from .kinds import HandlerKind, Modality, Mode, kind_of
 
-Mode = Literal["send-receive", "send", "receive"]
-Modality = Literal["audio", "video"]
-Kind = Literal["stream", "video_function", "generator"]
-
-MODES = ("send-receive", "send", "receive")
-MODALITIES = ("audio", "video")
-
-# What each kind of handler can do, and what it does when the entry is silent.
-SUPPORTED: dict[Kind, set[tuple[str, str]]] = {
-    "stream": {("send-receive", "audio"), ("send", "audio")},
-    "video_function": {("send-receive", "video")},
-    "generator": {("receive", "audio"), ("receive", "video")},
-}
-DEFAULTS: dict[Kind, tuple[Mode, Modality]] = {
-    "stream": ("send-receive", "audio"),
-    "video_function": ("send-receive", "video"),
-    "generator": ("receive", "audio"),
-}
 ENTRY_KEYS = {"handler", "mode", "modality", "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps"}
 
 
@@ -50,7 +32,7 @@ class HandlerSpec:
     name: str
     path: str
     handler: Any
-    kind: Kind
+    kind: HandlerKind
     mode: Mode
     modality: Modality
     time_limit: float | None
@@ -62,29 +44,15 @@ class HandlerSpec:
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
 
-        ``options`` (an endpoint's handler settings, such as ReplyOnPause's pause
-        length) go to the copy's ``configure(**options)`` when it has one.
+        ``options`` (an endpoint's settings of the kind's ``endpoint_options``,
+        such as ReplyOnPause's pause length) go to the copy's ``configure(**options)``.
         """
-        if self.kind != "stream":
+        if not self.kind.per_session_copy:
             return self.handler
         handler = self.handler.copy()
-        if options and hasattr(handler, "configure"):
+        if options and self.kind.endpoint_options:
             handler.configure(**options)
         return handler
-
-
-def classify(handler: Any) -> Kind:
-    """Tell which kind of handler an object is, or raise TypeError."""
-    if isinstance(handler, StreamHandlerBase):
-        return "stream"
-    if inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
-        return "generator"
-    if callable(handler) and not isinstance(handler, type):
-        return "video_function"
-    raise TypeError(
-        "expected a StreamHandler or AsyncStreamHandler (class or instance), "
-        f"a generator function or a function, got {type(handler).__name__}"
-    )
 
 
 def _optional_number(name: str, key: str, value: Any, kind: type) -> Any:
@@ -122,17 +90,16 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
     if isinstance(handler, type) and issubclass(handler, StreamHandlerBase):
         handler = handler()
     try:
-        kind = classify(handler)
+        kind = kind_of(handler)
     except TypeError as exc:
         raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r}: {exc}.") from exc
-    default_mode, default_modality = DEFAULTS[kind]
+    default_mode, default_modality = kind.default
     mode = entry.get("mode", default_mode)
     modality = entry.get("modality", default_modality)
-    if (mode, modality) not in SUPPORTED[kind]:
-        allowed = ", ".join(f"{m} {a}" for m, a in sorted(SUPPORTED[kind]))
+    if not kind.can_serve(mode, modality):
         raise RegistryError(
-            f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r} is a {kind.replace('_', ' ')}, "
-            f"which cannot serve mode={mode!r} modality={modality!r}; it can serve: {allowed}."
+            f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r} is a {kind.label}, "
+            f"which cannot serve mode={mode!r} modality={modality!r}; it can serve: {kind.describe_serves()}."
         )
     hook = entry.get("on_additional_outputs")
     if isinstance(hook, str):
