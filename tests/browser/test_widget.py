@@ -108,3 +108,25 @@ def test_reconnects_once_after_the_socket_drops(context, site):
     assert page.eval_on_selector("#w", "el => el.session") != first_session
     wait_stats(page, "s.audio.received.packets > 10", selector="#w")
     assert len(routes) == 2
+
+
+def test_a_server_media_failure_is_shown_as_an_error(context, site):
+    """The page is told when the server's media stops (tests/test_output_tracks.py makes the server do it)."""
+    routes = []
+
+    def route(ws):
+        routes.append((ws, ws.connect_to_server()))
+
+    page = widget_page(context, site, "t-echo")
+    page.route_web_socket("**/ws/rtcstream/t-echo/", route)
+    page.click("#w [data-part=start]")
+    wait_state(page, "listening", selector="#w")
+    ws, server = routes[0]
+    # What the server sends when its output track fails (Session.fail with media_error), then it closes.
+    message = "The server stopped sending media because of an internal error; the session has ended."
+    ws.send('{"type": "error", "code": "media_error", "message": "%s"}' % message)
+    ws.send('{"type": "closed", "reason": "media_error", "message": "%s"}' % message)
+    wait_state(page, "error", selector="#w")
+    assert "stopped sending media" in page.inner_text("#w [data-part=message]")
+    assert page.get_attribute("#w [data-part=message]", "data-level") == "error"
+    assert page.is_visible("#w [data-part=start]")

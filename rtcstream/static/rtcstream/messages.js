@@ -26,11 +26,18 @@ export const EVENT_STATE = {
 export const TURN_HINT =
   "If the browser and the server are on different networks, the site needs a TURN server in settings.RTCSTREAM['ICE_SERVERS'].";
 
+// The server's close reasons that are failures: the widget shows them as errors.
+// A server error of one of these codes comes first, with the message to show.
+export const ERROR_REASONS = new Set(["handler_error", "media_error", "connection_failed"]);
+
 // The server's close reasons (docs/protocol.md), as messages; "" shows nothing.
 export const CLOSED_TEXT = {
   client_stop: "",
   time_limit: "Time limit reached. Press start to begin a new session.",
   handler_closed: "The server ended the stream.",
+  handler_error: "The server's handler failed; the stream has ended.",
+  media_error: "The server stopped sending media because of an internal error; the stream has ended.",
+  disconnected: "The connection to the server was lost.",
   stream_ended: "",
   connection_failed: `The media connection failed. ${TURN_HINT}`,
   terminated: "The stream was stopped by an administrator.",
@@ -57,7 +64,7 @@ export function mediaError(err, what) {
     case "NotReadableError":
       return new StreamError("device_busy", `Your ${what} is in use by another application.`);
     default:
-      return new StreamError("media_error", `Could not open your ${what}: ${err?.message || err}`);
+      return new StreamError("device_error", `Could not open your ${what}: ${err?.message || err}`);
   }
 }
 

@@ -11,7 +11,7 @@ import { StreamController } from "./controller.js";
 import { InputBinding, splitSelectors } from "./inputs.js";
 import { deviceWord } from "./media.js";
 import { Meter, audioContext, drawWaves } from "./meters.js";
-import { CLOSED_TEXT, EVENT_STATE, STATE_TEXT } from "./messages.js";
+import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, STATE_TEXT } from "./messages.js";
 import { renderOutputs, renderers } from "./outputs.js";
 
 export class RtcStream extends HTMLElement {
@@ -175,7 +175,7 @@ export class RtcStream extends HTMLElement {
 
   #onServerError({ code, message }) {
     this.#emit("rtcstream:error", { code, message });
-    if (code === "handler_error") this.#showMessage(`Server error: ${message}`, "error"); // a `closed` follows
+    if (ERROR_REASONS.has(code)) this.#showMessage(`Server error: ${message}`, "error"); // a `closed` follows
   }
 
   #onEnd({ reason, message, error }) {
@@ -189,10 +189,11 @@ export class RtcStream extends HTMLElement {
       return;
     }
     this.#emit("rtcstream:closed", { reason, message });
-    const isError = reason === "handler_error" || reason === "connection_failed";
+    const isError = ERROR_REASONS.has(reason);
     this.#setState(isError ? "error" : reason === "stream_ended" ? "ended" : "idle");
     const text = CLOSED_TEXT[reason] ?? `The stream ended: ${message || reason}`;
-    if (reason !== "handler_error" || !this.#part("message")?.textContent) this.#showMessage(text, isError ? "error" : "info");
+    // The server's error message, already shown, says more than the close reason does.
+    if (!isError || !this.#part("message")?.textContent) this.#showMessage(text, isError ? "error" : "info");
   }
 
   // -- media on the page ---------------------------------------------------------
