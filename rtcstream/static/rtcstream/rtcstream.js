@@ -411,7 +411,7 @@ export class RtcStream extends HTMLElement {
     this.#emit("rtcstream:error", { code, message });
     if (code === "concurrency_limit") {
       this.#fail(code, "This stream is busy: everyone's seat is taken. Please try again in a minute.");
-    } else if (code === "bad_sdp") {
+    } else if (code === "bad_sdp" || code === "server_error") {
       this.#fail(code, `The server could not start the stream: ${message}`);
     } else if (code === "handler_error") {
       this.#showMessage(`Server error: ${message}`, "error"); // a `closed` follows
