@@ -34,8 +34,7 @@ def run_once() -> list[checks.CheckMessage]:
     found = [message for message in checks.run_checks(tags=["rtcstream"]) if not message.is_silenced()]
     for message in found:
         level = logging.ERROR if message.is_serious() else logging.WARNING
-        hint = f"\n    HINT: {message.hint}" if message.hint else ""
-        logger.log(level, "rtcstream is misconfigured: %s%s", message, hint)
+        logger.log(level, "rtcstream is misconfigured: %s", message)  # the message holds its hint
     return found
 
 
