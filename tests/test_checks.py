@@ -83,6 +83,17 @@ def test_the_asgi_application_must_route_websockets_to_rtcstream(settings, appli
     assert all(names in message.msg for message in found)
 
 
+def test_with_debug_an_application_that_serves_no_static_files_is_a_warning(settings):
+    settings.DEBUG = True
+    settings.ASGI_APPLICATION = "tests.test_checks.http_only"
+    assert ids(serving.check_websocket_routes()) == ["rtcstream.W015", "rtcstream.E014"]
+    settings.ASGI_APPLICATION = "rtcproject.asgi.application"  # wraps Django in ASGIStaticFilesHandler
+    assert serving.check_websocket_routes() == []
+    settings.ASGI_APPLICATION = "tests.test_checks.http_only"
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "whitenoise.middleware.WhiteNoiseMiddleware"]
+    assert ids(serving.check_websocket_routes()) == ["rtcstream.E014"]
+
+
 @pytest.mark.parametrize(
     ("path", "what"),
     [

@@ -90,11 +90,11 @@ def check_daphne_installed(app_configs: Any = None, **kwargs: Any) -> list[check
     return []
 
 
-def _children(app: Any) -> Iterator[Any]:
-    """The applications ``app`` routes to or wraps: Channels' routers and middleware, and most others."""
+def _children(app: Any, protocol: str) -> Iterator[Any]:
+    """The applications ``app`` routes ``protocol`` to or wraps: Channels' routers and middleware, and most others."""
     mapping = getattr(app, "application_mapping", None)  # ProtocolTypeRouter
     if isinstance(mapping, dict):
-        yield mapping.get("websocket")
+        yield mapping.get(protocol)
         return
     for route in getattr(app, "routes", None) or ():  # URLRouter
         yield getattr(route, "callback", None)
@@ -102,19 +102,32 @@ def _children(app: Any) -> Iterator[Any]:
         yield getattr(app, attribute, None)
 
 
-def consumer_classes(app: Any, depth: int = 0, seen: set[int] | None = None) -> set[type]:
-    """The consumer classes an ASGI application reaches through websocket routes."""
+def reachable(app: Any, protocol: str, depth: int = 0, seen: set[int] | None = None) -> list[Any]:
+    """Every application an ASGI application reaches for ``protocol``, itself included."""
     seen = set() if seen is None else seen
     if app is None or id(app) in seen or depth > 32:
-        return set()
+        return []
     seen.add(id(app))
-    found: set[type] = set()
-    consumer = getattr(app, "consumer_class", None)  # what Consumer.as_asgi() returns
-    if isinstance(consumer, type):
-        found.add(consumer)
-    for child in _children(app):
-        found |= consumer_classes(child, depth + 1, seen)
+    found = [app]
+    for child in _children(app, protocol):
+        found += reachable(child, protocol, depth + 1, seen)
     return found
+
+
+def consumer_classes(app: Any) -> set[type]:
+    """The consumer classes an ASGI application reaches through websocket routes."""
+    # What Consumer.as_asgi() returns carries its class.
+    classes = (getattr(each, "consumer_class", None) for each in reachable(app, "websocket"))
+    return {cls for cls in classes if isinstance(cls, type)}
+
+
+def serves_static_files(app: Any) -> bool:
+    """Whether the application's HTTP side serves static files itself (Django's handler, or WhiteNoise)."""
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    if any("whitenoise" in middleware.lower() for middleware in getattr(settings, "MIDDLEWARE", [])):
+        return True
+    return any(isinstance(each, ASGIStaticFilesHandler) for each in reachable(app, "http"))
 
 
 @checks.register("rtcstream")
@@ -135,6 +148,19 @@ def check_websocket_routes(app_configs: Any = None, **kwargs: Any) -> list[check
         application = import_string(path)
     except ImportError as exc:
         return [checks.Error(f"ASGI_APPLICATION {path!r} cannot be imported: {exc}", id="rtcstream.E013")]
+    problems: list[checks.CheckMessage] = []
+    module, _, attribute = path.rpartition(".")
+    if settings.DEBUG and apps.is_installed("django.contrib.staticfiles") and not serves_static_files(application):
+        problems.append(
+            checks.Warning(
+                f"The ASGI application {path!r} serves no static files, so under `daphne {module}:{attribute}` "
+                "the widget's JS and CSS do not load and it stays inert "
+                "(`manage.py runserver` serves them itself).",
+                hint='Wrap its HTTP side: "http": ASGIStaticFilesHandler(django_asgi_app) '
+                "(from django.contrib.staticfiles.handlers), or use WhiteNoise, or serve STATIC_ROOT from a web server.",
+                id="rtcstream.W015",
+            )
+        )
     found = consumer_classes(application)
     missing = [
         consumer.__name__
@@ -142,12 +168,12 @@ def check_websocket_routes(app_configs: Any = None, **kwargs: Any) -> list[check
         if not any(issubclass(cls, consumer) for cls in found)
     ]
     if missing:
-        return [
+        problems.append(
             checks.Error(
                 f"The ASGI application {path!r} has no websocket route to rtcstream's {' and '.join(missing)}: "
                 "pages can show the widget but no stream can start.",
                 hint=f"Mount rtcstream.routing.websocket_urlpatterns in your asgi.py: {ROUTES_SNIPPET}",
                 id="rtcstream.E014",
             )
-        ]
-    return []
+        )
+    return problems
