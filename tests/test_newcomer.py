@@ -57,7 +57,8 @@ def offline_first(command: list[str], cwd: Path, env: dict[str, str], needs: lis
     """Run a pip command against the wheelhouse only; if it lacks something, add wheels of ``needs``, run again."""
     try:
         run(command, cwd, env)
-    except AssertionError:
+    except AssertionError as offline:
+        print(f"The wheelhouse lacks something; filling it from the package index: {offline}")
         WHEELHOUSE.mkdir(parents=True, exist_ok=True)
         fill = [sys.executable, "-m", "pip", "wheel", "-q", "--find-links", str(WHEELHOUSE), "-w", str(WHEELHOUSE)]
         run([*fill, *needs], cwd, {**os.environ}, timeout=540)
