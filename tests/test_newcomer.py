@@ -137,3 +137,16 @@ def test_the_quick_start_passes_its_checks_and_a_page_hears_its_words_back(proje
         daphne.wait(timeout=15)
     log = log_path.read_text()
     assert "misconfigured" not in log and "Traceback" not in log, log
+
+
+def test_the_fresh_projects_check_names_a_missing_package_and_a_missing_route(project):
+    """Runs after the page test: it breaks the project on purpose."""
+    site, env = project
+    asgi = site / "mysite" / "asgi.py"
+    asgi.write_text(asgi.read_text().replace('"websocket": ', '# "websocket": '))
+    run(["pip", "uninstall", "-q", "-y", "soxr"], site, env)
+    result = subprocess.run(["python", "manage.py", "check"], cwd=site, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "rtcstream.E014" in result.stderr and "websocket_urlpatterns" in result.stderr, result.stderr
+    assert "'soxr' is missing" in result.stderr and "pip install rtcstream" in result.stderr, result.stderr
+    assert "Fix the entry" not in result.stderr
