@@ -39,7 +39,10 @@ def run_once() -> list[checks.CheckMessage]:
 
 
 def _on_request_started(**kwargs: Any) -> None:
-    run_once()
+    try:
+        run_once()
+    except Exception:  # a check that crashes must not fail the request that ran it
+        logger.exception("rtcstream's system checks could not run")
 
 
 def install() -> None:
