@@ -15,6 +15,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from . import conf
+from .dependencies import install_hint
 from .handlers.base import StreamHandlerBase
 from .kinds import HandlerKind, Modality, Mode, kind_of
 
@@ -22,7 +23,11 @@ ENTRY_KEYS = {"handler", "mode", "modality", "time_limit", "concurrency_limit", 
 
 
 class RegistryError(ImproperlyConfigured):
-    """A registry entry is wrong; the message names the entry and says how to fix it."""
+    """A registry entry is wrong; the message names the entry and ``hint`` says how to fix it."""
+
+    def __init__(self, message: str, hint: str = "Fix the entry in settings.RTCSTREAM['HANDLERS'].") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,9 @@ def _import(name: str, path: str, what: str) -> Any:
     try:
         return import_string(path)
     except ImportError as exc:
-        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]: cannot import {what} {path!r}: {exc}") from exc
+        message = f"RTCSTREAM['HANDLERS'][{name!r}]: cannot import {what} {path!r}: {exc}"
+        hint = install_hint(exc)
+        raise (RegistryError(message, hint) if hint else RegistryError(message)) from exc
 
 
 def resolve_entry(name: str, entry: Any) -> HandlerSpec:

@@ -17,16 +17,19 @@ from typing import Any
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
 from . import conf, heartbeat, protocol, workers
+from .disclosure import visitor_message
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
 from .ice import describe, ice_configuration, parse_candidate
 from .limits import get_admission
+from .media.errors import HandlerOutputError
 from .media.jitter import set_audio_prefetch
 from .outbox import Outbox
 from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
 from .runners import MediaOptions, Runner
 from .states import TRANSITIONS, InvalidTransition, SessionState
+from .workers import HandlerTimeout
 
 logger = logging.getLogger("rtcstream.session")
 
@@ -248,7 +251,7 @@ class Session:
         try:
             values = to_json_values(values)
         except TypeError as exc:
-            self.fail(TypeError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
+            self.fail(HandlerOutputError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
             return
         self._seq += 1
         await self._publish(protocol.output(self._seq, values))
@@ -274,7 +277,7 @@ class Session:
                 self.endpoint.slug,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
-            message = f"The handler failed: {type(exc).__name__}: {exc}"
+            message = visitor_message("The handler failed.", exc, public=(HandlerOutputError, HandlerTimeout))
         self._events.put(protocol.error(code, message))
         self.close_soon(code, message)
 

@@ -18,7 +18,7 @@
 
 import { within } from "./deadline.js";
 import { openMedia, stopTracks } from "./media.js";
-import { StreamError, TURN_HINT, socketClosedError } from "./messages.js";
+import { ERROR_REASONS, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
 import { JsonSocket } from "./socket.js";
 import { summarize } from "./stats.js";
 
@@ -339,11 +339,11 @@ export class StreamController extends EventTarget {
   #onError(run, code, message) {
     if (code === "concurrency_limit") {
       this.#fail(run, new StreamError(code, "This stream is busy: everyone's seat is taken. Please try again in a minute."));
-    } else if (code === "bad_sdp") {
+    } else if (code === "bad_sdp" || code === "server_error") {
       this.#fail(run, new StreamError(code, `The server could not start the stream: ${message}`));
     } else {
-      this.#emit("error", { code, message }); // handler_error: a `closed` follows
-      if (code !== "handler_error") console.warn(`rtcstream: server refused a message (${code}): ${message}`);
+      this.#emit("error", { code, message }); // handler_error, media_error: a `closed` follows
+      if (!ERROR_REASONS.has(code)) console.warn(`rtcstream: server refused a message (${code}): ${message}`);
     }
   }
 
