@@ -12,6 +12,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from .. import workers
 from ..media.tracks import AudioOutputTrack, VideoOutputTrack
+from ..media.video import DEFAULT_COLOR, Color, array_to_frame
 from .base import Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
@@ -25,10 +26,18 @@ class GeneratorRunner(Runner):
     the latest inputs. When it ends and its media has played, the session ends."""
 
     def __init__(
-        self, handler: Callable[..., Any], context: RunnerContext, *, modality: str, audio_buffer: float, fps: float
+        self,
+        handler: Callable[..., Any],
+        context: RunnerContext,
+        *,
+        modality: str,
+        audio_buffer: float,
+        fps: float,
+        color: Color = DEFAULT_COLOR,
     ) -> None:
         super().__init__(handler, context)
         self.modality = modality
+        self.color = color  # the order of the channels of video frames
         if modality == "audio":
             self.track: AudioOutputTrack | VideoOutputTrack = AudioOutputTrack(max_buffer=audio_buffer)
         else:
@@ -56,8 +65,11 @@ class GeneratorRunner(Runner):
         async with contextlib.aclosing(workers.iterate(self.handler(*inputs))) as items:
             async for item in items:
                 media = self.handle_control(item)
-                if media is not None:
-                    await self.track.put(media)
+                if media is None:
+                    continue
+                if self.modality == "video":
+                    media = array_to_frame(media, self.color)
+                await self.track.put(media)
         self.track.end()
 
     def _on_track_ended(self) -> None:
