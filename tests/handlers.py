@@ -287,3 +287,24 @@ class BlockedHandler(StreamHandler):
 
     def copy(self):
         return BlockedHandler()
+
+
+class InputTypesHandler(StreamHandler):
+    """Mode 'send': publish the Python type names of the inputs whenever they change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] | None = None
+
+    def receive(self, frame):
+        pass
+
+    def emit(self):
+        names = [type(value).__name__ for value in self.inputs]
+        if names == self.seen:
+            return None
+        self.seen = names
+        return AdditionalOutputs(names)
+
+    def copy(self):
+        return InputTypesHandler()
