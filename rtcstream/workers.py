@@ -61,7 +61,8 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_reset)
 
 
-def _name(func: Any) -> str:
+def describe(func: Any) -> str:
+    """``module.qualname`` of a function or bound method: how logs name user code."""
     owner = getattr(func, "__self__", None)
     module = getattr(owner if owner is not None else func, "__module__", None) or ""
     qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
@@ -119,7 +120,7 @@ async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = N
     caller, runs on, released from the pool.
     """
     pool = get_pool()
-    return await _result(pool, pool.submit(func, *args), name or _name(func), timeout)
+    return await _result(pool, pool.submit(func, *args), name or describe(func), timeout)
 
 
 _DONE = object()

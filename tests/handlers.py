@@ -308,3 +308,23 @@ class InputTypesHandler(StreamHandler):
 
     def copy(self):
         return InputTypesHandler()
+
+
+class TriggerHandler(StreamHandler):
+    """Mode 'send': on trigger_response, publish the name of the thread it ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: collections.deque = collections.deque(maxlen=4)
+
+    def receive(self, frame):
+        pass
+
+    def trigger_response(self):
+        self.pending.append(AdditionalOutputs(threading.current_thread().name))
+
+    def emit(self):
+        return self.pending.popleft() if self.pending else None
+
+    def copy(self):
+        return TriggerHandler()

@@ -46,6 +46,7 @@ RTCSTREAM = {
         "t-colors-rgb": {"handler": "tests.handlers.colors", "modality": "video", "color": "rgb"},
         "t-channels": "tests.handlers.channel_means",
         "t-inputs": {"handler": "tests.handlers.InputTypesHandler", "mode": "send"},
+        "t-trigger": {"handler": "tests.handlers.TriggerHandler", "mode": "send"},
         # The guide's transcript: audio.stream(ReplyOnPause(transcribe), inputs=[audio, gr.State([]), chatbot]).
         "t-guide-transcript": {
             "handler": "tests.guide_transcript.handler",

@@ -95,3 +95,12 @@ async def test_daphne_stops_on_sigterm_within_5_s_with_handlers_blocked_forever(
         took = time.monotonic() - sent
         assert process.poll() is not None, "daphne ignored SIGTERM for 10 s"
         assert took < 5.0, f"daphne took {took:.1f} s to stop"
+
+
+async def test_a_sync_handlers_trigger_response_runs_in_the_pool_not_on_the_loop(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-trigger") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_event("connected")
+        await client.trigger()
+        thread = (await client.wait_for_outputs(1))[0]["values"][0]
+        assert thread.startswith("rtcstream_"), thread
