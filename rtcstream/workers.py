@@ -22,6 +22,8 @@ from django.core.signals import setting_changed
 from . import conf
 from .pool import WorkerPool
 
+__all__ = ["NO_TIMEOUT", "HandlerTimeout", "WorkerPool", "describe", "get_pool", "iterate", "run_sync"]
+
 T = TypeVar("T")
 logger = logging.getLogger("rtcstream.workers")
 
