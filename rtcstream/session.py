@@ -21,6 +21,7 @@ from .disclosure import visitor_message
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
 from .ice import describe, ice_configuration, parse_candidate
+from .inputs import SessionInputs, StateOutputError
 from .limits import get_admission
 from .media.errors import HandlerOutputError
 from .media.jitter import set_audio_prefetch
@@ -72,7 +73,7 @@ class Session:
         self.opened_at = time.monotonic()
         self.closed = asyncio.Event()
         self._send = send
-        self._inputs: tuple[Any, ...] = ()
+        self._inputs = SessionInputs(endpoint.spec.state)
         self._pending: list[RTCIceCandidate | None] = []
         self._remote_set = False
         self._admitted = False
@@ -110,7 +111,7 @@ class Session:
             self._admitted = True
             heartbeat.add(self.id)
             if offer.inputs is not None:
-                self._inputs = offer.inputs
+                self._inputs.set_page(offer.inputs)
             async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
                 return await self._answer(offer.sdp)
         except BaseException as exc:
@@ -181,6 +182,7 @@ class Session:
             fps=self.endpoint.spec.fps,
             audio_buffer=conf.get("AUDIO_BUFFER_SECONDS"),
             idle_frames=conf.get("AUDIO_IDLE_FRAMES"),
+            color=self.endpoint.spec.color,
         )
 
     async def add_candidate(self, candidate: Candidate) -> None:
@@ -206,7 +208,7 @@ class Session:
             raise ProtocolError("bad_candidate", f"The ICE candidate could not be used: {describe(exc)}.") from None
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
-        self._inputs = values
+        self._inputs.set_page(values)
 
     def trigger(self) -> None:
         if self.runner is not None and self.state is SessionState.CONNECTED:
@@ -219,7 +221,7 @@ class Session:
         return self.id
 
     def inputs(self) -> tuple[Any, ...]:
-        return self._inputs
+        return self._inputs.values()
 
     def send_event(self, name: str, **data: Any) -> None:
         self._events.put(protocol.event(name, data))
@@ -248,6 +250,13 @@ class Session:
         if hook is not None:
             transformed = await workers.run_sync(hook, *values)
             values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
+        try:
+            values = self._inputs.take_state(values)  # the entry's state slots come first
+        except StateOutputError as exc:
+            self.fail(exc)
+            return
+        if not values and self._inputs.state:
+            return  # it only updated the state
         try:
             values = to_json_values(values)
         except TypeError as exc:
