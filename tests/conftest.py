@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
 from tests.daphne import serve
+from tests.lifecycle import assert_nothing_left
 
 
 @pytest.fixture
-def asgi_app():
-    """The demo site's ASGI application, run inside the test's event loop."""
+async def asgi_app(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """The demo site's ASGI application, run inside the test's event loop.
+
+    Every test that uses it ends by checking the lifecycle invariant
+    (tests/lifecycle.py): nothing is left of its sessions.
+    """
     from rtcproject.asgi import application
 
-    return application
+    yield application
+    await assert_nothing_left(rows=request.node.get_closest_marker("django_db") is not None)
 
 
 @pytest.fixture(scope="session")

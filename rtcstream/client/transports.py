@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any, Protocol
 
 from .errors import DEFAULT_TIMEOUT, RtcError
+
+IN_PROCESS_ADDRESS = "127.0.0.1"
+_ports = itertools.count(40000)
 
 
 class Transport(Protocol):
@@ -59,6 +63,8 @@ class CommunicatorTransport:
         from channels.testing import WebsocketCommunicator
 
         communicator = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode())])
+        # A peer address, as a server would give: the per-client cap counts it.
+        communicator.scope["client"] = (IN_PROCESS_ADDRESS, next(_ports))
         connected, code = await communicator.connect(timeout=DEFAULT_TIMEOUT)
         if not connected:
             raise RtcError("refused", f"the server refused the websocket {path} (close code {code})")
