@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -29,3 +30,15 @@ def daphne_server() -> Iterator[str]:
     """A real daphne process serving the site with the test settings; yields its base URL."""
     with serve("tests.settings", "daphne") as (url, _process):
         yield url
+
+
+_loopback = itertools.count(2)
+
+
+@pytest.fixture
+def fresh_address() -> str:
+    """A loopback source address no other test of this run has used (127.0.0.2, 127.0.0.3, ...):
+    a shared daphne counts its per-client cap by address, so a test that connects
+    from this one starts from zero, whatever sockets earlier tests still hold."""
+    n = next(_loopback)
+    return f"127.0.{n // 254}.{n % 254 + 1}"

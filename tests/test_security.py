@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -79,20 +81,33 @@ def test_tokens_are_bound_to_the_user_who_opened_the_session():
     assert read_outputs_token(anonymous, None) == "T" * 22
 
 
-async def test_one_address_may_hold_only_so_many_sockets(daphne_server):
+async def test_one_address_may_hold_only_so_many_sockets(daphne_server, fresh_address):
     cap = conf.get("MAX_SESSIONS_PER_CLIENT")  # the daphne process runs the same settings
     clients = []
     try:
         for _ in range(cap):
-            clients.append(await RtcClient.connect(daphne_server, "t-echo"))
+            clients.append(await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address))
         with pytest.raises(Exception) as refused:
-            await RtcClient.connect(daphne_server, "t-echo")
+            await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address)
         assert "4429" in str(refused.value)
+        # Another address is not affected.
+        async with await RtcClient.connect(daphne_server, "t-echo", local_address="127.0.0.1") as other:
+            assert other.session["endpoint"] == "t-echo"
     finally:
         for client in clients:
             await client.close()
-    # Closing frees the count.
-    async with await RtcClient.connect(daphne_server, "t-echo") as again:
+    # Closing frees the count (daphne notices the close a moment later).
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:
+        try:
+            again = await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address)
+            break
+        except RtcError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+    async with again:
         assert again.session["endpoint"] == "t-echo"
 
 

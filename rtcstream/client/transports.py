@@ -26,10 +26,12 @@ class WebsocketTransport:
         self.close_code: int | None = None
 
     @classmethod
-    async def open(cls, url: str, origin: str) -> WebsocketTransport:
+    async def open(cls, url: str, origin: str, local_address: str | None = None) -> WebsocketTransport:
+        """Connect to ``url``; ``local_address`` picks the source address (e.g. one of 127.0.0.0/8)."""
         import websockets
 
-        return cls(await websockets.connect(url, origin=origin, max_size=2**22))
+        extra = {"local_addr": (local_address, 0)} if local_address else {}
+        return cls(await websockets.connect(url, origin=origin, max_size=2**22, **extra))
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.socket.send(json.dumps(message))
