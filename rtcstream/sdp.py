@@ -8,11 +8,11 @@ import logging
 
 from aiortc.sdp import DIRECTIONS, SessionDescription
 
+from .ice import MAX_PORT
 from .protocol import ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
 
-MAX_PORT = 65535
 MAX_MEDIA_SECTIONS = 16
 
 

@@ -295,7 +295,8 @@ class Session:
         try:
             await self.pc.addIceCandidate(candidate)
         except Exception as exc:
-            raise ProtocolError("bad_candidate", f"The ICE candidate could not be used: {describe(exc)}.") from None
+            logger.info("Session %s: an ICE candidate could not be used: %s", self.id, describe(exc))
+            raise ProtocolError("bad_candidate", "The ICE candidate could not be used.") from None
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
         self._inputs = values
