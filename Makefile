@@ -34,9 +34,11 @@ test: setup system
 test-fast: setup
 	$(PY) -m pytest -m "not browser and not slow"
 
+## Lint and type-check (CI runs it before the tests)
 lint: setup
 	$(PY) -m ruff check rtcstream rtcproject tests bench
 	$(PY) -m ruff format --check rtcstream rtcproject tests bench
+	$(PY) -m mypy rtcstream
 
 bench: setup
 	$(PY) bench/turn_latency.py

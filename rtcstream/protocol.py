@@ -4,6 +4,7 @@ into a typed message, or raise ``ProtocolError`` with a code."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -113,10 +114,16 @@ def _parse_candidate(data: dict[str, Any]) -> Candidate:
     return Candidate(candidate=candidate or None, sdp_mid=sdp_mid, sdp_mline_index=index)
 
 
-PARSERS = {
+def _parse_inputs(data: dict[str, Any]) -> Inputs:
+    values = _values(data, "values", required=True)
+    assert values is not None  # required: _field raised otherwise
+    return Inputs(values=values)
+
+
+PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "offer": _parse_offer,
     "candidate": _parse_candidate,
-    "inputs": lambda data: Inputs(values=_values(data, "values", required=True)),
+    "inputs": _parse_inputs,
     "trigger": lambda data: Trigger(),
     "stop": lambda data: Stop(),
     "ping": lambda data: Ping(),

@@ -368,7 +368,7 @@ class Session:
         self.close_soon(code, message)
 
     # RunnerContext.close
-    def close(self, reason: str, message: str = "") -> None:  # type: ignore[override]
+    def close(self, reason: str, message: str = "") -> None:
         self.close_soon(reason, message)
 
     # -- connection events and timers ----------------------------------------

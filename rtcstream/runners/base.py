@@ -7,7 +7,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -45,7 +45,7 @@ class MediaOptions:
         return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames)
 
 
-class RunnerContext(HandlerContext):
+class RunnerContext(HandlerContext, Protocol):
     """The session as a runner sees it: the handler's context plus ways to end or publish."""
 
     def publish(self, outputs: AdditionalOutputs) -> None:

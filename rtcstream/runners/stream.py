@@ -8,6 +8,7 @@ import inspect
 import logging
 from typing import Any
 
+import av
 from aiortc.mediastreams import MediaStreamTrack
 
 from .. import workers
@@ -75,6 +76,7 @@ class StreamRunner(Runner):
         rate = self.handler.input_sample_rate
         while True:
             frame = await track.recv()
+            assert isinstance(frame, av.AudioFrame)
             self._shed_backlog(track)
             samples = self._converter.convert(frame)
             if samples.shape[1]:
