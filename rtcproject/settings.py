@@ -103,8 +103,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One handler, on the root logger: daphne's command line gives the root a handler
+    # of its own (logging.basicConfig), which this replaces. A handler on "rtcstream"
+    # as well would print each of its lines twice.
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "rtcstream": {"handlers": ["console"], "level": "INFO"},
+        "rtcstream": {"level": "INFO"},
+        "daphne": {"level": "INFO"},
         "aioice": {"level": "WARNING"},
         "aiortc": {"level": "WARNING"},
     },

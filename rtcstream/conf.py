@@ -25,8 +25,13 @@ DEFAULTS: dict[str, Any] = {
     "ENDPOINTS_FROM_REGISTRY": True,
     # Worker threads for sync user code (handlers, generators, video functions).
     "WORKER_THREADS": 32,
-    # Signalling sockets one client address (IP) may hold open at once, per process.
-    "MAX_SESSIONS_PER_CLIENT": 8,
+    # Websockets (signalling and outputs) one client may hold open at once, per
+    # process: a logged-in user counts as that user, anyone else by address.
+    # A page holds two. None means no cap.
+    "MAX_SESSIONS_PER_CLIENT": 32,
+    # Addresses or networks ("10.0.0.0/8") of reverse proxies whose X-Forwarded-For
+    # names the client. Empty: the peer address is the client, headers are ignored.
+    "TRUSTED_PROXIES": [],
     # Largest websocket text frame accepted, in bytes.
     "MAX_MESSAGE_BYTES": 256 * 1024,
     # How long an offer may take to be answered, and a session to connect.

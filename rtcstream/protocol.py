@@ -10,6 +10,7 @@ from typing import Any, Union
 MAX_SDP_CHARS = 100_000
 MAX_CANDIDATE_CHARS = 2_000
 MAX_INPUTS = 64
+MAX_DEPTH = 32  # arrays and objects within one another
 
 
 class ProtocolError(Exception):
@@ -122,6 +123,20 @@ PARSERS = {
 }
 
 
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests lists and dicts more than ``limit`` deep (without recursing)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse(text: str | None, max_bytes: int) -> ClientMessage:
     """Parse one websocket text frame into a client message."""
     if text is None:
@@ -131,7 +146,13 @@ def parse(text: str | None, max_bytes: int) -> ClientMessage:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise ProtocolError("invalid_json", f"The message is not valid JSON: {exc}.") from None
+        # The position helps a client author; it is the client's own text, not the server's.
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ProtocolError("invalid_json", f"The message is not valid JSON{where}.") from None
+    except RecursionError:
+        raise ProtocolError("invalid_json", f"The message nests deeper than {MAX_DEPTH} levels.") from None
+    if _too_deep(data, MAX_DEPTH):
+        raise ProtocolError("invalid_json", f"The message nests deeper than {MAX_DEPTH} levels.")
     if not isinstance(data, dict):
         raise ProtocolError("invalid_json", "A message must be a JSON object with a 'type'.")
     kind = data.get("type")

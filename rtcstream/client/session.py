@@ -34,15 +34,21 @@ class RtcClient:
         self._tasks: list[asyncio.Task[Any]] = []
 
     @classmethod
-    async def connect(cls, server: str | Any, endpoint: str, *, origin: str | None = None) -> RtcClient:
-        """Open the signalling socket of ``endpoint`` on a server URL or an ASGI application."""
+    async def connect(
+        cls, server: str | Any, endpoint: str, *, origin: str | None = None, local_address: str | None = None
+    ) -> RtcClient:
+        """Open the signalling socket of ``endpoint`` on a server URL or an ASGI application.
+
+        ``local_address`` (server URLs only) is the source address of the sockets:
+        a server counts its per-client cap by it.
+        """
         if isinstance(server, str):
             base = server.rstrip("/")
             ws_base = re.sub(r"^http", "ws", base)
             page = origin or base
 
             async def open_socket(path: str) -> Any:
-                return await WebsocketTransport.open(ws_base + path, page)
+                return await WebsocketTransport.open(ws_base + path, page, local_address)
         else:
             page = origin or "http://testserver"
 
