@@ -74,7 +74,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
+            # redis-py 8 times out socket reads after 5 s by default, which breaks
+            # channels_redis's blocking receive (a 5 s BZPOPMIN): every idle
+            # consumer crashes (channels_redis issue 422). Wait longer than that.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1000},
         }
     }
 else:

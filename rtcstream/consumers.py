@@ -267,7 +267,11 @@ class OutputsConsumer(RtcstreamConsumer):
         await self.accept()
 
     async def _session_alive(self, session_id: str) -> bool:
-        reply = await self.channel_layer.new_channel("rtcstream.alive")
+        # The default prefix, not a name of our own: channels_redis serves every
+        # process-specific channel of a prefix from one Redis list, under one lock.
+        # A second prefix is never read while this consumer's own receive holds that
+        # lock, and the probe would time out on Redis (it works in memory).
+        reply = await self.channel_layer.new_channel()
         await self.channel_layer.group_send(session_group(session_id), {"type": "rtcstream.probe", "reply": reply})
         try:
             async with asyncio.timeout(LIVENESS_TIMEOUT):
