@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
-from tests.daphne import migrate, worker
+from tests.daphne import free_port, migrate, running, worker
 from tests.engines import postgres_server, redis_server, require_engines
 from tests.handlers import tone
 from tests.workers import (
@@ -103,3 +103,25 @@ async def test_a_killed_workers_sessions_and_sockets_expire(workers, engines):
             assert session_row(database_url, victim.session["session"])[1:] == ("ended", "expired")
         for client in [victim, *held]:
             await client.close()
+
+
+async def test_serve_workers_runs_two_daphnes_on_one_port_and_restarts_a_dead_one(engines):
+    import sys
+
+    import psutil
+
+    port = free_port()
+    command = [sys.executable, "scripts/serve_workers.py", "-n", "2", "-b", "127.0.0.1", "-p", str(port)]
+    with running(command, "shared-serve-workers", "127.0.0.1", port, engines) as supervisor:
+        url = f"http://127.0.0.1:{port}"
+        children = psutil.Process(supervisor.pid).children()
+        assert len(children) == 2 and all("daphne" in " ".join(c.cmdline()) for c in children)
+        await check_outputs_and_termination(url, url, admin=url, database_url=engines["DATABASE_URL"])
+        children[0].kill()
+
+        def restarted() -> bool:
+            alive = [c for c in psutil.Process(supervisor.pid).children() if c.status() != psutil.STATUS_ZOMBIE]
+            return len(alive) == 2 and children[0].pid not in {c.pid for c in alive}
+
+        await until(restarted, 15, "the worker to be restarted")
+        await check_outputs_and_termination(url, url, admin=url, database_url=engines["DATABASE_URL"])
