@@ -60,7 +60,7 @@ async def test_fifty_simultaneous_offers_on_two_workers_admit_exactly_three(work
 async def test_outputs_on_the_other_worker_and_termination_from_either_admin(workers, engines):
     a, b = workers
     await check_outputs_and_termination(a, b, admin=b, database_url=engines["DATABASE_URL"], address="127.0.10.1")
-    await check_outputs_and_termination(b, a, admin=b, database_url=engines["DATABASE_URL"], address="127.0.10.2")
+    await check_outputs_and_termination(b, a, admin=a, database_url=engines["DATABASE_URL"], address="127.0.10.2")
 
 
 async def test_the_per_client_cap_counts_sockets_on_every_worker(workers):
