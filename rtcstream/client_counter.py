@@ -12,7 +12,9 @@ Redis, so the cap holds across every worker and host:
   them, so the workers' clocks need not agree;
 - each worker refreshes the expiry of the sockets it holds every third of
   ``RTCSTREAM["SESSION_EXPIRY"]``; closing removes the member. A worker that
-  dies stops refreshing, and its sockets stop counting after ``SESSION_EXPIRY``.
+  dies stops refreshing, and its sockets stop counting after ``SESSION_EXPIRY``;
+- when Redis cannot be reached, sockets are let in uncounted (and it is logged):
+  the cap guards against abuse, admission still limits the sessions.
 """
 
 from __future__ import annotations
@@ -97,7 +99,13 @@ class RedisClientCounter(BaseClientCounter):
         cap = conf.get("MAX_SESSIONS_PER_CLIENT")
         if cap is None:
             return True
-        admitted = await self._client().eval(_OPEN, 1, self.prefix + key, socket, cap, _expiry())
+        try:
+            admitted = await self._client().eval(_OPEN, 1, self.prefix + key, socket, cap, _expiry())
+        except Exception:
+            # The cap guards against abuse; admission still limits sessions. Without
+            # Redis the socket is let in uncounted rather than the site going dark.
+            logger.exception("Counting a socket of %s in Redis failed; letting it in uncounted", key)
+            return True
         if not admitted:
             return False
         self._held.setdefault(key, set()).add(socket)
@@ -115,7 +123,10 @@ class RedisClientCounter(BaseClientCounter):
         if not self._held and self._refresher is not None:
             self._refresher.cancel()
             self._refresher = None
-        await self._client().zrem(self.prefix + key, socket)
+        try:
+            await self._client().zrem(self.prefix + key, socket)
+        except Exception:
+            logger.exception("Uncounting a socket of %s in Redis failed; it expires on its own", key)
 
     async def _refresh(self) -> None:
         while self._held:
