@@ -11,6 +11,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from tests.daphne import free_port, migrate, running, worker
@@ -67,24 +68,24 @@ async def test_the_per_client_cap_counts_sockets_on_every_worker(workers):
     await check_cap_across_workers(workers, CAP, address="127.0.11.1")
 
 
-async def test_a_killed_workers_sessions_and_sockets_expire(workers, engines):
+async def test_a_killed_workers_sessions_and_sockets_expire(engines):
+    """Two workers of their own with SESSION_EXPIRY = 3 s: one is killed, the other takes over."""
     database_url = engines["DATABASE_URL"]
-    a, _b = workers
-    with worker(engines, "shared-doomed") as (doomed, process):
+    env = {**engines, "RTCSTREAM_TEST_EXPIRY": "3"}
+    with worker(env, "shared-survivor") as (a, _), worker(env, "shared-doomed") as (doomed, process):
         victim = await RtcClient.connect(doomed, "t-echo-one", local_address="127.0.12.1")
         await victim.start(audio=ArrayAudioTrack(tone(440, 30, 48000)))
-        held = [
-            await RtcClient.connect(doomed, "t-echo", local_address="127.0.12.1") for _ in range(CAP - 2)
-        ]  # the victim holds two: signalling and outputs
+        # The victim holds two sockets (signalling and outputs); these fill the client's cap.
+        held = [await RtcClient.connect(doomed, "t-echo", local_address="127.0.12.1") for _ in range(CAP - 2)]
         process.send_signal(signal.SIGKILL)
         process.wait()
-        # Its session and sockets still count until their heartbeat is SESSION_EXPIRY (3 s) old...
+        # Its session and sockets still count until their heartbeat is SESSION_EXPIRY old...
         with pytest.raises(RtcError) as refused:
             await RtcClient.connect(a, "t-echo", local_address="127.0.12.1")
         assert "4429" in str(refused.value)
         # ...then they stop counting: the slot and the client's places are free on the other worker.
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 15
+        deadline = loop.time() + 20
         while True:
             try:
                 survivor = await RtcClient.connect(a, "t-echo-one", local_address="127.0.12.1")
@@ -105,6 +106,13 @@ async def test_a_killed_workers_sessions_and_sockets_expire(workers, engines):
             await client.close()
 
 
+def serves(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/admin/login/", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 async def test_serve_workers_runs_two_daphnes_on_one_port_and_restarts_a_dead_one(engines):
     import sys
 
@@ -114,6 +122,8 @@ async def test_serve_workers_runs_two_daphnes_on_one_port_and_restarts_a_dead_on
     command = [sys.executable, "scripts/serve_workers.py", "-n", "2", "-b", "127.0.0.1", "-p", str(port)]
     with running(command, "shared-serve-workers", "127.0.0.1", port, engines) as supervisor:
         url = f"http://127.0.0.1:{port}"
+        # The supervisor listens at once; its workers answer once Django has loaded.
+        await until(lambda: serves(url), 60, "the workers to answer")
         children = psutil.Process(supervisor.pid).children()
         assert len(children) == 2 and all("daphne" in " ".join(c.cmdline()) for c in children)
         await check_outputs_and_termination(url, url, admin=url, database_url=engines["DATABASE_URL"])
