@@ -70,7 +70,7 @@ def client_host(scope: dict[str, Any]) -> str | None:
 def client_key(scope: dict[str, Any]) -> str | None:
     """What the per-client cap counts this connection as: its user if logged in, else its address."""
     user = scope.get("user")
-    if getattr(user, "is_authenticated", False):
+    if user is not None and getattr(user, "is_authenticated", False):
         return f"user:{user.pk}"
     host = client_host(scope)
     return None if host is None else f"address:{host}"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
@@ -21,6 +23,7 @@ from .tokens import make_outputs_token, read_outputs_token
 
 logger = logging.getLogger("rtcstream.consumers")
 
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_BAD_HOST = 4400
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_ENDPOINT = 4404
@@ -89,6 +92,19 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         finally:
             # Server shutdown cancels the consumer without a disconnect: end it here.
             await asyncio.shield(self._end_once("server_shutdown"))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Run one handler; an exception is logged, never lets the consumer die
+        (a failed connect is refused with 1011)."""
+        try:
+            await super().dispatch(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            logger.exception("%s: handling %r failed", type(self).__name__, message.get("type"))
+            if message.get("type") == "websocket.connect":
+                with contextlib.suppress(Exception):  # already accepted: nothing more to say
+                    await self.refuse(CLOSE_INTERNAL_ERROR)
 
     async def refuse(self, code: int) -> None:
         """Accept, then close with ``code``: a handshake denial reaches browsers as 1006, which says nothing."""

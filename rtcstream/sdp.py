@@ -8,11 +8,11 @@ import logging
 
 from aiortc.sdp import DIRECTIONS, SessionDescription
 
+from .ice import MAX_PORT
 from .protocol import ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
 
-MAX_PORT = 65535
 MAX_MEDIA_SECTIONS = 16
 
 
@@ -45,7 +45,7 @@ def check_offer(sdp: str) -> None:
             continue  # a rejected section needs nothing more
         if media.dtls is None or not media.dtls.fingerprints:
             raise _bad(f"The offer's {where} lacks a DTLS fingerprint (a=fingerprint).")
-        if not media.ice.usernameFragment or not media.ice.password:
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
             raise _bad(f"The offer's {where} lacks ICE credentials (a=ice-ufrag and a=ice-pwd).")
         if media.kind in ("audio", "video") and media.direction not in DIRECTIONS:
             raise _bad(f"The offer's {where} has no direction (a=sendrecv, a=sendonly, a=recvonly or a=inactive).")

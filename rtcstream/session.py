@@ -127,8 +127,9 @@ class Session:
         """
         if self.state is SessionState.NEGOTIATING:
             raise ProtocolError("invalid_state", "An offer is already being answered.")
-        if self.state is not SessionState.NEW:
-            raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {self.state.value}.")
+        if self.state is not SessionState.NEW or self.ending:
+            state = "closing" if self.state is SessionState.NEW else self.state.value
+            raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {state}.")
         check_offer(offer.sdp)
         self._move(SessionState.NEGOTIATING)
         if offer.inputs is not None:
@@ -288,7 +289,8 @@ class Session:
         try:
             await self.pc.addIceCandidate(candidate)
         except Exception as exc:
-            raise ProtocolError("bad_candidate", f"The ICE candidate could not be used: {describe(exc)}.") from None
+            logger.info("Session %s: an ICE candidate could not be used: %s", self.id, describe(exc))
+            raise ProtocolError("bad_candidate", "The ICE candidate could not be used.") from None
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
         self._inputs = values
@@ -448,8 +450,3 @@ class Session:
 def open_sessions() -> list[Session]:
     """The sessions of this process that are not closed yet."""
     return list(_open)
-
-
-async def close_all(reason: str = "server_shutdown", message: str = "The server is shutting down.") -> None:
-    """Close every session of this process and wait until each is closed."""
-    await asyncio.gather(*(session.close_now(reason, message) for session in list(_open)))

@@ -52,7 +52,7 @@ async def leftovers(*, rows: bool = True) -> list[str]:
     return found
 
 
-async def assert_nothing_left(*, rows: bool = True, timeout: float = 5.0) -> None:
+async def assert_nothing_left(*, rows: bool = True, timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while (found := await leftovers(rows=rows)) and loop.time() < deadline:

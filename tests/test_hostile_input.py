@@ -190,3 +190,45 @@ async def test_on_daphne_unknown_paths_cost_no_traceback_and_each_log_line_print
         "WSCONNECT",
         "WSDISCONNECT",
     }
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "candidate:1 1 udp 2130706431 192.0.2.2 99999 typ host",
+        "candidate:1 1 udp 2130706431 192.0.2.2 5000 typ srflx raddr 192.0.2.3 rport 70000",
+        "candidate:1 1 udp nope",
+    ],
+)
+async def test_a_trickled_candidate_out_of_range_or_garbled_gets_bad_candidate_with_a_fixed_message(
+    asgi_app, candidate
+):
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.send({"type": "candidate", "candidate": candidate, "sdpMLineIndex": 0})
+        error = await client.wait_for_message("error")
+        assert error["code"] == "bad_candidate"
+        assert error["message"] in (
+            "The ICE candidate could not be parsed.",
+            "The ICE candidate's port is outside 0-65535.",
+        )
+        await client.send({"type": "ping"})
+        await client.wait_for_message("pong")
+
+
+async def test_an_exception_in_a_consumer_is_logged_and_the_socket_refused_not_left_dying(
+    asgi_app, monkeypatch, caplog
+):
+    from rtcstream import consumers
+
+    def broken(slug):
+        raise RuntimeError("database is gone")
+
+    monkeypatch.setattr(consumers, "get_endpoint", broken)
+    communicator = WebsocketCommunicator(asgi_app, "/ws/rtcstream/t-echo/", headers=[ORIGIN])
+    communicator.scope["client"] = ("127.0.0.1", 1)
+    assert (await communicator.connect(timeout=5))[0]
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 1011}
+    assert clients.open_counts() == {"address:127.0.0.1": 1}  # until the client completes the close
+    await communicator.disconnect()
+    assert clients.open_counts() == {}
+    assert "database is gone" in caplog.text

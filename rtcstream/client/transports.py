@@ -59,7 +59,7 @@ class CommunicatorTransport:
     def __init__(self, communicator: Any) -> None:
         self.communicator = communicator
         self.close_code: int | None = None
-        self._closed = False
+        self._disconnected = False
 
     @classmethod
     async def open(cls, application: Any, path: str, origin: str) -> CommunicatorTransport:
@@ -82,12 +82,13 @@ class CommunicatorTransport:
     async def receive_json(self) -> dict[str, Any] | None:
         message = await self.communicator.output_queue.get()
         if message["type"] == "websocket.close":
-            self._closed = True
             self.close_code = message.get("code")
             return None
         return json.loads(message["text"])
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
+        # Also after the server closed: the disconnect completes the close
+        # handshake, as a real server's would, so the consumer ends.
+        if not self._disconnected:
+            self._disconnected = True
             await self.communicator.disconnect(timeout=DEFAULT_TIMEOUT)
