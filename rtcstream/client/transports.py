@@ -31,7 +31,7 @@ class WebsocketTransport:
         import websockets
         from websockets.typing import Origin
 
-        extra = {"local_addr": (local_address, 0)} if local_address else {}
+        extra: dict[str, Any] = {"local_addr": (local_address, 0)} if local_address else {}
         return cls(await websockets.connect(url, origin=Origin(origin), max_size=2**22, **extra))
 
     async def send_json(self, message: dict[str, Any]) -> None:
