@@ -1,4 +1,4 @@
-"""Who a websocket comes from, and a cap on the sockets one client may hold open in this process.
+"""Who a websocket comes from, and the in-process count of the sockets each client holds open.
 
 The client is the peer address of the connection, or, when that peer is one of
 ``RTCSTREAM["TRUSTED_PROXIES"]``, the address that proxy wrote into
@@ -7,7 +7,7 @@ The client is the peer address of the connection, or, when that peer is one of
 The cap (``RTCSTREAM["MAX_SESSIONS_PER_CLIENT"]``) counts signalling and outputs
 sockets alike. A logged-in user is counted as that user, not by address, so an
 office of staff behind one NAT address is never locked out by its neighbours;
-anonymous sockets are counted by address.
+anonymous sockets are counted by address. Across workers, see ``rtcstream.client_counter``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from . import clients, conf, protocol
+from .client_counter import get_client_counter
 from .endpoints import get_endpoint, is_allowed
 from .protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
 from .session import Session
@@ -117,7 +118,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
             await self.refuse(CLOSE_BAD_HOST)
             return False
         key = clients.client_key(self.scope)
-        if not clients.try_open(key):
+        if key is not None and not await get_client_counter().open(key, self.channel_name):
             logger.warning("Refused a websocket from %s: it holds too many open sockets", key)
             await self.refuse(CLOSE_TOO_MANY)
             return False
@@ -136,9 +137,9 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("Ending a %s failed", type(self).__name__)
         finally:
-            if self.counted is not None:
-                clients.close(self.counted or None)
-                self.counted = None
+            if self.counted:
+                await get_client_counter().close(self.counted, self.channel_name)
+            self.counted = None
 
     async def end(self, reason: str) -> None:
         """Release what this socket holds (called once)."""
@@ -282,7 +283,11 @@ class OutputsConsumer(RtcstreamConsumer):
         await self.accept()
 
     async def _session_alive(self, session_id: str) -> bool:
-        reply = await self.channel_layer.new_channel("rtcstream.alive")
+        # The default prefix, not a name of our own: channels_redis serves every
+        # process-specific channel of a prefix from one Redis list, under one lock.
+        # A second prefix is never read while this consumer's own receive holds that
+        # lock, and the probe would time out on Redis (it works in memory).
+        reply = await self.channel_layer.new_channel()
         await self.channel_layer.group_send(session_group(session_id), {"type": "rtcstream.probe", "reply": reply})
         try:
             async with asyncio.timeout(LIVENESS_TIMEOUT):

@@ -8,8 +8,9 @@ from rtcproject.settings import BASE_DIR, DATABASES, RTCSTREAM
 os.makedirs(BASE_DIR / "test-output", exist_ok=True)
 # One file per pytest process, so that runs side by side never share (or delete) a database.
 TEST_DB = os.environ.get("RTCSTREAM_TEST_DB", str(BASE_DIR / "test-output" / f"test-{os.getpid()}.sqlite3"))
-DATABASES["default"]["NAME"] = TEST_DB
-DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # DATABASE_URL: tests/engines.py's PostgreSQL
+    DATABASES["default"]["NAME"] = TEST_DB
+    DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
 DEBUG = False
 # The suite serves one daphne process: the in-memory channel layer is right for it.
 SILENCED_SYSTEM_CHECKS = ["rtcstream.W010"]
