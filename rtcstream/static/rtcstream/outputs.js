@@ -3,7 +3,7 @@
 // After rendering into an element, renderOutputs dispatches `rtcstream:input` on
 // it, so an element that is also a widget's input sends its new value.
 
-import { INPUT_EVENT } from "./inputs.js";
+import { INPUT_EVENT, RENDERED_VALUE } from "./inputs.js";
 
 /** Turn one value into chat messages: a list of {role, content} replaces, a message or text appends. */
 function asMessages(value) {
@@ -42,6 +42,8 @@ export const renderers = new Map([
     const { replace, messages } = asMessages(value);
     if (replace) el.replaceChildren();
     el.append(...messages.map((m) => chatItem(el, m)));
+    // The conversation, as the element's input value (inputs.js readValue).
+    el[RENDERED_VALUE] = replace ? messages : [...(el[RENDERED_VALUE] ?? []), ...messages];
     el.scrollTop = el.scrollHeight;
   }],
   ["text", (el, value) => { el.textContent = text(value); }],
