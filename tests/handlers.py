@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import threading
 import time
 from collections.abc import Iterator
 
@@ -262,3 +263,22 @@ class SlowHandler(StreamHandler):
 
     def copy(self):
         return SlowHandler()
+
+
+# Opened by the tests that use BlockedHandler, so that no thread outlives them;
+# in a daphne process nobody opens it: emit blocks forever.
+BLOCKED_GATE = threading.Event()
+
+
+class BlockedHandler(StreamHandler):
+    """emit() blocks until BLOCKED_GATE opens: forever, unless a test opens it."""
+
+    def receive(self, frame):
+        pass
+
+    def emit(self):
+        BLOCKED_GATE.wait()
+        return None
+
+    def copy(self):
+        return BlockedHandler()

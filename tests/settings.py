@@ -40,6 +40,8 @@ RTCSTREAM = {
         "t-reply-tone": "tests.handlers.reply_tone",
         "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",
         "t-slow": "tests.handlers.SlowHandler",
+        "t-guide-echo": "tests.guide_echo.EchoHandler",
+        "t-blocked": "tests.handlers.BlockedHandler",
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,

@@ -26,8 +26,15 @@ MAX_BACKLOG = 50
 
 
 class StreamRunner(Runner):
-    """Sync handlers run in the worker pool, one call at a time per session, so
-    user code needs no locks; async handlers run on the loop."""
+    """Sync handlers run in the worker pool; async handlers run on the loop.
+
+    As in gradio-webrtc, ``receive`` and ``emit`` of one sync handler may run at
+    the same time (each from its own loop, so never concurrently with itself): an ``emit`` that blocks
+    until ``receive`` has queued something (the user guide's ``EchoHandler``)
+    works. ``emit`` has no call timeout (it may wait for input as long as the
+    session lives); when the session ends, a call still blocked is logged and
+    released from the pool (``rtcstream.workers``).
+    """
 
     consumes = "audio"
 
@@ -41,16 +48,16 @@ class StreamRunner(Runner):
             else None
         )
         self._converter = InputConverter(handler.input_sample_rate, handler.expected_layout)
-        self._serial = asyncio.Lock()
         self._input = asyncio.Event()
         self._dropped_audio = False
         self.frames_dropped = 0
 
-    async def call(self, method: Any, *args: Any) -> Any:
+    async def call(self, method: Any, *args: Any, timeout: float | None = None) -> Any:
+        """Call one of the handler's methods: on the loop if async, in the pool if sync."""
         if self.is_async:
             return await method(*args)
-        async with self._serial:
-            return await workers.run_sync(method, *args)
+        name = f"{type(self.handler).__module__}.{method.__qualname__} (session {self.context.session_id})"
+        return await workers.run_sync(method, *args, timeout=timeout, name=name)
 
     async def start(self) -> None:
         await self.call(self.handler.start_up)
@@ -92,7 +99,7 @@ class StreamRunner(Runner):
 
     async def _emit_loop(self) -> None:
         while True:
-            item = self.handle_control(await self.call(self.handler.emit))
+            item = self.handle_control(await self.call(self.handler.emit, timeout=workers.NO_TIMEOUT))
             if item is None:
                 self._input.clear()
                 try:
