@@ -25,6 +25,7 @@ RTCSTREAM = {
             "mode": "send",
             "on_additional_outputs": "tests.handlers.label_outputs",
         },
+        "t-state": {"handler": "tests.handlers.StateHandler", "mode": "send"},
         "t-burst": "tests.handlers.BurstHandler",
         "t-failing": "tests.handlers.FailingHandler",
         "t-closing": "tests.handlers.ClosingHandler",

@@ -1,7 +1,6 @@
-"""The <rtc-stream> element's life cycle in real Chromium, against the test endpoints.
+"""The <rtc-stream> element against the test endpoints in real Chromium: limits, errors, reconnection.
 
-These pages hold a hand-written element (no template tag), which is also how a
-site without Django templates would use the client.
+These pages hold a hand-written element (no template tag, see widget.widget_page).
 """
 
 from __future__ import annotations
@@ -11,37 +10,9 @@ import time
 import pytest
 
 from .conftest import screenshot
-from .widget import events, record_events, wait_state, wait_stats
+from .widget import events, wait_state, wait_stats, widget_page
 
 pytestmark = pytest.mark.browser
-
-MARKUP = """
-<rtc-stream id="{id}" class="rtcs" endpoint="{slug}" ws-path="/ws/rtcstream/{slug}/" mode="send-receive" modality="audio">
-  <div class="rtcs-head"><span class="rtcs-label">{slug}</span>
-    <span class="rtcs-status"><i class="rtcs-dot"></i><span data-part="state-text">Ready</span></span>
-    <span class="rtcs-timer" data-part="timer" hidden></span></div>
-  <div class="rtcs-controls">
-    <button type="button" class="rtcs-button rtcs-primary" data-part="start">Start</button>
-    <button type="button" class="rtcs-button" data-part="stop" hidden>Stop</button>
-  </div>
-  <p class="rtcs-message" data-part="message" hidden></p>
-  <audio data-part="remote-audio" autoplay hidden></audio>
-</rtc-stream>
-"""
-
-
-def widget_page(context, site: str, slug: str, element_id: str = "w"):
-    """Open a site page and add a bare widget for ``slug`` to it."""
-    page = context.new_page()
-    page.on("console", lambda msg: print(f"[{element_id} console.{msg.type}] {msg.text}"))
-    page.goto(site)
-    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
-    page.evaluate(
-        "html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)",
-        MARKUP.format(id=element_id, slug=slug),
-    )
-    record_events(page)
-    return page
 
 
 def start_until_admitted(page, deadline_s: float = 8.0) -> None:
