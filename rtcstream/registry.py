@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 
 from . import conf
 from .handlers.base import StreamHandlerBase
+from .media.video import COLORS, DEFAULT_COLOR, Color
 
 Mode = Literal["send-receive", "send", "receive"]
 Modality = Literal["audio", "video"]
@@ -36,7 +37,17 @@ DEFAULTS: dict[Kind, tuple[Mode, Modality]] = {
     "video_function": ("send-receive", "video"),
     "generator": ("receive", "audio"),
 }
-ENTRY_KEYS = {"handler", "mode", "modality", "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps"}
+ENTRY_KEYS = {
+    "handler",
+    "mode",
+    "modality",
+    "time_limit",
+    "concurrency_limit",
+    "on_additional_outputs",
+    "label",
+    "fps",
+    "color",
+}
 
 
 class RegistryError(ImproperlyConfigured):
@@ -58,6 +69,7 @@ class HandlerSpec:
     on_additional_outputs: Callable[..., Any] | None
     label: str
     fps: float = 30.0
+    color: Color = DEFAULT_COLOR  # channel order of the video arrays user code gets and gives
 
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
@@ -141,6 +153,12 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         raise RegistryError(
             f"RTCSTREAM['HANDLERS'][{name!r}]['on_additional_outputs'] must be callable or a dotted path."
         )
+    color = entry.get("color", DEFAULT_COLOR)
+    if color not in COLORS:
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['color'] must be one of {sorted(COLORS)} "
+            f"(the channel order of video frames), not {color!r}."
+        )
     return HandlerSpec(
         name=name,
         path=path,
@@ -155,6 +173,7 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         on_additional_outputs=hook,
         label=str(entry.get("label") or name.replace("-", " ").replace("_", " ").capitalize()),
         fps=_optional_number(name, "fps", entry.get("fps", 30), float),
+        color=color,
     )
 
 

@@ -183,8 +183,9 @@ class Session:
                 "modality": self.endpoint.modality,
                 "audio_buffer": conf.get("AUDIO_BUFFER_SECONDS"),
                 "fps": spec.fps,
+                "color": spec.color,
             }
-        return {}
+        return {"color": spec.color}
 
     async def add_candidate(self, candidate: Candidate) -> None:
         """Apply a trickled browser candidate, or hold it until the offer is applied."""

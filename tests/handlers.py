@@ -175,12 +175,17 @@ def slow_invert(frame: np.ndarray) -> np.ndarray:
 
 
 def colors(count: int = 60, fps_hint: int = 30) -> Iterator[np.ndarray]:
-    """Receive-mode video: ``count`` 64x48 frames cycling red, green, blue."""
-    palette = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    """Receive-mode video: ``count`` 64x48 frames cycling red, green, blue (BGR arrays, the default order)."""
+    palette = [(0, 0, 255), (0, 255, 0), (255, 0, 0)]
     for i in range(int(count)):
         frame = np.zeros((48, 64, 3), dtype=np.uint8)
         frame[:] = palette[(i // 10) % 3]
         yield frame
+
+
+def channel_means(frame: np.ndarray):
+    """Video: pass the frame through, and publish the mean of each channel as the function sees it."""
+    return frame, AdditionalOutputs([round(float(v), 1) for v in frame.reshape(-1, 3).mean(axis=0)])
 
 
 def bad_video(frame: np.ndarray) -> np.ndarray:

@@ -44,6 +44,9 @@ RTCSTREAM = {
         "t-guide-echo": "tests.guide_echo.EchoHandler",
         "t-blocked": "tests.handlers.BlockedHandler",
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
+        "t-colors-rgb": {"handler": "tests.handlers.colors", "modality": "video", "color": "rgb"},
+        "t-channels": "tests.handlers.channel_means",
+        "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import conf, workers
 from ..media.tracks import AudioOutputTrack, OutputTrack, VideoOutputTrack
+from ..media.video import DEFAULT_COLOR, Color, array_to_frame
 from .base import Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
@@ -23,10 +24,18 @@ class GeneratorRunner(Runner):
     the latest inputs. When it ends and its media has played, the session ends."""
 
     def __init__(
-        self, handler: Callable[..., Any], context: RunnerContext, *, modality: str, audio_buffer: float, fps: float
+        self,
+        handler: Callable[..., Any],
+        context: RunnerContext,
+        *,
+        modality: str,
+        audio_buffer: float,
+        fps: float,
+        color: Color = DEFAULT_COLOR,
     ) -> None:
         super().__init__(handler, context)
         self.modality = modality
+        self.color = color  # the order of the channels of video frames
         self.track: AudioOutputTrack | VideoOutputTrack
         if modality == "audio":
             self.track = self.own(AudioOutputTrack(max_buffer=audio_buffer, idle_frames=conf.get("AUDIO_IDLE_FRAMES")))
@@ -51,8 +60,11 @@ class GeneratorRunner(Runner):
         async with contextlib.aclosing(workers.iterate(self.handler(*inputs))) as items:
             async for item in items:
                 media = self.handle_control(item)
-                if media is not None:
-                    await self.track.put(media)
+                if media is None:
+                    continue
+                if self.modality == "video":
+                    media = array_to_frame(media, self.color)
+                await self.track.put(media)
         self.track.end()
 
     def on_output_finished(self, track: OutputTrack) -> None:

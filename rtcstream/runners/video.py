@@ -1,4 +1,5 @@
-"""Drive a video function ``fn(frame, *inputs) -> frame`` on the newest camera frame."""
+"""Drive a video function ``fn(frame, *inputs) -> frame`` on the newest camera frame
+(HxWx3 uint8, BGR unless the entry says ``"color": "rgb"``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from .. import workers
 from ..media.tracks import VideoOutputTrack
-from ..media.video import frame_to_rgb, rgb_to_frame
+from ..media.video import DEFAULT_COLOR, Color, array_to_frame, frame_to_array
 from .base import Runner, RunnerContext
 
 
@@ -22,8 +23,9 @@ class VideoFunctionRunner(Runner):
 
     consumes = "video"
 
-    def __init__(self, handler: Callable[..., Any], context: RunnerContext, **options: Any) -> None:
+    def __init__(self, handler: Callable[..., Any], context: RunnerContext, *, color: Color = DEFAULT_COLOR) -> None:
         super().__init__(handler, context)
+        self.color = color
         self.video_out = self.own(VideoOutputTrack())
         self._latest: av.VideoFrame | None = None
         self._arrived = asyncio.Event()
@@ -42,8 +44,8 @@ class VideoFunctionRunner(Runner):
             self._arrived.set()
 
     def _apply(self, frame: av.VideoFrame, inputs: tuple[Any, ...]) -> Any:
-        # Runs in a worker thread: decoding to RGB costs as much as a light filter.
-        return self.handler(frame_to_rgb(frame), *inputs)
+        # Runs in a worker thread: decoding to an array costs as much as a light filter.
+        return self.handler(frame_to_array(frame, self.color), *inputs)
 
     async def _process(self) -> None:
         while True:
@@ -55,4 +57,4 @@ class VideoFunctionRunner(Runner):
             result = self.handle_control(await workers.run_sync(self._apply, frame, self.context.inputs()))
             self.frames_processed += 1
             if result is not None:
-                self.video_out.offer(rgb_to_frame(result))
+                self.video_out.offer(array_to_frame(result, self.color))
