@@ -34,15 +34,18 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path, deadline: fl
 
 
 @contextlib.contextmanager
-def serve(settings: str, name: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def serve(settings: str, name: str, cwd: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve the site with ``settings``.
 
     Yields the base URL and the process; daphne's output goes to ``test-output/<name>.log``.
+    daphne runs in ``cwd`` (the repository by default), so handlers can open files by relative path.
     """
     OUTPUT.mkdir(exist_ok=True)
     database = OUTPUT / f"{name}.sqlite3"
     database.unlink(missing_ok=True)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "RTCSTREAM_TEST_DB": str(database)}
+    if cwd is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     port = _free_port()
@@ -50,7 +53,7 @@ def serve(settings: str, name: str) -> Iterator[tuple[str, subprocess.Popen]]:
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "rtcproject.asgi:application"],
-            cwd=ROOT,
+            cwd=cwd or ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
