@@ -34,16 +34,26 @@ def guide_site(guide_media: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
+MIC_BEEP_HZ = 880.0  # the pitch of the microphone's beeps
+
+
+@pytest.fixture(scope="package")
 def fake_mic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What the fake microphone plays (looped): a question, then 5 s of silence. Modules may override."""
+    """What the fake microphone plays, looped: a spoken question, a pause, beeps, a pause.
+
+    The question makes turns for the ReplyOnPause examples; the beeps give the echo a pitch to check.
+    """
+    folder = tmp_path_factory.mktemp("mic")
     try:
-        return media.speech(tmp_path_factory.mktemp("mic") / "speech.wav", "Hello. What time is it?", 0.5, 5)
+        question = media.speech(folder / "speech.wav", "Hello. What time is it?", 0.5, 1.5)
     except FileNotFoundError as missing:
         _missing(str(missing))
+    return media.concatenate(folder / "mic.wav", question, media.beeps(folder / "beeps.wav", MIC_BEEP_HZ, count=6))
 
 
-@pytest.fixture(scope="module")
+# One chromium for the package (its launch takes seconds): package scope, not session, because
+# Playwright's sync API keeps an event loop in this thread, which would break sync Django code after it.
+@pytest.fixture(scope="package")
 def browser(fake_mic: Path) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         _missing(CHROMIUM)

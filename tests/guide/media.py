@@ -25,10 +25,25 @@ def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.3) -> np.n
     return (amplitude * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
 
 
+def read_wav(path: Path) -> tuple[int, np.ndarray]:
+    """Read a mono int16 WAV file."""
+    with wave.open(str(path), "rb") as wav:
+        return wav.getframerate(), np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+
+
 def beeps(path: Path, freq: float, on: float = 0.3, off: float = 0.2, count: int = 20, rate: int = 48000) -> Path:
-    """``count`` beeps of ``freq`` Hz (a steady tone would be taken for noise by the browser's suppression)."""
+    """``count`` beeps of ``freq`` Hz, then ``off`` s more of silence (a steady tone would be taken
+    for noise by the browser's noise suppression)."""
     beep = np.concatenate([tone(freq, on, rate), np.zeros(int(off * rate), np.int16)])
-    return write_wav(path, rate, np.tile(beep, count))
+    return write_wav(path, rate, np.concatenate([np.tile(beep, count), np.zeros(int(off * rate), np.int16)]))
+
+
+def concatenate(path: Path, *parts: Path) -> Path:
+    """Join WAV files of one sample rate."""
+    rates, samples = zip(*(read_wav(part) for part in parts), strict=True)
+    if len(set(rates)) != 1:
+        raise ValueError(f"the parts have different sample rates: {rates}")
+    return write_wav(path, rates[0], np.concatenate(samples))
 
 
 def speech(path: Path, text: str, pad_before: float, pad_after: float) -> Path:
