@@ -8,7 +8,7 @@ from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
     # name -> dotted path, or a dict {"handler": path, "mode", "modality",
-    # "time_limit", "concurrency_limit", "on_additional_outputs", "label"}.
+    # "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps", "color", "state"}.
     "HANDLERS": {},
     # For RTCPeerConnection on both sides: [{"urls": ..., "username": ..., "credential": ...}].
     # Empty means host candidates only: right for a LAN and for tests, wrong behind NAT.

@@ -47,6 +47,7 @@ ENTRY_KEYS = {
     "label",
     "fps",
     "color",
+    "state",
 }
 
 
@@ -70,6 +71,7 @@ class HandlerSpec:
     label: str
     fps: float = 30.0
     color: Color = DEFAULT_COLOR  # channel order of the video arrays user code gets and gives
+    state: tuple[Any, ...] = ()  # initial values of the per-session state slots (rtcstream.inputs)
 
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
@@ -159,6 +161,12 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
             f"RTCSTREAM['HANDLERS'][{name!r}]['color'] must be one of {sorted(COLORS)} "
             f"(the channel order of video frames), not {color!r}."
         )
+    state = entry.get("state", ())
+    if not isinstance(state, (list, tuple)):
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['state'] must be a list of initial values, one per state slot "
+            f"(like gr.State(value=...)), not {state!r}."
+        )
     return HandlerSpec(
         name=name,
         path=path,
@@ -174,6 +182,7 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         label=str(entry.get("label") or name.replace("-", " ").replace("_", " ").capitalize()),
         fps=_optional_number(name, "fps", entry.get("fps", 30), float),
         color=color,
+        state=tuple(state),
     )
 
 

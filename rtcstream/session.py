@@ -20,6 +20,7 @@ from . import conf, heartbeat, protocol, workers
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
 from .ice import describe, ice_configuration, parse_candidate
+from .inputs import SessionInputs, StateOutputError
 from .limits import get_admission
 from .media.jitter import set_audio_prefetch
 from .outbox import Outbox
@@ -69,7 +70,7 @@ class Session:
         self.opened_at = time.monotonic()
         self.closed = asyncio.Event()
         self._send = send
-        self._inputs: tuple[Any, ...] = ()
+        self._inputs = SessionInputs(endpoint.spec.state)
         self._pending: list[RTCIceCandidate | None] = []
         self._remote_set = False
         self._admitted = False
@@ -107,7 +108,7 @@ class Session:
             self._admitted = True
             heartbeat.add(self.id)
             if offer.inputs is not None:
-                self._inputs = offer.inputs
+                self._inputs.set_page(offer.inputs)
             async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
                 return await self._answer(offer.sdp)
         except BaseException as exc:
@@ -210,7 +211,7 @@ class Session:
             raise ProtocolError("bad_candidate", f"The ICE candidate could not be used: {describe(exc)}.") from None
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
-        self._inputs = values
+        self._inputs.set_page(values)
 
     def trigger(self) -> None:
         if self.runner is not None and self.state is SessionState.CONNECTED:
@@ -223,7 +224,7 @@ class Session:
         return self.id
 
     def inputs(self) -> tuple[Any, ...]:
-        return self._inputs
+        return self._inputs.values()
 
     def send_event(self, name: str, **data: Any) -> None:
         self._events.put(protocol.event(name, data))
@@ -252,6 +253,13 @@ class Session:
         if hook is not None:
             transformed = await workers.run_sync(hook, *values)
             values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
+        try:
+            values = self._inputs.take_state(values)  # the entry's state slots come first
+        except StateOutputError as exc:
+            self.fail(exc)
+            return
+        if not values and self._inputs.state:
+            return  # it only updated the state
         try:
             values = to_json_values(values)
         except TypeError as exc:

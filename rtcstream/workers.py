@@ -22,6 +22,8 @@ from django.core.signals import setting_changed
 from . import conf
 from .pool import WorkerPool
 
+__all__ = ["NO_TIMEOUT", "HandlerTimeout", "WorkerPool", "describe", "get_pool", "iterate", "run_sync"]
+
 T = TypeVar("T")
 logger = logging.getLogger("rtcstream.workers")
 
@@ -61,7 +63,8 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_reset)
 
 
-def _name(func: Any) -> str:
+def describe(func: Any) -> str:
+    """``module.qualname`` of a function or bound method: how logs name user code."""
     owner = getattr(func, "__self__", None)
     module = getattr(owner if owner is not None else func, "__module__", None) or ""
     qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
@@ -119,7 +122,7 @@ async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = N
     caller, runs on, released from the pool.
     """
     pool = get_pool()
-    return await _result(pool, pool.submit(func, *args), name or _name(func), timeout)
+    return await _result(pool, pool.submit(func, *args), name or describe(func), timeout)
 
 
 _DONE = object()

@@ -312,3 +312,44 @@ class StateHandler(StreamHandler):
 
     def copy(self):
         return StateHandler()
+
+
+class InputTypesHandler(StreamHandler):
+    """Mode 'send': publish the Python type names of the inputs whenever they change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] | None = None
+
+    def receive(self, frame):
+        pass
+
+    def emit(self):
+        names = [type(value).__name__ for value in self.inputs]
+        if names == self.seen:
+            return None
+        self.seen = names
+        return AdditionalOutputs(names)
+
+    def copy(self):
+        return InputTypesHandler()
+
+
+class TriggerHandler(StreamHandler):
+    """Mode 'send': on trigger_response, publish the name of the thread it ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: collections.deque = collections.deque(maxlen=4)
+
+    def receive(self, frame):
+        pass
+
+    def trigger_response(self):
+        self.pending.append(AdditionalOutputs(threading.current_thread().name))
+
+    def emit(self):
+        return self.pending.popleft() if self.pending else None
+
+    def copy(self):
+        return TriggerHandler()

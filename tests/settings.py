@@ -46,6 +46,15 @@ RTCSTREAM = {
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
         "t-colors-rgb": {"handler": "tests.handlers.colors", "modality": "video", "color": "rgb"},
         "t-channels": "tests.handlers.channel_means",
+        "t-inputs": {"handler": "tests.handlers.InputTypesHandler", "mode": "send"},
+        "t-trigger": {"handler": "tests.handlers.TriggerHandler", "mode": "send"},
+        # The guide's transcript: audio.stream(ReplyOnPause(transcribe), inputs=[audio, gr.State([]), chatbot]).
+        "t-guide-transcript": {
+            "handler": "tests.guide_transcript.handler",
+            "mode": "send",
+            "state": [[]],
+            "on_additional_outputs": "tests.guide_transcript.on_additional_outputs",
+        },
         "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,

@@ -39,6 +39,7 @@ def test_each_session_gets_a_fresh_copy_of_a_stream_handler():
         ({"handler": "tests.handlers.EchoHandler", "colour": "red"}, "unknown keys"),
         ({"path": "x"}, "dotted path"),
         ({"handler": "tests.handlers.invert", "color": "yuv"}, r"\['bgr', 'rgb'\]"),
+        ({"handler": "tests.handlers.EchoHandler", "state": {}}, "list of initial values"),
         ("tests.handlers.HANDLER_THAT_IS_A_NUMBER", "cannot import"),
     ],
 )

@@ -33,14 +33,18 @@ async def test_the_guides_echo_handler_with_a_blocking_queue_echoes(asgi_app):
 
 @pytest.fixture
 def blocked_gate():
-    """Open the gate after the test, so that the blocked calls return and their threads exit."""
+    """Open the gate after the test, so that the blocked calls return and their threads exit.
+
+    Yields a list the test puts its pool in (the pool changes with the settings).
+    """
     BLOCKED_GATE.clear()
-    yield
+    pools: list[workers.WorkerPool] = []
+    yield pools
     BLOCKED_GATE.set()
     deadline = time.monotonic() + 5
-    while workers.get_pool().stats["released"] and time.monotonic() < deadline:
+    while any(pool.stats["released"] for pool in pools) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert workers.get_pool().stats["released"] == 0
+    assert [pool.stats["released"] for pool in pools] == [0] * len(pools)
     BLOCKED_GATE.clear()
 
 
@@ -50,6 +54,7 @@ async def test_calls_blocked_after_their_session_ends_are_logged_and_hold_no_poo
 ):
     caplog.set_level(logging.WARNING, logger="rtcstream.workers")
     pool = workers.get_pool()
+    blocked_gate.append(pool)
     assert pool.size == 2
     # Two sessions whose emit() blocks for good: without releasing them, they
     # would hold both threads of the pool and no other session could run.
@@ -95,3 +100,12 @@ async def test_daphne_stops_on_sigterm_within_5_s_with_handlers_blocked_forever(
         took = time.monotonic() - sent
         assert process.poll() is not None, "daphne ignored SIGTERM for 10 s"
         assert took < 5.0, f"daphne took {took:.1f} s to stop"
+
+
+async def test_a_sync_handlers_trigger_response_runs_in_the_pool_not_on_the_loop(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-trigger") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_event("connected")
+        await client.trigger()
+        thread = (await client.wait_for_outputs(1))[0]["values"][0]
+        assert thread.startswith("rtcstream_"), thread

@@ -56,7 +56,7 @@ class StreamRunner(Runner):
         """Call one of the handler's methods: on the loop if async, in the pool if sync."""
         if self.is_async:
             return await method(*args)
-        name = f"{type(self.handler).__module__}.{method.__qualname__} (session {self.context.session_id})"
+        name = f"{workers.describe(method)} (session {self.context.session_id})"
         return await workers.run_sync(method, *args, timeout=timeout, name=name)
 
     async def start(self) -> None:
@@ -66,7 +66,14 @@ class StreamRunner(Runner):
         self.spawn(self._emit_loop(), "emit")
 
     def trigger(self) -> None:
-        self.handler.trigger_response()
+        if self.is_async:
+            self.handler.trigger_response()  # async handlers' methods run on the loop
+            self._input.set()
+        else:
+            self.spawn(self._trigger_in_pool(), "trigger")
+
+    async def _trigger_in_pool(self) -> None:
+        await self.call(self.handler.trigger_response)
         self._input.set()
 
     async def _receive_loop(self, track: MediaStreamTrack) -> None:

@@ -26,6 +26,7 @@ class VideoFunctionRunner(Runner):
     def __init__(self, handler: Callable[..., Any], context: RunnerContext, *, color: Color = DEFAULT_COLOR) -> None:
         super().__init__(handler, context)
         self.color = color
+        self._name = f"{workers.describe(handler)} (session {context.session_id})"
         self.video_out = self.own(VideoOutputTrack())
         self._latest: av.VideoFrame | None = None
         self._arrived = asyncio.Event()
@@ -54,7 +55,9 @@ class VideoFunctionRunner(Runner):
             frame, self._latest = self._latest, None
             if frame is None:
                 continue
-            result = self.handle_control(await workers.run_sync(self._apply, frame, self.context.inputs()))
+            result = self.handle_control(
+                await workers.run_sync(self._apply, frame, self.context.inputs(), name=self._name)
+            )
             self.frames_processed += 1
             if result is not None:
                 self.video_out.offer(array_to_frame(result, self.color))
