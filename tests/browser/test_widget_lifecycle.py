@@ -128,6 +128,7 @@ def test_moving_the_element_keeps_its_session_and_one_listener_each(context, sit
     assert sent.count("trigger") == 1, sent
     assert sent.count("stop") == 1, sent
     assert sent.count("inputs") == 2, sent  # the slider's change, and the values sent with the trigger
+    assert [m["reason"] for _, m in frames.received if m["type"] == "closed"] == ["client_stop"]
     assert [e["detail"]["state"] for e in events(page) if e["type"] == "rtcstream:state"].count("connecting") == 1
 
 

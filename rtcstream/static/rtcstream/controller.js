@@ -73,15 +73,19 @@ class Run {
     this.timers.add(id);
   }
 
-  /** Release what is local to the page: timers, peer connection, tracks. Sockets are closed by the controller. */
-  release(reason) {
+  /** Release what is local to the page: timers, tracks, and (unless told to keep it) the peer connection. */
+  release(reason, { keepPeer = false } = {}) {
     if (!this.signal.aborted) this.abort.abort(reason);
     for (const id of this.timers) clearTimeout(id);
     this.timers.clear();
-    this.pc?.close();
-    this.pc = null;
     stopTracks(this.local);
     this.local = null;
+    if (!keepPeer) this.closePeer();
+  }
+
+  closePeer() {
+    this.pc?.close();
+    this.pc = null;
   }
 }
 
@@ -131,7 +135,7 @@ export class StreamController extends EventTarget {
     const run = this.#run;
     if (!run) return;
     this.#run = null;
-    run.release(STOPPED);
+    run.release(STOPPED, { keepPeer: true }); // closed after the server's `closed`, so it ends as client_stop
     this.#setState("stopping");
     this.#emit("end", { session: run.id, reason: "client_stop", message: "", error: null });
     this.#stopped = this.#hangUp(run, true).then(() => {
@@ -388,18 +392,22 @@ export class StreamController extends EventTarget {
   #fail(run, error) {
     if (run !== this.#run) return;
     this.#run = null;
-    run.release(STOPPED);
+    run.release(STOPPED, { keepPeer: true });
     this.#stopped = this.#hangUp(run, true);
     this.#emit("end", { session: run.id, reason: error.code, message: error.message, error });
     this.#setState("idle");
   }
 
-  /** Send `stop` and wait (at most 2 s) for the server's `closed` or its close, then close the sockets. */
+  /**
+   * Send `stop` and wait (at most 2 s) for the server's `closed` or its close, then close the
+   * peer connection and the sockets (closing the media first could end the session as `disconnected`).
+   */
   async #hangUp(run, sendStop) {
     if (sendStop && run.sig?.isOpen) {
       run.sig.send({ type: "stop" });
       await Promise.race([run.serverDone, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
     }
+    run.closePeer();
     this.#closeSockets(run);
   }
 

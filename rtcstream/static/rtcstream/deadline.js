@@ -21,8 +21,3 @@ export function within(promise, signal, ms = 0, onTimeout = () => new Error("tim
       });
   });
 }
-
-/** Resolve after `ms` milliseconds, or at once when the signal aborts. */
-export function pause(ms, signal) {
-  return within(new Promise((resolve) => setTimeout(resolve, ms)), signal).catch(() => {});
-}
