@@ -15,19 +15,29 @@ from tests.browser.widget import events, wait_state, wait_stats
 from .pages import closed_reasons, open_example
 
 pytestmark = pytest.mark.browser
+CHAT_AS_INPUT = (
+    'widget: an element that render="chat" writes is not sent as its list of {role, content} messages when it is '
+    "also an input (it is sent as its text, so gradio_convo is a str); docs/protocol.md on branch handler-semantics "
+    "specifies it, rtcstream/static/rtcstream/inputs.js readValue does not do it yet"
+)
 TURNS = 3
 
 
+@pytest.mark.xfail(strict=True, reason=CHAT_AS_INPUT)
 def test_the_transcript_and_the_state_grow_turn_after_turn(page, guide_site):
     open_example(page, guide_site, "additional-outputs")
     page.click("rtc-stream [data-part=start]")
     wait_state(page, ("listening", "hearing", "thinking"))
-    page.wait_for_function(f"() => document.querySelectorAll('#transcript li').length >= {TURNS}", timeout=60000)
+    # Until TURNS turns are in, or the session ends (a handler error would end it).
+    page.wait_for_function(
+        f"""() => document.querySelectorAll('#transcript li').length >= {TURNS}
+            || (window.__rtcs || []).some((e) => e.type === 'rtcstream:closed')""",
+        timeout=60000,
+    )
+    assert closed_reasons(page) == [], (closed_reasons(page), page.inner_text("rtc-stream"))
     replies = page.eval_on_selector_all("#transcript li .rtcs-chat-text", "items => items.map((p) => p.textContent)")
     # Turn n's reply says n: the state kept n - 1 replies; the transcript kept them all, in order.
-    assert [re.match(r"Turn (\d+): heard \d+\.\d s of speech$", text) is not None for text in replies] == [True] * len(
-        replies
-    ), replies
+    assert all(re.fullmatch(r"Turn \d+: heard \d+\.\d s of speech", text) for text in replies), replies
     assert [int(text.split(":")[0].split()[1]) for text in replies] == list(range(1, len(replies) + 1)), replies
     # Only the chatbot's value reaches the page: the state stays on the server.
     outputs = [e["detail"]["values"] for e in events(page) if e["type"] == "rtcstream:output"]

@@ -28,8 +28,8 @@ def test_the_reply_comes_after_the_pause(page, guide_site):
     )
     page.click("rtc-stream [data-part=start]")
     wait_state(page, ("listening", "hearing"))
-    loud_at_talk = page.wait_for_function("() => window.__loudAtTalk !== undefined && window.__loudAtTalk", timeout=20000)
-    assert loud_at_talk.json_value() == 0, "audio came back before the user had finished a turn"
+    loud = page.wait_for_function("() => window.__loudAtTalk !== undefined && {s: window.__loudAtTalk}", timeout=20000)
+    assert loud.json_value() == {"s": 0}, "audio came back before the user had finished a turn"
     # The reply is the utterance itself: over a second of it plays back, after the pause.
     heard = wait_probe(page, "p.loudSeconds > 1", timeout=30000)
     names = event_names(page)
