@@ -20,8 +20,9 @@ def test_the_slider_sets_the_detection_box(page, guide_site):
     wait_state(page, "live")
     wait_stats(page, "s.video.sent.frames > 5 && s.video.received.frames > 5")
     # The slider starts at 0.30: the top 30 % of the frame is red (not blue: the colours are right).
-    first = wait_colours(page, "p.red > 0.2 && p.red < 0.45", timeout=8000)
-    assert first["blue"] < 0.05, first
+    first = wait_colours(page, "p.red + p.blue > 0.2", timeout=8000)
+    assert first["blue"] < 0.05, f"the red box arrives blue: {first}"
+    first = wait_colours(page, "p.red > 0.2 && p.red < 0.45", timeout=3000)
     set_input(page, "#conf-threshold", 0.8)
     moved = wait_colours(page, "p.red > 0.7", timeout=8000)
     assert moved["red"] < 0.95 and moved["blue"] < 0.05, moved
