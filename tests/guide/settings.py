@@ -3,13 +3,8 @@ registry entry per example of the user guide (its ``gr.Blocks`` / ``.stream(...)
 
 from pathlib import Path
 
-from rtcstream.registry import ENTRY_KEYS
 from tests.settings import *  # noqa: F403
 from tests.settings import RTCSTREAM, TEMPLATES
-
-# The per-session state of an entry (the guide's gr.State) comes with branch handler-semantics; until
-# rtcstream knows the key, the entry goes without it (so the site still starts) and its test xfails.
-HAS_STATE = "state" in ENTRY_KEYS
 
 ROOT_URLCONF = "tests.guide.urls"
 TEMPLATES = [{**TEMPLATES[0], "DIRS": [Path(__file__).resolve().parent / "templates", *TEMPLATES[0]["DIRS"]]}]
@@ -44,7 +39,7 @@ RTCSTREAM = {
             "handler": f"{EXAMPLES}.additional_outputs.handler",
             "mode": "send",
             "time_limit": 90,
-            **({"state": [[]]} if HAS_STATE else {}),
+            "state": [[]],  # the guide's gr.State(value=[])
             "on_additional_outputs": f"{EXAMPLES}.additional_outputs.on_additional_outputs",
         },
     },
