@@ -62,12 +62,25 @@ export const renderers = new Map([
   ["json", (el, value) => { el.textContent = JSON.stringify(value, null, 2); }],
 ]);
 
-/** Render values[i] into targets[i] with renders[i] (the last renderer repeats; the default is "text"). */
+/** The renderer of output i: renders[i] (the last one repeats; the default is "text"). */
+function rendererName(renderNames, i) {
+  return renderNames[Math.min(i, renderNames.length - 1)] || "text";
+}
+
+/** Before a session: an element the chat renderer writes holds an empty conversation as its input value, as gradio's Chatbot does. */
+export function prepareOutputs(selectors, renderNames) {
+  selectors.forEach((selector, i) => {
+    const el = document.querySelector(selector);
+    if (el && rendererName(renderNames, i) === "chat" && !(RENDERED_VALUE in el)) el[RENDERED_VALUE] = [];
+  });
+}
+
+/** Render values[i] into targets[i] with its renderer. */
 export function renderOutputs(selectors, renderNames, values) {
   selectors.forEach((selector, i) => {
     if (i >= values.length) return;
     const el = document.querySelector(selector);
-    const name = renderNames[Math.min(i, renderNames.length - 1)] || "text";
+    const name = rendererName(renderNames, i);
     const render = renderers.get(name);
     if (!el) console.warn(`rtcstream: no element matches the output selector ${selector}`);
     else if (!render) console.warn(`rtcstream: unknown renderer "${name}"; known: ${[...renderers.keys()].join(", ")}`);
