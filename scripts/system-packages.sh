@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite and the demo use, if any is missing:
-# chromium (browser tests), espeak-ng and sox (speech fixtures and the demo's voice).
+# chromium (browser tests), espeak-ng and sox (speech fixtures and the demo's voice),
+# coturn (the TURN tests run a real turnserver on loopback).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
+command -v turnserver >/dev/null || missing+=(coturn)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
   echo "Please install: ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1

@@ -34,15 +34,16 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path, deadline: fl
 
 
 @contextlib.contextmanager
-def serve(settings: str, name: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def serve(settings: str, name: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve the site with ``settings``.
 
+    ``env`` adds environment variables (settings modules may read them).
     Yields the base URL and the process; daphne's output goes to ``test-output/<name>.log``.
     """
     OUTPUT.mkdir(exist_ok=True)
     database = OUTPUT / f"{name}.sqlite3"
     database.unlink(missing_ok=True)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "RTCSTREAM_TEST_DB": str(database)}
+    env = {**os.environ, **(env or {}), "DJANGO_SETTINGS_MODULE": settings, "RTCSTREAM_TEST_DB": str(database)}
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     port = _free_port()
