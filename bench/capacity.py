@@ -4,8 +4,9 @@
     python bench/capacity.py --audio 4 8 --video 1 2 --window 6
 
 For each server (rtcstream with 1 daphne worker, with 2 daphne workers and the
-sessions split between them, and ``bench/bare_echo.py``: aiortc alone) and for
-each K, a load generator in its own process (``bench/capacity_load.py``, the
+sessions split between them, and ``bench/bare_echo.py``: aiortc alone; all
+three run for the whole bench, and each K runs on each in turn, so that they
+share the machine's load of the moment) and for each K, a load generator in its own process (``bench/capacity_load.py``, the
 Python client) opens K audio echo sessions, then K 640x480 video sessions
 through a per-frame function, and measures a window. Per K it prints: the
 server processes' CPU (percent of one core, total and per session), the
@@ -216,6 +217,12 @@ def spy(pid: int, seconds: float, into: Path) -> subprocess.Popen[bytes]:
 # Leaves where a thread blocks (epoll, the pool's queue, a condition): a sample there is a thread
 # that has been woken and waits for the GIL or for a CPU, since py-spy leaves out idle threads.
 WAKING = ("select (selectors.py", "_worker (concurrent/futures/thread.py:81)", "Condition.wait (threading.py")
+
+
+def is_waking(leaf: str) -> bool:
+    return any(wait in leaf for wait in WAKING)
+
+
 LOOP_PARTS = [  # (label, a path fragment of a frame), the first match from the leaf wins
     ("handoff to threads", "concurrent/futures/"),
     ("handoff to threads", "threading.py"),
@@ -250,7 +257,7 @@ def thread_part(thread: str) -> str:
 
 
 def loop_part(stack: list[str]) -> str:
-    if stack and stack[-1].startswith(WAKING):
+    if stack and is_waking(stack[-1]):
         return "waking (GIL or CPU wait)"
     for frame in reversed(stack):
         for label, fragment in LOOP_PARTS:
@@ -285,7 +292,7 @@ def read_profiles(paths: list[Path], seconds: float) -> Profile:
             frames, count = stack_text.split(";"), int(count_text)
             part = thread_part(frames[0].split(": ", 1)[-1] if frames[0].startswith("thread") else "?")
             threads[part] += count
-            if frames[-1].startswith(WAKING):
+            if is_waking(frames[-1]):
                 waking[part] += count
             if part == "event loop":
                 loop[loop_part(frames[1:])] += count
@@ -322,6 +329,12 @@ def largest_held(steps: list[Step]) -> int:
     return max((s.sessions for s in steps if s.held), default=0)
 
 
+def held_text(steps: list[Step]) -> str:
+    """The largest K held; "K+" when it was the largest K tried (the real limit is higher)."""
+    k = largest_held(steps)
+    return f"{k}+" if k and k == max(s.sessions for s in steps) else str(k)
+
+
 def ratios(steps: list[Step], kind: str) -> list[str]:
     lines = []
     by = {(s.server, s.sessions): s for s in steps if s.kind == kind}
@@ -332,14 +345,16 @@ def ratios(steps: list[Step], kind: str) -> list[str]:
                 f"  K={k}: rtcstream 1w / bare CPU per session = {ours.per_session / bare.per_session:.2f}x "
                 f"({ours.per_session:.2f} vs {bare.per_session:.2f} % of a core)"
             )
-    held = {
-        name: largest_held([s for s in steps if s.kind == kind and s.server == name])
-        for name in dict.fromkeys(s.server for s in steps)
-    }
-    lines.append("  largest K held at full cadence: " + ", ".join(f"{name} {k}" for name, k in held.items()))
-    one, two = held.get("rtcstream 1w"), held.get("rtcstream 2w")
+    names = list(dict.fromkeys(s.server for s in steps if s.kind == kind))
+    mine = {name: [s for s in steps if s.kind == kind and s.server == name] for name in names}
+    lines.append("  largest K held at full cadence: " + ", ".join(f"{n} {held_text(mine[n])}" for n in names))
+    one, two = (largest_held(mine.get(n, [])) for n in ("rtcstream 1w", "rtcstream 2w"))
     if one and two:
-        lines.append(f"  2 workers / 1 worker: {two / one:.2f}x")
+        if "+" in held_text(mine["rtcstream 1w"]):
+            lines.append("  2 workers / 1 worker: not measured (1 worker held every K tried)")
+        else:
+            more = " or more (2 workers held every K tried)" if "+" in held_text(mine["rtcstream 2w"]) else ""
+            lines.append(f"  2 workers / 1 worker: {two / one:.2f}x{more}")
     return lines
 
 
@@ -362,19 +377,23 @@ def main() -> None:
     steps: list[Step] = []
     profiles: dict[str, Profile] = {}
     can_profile = args.profile > 0 and (shutil.which("py-spy") or (Path(sys.executable).parent / "py-spy").exists())
-    for key in args.servers:
-        with factories[key]() as server:
-            for kind, counts in (("audio", args.audio), ("video", args.video)):
-                for k in counts:
-                    step = run_step(server, kind, k, args)
+    with contextlib.ExitStack() as stack:
+        # Every server runs for the whole bench (an idle one costs nothing), and each K is run on
+        # each server in turn, so that all of them share the machine's load of the moment.
+        servers = {key: stack.enter_context(factories[key]()) for key in args.servers}
+        for kind, counts in (("audio", args.audio), ("video", args.video)):
+            running = set(servers)
+            for k in counts:
+                for key in [key for key in servers if key in running]:
+                    step = run_step(servers[key], kind, k, args)
                     steps.append(step)
                     print(f"{kind:<5} {describe(step)}", flush=True)
                     if not step.held and not args.keep_going:
-                        break
-            if can_profile and key in ("1w", "bare"):
-                folder = Path(tempfile.mkdtemp(prefix="capacity-spy-"))
-                run_step(server, "audio", args.profile, args, profile=folder / key)
-                profiles[server.name] = read_profiles(sorted(folder.glob(f"{key}.*.txt")), args.window)
+                        running.discard(key)
+        for key in [key for key in ("1w", "bare") if key in servers and can_profile]:
+            folder = Path(tempfile.mkdtemp(prefix="capacity-spy-"))
+            run_step(servers[key], "audio", args.profile, args, profile=folder / key)
+            profiles[servers[key].name] = read_profiles(sorted(folder.glob(f"{key}.*.txt")), args.window)
 
     for kind in ("audio", "video"):
         print(f"\n{kind}:")
@@ -383,7 +402,8 @@ def main() -> None:
     if profiles:
         print(
             f"\nWhere the time goes at {args.profile} audio sessions (py-spy at 100 Hz: percent of wall time "
-            "each kind of thread was running or runnable; 'waking': woken, waiting for the GIL or a CPU):"
+            "each kind of thread was running or runnable; 'waking': samples in an epoll/queue/condition wait, "
+            "which py-spy --nonblocking cannot tell from idle: woken and waiting for the GIL or a CPU, or idle):"
         )
         for name, profile in profiles.items():
             first, loop = profile.lines()
