@@ -392,7 +392,8 @@ def main() -> None:
                         running.discard(key)
         for key in [key for key in ("1w", "bare") if key in servers and can_profile]:
             folder = Path(tempfile.mkdtemp(prefix="capacity-spy-"))
-            run_step(servers[key], "audio", args.profile, args, profile=folder / key)
+            step = run_step(servers[key], "audio", args.profile, args, profile=folder / key)
+            print(f"prof  {describe(step)}", flush=True)  # the run py-spy sampled
             profiles[servers[key].name] = read_profiles(sorted(folder.glob(f"{key}.*.txt")), args.window)
 
     for kind in ("audio", "video"):
