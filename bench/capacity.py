@@ -34,7 +34,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -391,7 +390,8 @@ def main() -> None:
                     if not step.held and not args.keep_going:
                         running.discard(key)
         for key in [key for key in ("1w", "bare") if key in servers and can_profile]:
-            folder = Path(tempfile.mkdtemp(prefix="capacity-spy-"))
+            folder = OUTPUT / "capacity-profiles"  # py-spy's raw stacks stay there for flamegraphs
+            folder.mkdir(parents=True, exist_ok=True)
             step = run_step(servers[key], "audio", args.profile, args, profile=folder / key)
             print(f"prof  {describe(step)}", flush=True)  # the run py-spy sampled
             profiles[servers[key].name] = read_profiles(sorted(folder.glob(f"{key}.*.txt")), args.window)
