@@ -34,25 +34,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
-from aiortc import RTCPeerConnection  # noqa: E402
 
 from rtcstream.client import ArrayAudioTrack, RtcClient  # noqa: E402
 from tests.daphne import serve  # noqa: E402
 from tests.handlers import tone  # noqa: E402
+from tests.offers import audio_offer_sdp  # noqa: E402
 
 ENDPOINT = "t-echo"
 SESSIONS_PER_ROUND = 10
 MESSAGES_PER_SOCKET = 25
 PARALLEL = 4
-
-
-async def offer_sdp() -> str:
-    pc = RTCPeerConnection()
-    pc.addTrack(ArrayAudioTrack(tone(440, 1, 48000)))
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp
-    await pc.close()
-    return sdp
 
 
 def fuzzed_messages(rng: random.Random, sdp: str, count: int) -> list[str]:
@@ -113,7 +104,7 @@ async def bounded(jobs: list, limit: int) -> None:
 
 async def main(sessions: int, messages: int) -> int:
     rng = random.Random(10)
-    sdp = await offer_sdp()
+    sdp = await audio_offer_sdp()
     rounds = max(1, sessions // SESSIONS_PER_ROUND)
     per_round = messages // rounds
     with serve("tests.settings", "bench-memory") as (server, process):

@@ -44,7 +44,7 @@ RTCSTREAM = {
         "t-reply-tone": "tests.handlers.reply_tone",
         "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",
         "t-slow": "tests.handlers.SlowHandler",
-        "t-guide-echo": "tests.guide_echo.EchoHandler",
+        "t-guide-echo": "tests.guide.examples.stream_handler.EchoHandler",
         "t-blocked": "tests.handlers.BlockedHandler",
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
         "t-colors-rgb": {"handler": "tests.handlers.colors", "modality": "video", "color": "rgb"},
@@ -53,10 +53,10 @@ RTCSTREAM = {
         "t-trigger": {"handler": "tests.handlers.TriggerHandler", "mode": "send"},
         # The guide's transcript: audio.stream(ReplyOnPause(transcribe), inputs=[audio, gr.State([]), chatbot]).
         "t-guide-transcript": {
-            "handler": "tests.guide_transcript.handler",
+            "handler": "tests.guide.examples.additional_outputs.handler",
             "mode": "send",
             "state": [[]],
-            "on_additional_outputs": "tests.guide_transcript.on_additional_outputs",
+            "on_additional_outputs": "tests.guide.examples.additional_outputs.on_additional_outputs",
         },
         "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
     },

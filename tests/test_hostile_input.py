@@ -15,6 +15,7 @@ from rtcstream import clients
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.models import StreamSession
 from tests.handlers import tone
+from tests.offers import audio_offer_sdp
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -24,12 +25,7 @@ DEEP = '{"type":"ping","x":' + "[" * 2000 + "]" * 2000 + "}"
 
 @pytest.fixture
 async def offer_sdp() -> str:
-    pc = RTCPeerConnection()
-    pc.addTrack(ArrayAudioTrack(tone(440, 1, 48000)))
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp
-    await pc.close()
-    return sdp
+    return await audio_offer_sdp()
 
 
 async def test_deeply_nested_json_gets_a_coded_error_and_the_socket_lives(asgi_app):

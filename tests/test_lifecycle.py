@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from aiortc import RTCPeerConnection
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
@@ -26,6 +25,7 @@ from rtcstream.limits import DatabaseAdmission
 from rtcstream.models import StreamSession
 from tests.handlers import tone
 from tests.lifecycle import assert_nothing_left
+from tests.offers import audio_offer_sdp
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -57,13 +57,7 @@ def slow_admission() -> Iterator[type[SlowAdmission]]:
 
 @pytest.fixture
 async def offer_sdp() -> str:
-    """A real browser-like audio offer (its peer connection is closed: only the text is needed)."""
-    pc = RTCPeerConnection()
-    pc.addTrack(ArrayAudioTrack(tone(440, 1, 48000)))
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp
-    await pc.close()
-    return sdp
+    return await audio_offer_sdp()
 
 
 class Errors(logging.Handler):

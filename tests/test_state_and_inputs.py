@@ -23,7 +23,7 @@ async def test_the_guides_transcript_keeps_its_state_turn_after_turn(asgi_app):
             # Only the chatbot's value reaches the page: the state stays on the server.
             assert len(chat) == 1 and isinstance(chat[0], list), chat
             # The reply counts the turns from the state, which the hook updated each time.
-            assert chat[0][-1]["content"].startswith(f"reply {turn} to "), chat
+            assert chat[0][-1]["content"].startswith(f"Turn {turn}: "), chat
             assert len(chat[0]) == turn
             # The page shows the list and sends it back as its input (a renderer's write is a change).
             await client.set_inputs(chat[0])
@@ -33,7 +33,7 @@ async def test_the_guides_transcript_keeps_its_state_turn_after_turn(asgi_app):
         await client.wait_for_event("connected")
         await client.trigger()
         chat = (await client.wait_for_outputs(1, timeout=15))[-1]["values"][0]
-        assert [m["content"][:7] for m in chat] == ["reply 1"]
+        assert [m["content"][:7] for m in chat] == ["Turn 1:"]
 
 
 async def test_json_inputs_reach_the_handler_as_lists_and_dicts(asgi_app):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.daphne import stop
+
 STUN_BINDING_REQUEST = bytes.fromhex("0001 0000 2112a442") + os.urandom(12)
 
 
@@ -99,9 +101,4 @@ def turnserver(folder: Path, secret: str = "rtcstream-test-secret") -> Iterator[
                 raise TimeoutError(f"turnserver did not answer STUN on port {port}; see {log}")
         yield TurnServer(url=f"turn:127.0.0.1:{port}?transport=udp", secret=secret, port=port, log=log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
