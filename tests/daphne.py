@@ -34,22 +34,29 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path, deadline: fl
 
 
 @contextlib.contextmanager
-def serve(settings: str, name: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve the site with ``settings``.
+def serve(
+    settings: str,
+    name: str,
+    app: str = "rtcproject.asgi:application",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve ``app`` with ``settings``.
 
-    Yields the base URL and the process; daphne's output goes to ``test-output/<name>.log``.
+    ``extra_env`` is added to daphne's environment (the browser bench passes its
+    options this way). Yields the base URL and the process; daphne's output goes
+    to ``test-output/<name>.log``.
     """
     OUTPUT.mkdir(exist_ok=True)
     database = OUTPUT / f"{name}.sqlite3"
     database.unlink(missing_ok=True)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "RTCSTREAM_TEST_DB": str(database)}
+    env = {**os.environ, **(extra_env or {}), "DJANGO_SETTINGS_MODULE": settings, "RTCSTREAM_TEST_DB": str(database)}
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     port = _free_port()
     log_path = OUTPUT / f"{name}.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "rtcproject.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
             cwd=ROOT,
             env=env,
             stdout=log,
