@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast setup system lint bench bench-browser clean
+.PHONY: run test test-fast setup system lint bench bench-playout bench-browser clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ $(FASTRTC_VENV)/.installed:
 ## Turn-taking heard in Chromium (rtcstream's demo page and FastRTC 0.0.34, LAN and impaired path); ~8 min
 bench-browser: setup system $(FASTRTC_VENV)/.installed
 	$(PY) bench/browser/run.py $(BENCH_ARGS)
+
+## Chromium playout of server audio, with and without frames between replies (issue 8's evidence)
+bench-playout: setup system
+	$(PY) bench/playout.py
 
 clean:
 	rm -rf $(VENV) test-output db.sqlite3 .bench

@@ -197,10 +197,11 @@ async def close_session(client: RtcClient) -> None:
 
 
 async def wait_quiet(client: RtcClient, quiet: float, timeout: float) -> None:
-    """Wait until no audio frame has arrived for ``quiet`` seconds."""
+    """Wait until no sound (the server sends silence between replies) has arrived for ``quiet`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        last = client.audio.frames[-1][0] if client.audio.frames else 0.0
+        loud = [f[0] for f in client.audio.frames[-100:] if dbfs(f[2]) > REPLY_DB]
+        last = loud[-1] if loud else 0.0
         if time.monotonic() - last >= quiet:
             return
         await asyncio.sleep(0.05)

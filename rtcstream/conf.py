@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "AUDIO_JITTER_FRAMES": 1,
     # How much generated audio may wait ahead of playback, in seconds.
     "AUDIO_BUFFER_SECONDS": 0.5,
+    # Send 20 ms frames of silence between replies. A browser whose RTP stream
+    # pauses plays the next reply ~1 s late and clips its start (docs/performance.md);
+    # False saves the Opus encoding of silence on idle sessions.
+    "AUDIO_IDLE_FRAMES": True,
     # URL prefix of the websocket routes (without slashes).
     "WS_PREFIX": "ws/rtcstream",
 }

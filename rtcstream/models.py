@@ -171,6 +171,7 @@ class EndReason(models.TextChoices):
     TIME_LIMIT = "time_limit", "time limit"
     HANDLER_CLOSED = "handler_closed", "handler closed"
     HANDLER_ERROR = "handler_error", "handler error"
+    MEDIA_ERROR = "media_error", "media error"
     STREAM_ENDED = "stream_ended", "stream ended"
     DISCONNECTED = "disconnected", "disconnected"
     CONNECTION_FAILED = "connection_failed", "connection failed"

@@ -234,13 +234,13 @@ class Session:
             self.loop.call_soon_threadsafe(func)
 
     def clear_output(self) -> None:
-        track = getattr(self.runner, "audio_out", None)
+        track = self.runner.audio_output() if self.runner is not None else None
         if track is not None:
             self._on_loop(track.clear)
 
     def output_busy(self) -> bool:
-        track = getattr(self.runner, "audio_out", None)
-        return bool(track is not None and track.busy())
+        track = self.runner.audio_output() if self.runner is not None else None
+        return track is not None and track.busy()
 
     def publish(self, outputs: AdditionalOutputs) -> None:
         self._outputs.put(outputs)
@@ -263,16 +263,26 @@ class Session:
         """Start closing from any thread (handlers, timers)."""
         self._on_loop(lambda: self._start_close(reason, message))
 
-    def fail(self, exc: BaseException) -> None:
-        logger.error(
-            "Session %s on %r: the handler raised; ending the session.",
-            self.id,
-            self.endpoint.slug,
-            exc_info=(type(exc), exc, exc.__traceback__),
-        )
-        message = f"The handler failed: {type(exc).__name__}: {exc}"
-        self._events.put(protocol.error("handler_error", message))
-        self.close_soon("handler_error", message)
+    def fail(self, exc: BaseException, code: str = "handler_error") -> None:
+        if code == "media_error":
+            logger.error(
+                "Session %s on %r: the server's media stopped (%s); ending the session.",
+                self.id,
+                self.endpoint.slug,
+                exc,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+            message = "The server stopped sending media because of an internal error; the session has ended."
+        else:
+            logger.error(
+                "Session %s on %r: the handler raised; ending the session.",
+                self.id,
+                self.endpoint.slug,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+            message = f"The handler failed: {type(exc).__name__}: {exc}"
+        self._events.put(protocol.error(code, message))
+        self.close_soon(code, message)
 
     # RunnerContext.close
     def close(self, reason: str, message: str = "") -> None:  # type: ignore[override]

@@ -22,7 +22,7 @@ async def test_a_generator_audio_arrives_complete_at_the_right_pitch(asgi_app):
         assert abs(samples.size / 48000 - 2.0) < 0.1, samples.size / 48000
         for second in (samples[:48000], samples[48000:96000]):
             assert abs(dominant_frequency(second) - 880) < 3
-        arrivals = [f[0] for f in client.audio.frames]
+        arrivals = [f[0] for f in client.audio.audible()]
         assert 1.7 < arrivals[-1] - arrivals[0] < 2.5  # paced, not bursted
 
 

@@ -11,6 +11,13 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+# int16 RMS above which a frame counts as sound (about -50 dBFS).
+AUDIBLE_RMS = 100.0
+
+
+def _rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
 
 @dataclass
 class AudioSink:
@@ -25,7 +32,15 @@ class AudioSink:
         return np.concatenate([f[2] for f in self.frames])
 
     def seconds(self) -> float:
+        """Seconds received, silence included: the server sends frames continuously."""
         return sum(f[2].size for f in self.frames) / 48000
+
+    def audible(self, threshold: float = AUDIBLE_RMS) -> list[tuple[float, int, np.ndarray]]:
+        """The frames that carry sound (RMS above ``threshold``), not the silence between replies."""
+        return [f for f in self.frames if f[2].size and _rms(f[2]) > threshold]
+
+    def audible_seconds(self, threshold: float = AUDIBLE_RMS) -> float:
+        return sum(f[2].size for f in self.audible(threshold)) / 48000
 
 
 @dataclass

@@ -21,5 +21,8 @@ class HandlerContext(Protocol):
     def clear_output(self) -> None:
         """Drop the audio queued for the client but not yet played (barge-in)."""
 
+    def output_busy(self) -> bool:
+        """True while audio the handler produced is queued for the client."""
+
     def inputs(self) -> tuple[Any, ...]:
         """Return the latest additional input values from the client."""

@@ -294,8 +294,7 @@ class ReplyOnPause(AsyncStreamHandler):
             return True
         if not self._queue.empty():
             return True
-        output_busy = getattr(self._context, "output_busy", None)
-        return bool(output_busy()) if output_busy is not None else False
+        return self._context is not None and self._context.output_busy()
 
     def _turn(self, turn: TurnEnded, reason: str) -> None:
         self.send_message("pause_detected", reason=reason, duration=round(turn.duration_s, 3))

@@ -1,10 +1,18 @@
-"""The server's outgoing tracks: paced audio from a bounded buffer, and video from a one-frame slot."""
+"""The server's outgoing tracks: paced audio from a bounded buffer, and video from a one-frame slot.
+
+aiortc's sender calls ``recv`` in a loop and stops for the rest of the session
+on any exception it does not expect (and calls the track's ``stop``). So
+``recv`` never lets an error through unrecorded: it keeps the error in
+``failure``, ends the track, and the runner that owns the track ends the
+session with a ``media_error`` (see ``runners.base``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import fractions
+import logging
 import time
 from typing import Any
 
@@ -16,33 +24,84 @@ from .audio import FRAME_SAMPLES, OUTPUT_RATE, OutputConverter, make_frame
 from .pacing import Pacer
 from .video import rgb_to_frame
 
+logger = logging.getLogger("rtcstream.media")
+
 AUDIO_PTIME = FRAME_SAMPLES / OUTPUT_RATE
 VIDEO_CLOCK = 90000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+_FRAME_VALUES = FRAME_SAMPLES * 2  # interleaved stereo
+_SILENCE = np.zeros(_FRAME_VALUES, dtype=np.int16)
 
 
-class AudioOutputTrack(MediaStreamTrack):
+class OutputTrack(MediaStreamTrack):
+    """What both outgoing tracks share: an orderly end, and failures kept for the owner.
+
+    ``end()`` asks the track to finish once what is queued has gone out;
+    ``finished`` then tells an orderly end from a failure. ``failure`` holds
+    the exception that stopped ``recv``, if any.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = asyncio.Event()
+        self._ended = False
+        self.failure: BaseException | None = None
+        self.finished = False
+        self.frames_sent = 0
+
+    def end(self) -> None:
+        """Finish after the queued media has gone out: ``recv`` then ends the track."""
+        self._ended = True
+        self._changed.set()
+
+    def stop(self) -> None:
+        super().stop()
+        self._changed.set()
+
+    def _finish(self) -> MediaStreamError:
+        self.finished = True
+        self.stop()
+        return MediaStreamError()
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        try:
+            return await self._next_frame()
+        except (MediaStreamError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            self.failure = exc
+            logger.error("The outgoing %s track failed; it is stopped", self.kind, exc_info=True)
+            self.stop()
+            raise MediaStreamError from exc
+
+    async def _next_frame(self) -> Any:
+        raise NotImplementedError
+
+
+class AudioOutputTrack(OutputTrack):
     """Audio that handlers write in chunks of any size and rate, played in real time.
 
     ``put`` converts a chunk to 48 kHz stereo and waits while more than
     ``max_buffer`` seconds are queued, so a generator never runs far ahead of
-    playback. ``recv`` hands aiortc one 20 ms frame when it is due; while
-    nothing is queued it waits (no RTP is sent), and a chunk that ends inside a
-    frame is padded with silence only once the frame is due.
+    playback. ``recv`` hands aiortc one 20 ms frame every 20 ms, silence when
+    nothing is queued (``idle_frames``): a browser's jitter buffer that keeps
+    receiving stays small and plays the next reply at once, where after a gap
+    in the RTP stream Chromium played replies late and clipped their start
+    (docs/performance.md). Without ``idle_frames`` nothing is sent between replies.
     """
 
     kind = "audio"
 
-    def __init__(self, max_buffer: float = 0.5) -> None:
+    def __init__(self, max_buffer: float = 0.5, *, idle_frames: bool = True, frame_period: float = AUDIO_PTIME) -> None:
         super().__init__()
         self.max_buffer = max_buffer
+        self.idle_frames = idle_frames
         self._chunks: collections.deque[np.ndarray] = collections.deque()
         self._queued = 0  # interleaved samples in _chunks
         self._converter = OutputConverter()
-        self._changed = asyncio.Event()
-        self._ended = False
-        self._pacer = Pacer(AUDIO_PTIME)
-        self.frames_sent = 0
+        self._pacer = Pacer(frame_period)  # real time; tests run it faster
 
     @property
     def buffered_seconds(self) -> float:
@@ -55,15 +114,14 @@ class AudioOutputTrack(MediaStreamTrack):
     async def put(self, chunk: Any) -> None:
         """Queue one handler chunk ``(rate, array[, layout])``; wait while the buffer is full."""
         samples = self._converter.convert(chunk)
-        while self.buffered_seconds >= self.max_buffer and self.readyState == "live":
+        while self.buffered_seconds >= self.max_buffer and self.readyState == "live" and not self._ended:
             self._changed.clear()
             await self._changed.wait()
-        if self.readyState != "live" or self._ended:
+        if self.readyState != "live" or self._ended or not samples.size:
             return
-        if samples.size:
-            self._chunks.append(samples)
-            self._queued += samples.size
-            self._changed.set()
+        self._chunks.append(samples)
+        self._queued += samples.size
+        self._changed.set()
 
     def clear(self) -> float:
         """Drop everything queued (barge-in); return how many seconds were dropped."""
@@ -74,20 +132,14 @@ class AudioOutputTrack(MediaStreamTrack):
         self._changed.set()
         return dropped
 
-    def end(self) -> None:
-        """Finish after the queued audio has played: ``recv`` then ends the track."""
-        self._ended = True
-        self._changed.set()
-
-    def stop(self) -> None:
-        super().stop()
-        self._changed.set()
-
-    def _take(self, wanted: int) -> np.ndarray:
+    def _take(self) -> np.ndarray:
+        """Return the next frame's samples: what is queued, padded with silence."""
+        if not self._chunks:
+            return _SILENCE
         parts, taken = [], 0
-        while self._chunks and taken < wanted:
+        while self._chunks and taken < _FRAME_VALUES:
             head = self._chunks[0]
-            need = wanted - taken
+            need = _FRAME_VALUES - taken
             if head.size <= need:
                 parts.append(self._chunks.popleft())
                 taken += head.size
@@ -97,43 +149,25 @@ class AudioOutputTrack(MediaStreamTrack):
                 taken += need
         self._queued -= taken
         self._changed.set()
-        out = np.concatenate(parts) if len(parts) != 1 else parts[0]
-        if out.size < wanted:
-            out = np.concatenate([out, np.zeros(wanted - out.size, dtype=np.int16)])
-        return out
+        if taken < _FRAME_VALUES:
+            parts.append(_SILENCE[: _FRAME_VALUES - taken])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    async def _wait_for_data(self) -> None:
-        wanted = FRAME_SAMPLES * 2
-        while self.readyState == "live":
-            if self._queued >= wanted or (self._queued and self._ended):
-                return
-            if self._queued == 0 and self._ended:
-                return
-            self._changed.clear()
-            if self._queued:
-                # A partial frame: wait for more until this frame is due, then pad it.
-                timeout = self._pacer.due() - time.monotonic()
-                if timeout <= 0:
-                    return
-                try:
-                    async with asyncio.timeout(timeout):
-                        await self._changed.wait()
-                except TimeoutError:
-                    return
-            else:
-                await self._changed.wait()
-
-    async def recv(self) -> av.AudioFrame:
-        await self._wait_for_data()
-        if self.readyState != "live" or (self._queued == 0 and self._ended):
-            self.stop()
-            raise MediaStreamError
+    async def _next_frame(self) -> av.AudioFrame:
+        while not self.idle_frames and not self._chunks and not self._ended and self.readyState == "live":
+            self._changed.clear()  # no RTP until there is something to play
+            await self._changed.wait()
         index = await self._pacer.next()
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._ended and not self._chunks:
+            raise self._finish()
+        frame = make_frame(self._take(), index * FRAME_SAMPLES)
         self.frames_sent += 1
-        return make_frame(self._take(FRAME_SAMPLES * 2), index * FRAME_SAMPLES)
+        return frame
 
 
-class VideoOutputTrack(MediaStreamTrack):
+class VideoOutputTrack(OutputTrack):
     """Video from a one-frame slot: the newest frame wins, stale ones are dropped.
 
     With ``fps`` set (generated video) ``recv`` paces frames at that rate and
@@ -146,11 +180,8 @@ class VideoOutputTrack(MediaStreamTrack):
     def __init__(self, fps: float | None = None) -> None:
         super().__init__()
         self._slot: av.VideoFrame | None = None
-        self._changed = asyncio.Event()
-        self._ended = False
         self._pacer = Pacer(1 / fps) if fps else None
         self._start: float | None = None
-        self.frames_sent = 0
 
     def offer(self, frame: Any) -> None:
         """Replace the slot with ``frame`` (RGB array or VideoFrame); never waits."""
@@ -166,23 +197,14 @@ class VideoOutputTrack(MediaStreamTrack):
         self._slot = converted
         self._changed.set()
 
-    def end(self) -> None:
-        self._ended = True
-        self._changed.set()
-
-    def stop(self) -> None:
-        super().stop()
-        self._changed.set()
-
-    async def recv(self) -> av.VideoFrame:
+    async def _next_frame(self) -> av.VideoFrame:
         if self._pacer is not None:
             await self._pacer.next()
         while self._slot is None and self.readyState == "live" and not self._ended:
             self._changed.clear()
             await self._changed.wait()
         if self._slot is None:
-            self.stop()
-            raise MediaStreamError
+            raise self._finish() if self._ended else MediaStreamError()
         frame, self._slot = self._slot, None
         self._changed.set()
         now = time.monotonic()

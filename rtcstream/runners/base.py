@@ -6,14 +6,26 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..handlers.context import HandlerContext
 from ..handlers.outputs import AdditionalOutputs, CloseStream
+from ..media.tracks import AudioOutputTrack, OutputTrack
 
 logger = logging.getLogger("rtcstream.runners")
+
+T = TypeVar("T", bound=OutputTrack)
+
+# aiortc's sender stops a track when its encoder or transport fails. The
+# transport also fails when the connection goes, which the session learns
+# through its connection state; wait this long before blaming the media.
+SENDER_STOP_GRACE = 0.5
+
+
+class MediaFailure(Exception):
+    """An outgoing track stopped while the session was live."""
 
 
 class RunnerContext(HandlerContext):
@@ -25,8 +37,8 @@ class RunnerContext(HandlerContext):
     def close(self, reason: str, message: str = "") -> None:
         """End the session (from the loop)."""
 
-    def fail(self, exc: BaseException) -> None:
-        """End the session because the handler raised ``exc``."""
+    def fail(self, exc: BaseException, code: str = "handler_error") -> None:
+        """End the session because ``exc`` was raised (by the handler, or on the media path)."""
 
 
 async def drain(track: MediaStreamTrack) -> None:
@@ -49,12 +61,41 @@ class Runner(ABC):
         self.handler = handler
         self.context = context
         self.inbound: MediaStreamTrack | None = None
+        self._outgoing: list[OutputTrack] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
 
-    @abstractmethod
+    def own(self, track: T) -> T:
+        """Make ``track`` one this runner sends; its end is watched from now on."""
+        self._outgoing.append(track)
+        track.on("ended", lambda: self._on_outgoing_ended(track))
+        return track
+
     def outgoing_tracks(self) -> list[MediaStreamTrack]:
         """Tracks the server sends; added to the peer connection before the answer."""
+        return list(self._outgoing)
+
+    def audio_output(self) -> AudioOutputTrack | None:
+        """The audio track the handler's replies play on, if this runner sends audio."""
+        return next((t for t in self._outgoing if isinstance(t, AudioOutputTrack)), None)
+
+    def on_output_finished(self, track: OutputTrack) -> None:
+        """An outgoing track ended in order (``end()`` and all its media sent)."""
+
+    def _on_outgoing_ended(self, track: OutputTrack) -> None:
+        if self._stopped:
+            return
+        if track.finished:
+            self.on_output_finished(track)
+        elif track.failure is not None:
+            self.context.fail(track.failure, code="media_error")
+        else:
+            # The sender stopped it: a failed encoder (aiortc logged it) or a closing transport.
+            self.context.loop.call_later(SENDER_STOP_GRACE, self._sender_stopped, track)
+
+    def _sender_stopped(self, track: OutputTrack) -> None:
+        if not self._stopped:
+            self.context.fail(MediaFailure(f"the {track.kind} sender stopped"), code="media_error")
 
     def on_track(self, track: MediaStreamTrack) -> None:
         """Keep the first incoming track of the kind this runner reads; drain any other."""

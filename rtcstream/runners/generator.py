@@ -8,10 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aiortc.mediastreams import MediaStreamTrack
-
-from .. import workers
-from ..media.tracks import AudioOutputTrack, VideoOutputTrack
+from .. import conf, workers
+from ..media.tracks import AudioOutputTrack, OutputTrack, VideoOutputTrack
 from .base import Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
@@ -29,17 +27,14 @@ class GeneratorRunner(Runner):
     ) -> None:
         super().__init__(handler, context)
         self.modality = modality
+        self.track: AudioOutputTrack | VideoOutputTrack
         if modality == "audio":
-            self.track: AudioOutputTrack | VideoOutputTrack = AudioOutputTrack(max_buffer=audio_buffer)
+            self.track = self.own(AudioOutputTrack(max_buffer=audio_buffer, idle_frames=conf.get("AUDIO_IDLE_FRAMES")))
         else:
-            self.track = VideoOutputTrack(fps=fps)
+            self.track = self.own(VideoOutputTrack(fps=fps))
         self._current: asyncio.Task[Any] | None = None
 
-    def outgoing_tracks(self) -> list[MediaStreamTrack]:
-        return [self.track]
-
     async def start(self) -> None:
-        self.track.on("ended", self._on_track_ended)
         self._run_generator()
 
     def trigger(self) -> None:
@@ -60,7 +55,7 @@ class GeneratorRunner(Runner):
                     await self.track.put(media)
         self.track.end()
 
-    def _on_track_ended(self) -> None:
+    def on_output_finished(self, track: OutputTrack) -> None:
         async def finish() -> None:
             await asyncio.sleep(PLAYOUT_GRACE)
             self.context.close("stream_ended", "The stream has ended.")

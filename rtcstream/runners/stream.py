@@ -10,7 +10,7 @@ from typing import Any
 
 from aiortc.mediastreams import MediaStreamTrack
 
-from .. import workers
+from .. import conf, workers
 from ..handlers.base import AsyncStreamHandler, StreamHandlerBase
 from ..media.audio import InputConverter
 from ..media.tracks import AudioOutputTrack
@@ -35,15 +35,16 @@ class StreamRunner(Runner):
         super().__init__(handler, context)
         handler.bind(context)
         self.is_async = isinstance(handler, AsyncStreamHandler)
-        self.audio_out = AudioOutputTrack(max_buffer=audio_buffer) if mode == "send-receive" else None
+        self.audio_out = (
+            self.own(AudioOutputTrack(max_buffer=audio_buffer, idle_frames=conf.get("AUDIO_IDLE_FRAMES")))
+            if mode == "send-receive"
+            else None
+        )
         self._converter = InputConverter(handler.input_sample_rate, handler.expected_layout)
         self._serial = asyncio.Lock()
         self._input = asyncio.Event()
         self._dropped_audio = False
         self.frames_dropped = 0
-
-    def outgoing_tracks(self) -> list[MediaStreamTrack]:
-        return [self.audio_out] if self.audio_out is not None else []
 
     async def call(self, method: Any, *args: Any) -> Any:
         if self.is_async:

@@ -24,14 +24,11 @@ class VideoFunctionRunner(Runner):
 
     def __init__(self, handler: Callable[..., Any], context: RunnerContext, **options: Any) -> None:
         super().__init__(handler, context)
-        self.video_out = VideoOutputTrack()
+        self.video_out = self.own(VideoOutputTrack())
         self._latest: av.VideoFrame | None = None
         self._arrived = asyncio.Event()
         self.frames_in = 0
         self.frames_processed = 0
-
-    def outgoing_tracks(self) -> list[MediaStreamTrack]:
-        return [self.video_out]
 
     async def start(self) -> None:
         if self.inbound is not None:
