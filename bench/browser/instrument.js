@@ -1,37 +1,70 @@
 // The browser bench's init script: runs in the page before its own scripts.
 //
 // It records, on the wall clock (performance.timeOrigin + performance.now(), ms):
-// - window.__bench.local: [t, rms] every 10 ms of the microphone track
-//   (getUserMedia wrapped), to place the fake microphone's file on the clock;
-// - window.__bench.remote: [t, rms] every 10 ms of the first remote audio
-//   track (RTCPeerConnection wrapped), what the user hears;
+// - window.__bench.local: [context time, rms] every 512 frames of the microphone
+//   track (getUserMedia wrapped), to place the fake microphone's file on the clock;
+// - window.__bench.remote: the same for the first remote audio track
+//   (RTCPeerConnection wrapped), what the user hears;
+// - window.__bench.clock: [context time, wall ms] pairs (getOutputTimestamp), and
+//   window.__bench.latency: the context's base and output latency (s);
 // - window.__bench.stats: inbound-rtp audio getStats every 250 ms;
 // - window.__bench.events: [t, name, detail] for rtcstream's turn events
 //   (the widget's rtcstream:event) and FastRTC's data-channel messages.
 (() => {
   const now = () => performance.timeOrigin + performance.now();
   const bench = (window.__bench = { local: [], remote: [], stats: [], events: [], marks: {} });
+  // Levels are measured on the audio thread (an AudioWorklet: every 512 frames, the RMS and
+  // the context time of the block), so a busy main thread loses no samples; the main thread
+  // records getOutputTimestamp() pairs that map context time to the wall clock.
+  const WORKLET = `
+    class BenchLevel extends AudioWorkletProcessor {
+      constructor() { super(); this.sum = 0; this.frames = 0; this.start = 0; this.out = []; }
+      process(inputs) {
+        const channel = inputs[0] && inputs[0][0];
+        if (this.frames === 0) this.start = currentTime;
+        if (channel) for (let i = 0; i < channel.length; i++) this.sum += channel[i] * channel[i];
+        this.frames += 128;
+        if (this.frames >= 512) {
+          this.out.push(this.start, Math.sqrt(this.sum / this.frames));
+          this.sum = 0; this.frames = 0;
+          if (this.out.length >= 40) { this.port.postMessage(this.out); this.out = []; }
+        }
+        return true;
+      }
+    }
+    registerProcessor("bench-level", BenchLevel);`;
   let context = null;
-  const audioContext = () => {
-    if (!context) context = new AudioContext();
+  let ready = null;
+  const audioContext = async () => {
+    if (!context) {
+      context = new AudioContext();
+      bench.clock = [];
+      bench.latency = { base: context.baseLatency, output: context.outputLatency, rate: context.sampleRate };
+      const url = URL.createObjectURL(new Blob([WORKLET], { type: "application/javascript" }));
+      ready = context.audioWorklet.addModule(url);
+      setInterval(() => {
+        const ts = context.getOutputTimestamp();
+        if (ts.contextTime > 0) bench.clock.push([ts.contextTime, performance.timeOrigin + ts.performanceTime]);
+        bench.latency.output = context.outputLatency;
+      }, 250);
+    }
     if (context.state !== "running") context.resume();
+    await ready;
     return context;
   };
 
-  function envelope(track, out) {
-    const ctx = audioContext();
+  // out receives [context time (s), rms] pairs.
+  async function envelope(track, out) {
+    const ctx = await audioContext();
     const source = ctx.createMediaStreamSource(new MediaStream([track]));
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 512; // 10.7 ms at 48 kHz
-    source.connect(analyser);
-    const buffer = new Float32Array(analyser.fftSize);
-    const timer = setInterval(() => {
-      if (track.readyState === "ended") return clearInterval(timer);
-      analyser.getFloatTimeDomainData(buffer);
-      let sum = 0;
-      for (let i = 0; i < buffer.length; i++) sum += buffer[i] * buffer[i];
-      out.push([now(), Math.sqrt(sum / buffer.length)]);
-    }, 10);
+    const meter = new AudioWorkletNode(ctx, "bench-level");
+    const mute = ctx.createGain();
+    mute.gain.value = 0;
+    source.connect(meter).connect(mute).connect(ctx.destination);
+    meter.port.onmessage = (ev) => {
+      for (let i = 0; i < ev.data.length; i += 2) out.push([ev.data[i], ev.data[i + 1]]);
+    };
+    bench.keep = (bench.keep || []).concat([source, meter, mute]); // no garbage collection
   }
 
   const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);

@@ -9,7 +9,10 @@ Inputs (all times in seconds since the epoch):
 - the server's release log (``serverside.log_releases``): when it handed
   loud reply frames to aiortc.
 
-The microphone envelope places the file on the clock (cross-correlation with
+The page's levels are on the audio context's clock; getOutputTimestamp pairs
+put them on the wall clock: a reply level at the time the output plays it, a
+microphone level at the time the page got it (the output latency earlier). The
+microphone envelope places the file on the clock (cross-correlation with
 the fixture's envelope, 10 ms steps); everything else follows from there.
 Definitions are in ``analyse``'s docstring.
 """
@@ -29,6 +32,7 @@ SPEECH_DB = -45.0  # the fixture's voiced threshold, for the microphone envelope
 ONSET_GAP = 0.15  # an audible run after this much quiet is a new onset
 REPLY_GAP = 0.45  # a reply's own pauses (hesitations, 0.3 s sentence gaps) are shorter than this
 BARGE_IN_OK = 0.3  # talked-over replies should stop within this
+CLIP_TEMPLATE_S = 1.0  # the start clip matches this much of the utterance
 
 
 @dataclass
@@ -39,11 +43,11 @@ class Envelope:
     db: np.ndarray
 
     @classmethod
-    def from_samples(cls, samples: list[list[float]]) -> Envelope:
-        """Resample the page's ``[t_ms, rms]`` pairs onto the grid."""
+    def from_samples(cls, samples: list[list[float]], clock: np.ndarray, shift: float = 0.0) -> Envelope:
+        """Resample the page's ``[context time, rms]`` pairs onto the grid, on the wall clock (``wall_times``)."""
         if len(samples) < 2:
             return cls(0.0, np.full(1, -100.0))
-        times = np.array([s[0] for s in samples]) / 1000
+        times = wall_times(np.array([s[0] for s in samples]), clock) - shift
         levels = 20 * np.log10(np.maximum(np.array([s[1] for s in samples]), 1e-5))
         grid = np.arange(times[0], times[-1], STEP)
         return cls(float(times[0]), np.interp(grid, times, levels))
@@ -58,6 +62,17 @@ class Envelope:
         """Times in [lo, hi) when the level is above ``threshold``."""
         a, b = self.index(lo), self.index(hi)
         return np.array([self.time(a + k) for k in np.flatnonzero(self.db[a:b] > threshold)])
+
+
+def wall_times(context_times: np.ndarray, clock: np.ndarray) -> np.ndarray:
+    """Map audio-context times to the wall time the output plays them, from getOutputTimestamp pairs.
+
+    The offset between the two clocks is interpolated between pairs (taken
+    every 250 ms), not assumed constant: on a loaded machine the audio
+    thread falls behind and the context's clock runs slow.
+    """
+    offsets = clock[:, 1] / 1000 - clock[:, 0]
+    return context_times + np.interp(context_times, clock[:, 0], offsets)
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -105,26 +120,42 @@ def reply_end(reply: Envelope, onset: float, limit: float) -> float:
     return end
 
 
-def start_clip(reply: Envelope, onset: float, fixture_db: np.ndarray, utt_start: float, utt_end: float) -> float | None:
+def start_clip(reply: Envelope, onset: float, limit: float, fixture_db: np.ndarray, utt_start: float) -> float | None:
     """How much of the utterance's start is missing from the reply heard, by matching envelopes.
 
-    The fixture's envelope of the utterance (file seconds ``utt_start`` to
-    ``utt_end``) is slid over the page's reply envelope; at the best match the
-    utterance's first voiced sample falls at some page time; the clip is the
-    audible onset minus that time (0 when the whole start is heard).
+    The fixture's envelope of the utterance's first second (from file second
+    ``utt_start``) is slid over the page's reply envelope between 0.8 s before
+    the audible onset and ``limit`` (the next sentence's start: what follows
+    may be cut by barge-in); at the best match the utterance's first voiced
+    sample falls at some page time; the clip is the audible onset minus that
+    time (0 when the whole start is heard).
     """
-    template = fixture_db[round(utt_start / STEP) : round(utt_end / STEP)]
-    if len(template) < 20:
-        return None
+    template = fixture_db[round(utt_start / STEP) : round((utt_start + CLIP_TEMPLATE_S) / STEP)]
     lo = reply.index(onset - 0.8)
-    hi = reply.index(onset + (utt_end - utt_start) + 0.8)
+    hi = reply.index(min(limit, onset + CLIP_TEMPLATE_S + 0.8))
     window = reply.db[lo:hi]
-    if len(window) <= len(template):
+    if len(template) < 20 or len(window) <= len(template):
         return None
     corr = correlate(_zscore(window), _zscore(template), mode="valid", method="fft")
-    best = int(np.argmax(corr))
-    mapped_start = reply.time(lo + best)
-    return onset - mapped_start
+    return onset - reply.time(lo + int(np.argmax(corr)))
+
+
+def server_stop(releases: list[float], start: float) -> float:
+    """How long after ``start`` the server went on releasing the reply it was sending then (0 if none was).
+
+    The reply's release is followed while its loud frames come less than
+    ``REPLY_GAP`` apart; 0 when no loud frame was released in the 100 ms after
+    ``start``.
+    """
+    later = [t for t in releases if t >= start]
+    if not later or later[0] - start > 0.1:
+        return 0.0
+    end = later[0]
+    for t in later[1:]:
+        if t - end > REPLY_GAP:
+            break
+        end = t
+    return end + 0.02 - start
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -166,6 +197,7 @@ class Item:
 class Session:
     items: list[Item]
     alignment: float
+    output_latency: float
     events: dict[str, int]
     stats: dict[str, Any]
     cpu: dict[str, float]
@@ -194,15 +226,20 @@ def analyse(
     - released: the server's first loud reply frame from response_starting on;
       release -> ear = onset - released;
     - false turn: a pause_detected inside a sentence (after its hesitation began);
-    - clipping, for replies not talked over: the start clip (envelope match,
-      ``start_clip``) and the duration deficit (spoken duration minus the
-      audible reply's, which also counts end losses and time-scale changes);
+    - clipping: the start clip (envelope match, ``start_clip``) for replies
+      heard for 1 s before the next sentence; the duration deficit (spoken
+      duration minus the audible reply's, which also counts end losses and
+      time-scale changes) for replies not talked over;
     - barge-in, for a sentence starting while a reply plays that would go on
       for 300 ms more: stop = the last audible reply instant before this
-      sentence's own reply onset; latency = stop - sentence start.
+      sentence's own reply onset; latency = stop - sentence start; the
+      server's stop is where its release of that reply ends (``server_stop``).
     """
-    microphone = Envelope.from_samples(page["local"])
-    reply = Envelope.from_samples(page["remote"])
+    clock = np.array(page["clock"], dtype=float)
+    output_latency = (page["latency"]["base"] or 0) + (page["latency"]["output"] or 0)
+    # The reply when the output plays it; the microphone when the page got it (the output latency earlier).
+    microphone = Envelope.from_samples(page["local"], clock, shift=output_latency)
+    reply = Envelope.from_samples(page["remote"], clock)
     origin, quality = align(microphone, fixture_db)
     events = [(t / 1000, name) for t, name, _detail in page["events"]]
     by_name: dict[str, list[float]] = {}
@@ -227,10 +264,9 @@ def analyse(
         next_start = origin + nxt["start"] if nxt else end + seg["pause_after"]
         next_end = origin + nxt["end"] if nxt else min(end + seg["pause_after"] + 1.0, record_end)
         item.pause_detected = _first(detected, end, min(next_start + 0.6, next_end))
-        anchor = item.pause_detected or end
-        item.response_starting = _first(starting, anchor - 0.001, min(next_start + 1.5, next_end))
-        anchor = item.response_starting or anchor
-        if item.pause_detected or item.response_starting:
+        if item.pause_detected is not None:
+            item.response_starting = _first(starting, item.pause_detected - 0.001, min(next_start + 1.5, next_end))
+            anchor = item.response_starting or item.pause_detected
             item.onset = _first(reply_onsets, anchor - 0.05, min(anchor + 3.0, next_end + 0.5))
             item.released = _first(releases, anchor - 0.05, (item.onset or anchor + 3.0) + 0.05)
         expected = seg["end"] - item.utterance_start
@@ -240,7 +276,8 @@ def analyse(
             item.heard_until = reply_end(reply, item.onset, limit)
             if not item.talked_over:
                 item.clip_duration = expected - (item.heard_until - item.onset)
-                item.clip_start = start_clip(reply, item.onset, fixture_db, item.utterance_start, seg["end"])
+            if next_start - item.onset >= CLIP_TEMPLATE_S:
+                item.clip_start = start_clip(reply, item.onset, next_start, fixture_db, item.utterance_start)
         items.append(item)
         if item.pause_detected is not None:
             utterance_start = nxt["start"] if nxt else 0.0
@@ -261,6 +298,7 @@ def analyse(
         talking = _first(by_name.get("started_talking", []), item.start - 0.2, item.start + 3.0)
         item.barge_in = {
             "stop_latency": max(0.0, stop - item.start),
+            "server_stop": server_stop(releases, item.start),
             "server_onset": None if talking is None else talking - item.start,
             "reply_of": previous.index,
         }
@@ -269,6 +307,7 @@ def analyse(
     return Session(
         items=items,
         alignment=quality,
+        output_latency=output_latency,
         events={name: len(times) for name, times in by_name.items()},
         stats=summarise_stats(page["stats"], final),
         cpu=cpu,
@@ -319,6 +358,7 @@ def summarise(session: Session) -> dict[str, Any]:
     deficits = [i.clip_duration for i in items if i.clip_duration is not None]
     return {
         "alignment": session.alignment,
+        "output_latency": session.output_latency,
         "latency_by_pause": {
             p: {"n": len(v), "median": median(v), "p95": percentile(v, 95)} for p, v in latencies.items()
         },
@@ -340,6 +380,7 @@ def summarise(session: Session) -> dict[str, Any]:
             "p95": percentile(stops, 95),
             "within_300ms": sum(1 for s in stops if s <= BARGE_IN_OK),
             "server_onset_median": median([b["server_onset"] for b in barge if b["server_onset"] is not None]),
+            "server_stop_median": median([b["server_stop"] for b in barge]),
         },
         "clip_start": {"n": len(clips), "median": median(clips), "p95": percentile(clips, 95)},
         "duration_deficit_median": median(deficits),

@@ -246,7 +246,10 @@ def _pct(value: float | None, digits: int = 1) -> str:
 
 
 def print_summary(name: str, s: dict[str, Any]) -> None:
-    print(f"\n== {name}  (alignment correlation {s['alignment']:.2f})")
+    print(
+        f"\n== {name}  (fixture alignment correlation {s['alignment']:.2f}; "
+        f"page audio output latency {_ms(s['output_latency'])} ms)"
+    )
     long = s["latency_long"]
     print(
         f"  end of speech -> audible reply, pauses >= 1 s: median {_ms(long['median'])} ms, "
@@ -270,8 +273,9 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
     b = s["barge_in"]
     print(
         f"  barge-in: {b['within_300ms']} of {b['n']} talked-over replies stopped within 300 ms; stop latency "
-        f"median {_ms(b['median'])} ms, p95 {_ms(b['p95'])} ms; server heard the new speech after "
-        f"{_ms(b['server_onset_median'])} ms (median)"
+        f"median {_ms(b['median'])} ms, p95 {_ms(b['p95'])} ms; the server heard the new speech after "
+        f"{_ms(b['server_onset_median'])} ms and released its last loud frame after {_ms(b['server_stop_median'])} ms "
+        "(medians)"
     )
     c = s["clip_start"]
     print(
