@@ -65,7 +65,7 @@ def build_app() -> FastAPI:
         raise SystemExit(f"Silero v4 model not found at {SILERO_V4} (pip install --no-deps faster-whisper==1.0.2)")
     silero.SileroVADModel.download_model = staticmethod(lambda: str(SILERO_V4))  # type: ignore[method-assign]
     serverside.install(AudioCallback)
-    echo = load_function(ROOT / "rtcproject" / "demos" / "audio.py", "echo")
+    echo = serverside.wrap_reply(load_function(ROOT / "rtcproject" / "demos" / "audio.py", "echo"))
     stream = Stream(ReplyOnPause(echo), modality="audio", mode="send-receive", concurrency_limit=4, time_limit=600)
     app = FastAPI()
     stream.mount(app)

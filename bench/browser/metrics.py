@@ -184,6 +184,7 @@ class Item:
     heard_until: float | None = None
     false_turn: bool = False
     talked_over: bool = False  # the next sentence starts before this reply would end
+    leading_silence: float | None = None  # silence before the voice in what the echo plays back
     clip_start: float | None = None
     clip_duration: float | None = None
     barge_in: dict[str, Any] | None = None  # when this sentence talks over a playing reply
@@ -191,6 +192,13 @@ class Item:
     @property
     def latency(self) -> float | None:
         return None if self.onset is None else self.onset - self.end
+
+    @property
+    def reply_start_latency(self) -> float | None:
+        """End of speech -> the reply's first sample plays: the audible onset less the echo's leading silence."""
+        if self.latency is None or self.leading_silence is None:
+            return None
+        return self.latency - self.leading_silence
 
 
 @dataclass
@@ -208,13 +216,7 @@ def _first(times: list[float], lo: float, hi: float) -> float | None:
     return next((t for t in times if lo < t < hi), None)
 
 
-def analyse(
-    timeline: dict[str, Any],
-    fixture_db: np.ndarray,
-    page: dict[str, Any],
-    releases: list[float],
-    cpu: dict[str, float],
-) -> Session:
+def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, Any]) -> Session:
     """Measure one session. Per sentence i (end of speech e, next sentence from s' to e'):
 
     - pause_detected / response_starting: the first such event the page got in
@@ -235,6 +237,8 @@ def analyse(
       sentence's own reply onset; latency = stop - sentence start; the
       server's stop is where its release of that reply ends (``server_stop``).
     """
+    releases: list[float] = page["releases"]
+    replies: list[list[float]] = page.get("replies", [])
     clock = np.array(page["clock"], dtype=float)
     output_latency = (page["latency"]["base"] or 0) + (page["latency"]["output"] or 0)
     # The reply when the output plays it; the microphone when the page got it (the output latency earlier).
@@ -269,6 +273,8 @@ def analyse(
             anchor = item.response_starting or item.pause_detected
             item.onset = _first(reply_onsets, anchor - 0.05, min(anchor + 3.0, next_end + 0.5))
             item.released = _first(releases, anchor - 0.05, (item.onset or anchor + 3.0) + 0.05)
+            called = [lead for t, lead in replies if item.pause_detected - 1.0 < t < (item.onset or anchor)]
+            item.leading_silence = called[-1] if called else None
         expected = seg["end"] - item.utterance_start
         if item.onset is not None:
             item.talked_over = next_start < item.onset + expected + 0.3
@@ -310,7 +316,7 @@ def analyse(
         output_latency=output_latency,
         events={name: len(times) for name, times in by_name.items()},
         stats=summarise_stats(page["stats"], final),
-        cpu=cpu,
+        cpu=page["cpu"],
         errors=[f"{name}" for _t, name in events if name.startswith("rtcstream:error")],
     )
 
@@ -345,6 +351,8 @@ def summarise(session: Session) -> dict[str, Any]:
     long_pause = [i for i in items if i.pause >= 1.0]
     latencies = {p: [i.latency for i in items if i.pause == p and i.latency is not None] for p in (1.0, 2.0, 3.0, 5.0)}
     all_long = [i.latency for i in long_pause if i.latency is not None]
+    starts = [i.reply_start_latency for i in long_pause if i.reply_start_latency is not None]
+    leading = [i.leading_silence for i in items if i.leading_silence is not None]
     detection = [i.pause_detected - i.end for i in long_pause if i.pause_detected is not None]
     to_ear = [i.onset - i.released for i in items if i.onset is not None and i.released is not None]
     handler_to_ear = [
@@ -363,6 +371,8 @@ def summarise(session: Session) -> dict[str, Any]:
             p: {"n": len(v), "median": median(v), "p95": percentile(v, 95)} for p, v in latencies.items()
         },
         "latency_long": {"n": len(all_long), "median": median(all_long), "p95": percentile(all_long, 95)},
+        "reply_start_long": {"n": len(starts), "median": median(starts), "p95": percentile(starts, 95)},
+        "leading_silence_median": median(leading),
         "detection_median": median(detection),
         "release_to_ear": {"n": len(to_ear), "median": median(to_ear), "p95": percentile(to_ear, 95)},
         "response_starting_to_ear_median": median(handler_to_ear),

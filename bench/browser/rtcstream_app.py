@@ -7,12 +7,13 @@ Before serving it:
   ``StreamEndpoint`` row): ``pause_seconds`` from ``BENCH_PAUSE_SECONDS`` when
   set, and a time limit longer than the bench's recording;
 - installs ``bench.browser.serverside`` (release log, impaired network) on
-  rtcstream's ``AudioOutputTrack``.
+  rtcstream's ``AudioOutputTrack``, and its reply log on the demo's ``echo``.
 """
 
 import os
 
 from rtcproject.asgi import application  # noqa: F401  (sets Django up)
+from rtcproject.demos import audio
 from rtcstream.media.tracks import AudioOutputTrack
 from rtcstream.models import StreamEndpoint
 
@@ -29,3 +30,7 @@ StreamEndpoint.objects.update_or_create(
     },
 )
 serverside.install(AudioOutputTrack)
+# The demo's echo, logged: its ReplyOnPause is built on first use from the module's ``echo``.
+audio.echo = serverside.wrap_reply(audio.echo)
+if "reply_echo" in vars(audio):
+    audio.reply_echo.fn = audio.echo

@@ -83,8 +83,8 @@ def _slug(name: str) -> str:
     return name.replace(" ", "-").replace(".", "")
 
 
-def _server_env(scenario: Scenario, release_log: Path) -> dict[str, str]:
-    env = {"BENCH_RELEASE_LOG": str(release_log)}
+def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
+    env = {"BENCH_RELEASE_LOG": f"{logs}-releases.txt", "BENCH_REPLY_LOG": f"{logs}-replies.txt"}
     if scenario.impaired:
         env["BENCH_IMPAIR"] = "1"
     if scenario.pause_seconds is not None:
@@ -129,9 +129,9 @@ def fastrtc_server(env: dict[str, str], name: str):  # type: ignore[no-untyped-d
                 process.wait()
 
 
-def start_server(stack: contextlib.ExitStack, scenario: Scenario, release_log: Path) -> tuple[str, int]:
-    """Start the scenario's server; return the page's URL and the server's pid."""
-    env = _server_env(scenario, release_log)
+def start_server(stack: contextlib.ExitStack, scenario: Scenario, logs: Path) -> tuple[str, int]:
+    """Start the scenario's server (its logs start with ``logs``); return the page's URL and the server's pid."""
+    env = _server_env(scenario, logs)
     name = f"bench-browser-{_slug(scenario.name)}"
     if scenario.server == "fastrtc":
         url, process = stack.enter_context(fastrtc_server(env, name))
@@ -209,6 +209,12 @@ async def drive(playwright: Any, scenario: Scenario, url: str, server_pid: int, 
     return recording
 
 
+def _read_log(path: Path) -> list[list[float]]:
+    if not path.exists():
+        return []
+    return [[float(x) for x in line.split()] for line in path.read_text().splitlines() if line.strip()]
+
+
 async def run_round(scenarios: list[Scenario], wav: Path, duration: float, stamp: str) -> dict[str, dict]:
     from playwright.async_api import async_playwright
 
@@ -216,20 +222,21 @@ async def run_round(scenarios: list[Scenario], wav: Path, duration: float, stamp
     with contextlib.ExitStack() as stack:
         targets = []
         for scenario in scenarios:
-            release_log = BENCH / "logs" / f"{stamp}-{_slug(scenario.name)}-releases.txt"
-            release_log.parent.mkdir(parents=True, exist_ok=True)
-            url, pid = start_server(stack, scenario, release_log)
-            targets.append((scenario, url, pid, release_log))
+            logs = BENCH / "logs" / f"{stamp}-{_slug(scenario.name)}"
+            logs.parent.mkdir(parents=True, exist_ok=True)
+            url, pid = start_server(stack, scenario, logs)
+            targets.append((scenario, url, pid, logs))
         async with async_playwright() as playwright:
             results = await asyncio.gather(
                 *(drive(playwright, s, url, pid, wav, duration) for s, url, pid, _log in targets),
                 return_exceptions=True,
             )
-        for (scenario, _url, _pid, release_log), result in zip(targets, results, strict=True):
+        for (scenario, _url, _pid, logs), result in zip(targets, results, strict=True):
             if isinstance(result, BaseException):
                 print(f"  {scenario.name}: FAILED: {result!r}")
                 continue
-            result["releases"] = [float(line.split()[0]) for line in release_log.read_text().splitlines() if line]
+            result["releases"] = [row[0] for row in _read_log(Path(f"{logs}-releases.txt"))]
+            result["replies"] = _read_log(Path(f"{logs}-replies.txt"))
             recordings[scenario.name] = result
     return recordings
 
@@ -254,6 +261,11 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
     print(
         f"  end of speech -> audible reply, pauses >= 1 s: median {_ms(long['median'])} ms, "
         f"p95 {_ms(long['p95'])} ms (n={long['n']})"
+    )
+    st = s["reply_start_long"]
+    print(
+        f"  same, less the echo's leading silence (median {_ms(s['leading_silence_median'])} ms): the reply's "
+        f"first sample plays after median {_ms(st['median'])} ms, p95 {_ms(st['p95'])} ms (n={st['n']})"
     )
     for pause, v in s["latency_by_pause"].items():
         print(f"    pause {pause:g} s: median {_ms(v['median'])} ms, p95 {_ms(v['p95'])} ms (n={v['n']})")
@@ -303,6 +315,11 @@ def print_ratios(ours: dict[str, Any], theirs: dict[str, Any], label: str) -> No
     seconds = [
         ("end of speech -> audible, median", ours["latency_long"]["median"], theirs["latency_long"]["median"]),
         ("end of speech -> audible, p95", ours["latency_long"]["p95"], theirs["latency_long"]["p95"]),
+        (
+            "same, less leading silence, median",
+            ours["reply_start_long"]["median"],
+            theirs["reply_start_long"]["median"],
+        ),
         ("pause detected, median", ours["detection_median"], theirs["detection_median"]),
         ("release -> audible, median", ours["release_to_ear"]["median"], theirs["release_to_ear"]["median"]),
         ("barge-in stop, median", ours["barge_in"]["median"], theirs["barge_in"]["median"]),
@@ -334,7 +351,7 @@ def main() -> None:
         print(f"round {round_name}: {', '.join(s.name for s in scenarios)} ({duration + TAIL_S:.0f} s of audio)")
         recordings = asyncio.run(run_round(scenarios, wav, duration, stamp))
         for name, recording in recordings.items():
-            session = metrics.analyse(timeline, fixture_db, recording, recording["releases"], recording["cpu"])
+            session = metrics.analyse(timeline, fixture_db, recording)
             summaries[name] = metrics.summarise(session)
             raw[name] = {"items": [asdict(item) for item in session.items], "recording": recording}
             print_summary(name, summaries[name])

@@ -6,6 +6,11 @@ Both servers get the same two, from environment variables:
   every output audio frame above -50 dBFS at the moment the server's output
   track hands it to aiortc's sender (``recv`` returns): when the server
   releases reply audio, on the wall clock the page uses too.
+- ``BENCH_REPLY_LOG``: a file that receives one line ``time leading_s`` each
+  time the echo function is called (``log_replies``): ``leading_s`` is the
+  silence before the first voiced 5 ms block of the utterance it echoes (the
+  pre-roll, and whatever silence the turn detector kept), which the page hears
+  before the voice;
 - ``BENCH_IMPAIR=1``: user-space network impairment on the server's ICE
   transport (the kernel has no netem): every RTP/RTCP datagram, in and out, is
   dropped with probability ``BENCH_LOSS`` (0.02) or else delayed by a uniform
@@ -25,6 +30,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -57,6 +63,33 @@ def log_releases(track_class: type, path: str) -> None:
         return frame
 
     track_class.recv = recv
+
+
+def leading_silence(samples: np.ndarray, rate: int, threshold_db: float = -45.0) -> float:
+    """Seconds before the first 5 ms block above ``threshold_db`` dBFS RMS (the whole length if none)."""
+    flat = np.asarray(samples).reshape(-1).astype(np.float64)
+    if np.issubdtype(np.asarray(samples).dtype, np.integer):
+        flat = flat / 32768
+    block = max(1, rate // 200)
+    usable = len(flat) // block * block
+    if not usable:
+        return len(flat) / rate
+    rms = np.sqrt((flat[:usable].reshape(-1, block) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms > 10 ** (threshold_db / 20))
+    return (int(loud[0]) * block if len(loud) else len(flat)) / rate
+
+
+def log_replies(fn: Callable[..., Iterator[Any]], path: str) -> Callable[..., Iterator[Any]]:
+    """Wrap a one-argument reply generator so each call logs its time and the utterance's leading silence."""
+    log = open(path, "a", buffering=1)  # noqa: SIM115  # lives as long as the server process
+
+    @functools.wraps(fn)
+    def reply(audio: tuple[int, np.ndarray]) -> Iterator[Any]:
+        rate, samples = audio
+        log.write(f"{time.time():.4f} {leading_silence(samples, rate):.4f}\n")
+        yield from fn(audio)
+
+    return reply
 
 
 def _is_media(data: bytes) -> bool:
@@ -102,8 +135,14 @@ def impair_ice() -> None:
     StunProtocol.send_data = send  # type: ignore[method-assign]
 
 
+def wrap_reply(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """``fn`` wrapped by ``log_replies`` when ``BENCH_REPLY_LOG`` is set, else ``fn``."""
+    path = os.environ.get("BENCH_REPLY_LOG")
+    return log_replies(fn, path) if path else fn
+
+
 def install(track_class: type) -> None:
-    """Install what the environment asks for on this server process."""
+    """Install the release log and the impairment, as the environment asks, on this server process."""
     path = os.environ.get("BENCH_RELEASE_LOG")
     if path:
         log_releases(track_class, path)
