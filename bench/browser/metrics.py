@@ -32,7 +32,8 @@ SPEECH_DB = -45.0  # the fixture's voiced threshold, for the microphone envelope
 ONSET_GAP = 0.15  # an audible run after this much quiet is a new onset
 REPLY_GAP = 0.45  # a reply's own pauses (hesitations, 0.3 s sentence gaps) are shorter than this
 BARGE_IN_OK = 0.3  # talked-over replies should stop within this
-CLIP_TEMPLATE_S = 1.0  # the start clip matches this much of the utterance
+CLIP_TEMPLATE_S = 0.4  # the start clip matches this much of the utterance
+CLIP_LEAD_S = 0.3  # and the silence before it
 
 
 @dataclass
@@ -110,34 +111,28 @@ def onsets(reply: Envelope, threshold: float = AUDIBLE_DB) -> list[float]:
     return found
 
 
-def reply_end(reply: Envelope, onset: float, limit: float) -> float:
-    """The end of the reply that starts at ``onset``: audible runs chained while gaps stay under ``REPLY_GAP``."""
-    end = onset
-    for t in reply.loud(onset, limit):
-        if t - end > REPLY_GAP:
-            break
-        end = t + STEP
-    return end
-
-
 def start_clip(reply: Envelope, onset: float, limit: float, fixture_db: np.ndarray, utt_start: float) -> float | None:
     """How much of the utterance's start is missing from the reply heard, by matching envelopes.
 
-    The fixture's envelope of the utterance's first second (from file second
-    ``utt_start``) is slid over the page's reply envelope between 0.8 s before
+    The fixture's envelope of the utterance's first 0.4 s (from file second
+    ``utt_start``, with the ``CLIP_LEAD_S`` of silence before it, so the
+    voice's edge anchors the match) is slid over the page's reply envelope between 0.8 s before
     the audible onset and ``limit`` (the next sentence's start: what follows
     may be cut by barge-in); at the best match the utterance's first voiced
     sample falls at some page time; the clip is the audible onset minus that
     time (0 when the whole start is heard).
     """
-    template = fixture_db[round(utt_start / STEP) : round((utt_start + CLIP_TEMPLATE_S) / STEP)]
+    lead = round(CLIP_LEAD_S / STEP)
+    first = round(utt_start / STEP)
+    template = fixture_db[max(0, first - lead) : first + round(CLIP_TEMPLATE_S / STEP)]
+    lead = first - max(0, first - lead)
     lo = reply.index(onset - 0.8)
     hi = reply.index(min(limit, onset + CLIP_TEMPLATE_S + 0.8))
     window = reply.db[lo:hi]
     if len(template) < 20 or len(window) <= len(template):
         return None
     corr = correlate(_zscore(window), _zscore(template), mode="valid", method="fft")
-    return onset - reply.time(lo + int(np.argmax(corr)))
+    return onset - reply.time(lo + int(np.argmax(corr)) + lead)
 
 
 def server_stop(releases: list[float], start: float) -> float:
@@ -181,12 +176,10 @@ class Item:
     response_starting: float | None = None
     released: float | None = None  # the server's first loud reply frame
     onset: float | None = None  # the reply becomes audible in the page
-    heard_until: float | None = None
     false_turn: bool = False
     talked_over: bool = False  # the next sentence starts before this reply would end
     leading_silence: float | None = None  # silence before the voice in what the echo plays back
     clip_start: float | None = None
-    clip_duration: float | None = None
     barge_in: dict[str, Any] | None = None  # when this sentence talks over a playing reply
 
     @property
@@ -228,10 +221,8 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
     - released: the server's first loud reply frame from response_starting on;
       release -> ear = onset - released;
     - false turn: a pause_detected inside a sentence (after its hesitation began);
-    - clipping: the start clip (envelope match, ``start_clip``) for replies
-      heard for 1 s before the next sentence; the duration deficit (spoken
-      duration minus the audible reply's, which also counts end losses and
-      time-scale changes) for replies not talked over;
+    - start clip (envelope match, ``start_clip``), for replies heard for
+      ``CLIP_TEMPLATE_S`` before the next sentence;
     - barge-in, for a sentence starting while a reply plays that would go on
       for 300 ms more: stop = the last audible reply instant before this
       sentence's own reply onset; latency = stop - sentence start; the
@@ -278,10 +269,6 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
         expected = seg["end"] - item.utterance_start
         if item.onset is not None:
             item.talked_over = next_start < item.onset + expected + 0.3
-            limit = next_start if item.talked_over else item.onset + expected + 1.5
-            item.heard_until = reply_end(reply, item.onset, limit)
-            if not item.talked_over:
-                item.clip_duration = expected - (item.heard_until - item.onset)
             if next_start - item.onset >= CLIP_TEMPLATE_S:
                 item.clip_start = start_clip(reply, item.onset, next_start, fixture_db, item.utterance_start)
         items.append(item)
@@ -363,7 +350,6 @@ def summarise(session: Session) -> dict[str, Any]:
     hes = [i for i in items if i.hesitation is not None]
     short = {p: [i for i in items if i.pause == p] for p in (0.3, 0.6)}
     clips = [i.clip_start for i in items if i.clip_start is not None]
-    deficits = [i.clip_duration for i in items if i.clip_duration is not None]
     return {
         "alignment": session.alignment,
         "output_latency": session.output_latency,
@@ -393,7 +379,6 @@ def summarise(session: Session) -> dict[str, Any]:
             "server_stop_median": median([b["server_stop"] for b in barge]),
         },
         "clip_start": {"n": len(clips), "median": median(clips), "p95": percentile(clips, 95)},
-        "duration_deficit_median": median(deficits),
         "stats": session.stats,
         "cpu": session.cpu,
         "events": session.events,
