@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from . import kinds
 from .limits import session_expiry
 from .models import LiveSession, SessionHistory, SessionState, StreamEndpoint, session_group
 
@@ -65,13 +66,7 @@ class StreamEndpointAdmin(admin.ModelAdmin):
         (
             "Reply on pause",
             {
-                "fields": [
-                    "pause_seconds",
-                    "min_speech_seconds",
-                    "pre_roll_seconds",
-                    "max_utterance_seconds",
-                    "can_interrupt",
-                ],
+                "fields": list(kinds.REPLY_ON_PAUSE_OPTIONS),
                 "classes": ["collapse"],
                 "description": "Only for ReplyOnPause handlers. Empty keeps the handler's own value.",
             },
@@ -108,7 +103,7 @@ class SessionAdminBase(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["session_id", "endpoint_slug", "client", "user__username"]
     date_hierarchy = "started_at"
-    fields = [
+    fields = (
         "session_id",
         "endpoint",
         "endpoint_slug",
@@ -120,7 +115,7 @@ class SessionAdminBase(admin.ModelAdmin):
         "heartbeat_at",
         "ended_at",
         "duration_display",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -10,6 +10,9 @@ class RtcstreamConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .checks import startup
+
+        startup.install()
 
         # aioice logs every connectivity check at INFO; keep it quiet unless asked.
         ice = logging.getLogger("aioice")

@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import clients, conf, protocol
+from .disclosure import visitor_message
 from .endpoints import get_endpoint, is_allowed
 from .limits import SessionLimitReached
 from .protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
@@ -162,7 +163,8 @@ class SignallingConsumer(RefusingConsumer):
             await self.send_json(protocol.error(exc.code, str(exc)))
         except Exception as exc:
             logger.exception("Session %s: negotiation failed", session.id)
-            await self.send_json(protocol.error("bad_sdp", f"The offer could not be answered: {exc}"))
+            message = visitor_message("The server could not start this stream.", exc)
+            await self.send_json(protocol.error("server_error", message))
         else:
             await self.send_json(protocol.answer(sdp))
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import conf, registry
-from .registry import HandlerSpec, Modality, Mode
+from .kinds import Modality, Mode
+from .registry import HandlerSpec
 
 if TYPE_CHECKING:
     from .models import StreamEndpoint
@@ -63,12 +64,12 @@ def from_row(row: StreamEndpoint) -> Endpoint | None:
     if spec is None:
         logger.error("Endpoint %r names handler %r, which is not in RTCSTREAM['HANDLERS'].", row.slug, row.handler)
         return None
-    if (row.mode, row.modality) not in registry.SUPPORTED[spec.kind]:
+    if not spec.kind.can_serve(row.mode, row.modality):
         logger.error(
             "Endpoint %r: handler %r (a %s) cannot serve mode=%r modality=%r.",
             row.slug,
             row.handler,
-            spec.kind,
+            spec.kind.label,
             row.mode,
             row.modality,
         )
@@ -76,7 +77,7 @@ def from_row(row: StreamEndpoint) -> Endpoint | None:
     return Endpoint(
         slug=row.slug,
         spec=spec,
-        mode=row.mode,  # type: ignore[arg-type]  # checked against SUPPORTED above
+        mode=row.mode,  # type: ignore[arg-type]  # checked by can_serve above
         modality=row.modality,  # type: ignore[arg-type]
         time_limit=row.time_limit,
         concurrency_limit=row.concurrency_limit,

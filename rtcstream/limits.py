@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import threading
+import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -24,7 +25,8 @@ from django.utils.module_loading import import_string
 from . import conf
 from .endpoints import Endpoint
 
-# Until conf.DEFAULTS lists it: seconds without a heartbeat after which a live session stops counting.
+# How long an admission on SQLite's default (deferred) transactions retries a locked database, seconds.
+SQLITE_LOCK_PATIENCE = 10.0
 
 
 class SessionLimitReached(Exception):
@@ -113,7 +115,8 @@ class DatabaseAdmission(BaseAdmission):
     transaction-scoped advisory lock on the slug (registry-only endpoints have
     no row to lock), on other servers by locking the endpoint's row, and on
     SQLite by ``transaction_mode: IMMEDIATE``, which takes the write lock when
-    the transaction begins.
+    the transaction begins, or, on Django's default (deferred) SQLite
+    transactions, by retrying the admission that loses the write lock.
     """
 
     def __init__(self) -> None:
@@ -121,14 +124,16 @@ class DatabaseAdmission(BaseAdmission):
 
         self.alias = router.db_for_write(StreamSession)
         connection = connections[self.alias]
-        if (
+        # Django's default SQLite transactions are DEFERRED: they take the write lock
+        # only at the first write, so two admissions can both count, then one fails
+        # to upgrade its lock with "database is locked" (or, in WAL mode, finds its
+        # snapshot stale). That one is retried, and sees the other's row.
+        self.retry_when_locked = (
             connection.vendor == "sqlite"
             and connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
-        ):
-            raise ImproperlyConfigured(
-                f'DatabaseAdmission on SQLite needs DATABASES["{self.alias}"]["OPTIONS"]["transaction_mode"] = '
-                '"IMMEDIATE" (Django 5.1+), or two processes can both take the last slot.'
-            )
+        )
+        # Within one process, admissions take turns, so they do not fight for that lock.
+        self._turns = threading.Lock()
 
     @property
     def heartbeat_interval(self) -> float:  # type: ignore[override]
@@ -150,6 +155,21 @@ class DatabaseAdmission(BaseAdmission):
 
     def acquire_sync(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> bool:
         """Record ``session_id`` as live, or as refused; return whether it was admitted."""
+        if not self.retry_when_locked:
+            return self._acquire_once(endpoint, session_id, info)
+        delay = 0.01
+        deadline = time.monotonic() + SQLITE_LOCK_PATIENCE
+        with self._turns:
+            while True:
+                try:
+                    return self._acquire_once(endpoint, session_id, info)
+                except OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                        raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+
+    def _acquire_once(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> bool:
         from .models import EndReason, SessionState, StreamEndpoint, StreamSession
 
         user = info.get("user")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,27 +11,15 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from . import registry
+from . import kinds, registry
 
-# The ReplyOnPause parameters an endpoint may override; ``Endpoint.handler_options`` keys.
-HANDLER_OPTION_FIELDS = (
-    "pause_seconds",
-    "min_speech_seconds",
-    "pre_roll_seconds",
-    "max_utterance_seconds",
-    "can_interrupt",
-)
+# Endpoint options of the handler kinds (kinds.HandlerKind.endpoint_options): one field each.
+HANDLER_OPTION_FIELDS = kinds.all_endpoint_options()
 
 
 def handler_choices() -> list[tuple[str, str]]:
     """Return the registry's handler names as choices (read when used, so settings may change)."""
     return [(name, name) for name in registry.handler_names()]
-
-
-def is_reply_on_pause(handler: Any) -> bool:
-    """Tell whether a resolved handler is a ReplyOnPause (or a subclass of it)."""
-    # By class name, so that this module does not import the VAD stack.
-    return any(cls.__name__ == "ReplyOnPause" for cls in type(handler).__mro__)
 
 
 def validate_ice_servers(value: Any) -> None:
@@ -61,8 +49,8 @@ def validate_ice_servers(value: Any) -> None:
 class StreamEndpoint(models.Model):
     """A slug a client may connect to, exposing one registry handler with its limits."""
 
-    MODE_CHOICES = [(mode, mode) for mode in registry.MODES]
-    MODALITY_CHOICES = [(modality, modality) for modality in registry.MODALITIES]
+    MODE_CHOICES = [(mode, mode) for mode in kinds.MODES]
+    MODALITY_CHOICES = [(modality, modality) for modality in kinds.MODALITIES]
 
     slug = models.SlugField("slug", max_length=64, unique=True, help_text="The name in the page's {% webrtc %} tag.")
     label = models.CharField("label", max_length=100, blank=True, help_text="Empty uses the handler's label.")
@@ -132,7 +120,7 @@ class StreamEndpoint(models.Model):
 
     @property
     def handler_options(self) -> dict[str, Any]:
-        """Return the ReplyOnPause parameters set on this endpoint (NULL ones left out)."""
+        """Return the handler options set on this endpoint (NULL ones left out)."""
         values = {name: getattr(self, name) for name in HANDLER_OPTION_FIELDS}
         return {name: value for name, value in values.items() if value is not None}
 
@@ -147,15 +135,17 @@ class StreamEndpoint(models.Model):
             raise ValidationError({"handler": str(exc)}) from exc
         if spec is None:
             raise ValidationError({"handler": f'"{self.handler}" is not in settings RTCSTREAM["HANDLERS"].'})
-        if (self.mode, self.modality) not in registry.SUPPORTED[spec.kind]:
-            allowed = ", ".join(f"{m} {a}" for m, a in sorted(registry.SUPPORTED[spec.kind]))
+        if not spec.kind.can_serve(self.mode, self.modality):
             raise ValidationError(
-                {"mode": f'The handler "{self.handler}" is a {spec.kind.replace("_", " ")}; it can serve: {allowed}.'}
+                {
+                    "mode": f'The handler "{self.handler}" is a {spec.kind.label}; it can serve: {spec.kind.describe_serves()}.'
+                }
             )
-        if self.handler_options and not is_reply_on_pause(spec.handler):
-            raise ValidationError(
-                {name: "Only a ReplyOnPause handler takes this parameter." for name in self.handler_options}
-            )
+        refused = [name for name in self.handler_options if name not in spec.kind.endpoint_options]
+        if refused:
+            takers = [kind.label for kind in kinds.KINDS if set(refused) <= set(kind.endpoint_options)]
+            only = f"Only a {takers[0]} takes this parameter." if takers else "No handler takes this parameter."
+            raise ValidationError({name: only for name in refused})
 
 
 class SessionState(models.TextChoices):
@@ -240,18 +230,17 @@ class StreamSession(models.Model):
         return session_group(self.session_id)
 
 
-class SessionsByLiveness(models.Manager["StreamSession"]):
+_S = TypeVar("_S", bound="StreamSession")
+
+
+class SessionsByLiveness(models.Manager[_S]):
     """The sessions that are live (``live=True``), or all the others."""
 
     def __init__(self, live: bool) -> None:
-        super().__init__()
+        super().__init__()  # Django keeps the constructor's arguments for deconstruct()
         self.live = live
 
-    def deconstruct(self):  # type: ignore[no-untyped-def]
-        name, path, args, kwargs = super().deconstruct()
-        return name, path, [self.live], kwargs
-
-    def get_queryset(self) -> models.QuerySet[StreamSession]:
+    def get_queryset(self) -> models.QuerySet[_S]:
         rows = super().get_queryset()
         return rows.filter(state=SessionState.LIVE) if self.live else rows.exclude(state=SessionState.LIVE)
 
@@ -259,7 +248,7 @@ class SessionsByLiveness(models.Manager["StreamSession"]):
 class LiveSession(StreamSession):
     """The sessions running now, as the admin lists them."""
 
-    objects = SessionsByLiveness(live=True)
+    objects: ClassVar[SessionsByLiveness[Any]] = SessionsByLiveness(live=True)
 
     class Meta:
         proxy = True
@@ -272,7 +261,7 @@ class LiveSession(StreamSession):
 class SessionHistory(StreamSession):
     """Sessions that ended or were refused, with their reason."""
 
-    objects = SessionsByLiveness(live=False)
+    objects: ClassVar[SessionsByLiveness[Any]] = SessionsByLiveness(live=False)
 
     class Meta:
         proxy = True

@@ -6,41 +6,28 @@ endpoints name entries of this registry, which only settings can fill.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from . import conf
+from .dependencies import install_hint
 from .handlers.base import StreamHandlerBase
+from .kinds import HandlerKind, Modality, Mode, kind_of
 
-Mode = Literal["send-receive", "send", "receive"]
-Modality = Literal["audio", "video"]
-Kind = Literal["stream", "video_function", "generator"]
-
-MODES = ("send-receive", "send", "receive")
-MODALITIES = ("audio", "video")
-
-# What each kind of handler can do, and what it does when the entry is silent.
-SUPPORTED: dict[Kind, set[tuple[str, str]]] = {
-    "stream": {("send-receive", "audio"), ("send", "audio")},
-    "video_function": {("send-receive", "video")},
-    "generator": {("receive", "audio"), ("receive", "video")},
-}
-DEFAULTS: dict[Kind, tuple[Mode, Modality]] = {
-    "stream": ("send-receive", "audio"),
-    "video_function": ("send-receive", "video"),
-    "generator": ("receive", "audio"),
-}
 ENTRY_KEYS = {"handler", "mode", "modality", "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps"}
 
 
 class RegistryError(ImproperlyConfigured):
-    """A registry entry is wrong; the message names the entry and says how to fix it."""
+    """A registry entry is wrong; the message names the entry and ``hint`` says how to fix it."""
+
+    def __init__(self, message: str, hint: str = "Fix the entry in settings.RTCSTREAM['HANDLERS'].") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -50,7 +37,7 @@ class HandlerSpec:
     name: str
     path: str
     handler: Any
-    kind: Kind
+    kind: HandlerKind
     mode: Mode
     modality: Modality
     time_limit: float | None
@@ -62,29 +49,15 @@ class HandlerSpec:
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
 
-        ``options`` (an endpoint's handler settings, such as ReplyOnPause's pause
-        length) go to the copy's ``configure(**options)`` when it has one.
+        ``options`` (an endpoint's settings of the kind's ``endpoint_options``,
+        such as ReplyOnPause's pause length) go to the copy's ``configure(**options)``.
         """
-        if self.kind != "stream":
+        if not self.kind.per_session_copy:
             return self.handler
         handler = self.handler.copy()
-        if options and hasattr(handler, "configure"):
+        if options and self.kind.endpoint_options:
             handler.configure(**options)
         return handler
-
-
-def classify(handler: Any) -> Kind:
-    """Tell which kind of handler an object is, or raise TypeError."""
-    if isinstance(handler, StreamHandlerBase):
-        return "stream"
-    if inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
-        return "generator"
-    if callable(handler) and not isinstance(handler, type):
-        return "video_function"
-    raise TypeError(
-        "expected a StreamHandler or AsyncStreamHandler (class or instance), "
-        f"a generator function or a function, got {type(handler).__name__}"
-    )
 
 
 def _optional_number(name: str, key: str, value: Any, kind: type) -> Any:
@@ -101,7 +74,9 @@ def _import(name: str, path: str, what: str) -> Any:
     try:
         return import_string(path)
     except ImportError as exc:
-        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]: cannot import {what} {path!r}: {exc}") from exc
+        message = f"RTCSTREAM['HANDLERS'][{name!r}]: cannot import {what} {path!r}: {exc}"
+        hint = install_hint(exc)
+        raise (RegistryError(message, hint) if hint else RegistryError(message)) from exc
 
 
 def resolve_entry(name: str, entry: Any) -> HandlerSpec:
@@ -122,17 +97,16 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
     if isinstance(handler, type) and issubclass(handler, StreamHandlerBase):
         handler = handler()
     try:
-        kind = classify(handler)
+        kind = kind_of(handler)
     except TypeError as exc:
         raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r}: {exc}.") from exc
-    default_mode, default_modality = DEFAULTS[kind]
+    default_mode, default_modality = kind.default
     mode = entry.get("mode", default_mode)
     modality = entry.get("modality", default_modality)
-    if (mode, modality) not in SUPPORTED[kind]:
-        allowed = ", ".join(f"{m} {a}" for m, a in sorted(SUPPORTED[kind]))
+    if not kind.can_serve(mode, modality):
         raise RegistryError(
-            f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r} is a {kind.replace('_', ' ')}, "
-            f"which cannot serve mode={mode!r} modality={modality!r}; it can serve: {allowed}."
+            f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r} is a {kind.label}, "
+            f"which cannot serve mode={mode!r} modality={modality!r}; it can serve: {kind.describe_serves()}."
         )
     hook = entry.get("on_additional_outputs")
     if isinstance(hook, str):

@@ -17,16 +17,19 @@ from typing import Any
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
 from . import conf, heartbeat, protocol, workers
+from .disclosure import visitor_message
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
 from .ice import describe, ice_configuration, parse_candidate
 from .limits import get_admission
+from .media.errors import HandlerOutputError
 from .media.jitter import set_audio_prefetch
 from .outbox import Outbox
 from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
-from .runners import Runner, make_runner
+from .runners import MediaOptions, Runner
 from .states import TRANSITIONS, InvalidTransition, SessionState
+from .workers import HandlerTimeout
 
 logger = logging.getLogger("rtcstream.session")
 
@@ -135,11 +138,8 @@ class Session:
     async def _answer(self, sdp: str) -> str:
         endpoint = self.endpoint
         self.pc = pc = RTCPeerConnection(ice_configuration(endpoint.effective_ice_servers))
-        self.runner = runner = make_runner(
-            endpoint.spec.kind,
-            endpoint.spec.new_handler(endpoint.handler_options),
-            self,
-            **self._runner_options(),
+        self.runner = runner = endpoint.spec.kind.runner(
+            endpoint.spec.new_handler(endpoint.handler_options), self, self._media_options()
         )
         pc.on("track", lambda track: self._on_track(pc, runner, track))
         pc.on("connectionstatechange", lambda: self._on_connection_state(pc))
@@ -174,17 +174,14 @@ class Session:
                     set_audio_prefetch(transceiver.receiver, conf.get("AUDIO_JITTER_FRAMES"))
         runner.on_track(track)
 
-    def _runner_options(self) -> dict[str, Any]:
-        spec = self.endpoint.spec
-        if spec.kind == "stream":
-            return {"mode": self.endpoint.mode, "audio_buffer": conf.get("AUDIO_BUFFER_SECONDS")}
-        if spec.kind == "generator":
-            return {
-                "modality": self.endpoint.modality,
-                "audio_buffer": conf.get("AUDIO_BUFFER_SECONDS"),
-                "fps": spec.fps,
-            }
-        return {}
+    def _media_options(self) -> MediaOptions:
+        return MediaOptions(
+            mode=self.endpoint.mode,
+            modality=self.endpoint.modality,
+            fps=self.endpoint.spec.fps,
+            audio_buffer=conf.get("AUDIO_BUFFER_SECONDS"),
+            idle_frames=conf.get("AUDIO_IDLE_FRAMES"),
+        )
 
     async def add_candidate(self, candidate: Candidate) -> None:
         """Apply a trickled browser candidate, or hold it until the offer is applied."""
@@ -254,7 +251,7 @@ class Session:
         try:
             values = to_json_values(values)
         except TypeError as exc:
-            self.fail(TypeError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
+            self.fail(HandlerOutputError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
             return
         self._seq += 1
         await self._publish(protocol.output(self._seq, values))
@@ -280,7 +277,7 @@ class Session:
                 self.endpoint.slug,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
-            message = f"The handler failed: {type(exc).__name__}: {exc}"
+            message = visitor_message("The handler failed.", exc, public=(HandlerOutputError, HandlerTimeout))
         self._events.put(protocol.error(code, message))
         self.close_soon(code, message)
 

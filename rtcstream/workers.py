@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -89,7 +89,7 @@ def _close_in_pool(generator: Any, in_flight: concurrent.futures.Future[Any] | N
         close()
 
 
-async def iterate(source: Any) -> AsyncIterator[Any]:
+async def iterate(source: Any) -> AsyncGenerator[Any, None]:
     """Yield the items of a sync or async iterator, each sync ``next`` in the pool.
 
     The source is closed when iteration ends, fails or is cancelled; use it as

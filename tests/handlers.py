@@ -262,3 +262,28 @@ class SlowHandler(StreamHandler):
 
     def copy(self):
         return SlowHandler()
+
+
+class StateHandler(StreamHandler):
+    """Mode 'send': the page's inputs are (state list, ...). Each new set of inputs gives
+    AdditionalOutputs(state + [next number] while it has fewer than 3, the inputs with their
+    Python type names). The page writes the state back into its input, which sends it again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list | None = None
+
+    def receive(self, frame):
+        pass
+
+    def emit(self):
+        inputs = list(self.inputs)
+        if not inputs or inputs == self.seen:
+            return None
+        self.seen = inputs
+        state = inputs[0]
+        grown = [*state, len(state) + 1] if isinstance(state, list) and len(state) < 3 else state
+        return AdditionalOutputs(grown, {"inputs": inputs, "types": [type(v).__name__ for v in inputs]})
+
+    def copy(self):
+        return StateHandler()

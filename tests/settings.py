@@ -11,6 +11,8 @@ TEST_DB = os.environ.get("RTCSTREAM_TEST_DB", str(BASE_DIR / "test-output" / f"t
 DATABASES["default"]["NAME"] = TEST_DB
 DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
 DEBUG = False
+# The suite serves one daphne process: the in-memory channel layer is right for it.
+SILENCED_SYSTEM_CHECKS = ["rtcstream.W010"]
 
 RTCSTREAM = {
     **RTCSTREAM,
@@ -25,6 +27,7 @@ RTCSTREAM = {
             "mode": "send",
             "on_additional_outputs": "tests.handlers.label_outputs",
         },
+        "t-state": {"handler": "tests.handlers.StateHandler", "mode": "send"},
         "t-burst": "tests.handlers.BurstHandler",
         "t-failing": "tests.handlers.FailingHandler",
         "t-closing": "tests.handlers.ClosingHandler",

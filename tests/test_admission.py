@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.utils import timezone
 
@@ -184,13 +183,38 @@ def test_the_session_records_who_connected_and_from_where():
     assert (b.user, b.client) == (None, "")
 
 
-def test_sqlite_without_immediate_transactions_is_refused(monkeypatch):
+@pytest.fixture
+def default_sqlite_transactions(monkeypatch):
+    """Django's default SQLite settings: deferred transactions (no ``transaction_mode``)."""
     options = connections["default"].settings_dict["OPTIONS"]
     monkeypatch.setitem(
         connections["default"].settings_dict, "OPTIONS", {k: v for k, v in options.items() if k != "transaction_mode"}
     )
-    with pytest.raises(ImproperlyConfigured, match="IMMEDIATE"):
-        DatabaseAdmission()
+
+
+def test_on_default_sqlite_settings_twenty_processes_at_once_against_a_limit_of_three_admit_exactly_three(
+    default_sqlite_transactions,
+):
+    # One backend per thread stands for one process each: nothing in Python serialises them,
+    # only SQLite's lock, which a deferred transaction takes at its first write.
+    start = threading.Barrier(20)
+    target = endpoint(limit=3)
+
+    def connect(n: int) -> bool:
+        admission = DatabaseAdmission()
+        assert admission.retry_when_locked
+        start.wait(timeout=30)
+        try:
+            return admission.acquire_sync(target, f"d{n:02d}", {"user": None, "client": ""})
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(connect, range(20), timeout=120))
+
+    assert results.count(True) == 3
+    assert len(live_ids()) == 3
+    assert StreamSession.objects.filter(state=SessionState.REFUSED).count() == 17
 
 
 def async_admit(admission: DatabaseAdmission, target: Endpoint, session_id: str, **info) -> bool:

@@ -21,6 +21,7 @@ def test_the_wheel_holds_the_app_and_its_assets_and_nothing_of_the_demo(tmp_path
     for expected in (
         "rtcstream/__init__.py",
         "rtcstream/static/rtcstream/rtcstream.js",
+        "rtcstream/static/rtcstream/controller.js",
         "rtcstream/static/rtcstream/rtcstream.css",
         "rtcstream/templates/rtcstream/widget.html",
         "rtcstream/templatetags/rtcstream.py",

@@ -11,15 +11,29 @@ from rtcstream.registry import RegistryError, resolve_entry
 
 
 def run_checks() -> list[checks.CheckMessage]:
-    return [m for m in checks.run_checks(tags=["rtcstream"])]
+    return [m for m in checks.run_checks(tags=["rtcstream"]) if not m.is_silenced()]
 
 
 def test_entries_resolve_to_kinds_and_defaults():
-    assert resolve_entry("a", "tests.handlers.EchoHandler").kind == "stream"
+    assert resolve_entry("a", "tests.handlers.EchoHandler").kind.name == "stream"
+    assert resolve_entry("r", "tests.handlers.reply_echo").kind.name == "reply_on_pause"
     video = resolve_entry("b", "tests.handlers.invert")
-    assert (video.kind, video.mode, video.modality) == ("video_function", "send-receive", "video")
+    assert (video.kind.name, video.mode, video.modality) == ("video_function", "send-receive", "video")
     gen = resolve_entry("c", {"handler": "tests.handlers.colors", "modality": "video", "time_limit": 5})
-    assert (gen.kind, gen.mode, gen.time_limit, gen.concurrency_limit) == ("generator", "receive", 5.0, None)
+    assert (gen.kind.name, gen.mode, gen.time_limit, gen.concurrency_limit) == ("generator", "receive", 5.0, None)
+
+
+def test_a_decorated_generator_is_still_a_generator():
+    import functools
+
+    from rtcstream.kinds import kind_of
+    from tests.handlers import tones
+
+    @functools.wraps(tones)
+    def logged(*args):
+        return tones(*args)
+
+    assert kind_of(logged).name == "generator"
 
 
 def test_each_session_gets_a_fresh_copy_of_a_stream_handler():

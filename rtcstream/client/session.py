@@ -39,15 +39,15 @@ class RtcClient:
         if isinstance(server, str):
             base = server.rstrip("/")
             ws_base = re.sub(r"^http", "ws", base)
-            origin = origin or base
+            page = origin or base
 
             async def open_socket(path: str) -> Any:
-                return await WebsocketTransport.open(ws_base + path, origin)
+                return await WebsocketTransport.open(ws_base + path, page)
         else:
-            origin = origin or "http://testserver"
+            page = origin or "http://testserver"
 
             async def open_socket(path: str) -> Any:
-                return await CommunicatorTransport.open(server, path, origin)
+                return await CommunicatorTransport.open(server, path, page)
 
         client = cls(await open_socket(f"/ws/rtcstream/{endpoint}/"), open_socket)
         client._tasks.append(asyncio.ensure_future(client._read(client.signalling, client.messages)))
@@ -184,7 +184,7 @@ class RtcClient:
         for candidate in candidates[:half]:
             await self.send({"type": "candidate", "candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0})
         reply = await self.wait_until(
-            lambda: ([m for m in self.messages if m["type"] in ("answer", "error")][answers_before:] or [None])[0],
+            lambda: next(iter([m for m in self.messages if m["type"] in ("answer", "error")][answers_before:]), None),
             timeout,
         )
         if reply["type"] == "error":

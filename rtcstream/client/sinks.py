@@ -58,6 +58,7 @@ async def record_audio(track: MediaStreamTrack, sink: AudioSink, notify: Callabl
     try:
         while True:
             frame = await track.recv()
+            assert isinstance(frame, av.AudioFrame)
             arrived = time.monotonic()
             for out in resampler.resample(frame):
                 sink.frames.append((arrived, frame.pts or 0, out.to_ndarray()[0].copy()))
@@ -71,6 +72,7 @@ async def record_video(track: MediaStreamTrack, sink: VideoSink, notify: Callabl
     try:
         while True:
             frame = await track.recv()
+            assert isinstance(frame, av.VideoFrame)
             sink.frames.append((time.monotonic(), frame.to_ndarray(format="rgb24")))
             sink.count += 1
             notify()

@@ -24,8 +24,9 @@ class WebsocketTransport:
     @classmethod
     async def open(cls, url: str, origin: str) -> WebsocketTransport:
         import websockets
+        from websockets.typing import Origin
 
-        return cls(await websockets.connect(url, origin=origin, max_size=2**22))
+        return cls(await websockets.connect(url, origin=Origin(origin), max_size=2**22))
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.socket.send(json.dumps(message))

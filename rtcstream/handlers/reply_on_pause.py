@@ -151,7 +151,7 @@ class ReplyOnPause(AsyncStreamHandler):
             **self.turn_overrides,
         )
 
-    # Endpoint settings (rtcstream.models.HANDLER_OPTION_FIELDS) -> TurnOptions fields.
+    # Endpoint settings (rtcstream.kinds.REPLY_ON_PAUSE_OPTIONS) -> TurnOptions fields.
     ENDPOINT_OPTIONS = {
         "pause_seconds": "min_silence_s",
         "min_speech_seconds": "min_speech_s",

@@ -236,6 +236,8 @@ class TurnDetector:
         self._utterance: list[np.ndarray] = []
         self._utterance_samples = 0
         self._utterance_start = 0
+        self._speech_run = 0  # windows of speech, then of silence, inside an utterance
+        self._silence_run = 0
 
     @property
     def speaking(self) -> bool:

@@ -107,7 +107,9 @@ class OutputConverter:
             self._rate = rate
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="stereo")
         frame.sample_rate = rate
-        out += [f.to_ndarray()[0] for f in self._resampler.resample(frame)]
+        resampler = self._resampler
+        assert resampler is not None  # made above for this rate
+        out += [f.to_ndarray()[0] for f in resampler.resample(frame)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
 
     def _drain(self) -> list[np.ndarray]:

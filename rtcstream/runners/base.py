@@ -6,6 +6,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -26,6 +27,20 @@ SENDER_STOP_GRACE = 0.5
 
 class MediaFailure(Exception):
     """An outgoing track stopped while the session was live."""
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """What a runner needs to know of its endpoint and of the settings; each uses its part."""
+
+    mode: str = "send-receive"
+    modality: str = "audio"
+    fps: float = 30.0  # generated video
+    audio_buffer: float = 0.5  # AUDIO_BUFFER_SECONDS
+    idle_frames: bool = True  # AUDIO_IDLE_FRAMES
+
+    def audio_track(self) -> AudioOutputTrack:
+        return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames)
 
 
 class RunnerContext(HandlerContext):
@@ -57,9 +72,10 @@ class Runner(ABC):
 
     consumes: str | None = None  # the kind of incoming track the handler reads
 
-    def __init__(self, handler: Any, context: RunnerContext, **options: Any) -> None:
+    def __init__(self, handler: Any, context: RunnerContext, media: MediaOptions) -> None:
         self.handler = handler
         self.context = context
+        self.media = media
         self.inbound: MediaStreamTrack | None = None
         self._outgoing: list[OutputTrack] = []
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -8,9 +8,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .. import conf, workers
+from .. import workers
 from ..media.tracks import AudioOutputTrack, OutputTrack, VideoOutputTrack
-from .base import Runner, RunnerContext
+from .base import MediaOptions, Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -22,16 +22,13 @@ class GeneratorRunner(Runner):
     """Starts the generator when media flows, and again on each ``trigger`` with
     the latest inputs. When it ends and its media has played, the session ends."""
 
-    def __init__(
-        self, handler: Callable[..., Any], context: RunnerContext, *, modality: str, audio_buffer: float, fps: float
-    ) -> None:
-        super().__init__(handler, context)
-        self.modality = modality
+    def __init__(self, handler: Callable[..., Any], context: RunnerContext, media: MediaOptions) -> None:
+        super().__init__(handler, context, media)
         self.track: AudioOutputTrack | VideoOutputTrack
-        if modality == "audio":
-            self.track = self.own(AudioOutputTrack(max_buffer=audio_buffer, idle_frames=conf.get("AUDIO_IDLE_FRAMES")))
+        if media.modality == "audio":
+            self.track = self.own(media.audio_track())
         else:
-            self.track = self.own(VideoOutputTrack(fps=fps))
+            self.track = self.own(VideoOutputTrack(fps=media.fps))
         self._current: asyncio.Task[Any] | None = None
 
     async def start(self) -> None:

@@ -10,11 +10,10 @@ from typing import Any
 
 from aiortc.mediastreams import MediaStreamTrack
 
-from .. import conf, workers
+from .. import workers
 from ..handlers.base import AsyncStreamHandler, StreamHandlerBase
 from ..media.audio import InputConverter
-from ..media.tracks import AudioOutputTrack
-from .base import Runner, RunnerContext
+from .base import MediaOptions, Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -31,15 +30,11 @@ class StreamRunner(Runner):
 
     consumes = "audio"
 
-    def __init__(self, handler: StreamHandlerBase, context: RunnerContext, *, mode: str, audio_buffer: float) -> None:
-        super().__init__(handler, context)
+    def __init__(self, handler: StreamHandlerBase, context: RunnerContext, media: MediaOptions) -> None:
+        super().__init__(handler, context, media)
         handler.bind(context)
         self.is_async = isinstance(handler, AsyncStreamHandler)
-        self.audio_out = (
-            self.own(AudioOutputTrack(max_buffer=audio_buffer, idle_frames=conf.get("AUDIO_IDLE_FRAMES")))
-            if mode == "send-receive"
-            else None
-        )
+        self.audio_out = self.own(media.audio_track()) if media.mode == "send-receive" else None
         self._converter = InputConverter(handler.input_sample_rate, handler.expected_layout)
         self._serial = asyncio.Lock()
         self._input = asyncio.Event()

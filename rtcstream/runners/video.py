@@ -12,7 +12,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from .. import workers
 from ..media.tracks import VideoOutputTrack
 from ..media.video import frame_to_rgb, rgb_to_frame
-from .base import Runner, RunnerContext
+from .base import MediaOptions, Runner, RunnerContext
 
 
 class VideoFunctionRunner(Runner):
@@ -22,8 +22,8 @@ class VideoFunctionRunner(Runner):
 
     consumes = "video"
 
-    def __init__(self, handler: Callable[..., Any], context: RunnerContext, **options: Any) -> None:
-        super().__init__(handler, context)
+    def __init__(self, handler: Callable[..., Any], context: RunnerContext, media: MediaOptions) -> None:
+        super().__init__(handler, context, media)
         self.video_out = self.own(VideoOutputTrack())
         self._latest: av.VideoFrame | None = None
         self._arrived = asyncio.Event()
@@ -37,7 +37,9 @@ class VideoFunctionRunner(Runner):
 
     async def _read(self, track: MediaStreamTrack) -> None:
         while True:
-            self._latest = await track.recv()
+            frame = await track.recv()
+            assert isinstance(frame, av.VideoFrame)
+            self._latest = frame
             self.frames_in += 1
             self._arrived.set()
 

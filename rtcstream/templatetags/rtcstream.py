@@ -89,5 +89,6 @@ def webrtc(endpoint: str, **options: Any) -> SafeString:
         "ws_path": f"/{conf.get('WS_PREFIX').strip('/')}/{found.slug}/",
         "label": options.get("label") or found.label,
         "options": options,
+        "script_url": static("rtcstream/rtcstream.js"),
     }
     return SafeString(render_to_string("rtcstream/widget.html", context))

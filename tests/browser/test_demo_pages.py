@@ -130,3 +130,19 @@ def test_pages_fit_a_phone(context, site, slug):
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{slug} scrolls sideways by {overflow}px on a phone"
     screenshot(page, f"{slug}-phone")
+
+
+@pytest.mark.parametrize("served", [True, False])
+def test_a_widget_whose_script_did_not_load_says_so(context, site, served):
+    page = context.new_page()
+    if not served:  # as under daphne when asgi.py serves no static files
+        page.route("**/static/rtcstream/*.js", lambda route: route.fulfill(status=404, body="Not Found"))
+    page.goto(f"{site}/demos/echo/", wait_until="load")
+    message = "rtc-stream [data-part=script-missing]"
+    if served:
+        page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+        assert page.is_hidden(message)
+    else:
+        page.wait_for_selector(message, state="visible")
+        text = page.inner_text(message)
+        assert "/static/rtcstream/rtcstream.js" in text and "static files" in text and "rtcstream_assets" in text

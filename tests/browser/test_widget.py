@@ -1,7 +1,6 @@
-"""The <rtc-stream> element's life cycle in real Chromium, against the test endpoints.
+"""The <rtc-stream> element against the test endpoints in real Chromium: limits, errors, reconnection.
 
-These pages hold a hand-written element (no template tag), which is also how a
-site without Django templates would use the client.
+These pages hold a hand-written element (no template tag, see widget.widget_page).
 """
 
 from __future__ import annotations
@@ -11,37 +10,9 @@ import time
 import pytest
 
 from .conftest import screenshot
-from .widget import events, record_events, wait_state, wait_stats
+from .widget import events, wait_state, wait_stats, widget_page
 
 pytestmark = pytest.mark.browser
-
-MARKUP = """
-<rtc-stream id="{id}" class="rtcs" endpoint="{slug}" ws-path="/ws/rtcstream/{slug}/" mode="send-receive" modality="audio">
-  <div class="rtcs-head"><span class="rtcs-label">{slug}</span>
-    <span class="rtcs-status"><i class="rtcs-dot"></i><span data-part="state-text">Ready</span></span>
-    <span class="rtcs-timer" data-part="timer" hidden></span></div>
-  <div class="rtcs-controls">
-    <button type="button" class="rtcs-button rtcs-primary" data-part="start">Start</button>
-    <button type="button" class="rtcs-button" data-part="stop" hidden>Stop</button>
-  </div>
-  <p class="rtcs-message" data-part="message" hidden></p>
-  <audio data-part="remote-audio" autoplay hidden></audio>
-</rtc-stream>
-"""
-
-
-def widget_page(context, site: str, slug: str, element_id: str = "w"):
-    """Open a site page and add a bare widget for ``slug`` to it."""
-    page = context.new_page()
-    page.on("console", lambda msg: print(f"[{element_id} console.{msg.type}] {msg.text}"))
-    page.goto(site)
-    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
-    page.evaluate(
-        "html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)",
-        MARKUP.format(id=element_id, slug=slug),
-    )
-    record_events(page)
-    return page
 
 
 def start_until_admitted(page, deadline_s: float = 8.0) -> None:
@@ -137,3 +108,25 @@ def test_reconnects_once_after_the_socket_drops(context, site):
     assert page.eval_on_selector("#w", "el => el.session") != first_session
     wait_stats(page, "s.audio.received.packets > 10", selector="#w")
     assert len(routes) == 2
+
+
+def test_a_server_media_failure_is_shown_as_an_error(context, site):
+    """The page is told when the server's media stops (tests/test_output_tracks.py makes the server do it)."""
+    routes = []
+
+    def route(ws):
+        routes.append((ws, ws.connect_to_server()))
+
+    page = widget_page(context, site, "t-echo")
+    page.route_web_socket("**/ws/rtcstream/t-echo/", route)
+    page.click("#w [data-part=start]")
+    wait_state(page, "listening", selector="#w")
+    ws, server = routes[0]
+    # What the server sends when its output track fails (Session.fail with media_error), then it closes.
+    message = "The server stopped sending media because of an internal error; the session has ended."
+    ws.send('{"type": "error", "code": "media_error", "message": "%s"}' % message)
+    ws.send('{"type": "closed", "reason": "media_error", "message": "%s"}' % message)
+    wait_state(page, "error", selector="#w")
+    assert "stopped sending media" in page.inner_text("#w [data-part=message]")
+    assert page.get_attribute("#w [data-part=message]", "data-level") == "error"
+    assert page.is_visible("#w [data-part=start]")

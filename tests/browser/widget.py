@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 WIDGET = "rtc-stream"
@@ -107,3 +109,74 @@ def set_input(page: Any, selector: str, value: float | str) -> None:
         }""",
         value,
     )
+
+
+MARKUP = """
+<rtc-stream id="{id}" class="rtcs" endpoint="{slug}" ws-path="{path}" mode="{mode}" modality="audio" {attrs}>
+  <div class="rtcs-head"><span class="rtcs-label">{slug}</span>
+    <span class="rtcs-status"><i class="rtcs-dot"></i><span data-part="state-text">Ready</span></span>
+    <span class="rtcs-timer" data-part="timer" hidden></span></div>
+  <canvas data-part="wave" width="320" height="60"></canvas>
+  <div class="rtcs-controls">
+    <button type="button" class="rtcs-button rtcs-primary" data-part="start">Start</button>
+    <button type="button" class="rtcs-button" data-part="stop" hidden>Stop</button>
+  </div>
+  <p class="rtcs-message" data-part="message" hidden></p>
+  <audio data-part="remote-audio" autoplay hidden></audio>
+</rtc-stream>
+"""
+
+
+def widget_page(
+    context: Any,
+    site: str,
+    slug: str,
+    element_id: str = "w",
+    *,
+    attrs: str = "",
+    before: str = "",
+    mode: str = "send-receive",
+    path: str | None = None,
+) -> Any:
+    """Open a site page and add a bare widget for ``slug`` to it (after the HTML ``before``).
+
+    The page holds a hand-written element (no template tag), which is also how a
+    site without Django templates would use the client.
+    """
+    page = context.new_page()
+    page.on("console", lambda msg: print(f"[{element_id} console.{msg.type}] {msg.text}"))
+    page.goto(site)
+    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    markup = MARKUP.format(id=element_id, slug=slug, attrs=attrs, mode=mode, path=path or f"/ws/rtcstream/{slug}/")
+    page.evaluate("html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)", before + markup)
+    record_events(page)
+    return page
+
+
+class Frames:
+    """The JSON messages a page sends and receives on its websockets, by socket URL."""
+
+    def __init__(self, page: Any) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.sockets: list[Any] = []
+        page.on("websocket", self._watch)
+
+    def _watch(self, ws: Any) -> None:
+        self.sockets.append(ws)
+        ws.on("framesent", lambda payload: self.sent.append((ws.url, json.loads(payload))))
+        ws.on("framereceived", lambda payload: self.received.append((ws.url, json.loads(payload))))
+
+    def sent_types(self, url_part: str = "/ws/rtcstream/") -> list[str]:
+        return [m["type"] for url, m in self.sent if url_part in url and "/outputs/" not in url]
+
+    def received_types(self) -> list[str]:
+        return [m["type"] for url, m in self.received if "/outputs/" not in url]
+
+
+def wait_until(page: Any, condition: Any, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Let the page run until ``condition()`` (a Python callable) is true, within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(50)

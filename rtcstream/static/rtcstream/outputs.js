@@ -1,4 +1,9 @@
 // Built-in renderers for AdditionalOutputs: `outputs="#a,#b" render="chat,text"`.
+//
+// After rendering into an element, renderOutputs dispatches `rtcstream:input` on
+// it, so an element that is also a widget's input sends its new value.
+
+import { INPUT_EVENT } from "./inputs.js";
 
 /** Turn one value into chat messages: a list of {role, content} replaces, a message or text appends. */
 function asMessages(value) {
@@ -46,7 +51,12 @@ export const renderers = new Map([
     el.append(line);
     el.scrollTop = el.scrollHeight;
   }],
-  ["value", (el, value) => { if ("value" in el) el.value = value ?? ""; else el.textContent = text(value); }],
+  // Into an input: strings as they are, anything else as JSON (read back by data-rtcstream-json).
+  ["value", (el, value) => {
+    const written = value === null || value === undefined ? "" : text(value);
+    if ("value" in el) el.value = written;
+    else el.textContent = written;
+  }],
   ["json", (el, value) => { el.textContent = JSON.stringify(value, null, 2); }],
 ]);
 
@@ -59,6 +69,9 @@ export function renderOutputs(selectors, renderNames, values) {
     const render = renderers.get(name);
     if (!el) console.warn(`rtcstream: no element matches the output selector ${selector}`);
     else if (!render) console.warn(`rtcstream: unknown renderer "${name}"; known: ${[...renderers.keys()].join(", ")}`);
-    else render(el, values[i]);
+    else {
+      render(el, values[i]);
+      el.dispatchEvent(new Event(INPUT_EVENT));
+    }
   });
 }

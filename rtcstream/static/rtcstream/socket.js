@@ -1,7 +1,8 @@
-// A JSON websocket with a promise for "open" and one for "the first message of a type".
+// A JSON websocket with a promise for "open".
 
-/** Turn a server path into a ws:// or wss:// URL on this page's host. */
+/** Turn a server path into a ws:// or wss:// URL on this page's host (a full ws:// or wss:// URL is kept). */
 export function socketUrl(path) {
+  if (/^wss?:\/\//.test(path)) return path;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   return `${scheme}://${location.host}${path}`;
 }
@@ -10,16 +11,19 @@ export class JsonSocket {
   /**
    * @param {string} path  server path, such as "/ws/rtcstream/talk/"
    * @param {(msg: object) => void} onMessage
-   * @param {(event: CloseEvent) => void} onClose  called once, unless close() was called first
+   * @param {(event: CloseEvent, wasOpen: boolean) => void} onClose  called once, unless close() was called first
    */
   constructor(path, onMessage, onClose) {
+    this.path = path;
     this.ws = new WebSocket(socketUrl(path));
     this.closedByUs = false;
+    this.wasOpen = false;
     this.opened = new Promise((resolve, reject) => {
       this.ws.addEventListener("open", () => resolve(), { once: true });
       this.ws.addEventListener("close", (ev) => reject(Object.assign(new Error("socket closed"), { code: ev.code })), { once: true });
     });
     this.opened.catch(() => {}); // the caller awaits it; never an unhandled rejection
+    this.ws.addEventListener("open", () => { this.wasOpen = true; }, { once: true });
     this.ws.addEventListener("message", (ev) => {
       let msg;
       try {
@@ -31,7 +35,7 @@ export class JsonSocket {
       onMessage(msg);
     });
     this.ws.addEventListener("close", (ev) => {
-      if (!this.closedByUs) onClose(ev);
+      if (!this.closedByUs) onClose(ev, this.wasOpen);
     });
   }
 

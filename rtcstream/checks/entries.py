@@ -1,4 +1,4 @@
-"""System checks: a wrong registry entry is reported at start-up, naming the entry."""
+"""The registry and ICE servers: a wrong entry is reported at start-up, naming the entry."""
 
 from __future__ import annotations
 
@@ -6,20 +6,15 @@ from typing import Any
 
 from django.core import checks
 
-from . import conf, registry
+from .. import conf, registry
 
 
 @checks.register("rtcstream")
 def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    errors: list[checks.CheckMessage] = []
     handlers = conf.get("HANDLERS")
     if not isinstance(handlers, dict):
         return [checks.Error("RTCSTREAM['HANDLERS'] must be a dict of name -> dotted path.", id="rtcstream.E001")]
-    for exc in registry.validate_all():
-        errors.append(
-            checks.Error(str(exc), hint="Fix the entry in settings.RTCSTREAM['HANDLERS'].", id="rtcstream.E002")
-        )
-    return errors
+    return [checks.Error(str(exc), hint=exc.hint, id="rtcstream.E002") for exc in registry.validate_all()]
 
 
 @checks.register("rtcstream")

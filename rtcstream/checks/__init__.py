@@ -1,0 +1,9 @@
+"""rtcstream's system checks, run by ``manage.py check``, ``runserver``, and on the first request under daphne.
+
+- ``entries``: the registry (``RTCSTREAM["HANDLERS"]``) and ICE servers;
+- ``signatures``: each handler can take what its mode passes it;
+- ``serving``: the channel layer, daphne's place in ``INSTALLED_APPS``, the websocket routes in the ASGI app;
+- ``startup``: runs all of the above once in servers that do not run checks (daphne, uvicorn) and logs them.
+"""
+
+from . import entries, serving, signatures  # noqa: F401  (importing registers the checks)

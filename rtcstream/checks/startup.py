@@ -1,0 +1,52 @@
+"""Run rtcstream's checks in servers that do not run Django's (daphne, uvicorn), and log what they find.
+
+``manage.py runserver`` runs the system checks before serving; ``daphne
+mysite.asgi:application`` does not, and a site with no websocket route would
+then only say "check your connection" on its pages. The ASGI application is not
+complete while Django starts (``asgi.py`` calls ``get_asgi_application()``
+before it builds its router), so the checks run once, on the first HTTP request,
+when it is, and each problem goes to the ``rtcstream.checks`` logger at ERROR or
+WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+from django.core import checks
+from django.core.signals import request_started
+
+logger = logging.getLogger("rtcstream.checks")
+
+_done = threading.Event()
+_lock = threading.Lock()
+
+
+def run_once() -> list[checks.CheckMessage]:
+    """Run the checks tagged ``rtcstream`` unless they ran already; log and return what they found."""
+    with _lock:
+        if _done.is_set():
+            return []
+        _done.set()
+    found = [message for message in checks.run_checks(tags=["rtcstream"]) if not message.is_silenced()]
+    for message in found:
+        level = logging.ERROR if message.is_serious() else logging.WARNING
+        logger.log(level, "rtcstream is misconfigured: %s", message)  # the message holds its hint
+    return found
+
+
+def _on_request_started(**kwargs: Any) -> None:
+    try:
+        run_once()
+    except Exception:  # a check that crashes must not fail the request that ran it
+        logger.exception("rtcstream's system checks could not run")
+
+
+def install() -> None:
+    """Run the checks on the first request, unless this process is a management command that runs them itself."""
+    if any(command in sys.argv[1:2] for command in ("runserver", "check", "test")):
+        return
+    request_started.connect(_on_request_started, dispatch_uid="rtcstream.checks.startup")

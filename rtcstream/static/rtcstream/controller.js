@@ -1,0 +1,438 @@
+// The connection logic of one <rtc-stream>, apart from the element: signalling
+// socket -> session -> outputs socket -> media -> RTCPeerConnection (trickled
+// ICE) -> offer/answer, as a state machine the element drives and renders.
+//
+//   idle --start()--> connecting --"connected"--> live
+//   connecting|live --stop()--> stopping --server confirms (or 2 s)--> idle
+//   connecting|live --server closed / failure--> idle   (an `end` event says why)
+//
+// Each start() makes a Run; everything a run owns (sockets, peer connection,
+// tracks, timers) is released through one path, and every await in it ends on
+// its promise, a stop (the run's AbortSignal) or a deadline. Messages, tracks
+// and outputs of a run that is no longer current are dropped.
+//
+// Events (CustomEvent, detail): state {state, reconnecting}, session {session},
+// event {name, data}, local {stream}, track {track, stream}, connection {state},
+// output {values, seq, session}, notice {message, level}, error {code, message}
+// (a server error that does not end the session), end {session, reason, message, error}.
+
+import { within } from "./deadline.js";
+import { openMedia, stopTracks } from "./media.js";
+import { ERROR_REASONS, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
+import { JsonSocket } from "./socket.js";
+import { summarize } from "./stats.js";
+
+const SESSION_TIMEOUT_MS = 10000;
+const OUTPUTS_TIMEOUT_MS = 5000;
+const ANSWER_TIMEOUT_MS = 20000;
+const SLOW_CONNECT_MS = 12000;
+const STOP_TIMEOUT_MS = 2000;
+const OUTPUTS_GRACE_MS = 2000;
+const RECONNECT_DELAY_MS = 1000;
+
+/** The abort reason of a run the visitor stopped, or that ended normally: never shown. */
+const STOPPED = new StreamError("stopped", "");
+
+const timeout = (what) => () => new StreamError("timeout", `The server did not answer ${what}. Please try again.`);
+
+/** One session attempt and everything it owns. */
+class Run {
+  constructor(config, delayMs) {
+    this.config = config; // {path, endpoint, mode, modality, inputs: () => values}
+    this.delayMs = delayMs;
+    this.abort = new AbortController();
+    this.sig = null;
+    this.outputs = null;
+    this.pc = null;
+    this.local = null;
+    this.session = null; // the server's `session` message
+    this.timers = new Set();
+    this.lastSeq = 0;
+    this.lastInputs = null; // JSON of the values last sent
+    this.offered = false;
+    this.connected = false;
+    this.candidatesDone = false;
+    this.sessionArrived = new Promise((resolve) => { this.resolveSession = resolve; });
+    this.answered = new Promise((resolve) => { this.resolveAnswer = resolve; });
+    this.serverDone = new Promise((resolve) => { this.resolveServerDone = resolve; });
+  }
+
+  get signal() {
+    return this.abort.signal;
+  }
+
+  get id() {
+    return this.session?.session ?? null;
+  }
+
+  later(ms, fn) {
+    const id = setTimeout(() => {
+      this.timers.delete(id);
+      fn();
+    }, ms);
+    this.timers.add(id);
+  }
+
+  /** Release what is local to the page: timers, tracks, and (unless told to keep it) the peer connection. */
+  release(reason, { keepPeer = false } = {}) {
+    if (!this.signal.aborted) this.abort.abort(reason);
+    for (const id of this.timers) clearTimeout(id);
+    this.timers.clear();
+    stopTracks(this.local);
+    this.local = null;
+    if (!keepPeer) this.closePeer();
+  }
+
+  closePeer() {
+    this.pc?.close();
+    this.pc = null;
+  }
+}
+
+export class StreamController extends EventTarget {
+  #state = "idle";
+  #run = null; // the run in progress (connecting or live), else null
+  #latest = null; // the last run started: its late outputs still render until the next start
+  #stopped = Promise.resolve(); // settles when the last session's server side has been let go
+  #reconnects = 0;
+  #muted = false;
+  #preferred = { audio: "", video: "" };
+
+  /** "idle", "connecting", "live" or "stopping". */
+  get state() {
+    return this.#state;
+  }
+
+  /** Whether a session is being set up or running. */
+  get running() {
+    return this.#run !== null;
+  }
+
+  /** The current session id, or null. */
+  get session() {
+    return this.#run?.id ?? null;
+  }
+
+  /** The current session's `session` message (time_limit, ...), or null. */
+  get sessionInfo() {
+    return this.#run?.session ?? null;
+  }
+
+  /** The microphone or camera stream of the current session, or null. */
+  get localStream() {
+    return this.#run?.local ?? null;
+  }
+
+  /** Open a session. config: {path, endpoint, mode, modality, inputs: () => list of values}. */
+  start(config) {
+    if (this.#run) return Promise.resolve();
+    return this.#begin(config, 0);
+  }
+
+  /** End the session: local resources at once, the server's side confirmed within 2 s. */
+  stop() {
+    this.#reconnects = 0;
+    const run = this.#run;
+    if (!run) return;
+    this.#run = null;
+    run.release(STOPPED, { keepPeer: true }); // closed after the server's `closed`, so it ends as client_stop
+    this.#setState("stopping");
+    this.#emit("end", { session: run.id, reason: "client_stop", message: "", error: null });
+    this.#stopped = this.#hangUp(run, true).then(() => {
+      if (this.#state === "stopping") this.#setState("idle");
+    });
+  }
+
+  /** Ask a running handler to run again with the current inputs; false when no session is live. */
+  trigger() {
+    const run = this.#run;
+    if (!run?.offered || !run.sig?.isOpen) return false;
+    this.sendInputs(run.config.inputs(), { force: true });
+    run.sig.send({ type: "trigger" });
+    return true;
+  }
+
+  /** Send the input values, unless they are the ones the server already has. */
+  sendInputs(values, { force = false } = {}) {
+    const run = this.#run;
+    if (!run?.offered || !run.sig?.isOpen) return;
+    const json = JSON.stringify(values);
+    if (!force && json === run.lastInputs) return;
+    run.lastInputs = json;
+    run.sig.send({ type: "inputs", values });
+  }
+
+  /** Mute or unmute the microphone (the track keeps flowing, as silence). */
+  setMuted(muted) {
+    this.#muted = muted;
+    for (const track of this.#run?.local?.getAudioTracks() ?? []) track.enabled = !muted;
+  }
+
+  /** Use `deviceId` for `kind`: now if a session is live, else at the next start. */
+  async switchDevice(kind, deviceId) {
+    this.#preferred[kind] = deviceId;
+    const run = this.#run;
+    if (!run?.local || !run.pc) return;
+    let fresh;
+    try {
+      fresh = await within(openMedia(kind, deviceId), run.signal);
+    } catch (err) {
+      if (!run.signal.aborted) this.#emit("notice", { message: err.message, level: "error" });
+      return;
+    }
+    if (run !== this.#run || !run.pc) {
+      stopTracks(fresh);
+      return;
+    }
+    const sender = run.pc.getSenders().find((s) => s.track?.kind === kind);
+    await sender?.replaceTrack(fresh.getTracks()[0]);
+    stopTracks(run.local);
+    run.local = fresh;
+    this.setMuted(this.#muted);
+    this.#emit("local", { stream: fresh });
+  }
+
+  preferredDevice(kind) {
+    return this.#preferred[kind];
+  }
+
+  /** getStats() summary of the current session. */
+  async stats() {
+    const pc = this.#run?.pc ?? null;
+    return { session: this.session, connection: pc?.connectionState ?? "closed", ...(await summarize(pc)) };
+  }
+
+  // -- a run, step by step ----------------------------------------------------------------
+
+  #begin(config, delayMs) {
+    const run = new Run(config, delayMs);
+    this.#latest?.outputs?.close(); // outputs of an earlier session never render into this one
+    this.#run = run;
+    this.#latest = run;
+    this.#setState("connecting", { reconnecting: this.#reconnects > 0 });
+    return this.#connect(run).catch((err) => {
+      if (run !== this.#run) return; // stopped or replaced meanwhile: not an error
+      this.#fail(run, err instanceof StreamError ? err : new StreamError("error", String(err?.message || err)));
+    });
+  }
+
+  async #connect(run) {
+    const { signal, config } = run;
+    if (run.delayMs) await within(new Promise((resolve) => setTimeout(resolve, run.delayMs)), signal);
+    await within(this.#stopped, signal); // the last session's seat is released first
+    const sig = new JsonSocket(config.path, (m) => this.#onSignal(run, m), (ev, wasOpen) => this.#onSignalClosed(run, ev, wasOpen));
+    run.sig = sig;
+    const closedEarly = (err) => socketClosedError(err.code, { endpoint: config.endpoint, path: config.path, opened: false });
+    await within(sig.opened.catch((err) => { throw closedEarly(err); }), signal, SESSION_TIMEOUT_MS, timeout("the stream's websocket"));
+    run.session = await within(run.sessionArrived, signal, SESSION_TIMEOUT_MS, timeout("with a session"));
+    this.#emit("session", { session: run.id });
+    await this.#openOutputs(run);
+    if (config.mode !== "receive") {
+      run.local = await this.#openMedia(run);
+      this.setMuted(this.#muted);
+      this.#emit("local", { stream: run.local });
+    }
+    const pc = this.#createPeer(run);
+    const offer = await within(pc.createOffer(), signal);
+    await within(pc.setLocalDescription(offer), signal);
+    const values = config.inputs();
+    run.lastInputs = JSON.stringify(values);
+    sig.send({ type: "offer", sdp: pc.localDescription.sdp, inputs: values });
+    run.offered = true;
+    run.later(SLOW_CONNECT_MS, () => {
+      if (!run.connected) this.#emit("notice", { message: `Still connecting… ${TURN_HINT}`, level: "warning" });
+    });
+    await within(run.answered, signal, ANSWER_TIMEOUT_MS, timeout("the offer"));
+  }
+
+  async #openOutputs(run) {
+    const path = run.session.outputs;
+    if (!path) return;
+    run.outputs = new JsonSocket(path, (m) => this.#onOutput(run, m), () => {});
+    try {
+      await within(run.outputs.opened, run.signal, OUTPUTS_TIMEOUT_MS);
+    } catch (err) {
+      if (run.signal.aborted) throw err;
+      // Media still works without outputs; say so rather than fail the stream.
+      console.warn("rtcstream: the outputs socket did not open; outputs will not be shown");
+    }
+  }
+
+  /** Open the device; a stream that arrives after the run ended is stopped at once. */
+  async #openMedia(run) {
+    const kind = run.config.modality;
+    const pending = openMedia(kind, this.#preferred[kind]);
+    pending.then((stream) => run.signal.aborted && stopTracks(stream), () => {});
+    return within(pending, run.signal);
+  }
+
+  #createPeer(run) {
+    const pc = new RTCPeerConnection({ iceServers: run.session.ice_servers || [] });
+    run.pc = pc;
+    const { mode, modality } = run.config;
+    pc.addEventListener("icecandidate", (ev) => run === this.#run && this.#sendCandidate(run, ev.candidate));
+    pc.addEventListener("track", (ev) => {
+      if (run === this.#run) this.#emit("track", { track: ev.track, stream: ev.streams[0] ?? new MediaStream([ev.track]) });
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (run !== this.#run) return;
+      this.#emit("connection", { state: pc.connectionState });
+      if (pc.connectionState === "failed") this.#fail(run, new StreamError("connection_failed", `The media connection failed. ${TURN_HINT}`));
+    });
+    const direction = mode === "send" ? "sendonly" : mode === "receive" ? "recvonly" : "sendrecv";
+    const track = run.local?.getTracks()[0];
+    if (track) pc.addTransceiver(track, { direction, streams: [run.local] });
+    else pc.addTransceiver(modality, { direction });
+    return pc;
+  }
+
+  #sendCandidate(run, candidate) {
+    // Each candidate as it is found (trickle ICE); then one empty candidate, once.
+    if (candidate && candidate.candidate) {
+      run.sig?.send({ type: "candidate", candidate: candidate.candidate, sdpMid: candidate.sdpMid, sdpMLineIndex: candidate.sdpMLineIndex });
+    } else if (!run.candidatesDone) {
+      run.candidatesDone = true;
+      run.sig?.send({ type: "candidate", candidate: "", sdpMid: null, sdpMLineIndex: null });
+    }
+  }
+
+  // -- messages -----------------------------------------------------------------------------
+
+  #onSignal(run, msg) {
+    if (msg.type === "closed") run.resolveServerDone();
+    if (run !== this.#run) return; // a run that was stopped or replaced
+    switch (msg.type) {
+      case "session":
+        run.resolveSession(msg);
+        break;
+      case "answer":
+        run.pc?.setRemoteDescription({ type: "answer", sdp: msg.sdp }).then(
+          () => run.resolveAnswer(),
+          (err) => run === this.#run && this.#fail(run, new StreamError("bad_sdp", `The server's answer could not be used: ${err.message}`)),
+        );
+        break;
+      case "event":
+        this.#onEvent(run, msg.name, msg.data || {});
+        break;
+      case "error":
+        this.#onError(run, msg.code, msg.message);
+        break;
+      case "closed":
+        this.#end(run, msg.reason, msg.message || "");
+        break;
+      case "pong":
+        break;
+      default:
+        console.warn("rtcstream: unknown message", msg);
+    }
+  }
+
+  #onEvent(run, name, data) {
+    this.#emit("event", { name, data });
+    if (name === "connected" && !run.connected) {
+      run.connected = true;
+      this.#reconnects = 0;
+      this.#setState("live");
+    }
+  }
+
+  #onError(run, code, message) {
+    if (code === "concurrency_limit") {
+      this.#fail(run, new StreamError(code, "This stream is busy: everyone's seat is taken. Please try again in a minute."));
+    } else if (code === "bad_sdp" || code === "server_error") {
+      this.#fail(run, new StreamError(code, `The server could not start the stream: ${message}`));
+    } else {
+      this.#emit("error", { code, message }); // handler_error, media_error: a `closed` follows
+      if (!ERROR_REASONS.has(code)) console.warn(`rtcstream: server refused a message (${code}): ${message}`);
+    }
+  }
+
+  #onSignalClosed(run, ev, wasOpen) {
+    run.resolveServerDone();
+    if (run !== this.#run) return;
+    const { config } = run;
+    if (!run.session) {
+      this.#fail(run, socketClosedError(ev.code, { endpoint: config.endpoint, path: config.path, opened: wasOpen }));
+    } else if (run.connected && this.#reconnects < 1) {
+      // The socket dropped under a live session: the server has already ended it. Try once more.
+      this.#reconnects += 1;
+      this.#run = null;
+      run.release(STOPPED);
+      this.#closeSockets(run);
+      this.#begin(config, RECONNECT_DELAY_MS);
+    } else {
+      this.#fail(run, new StreamError("disconnected", "The connection to the server was lost. Press start to try again."));
+    }
+  }
+
+  #onOutput(run, msg) {
+    if (run !== this.#latest) return; // an earlier session's output: never shown in this one
+    if (msg.type === "end") {
+      run.outputs?.close();
+      return;
+    }
+    if (msg.type !== "output") return;
+    if (msg.seq !== run.lastSeq + 1) console.warn(`rtcstream: outputs ${run.lastSeq + 1}..${msg.seq - 1} were lost`);
+    run.lastSeq = msg.seq;
+    this.#emit("output", { values: msg.values, seq: msg.seq, session: run.id });
+  }
+
+  // -- endings -----------------------------------------------------------------------------
+
+  /** The server closed the session. */
+  #end(run, reason, message) {
+    this.#run = null;
+    run.release(STOPPED);
+    this.#closeSockets(run);
+    this.#emit("end", { session: run.id, reason, message, error: null });
+    this.#setState("idle");
+  }
+
+  /** The session failed here: tell the server (it releases the seat), then report. */
+  #fail(run, error) {
+    if (run !== this.#run) return;
+    this.#run = null;
+    run.release(STOPPED, { keepPeer: true });
+    this.#stopped = this.#hangUp(run, true);
+    this.#emit("end", { session: run.id, reason: error.code, message: error.message, error });
+    this.#setState("idle");
+  }
+
+  /**
+   * Send `stop` and wait (at most 2 s) for the server's `closed` or its close, then close the
+   * peer connection and the sockets (closing the media first could end the session as `disconnected`).
+   */
+  async #hangUp(run, sendStop) {
+    if (sendStop && run.sig?.isOpen) {
+      run.sig.send({ type: "stop" });
+      await Promise.race([run.serverDone, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
+    }
+    run.closePeer();
+    this.#closeSockets(run);
+  }
+
+  #closeSockets(run) {
+    run.sig?.close();
+    // Let the last outputs arrive: the server closes this socket after `closed`.
+    const outputs = run.outputs;
+    if (outputs) setTimeout(() => outputs.close(), OUTPUTS_GRACE_MS);
+  }
+
+  /** Leaving the page: send `stop` now, wait for nothing. */
+  leave() {
+    const run = this.#run;
+    this.stop();
+    run?.sig?.close();
+  }
+
+  // -- events -------------------------------------------------------------------------------
+
+  #setState(state, extra = {}) {
+    this.#state = state;
+    this.#emit("state", { state, ...extra });
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

@@ -1,0 +1,141 @@
+"""System checks that name what a newcomer's site lacks: packages, channel layer, daphne, routes, signatures."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.core.asgi import get_asgi_application
+from django.urls import re_path
+
+from rtcstream.checks import entries, serving, signatures, startup
+from rtcstream.consumers import SignallingConsumer
+
+# An application that mounts only the signalling route (the outputs route forgotten).
+signalling_only = ProtocolTypeRouter(
+    {
+        "http": get_asgi_application(),
+        "websocket": URLRouter([re_path(r"^ws/rtcstream/(?P<endpoint>[-\w]+)/$", SignallingConsumer.as_asgi())]),
+    }
+)
+# A project's asgi.py before rtcstream was added.
+http_only = ProtocolTypeRouter({"http": get_asgi_application()})
+
+
+def ids(messages) -> list[str]:
+    return [message.id for message in messages]
+
+
+def test_the_demo_and_test_settings_pass_every_check():
+    found = startup.checks.run_checks(tags=["rtcstream"])
+    assert [message for message in found if not message.is_silenced()] == []
+
+
+def test_no_channel_layer_is_an_error_that_shows_the_in_memory_layer(settings):
+    del settings.CHANNEL_LAYERS
+    (error,) = serving.check_channel_layer()
+    assert error.id == "rtcstream.E010"
+    assert "channels.layers.InMemoryChannelLayer" in error.hint
+
+
+def test_a_redis_layer_without_channels_redis_names_the_extra(settings, monkeypatch):
+    monkeypatch.setitem(sys.modules, "channels_redis", None)
+    monkeypatch.setitem(sys.modules, "channels_redis.core", None)
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    (error,) = serving.check_channel_layer()
+    assert error.id == "rtcstream.E011"
+    assert 'pip install "rtcstream[redis]"' in error.hint
+
+
+def test_the_in_memory_layer_is_a_warning_only_outside_debug(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.DEBUG = True
+    assert serving.check_channel_layer() == []
+    settings.DEBUG = False
+    assert ids(serving.check_channel_layer()) == ["rtcstream.W010"]
+
+
+def test_daphne_after_staticfiles_is_an_error_and_daphne_missing_a_warning(settings):
+    apps = [a for a in settings.INSTALLED_APPS if a != "daphne"]
+    settings.INSTALLED_APPS = [*apps, "daphne"]
+    assert ids(serving.check_daphne_installed()) == ["rtcstream.E012"]
+    settings.INSTALLED_APPS = apps
+    assert ids(serving.check_daphne_installed()) == ["rtcstream.W012"]
+    settings.INSTALLED_APPS = ["daphne", *apps]
+    assert serving.check_daphne_installed() == []
+
+
+@pytest.mark.parametrize(
+    ("application", "expected", "names"),
+    [
+        ("tests.test_checks.http_only", ["rtcstream.E014"], "SignallingConsumer and OutputsConsumer"),
+        ("tests.test_checks.signalling_only", ["rtcstream.E014"], "OutputsConsumer"),
+        ("rtcproject.asgi.application", [], ""),
+        (None, ["rtcstream.E013"], "ASGI_APPLICATION"),
+    ],
+)
+def test_the_asgi_application_must_route_websockets_to_rtcstream(settings, application, expected, names):
+    settings.ASGI_APPLICATION = application
+    found = serving.check_websocket_routes()
+    assert ids(found) == expected
+    assert all(names in message.msg for message in found)
+
+
+def test_with_debug_an_application_that_serves_no_static_files_is_a_warning(settings):
+    settings.DEBUG = True
+    settings.ASGI_APPLICATION = "tests.test_checks.http_only"
+    assert ids(serving.check_websocket_routes()) == ["rtcstream.W015", "rtcstream.E014"]
+    settings.ASGI_APPLICATION = "rtcproject.asgi.application"  # wraps Django in ASGIStaticFilesHandler
+    assert serving.check_websocket_routes() == []
+    settings.ASGI_APPLICATION = "tests.test_checks.http_only"
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "whitenoise.middleware.WhiteNoiseMiddleware"]
+    assert ids(serving.check_websocket_routes()) == ["rtcstream.E014"]
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [
+        ("tests.check_handlers.no_frame", "no_frame()"),
+        ("tests.check_handlers.reply_without_audio", "no_audio()"),
+        ("tests.check_handlers.ReceiveWithoutFrame", "receive()"),
+    ],
+)
+def test_a_handler_that_cannot_take_what_its_mode_passes_is_an_error(settings, path, what):
+    settings.RTCSTREAM = {"HANDLERS": {"wrong": path}}
+    (error,) = signatures.check_handler_signatures()
+    assert error.id == "rtcstream.E004"
+    assert what in error.msg and "'wrong'" in error.msg
+
+
+def test_handlers_that_also_take_page_inputs_pass(settings):
+    settings.RTCSTREAM = {
+        "HANDLERS": {
+            "edges": "tests.check_handlers.frame_and_threshold",
+            "echo": "tests.handlers.EchoHandler",
+            "talk": "tests.handlers.reply_echo",
+        }
+    }
+    assert signatures.check_handler_signatures() == []
+
+
+def test_a_missing_dependency_is_named_with_what_to_install(settings, monkeypatch):
+    monkeypatch.setitem(sys.modules, "soxr", None)
+    monkeypatch.delitem(sys.modules, "tests.check_handlers_soxr", raising=False)
+    settings.RTCSTREAM = {"HANDLERS": {"needs-soxr": "tests.check_handlers_soxr.handler"}}
+    (error,) = entries.check_registry()
+    assert "soxr" in error.msg and "'soxr' is missing" in error.hint
+    assert "pip install rtcstream" in error.hint and "pip install soxr" in error.hint
+    assert "Fix the entry" not in error.hint
+
+
+def test_servers_that_run_no_checks_log_them_on_the_first_request(settings, monkeypatch, caplog):
+    monkeypatch.setattr(startup, "_done", startup.threading.Event())
+    del settings.CHANNEL_LAYERS
+    with caplog.at_level(logging.WARNING, logger="rtcstream.checks"):
+        startup._on_request_started()
+        startup._on_request_started()
+    errors = [r for r in caplog.records if r.name == "rtcstream.checks"]
+    assert len(errors) == 1 and errors[0].levelno == logging.ERROR
+    assert "rtcstream.E010" in errors[0].getMessage() and "InMemoryChannelLayer" in errors[0].getMessage()
