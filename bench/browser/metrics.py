@@ -32,8 +32,9 @@ SPEECH_DB = -45.0  # the fixture's voiced threshold, for the microphone envelope
 ONSET_GAP = 0.15  # an audible run after this much quiet is a new onset
 REPLY_GAP = 0.45  # a reply's own pauses (hesitations, 0.3 s sentence gaps) are shorter than this
 BARGE_IN_OK = 0.3  # talked-over replies should stop within this
-CLIP_TEMPLATE_S = 0.4  # the start clip matches this much of the utterance
-CLIP_LEAD_S = 0.3  # and the silence before it
+CLIP_TEMPLATE_S = 0.25  # the start clip compares this much of the reply heard with the utterance
+CLIP_TIE = 0.03  # correlations this close to the best count as ties (the smallest clip wins)
+CLIP_MAX_S = 0.8  # the largest clip looked for
 
 
 @dataclass
@@ -99,40 +100,51 @@ def align(microphone: Envelope, fixture_db: np.ndarray) -> tuple[float, float]:
 
 
 def onsets(reply: Envelope, threshold: float = AUDIBLE_DB) -> list[float]:
-    """Times where the reply becomes audible after at least ``ONSET_GAP`` of quiet."""
+    """Times where the reply becomes audible after at least ``ONSET_GAP`` of quiet and stays mostly audible.
+
+    An onset needs 30 ms of the 100 ms after it audible, so a click or a
+    concealment blip before the voice is not taken for it.
+    """
     loud = reply.db > threshold
     found: list[float] = []
     last_loud = -math.inf
     for k in np.flatnonzero(loud):
         t = reply.time(int(k))
-        if t - last_loud > ONSET_GAP:
+        if t - last_loud > ONSET_GAP and loud[k : k + 10].sum() >= 3:
             found.append(t)
         last_loud = t
     return found
 
 
 def start_clip(reply: Envelope, onset: float, limit: float, fixture_db: np.ndarray, utt_start: float) -> float | None:
-    """How much of the utterance's start is missing from the reply heard, by matching envelopes.
+    """How much of the utterance's start is missing from the reply heard.
 
-    The fixture's envelope of the utterance's first 0.4 s (from file second
-    ``utt_start``, with the ``CLIP_LEAD_S`` of silence before it, so the
-    voice's edge anchors the match) is slid over the page's reply envelope between 0.8 s before
-    the audible onset and ``limit`` (the next sentence's start: what follows
-    may be cut by barge-in); at the best match the utterance's first voiced
-    sample falls at some page time; the clip is the audible onset minus that
-    time (0 when the whole start is heard).
+    The first ``CLIP_TEMPLATE_S`` heard from the audible onset is compared
+    with the fixture's envelope of the utterance from ``utt_start + c``, for
+    c from -50 ms to ``CLIP_MAX_S`` (Pearson correlation of the dB levels, so
+    gain does not matter); the clip is the smallest c whose correlation is
+    within ``CLIP_TIE`` of the best (speech is quasi-periodic: a later
+    syllable can match almost as well). The window is short because a
+    stuttering playout (concealment) decorrelates what follows; ``limit``
+    (the next sentence) must not fall inside it.
     """
-    lead = round(CLIP_LEAD_S / STEP)
-    first = round(utt_start / STEP)
-    template = fixture_db[max(0, first - lead) : first + round(CLIP_TEMPLATE_S / STEP)]
-    lead = first - max(0, first - lead)
-    lo = reply.index(onset - 0.8)
-    hi = reply.index(min(limit, onset + CLIP_TEMPLATE_S + 0.8))
-    window = reply.db[lo:hi]
-    if len(template) < 20 or len(window) <= len(template):
+    n = round(CLIP_TEMPLATE_S / STEP)
+    a = reply.index(onset)
+    if reply.time(a + n) > limit or a + n > len(reply.db):
         return None
-    corr = correlate(_zscore(window), _zscore(template), mode="valid", method="fft")
-    return onset - reply.time(lo + int(np.argmax(corr)) + lead)
+    heard = np.clip(reply.db[a : a + n], -60, 0)
+    if heard.std() == 0:
+        return None
+    first = round(utt_start / STEP)
+    scores: list[tuple[float, float]] = []
+    for c in range(-5, round(CLIP_MAX_S / STEP) + 1):
+        spoken = np.clip(fixture_db[max(0, first + c) : first + c + n], -60, 0)
+        if len(spoken) == n and spoken.std() > 0:
+            scores.append((c * STEP, float(np.corrcoef(heard, spoken)[0, 1])))
+    if not scores:
+        return None
+    best = max(r for _c, r in scores)
+    return next(c for c, r in scores if r >= best - CLIP_TIE)
 
 
 def server_stop(releases: list[float], start: float) -> float:
