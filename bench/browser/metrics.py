@@ -110,7 +110,9 @@ def onsets(reply: Envelope, threshold: float = AUDIBLE_DB) -> list[float]:
     last_loud = -math.inf
     for k in np.flatnonzero(loud):
         t = reply.time(int(k))
-        if t - last_loud > ONSET_GAP and loud[k : k + 10].sum() >= 3:
+        if t - last_loud > ONSET_GAP:
+            if loud[k : k + 10].sum() < 3:
+                continue  # a blip: still quiet
             found.append(t)
         last_loud = t
     return found
