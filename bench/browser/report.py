@@ -61,6 +61,7 @@ ROWS: list[tuple[str, Any]] = [
     ("packets received / lost", lambda s: f"{s['stats'].get('packets_received')} / {s['stats'].get('packets_lost')}"),
     ("server process CPU (% of a core)", lambda s: f"{s['cpu']['server_pct_core']:.1f}"),
     ("browser CPU, all its processes (% of a core)", lambda s: f"{s['cpu']['browser_pct_core']:.1f}"),
+    ("machine load average (5 min) after the round", lambda s: f"{s.get('load_average', 0):.1f}"),
 ]
 
 

@@ -347,9 +347,11 @@ def main() -> None:
         scenarios = ROUNDS[round_name]
         print(f"round {round_name}: {', '.join(s.name for s in scenarios)} ({duration + TAIL_S:.0f} s of audio)")
         recordings = asyncio.run(run_round(scenarios, wav, duration, stamp))
+        load = os.getloadavg()[1]  # the machine's load over the round's last 5 minutes
+        print(f"  machine load average (5 min) after the round: {load:.1f} on {os.cpu_count()} cores")
         for name, recording in recordings.items():
             session = metrics.analyse(timeline, fixture_db, recording)
-            summaries[name] = metrics.summarise(session)
+            summaries[name] = {**metrics.summarise(session), "load_average": load}
             raw[name] = {"items": [asdict(item) for item in session.items], "recording": recording}
             print_summary(name, summaries[name])
     for ours, theirs, label in (
