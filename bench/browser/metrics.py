@@ -192,6 +192,7 @@ class Item:
     onset: float | None = None  # the reply becomes audible in the page
     false_turn: bool = False
     talked_over: bool = False  # the next sentence starts before this reply would end
+    cut: bool = False  # no reply heard: the user's next speech interrupted it before it was audible
     leading_silence: float | None = None  # silence before the voice in what the echo plays back
     clip_start: float | None = None
     barge_in: dict[str, Any] | None = None  # when this sentence talks over a playing reply
@@ -229,6 +230,9 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
     - pause_detected / response_starting: the first such event the page got in
       (e, min(s' + 0.6, e')) (a detection can come a little after the next
       sentence starts; one inside the next sentence's hesitation cannot);
+    - cut: no reply was heard, and the user's next speech (``started_talking``)
+      came within 3 s of the pause: the reply was interrupted before it was
+      audible; missed: no reply heard and not cut;
     - onset (audible reply): the first reply onset (audible after 150 ms of
       quiet) from response_starting (or pause_detected) on, within 3 s and
       before e' + 0.5; latency = onset - e;
@@ -278,6 +282,8 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
             anchor = item.response_starting or item.pause_detected
             item.onset = _first(reply_onsets, anchor - 0.05, min(anchor + 3.0, next_end + 0.5))
             item.released = _first(releases, anchor - 0.05, (item.onset or anchor + 3.0) + 0.05)
+            if item.onset is None:
+                item.cut = _first(by_name.get("started_talking", []), item.pause_detected, anchor + 3.0) is not None
             called = [lead for t, lead in replies if item.pause_detected - 1.0 < t < (item.onset or anchor)]
             item.leading_silence = called[-1] if called else None
         expected = seg["end"] - item.utterance_start
@@ -376,9 +382,10 @@ def summarise(session: Session) -> dict[str, Any]:
         "detection_median": median(detection),
         "release_to_ear": {"n": len(to_ear), "median": median(to_ear), "p95": percentile(to_ear, 95)},
         "response_starting_to_ear_median": median(handler_to_ear),
-        "missed_long": sum(1 for i in long_pause if i.onset is None),
+        "missed_long": sum(1 for i in long_pause if i.onset is None and not i.cut),
+        "cut_long": sum(1 for i in long_pause if i.cut),
         "long_n": len(long_pause),
-        "dead_replies": sum(1 for i in items if i.response_starting is not None and i.onset is None),
+        "dead_replies": sum(1 for i in items if i.response_starting is not None and i.onset is None and not i.cut),
         "false_turns_hesitation": sum(1 for i in hes if i.false_turn),
         "hesitation_n": len(hes),
         "turns_at_short_pause": {

@@ -37,7 +37,8 @@ ROWS: list[tuple[str, Any]] = [
     ("end of speech -> `pause_detected` in the page (ms, median)", lambda s: ms(s["detection_median"])),
     ("server releases the first loud reply frame -> audible (ms, median / p95)", lambda s: pair(s["release_to_ear"])),
     ("replies missed after >= 1 s of silence", lambda s: f"{s['missed_long']} of {s['long_n']}"),
-    ("replies started but never heard", lambda s: str(s["dead_replies"])),
+    ("  cut: interrupted by the next sentence before heard", lambda s: str(s.get("cut_long", "-"))),
+    ("replies started, not interrupted, never heard", lambda s: str(s["dead_replies"])),
     ("false turns in a 0.2-0.4 s hesitation", lambda s: f"{s['false_turns_hesitation']} of {s['hesitation_n']}"),
     (
         "turns taken at a 0.3 s / 0.6 s pause between sentences",

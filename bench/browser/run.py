@@ -277,8 +277,9 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
         f"{_ms(s['response_starting_to_ear_median'])} ms"
     )
     print(
-        f"  replies missed after >= 1 s of silence: {s['missed_long']} of {s['long_n']}; "
-        f"replies started but never heard: {s['dead_replies']}"
+        f"  replies missed after >= 1 s of silence: {s['missed_long']} of {s['long_n']} (and {s['cut_long']} "
+        f"interrupted by the next sentence before they were heard); replies started, not interrupted, "
+        f"never heard: {s['dead_replies']}"
     )
     turns = ", ".join(f"{p:g} s pause: {a}/{b}" for p, (a, b) in s["turns_at_short_pause"].items())
     print(f"  false turns in hesitations: {s['false_turns_hesitation']} of {s['hesitation_n']}; turns at {turns}")
