@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast setup system lint bench bench-playout bench-browser clean
+.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-browser clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ run: setup
 	@echo "rtcstream demo: http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/, make a user with: $(PY) manage.py createsuperuser)"
 	$(PY) -m daphne -b $(HOST) -p $(PORT) rtcproject.asgi:application
 
+## N daphne workers on one port, sharing REDIS_URL and DATABASE_URL (docs/deploy.md)
+N ?= 2
+serve-workers: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py rtcstream_endpoints
+	$(PY) scripts/serve_workers.py -n $(N) -b $(HOST) -p $(PORT)
+
 ## Set up and run the whole test suite (unit, end to end, real daphne, real Chromium)
 test: setup system
 	$(PY) -m pytest
@@ -34,9 +41,11 @@ test: setup system
 test-fast: setup
 	$(PY) -m pytest -m "not browser and not slow"
 
+## Lint and type-check (CI runs it before the tests)
 lint: setup
-	$(PY) -m ruff check rtcstream rtcproject tests bench
-	$(PY) -m ruff format --check rtcstream rtcproject tests bench
+	$(PY) -m ruff check rtcstream rtcproject tests bench scripts
+	$(PY) -m ruff format --check rtcstream rtcproject tests bench scripts
+	$(PY) -m mypy rtcstream
 
 bench: setup
 	$(PY) bench/turn_latency.py

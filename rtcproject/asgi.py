@@ -12,12 +12,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from rtcstream.routing import websocket_urlpatterns  # noqa: E402
+from rtcstream.routing import catch_all, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # The demo serves its own static files so that one daphne process is the whole site.
         "http": ASGIStaticFilesHandler(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, catch_all]))),
     }
 )

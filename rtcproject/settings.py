@@ -51,21 +51,33 @@ TEMPLATES = [
 
 ASGI_APPLICATION = "rtcproject.asgi.application"
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("DJANGO_DB_PATH", BASE_DIR / "db.sqlite3"),
-        # IMMEDIATE makes each transaction take the write lock up front, so
-        # admission (count, then insert) is atomic across processes.
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
-    }
-}
+if os.environ.get("DATABASE_URL"):
+    # e.g. postgres://user:password@db-host:5432/rtcstream: the database every worker shares.
+    import dj_database_url
 
-if os.environ.get("REDIS_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("DJANGO_DB_PATH", BASE_DIR / "db.sqlite3"),
+            # IMMEDIATE makes each transaction take the write lock up front, so
+            # admission (count, then insert) is atomic across processes.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
+
+# e.g. redis://redis-host:6379/0: the channel layer (outputs, admin control) and the
+# per-client socket counts of every worker. Without it: one process only.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "capacity": 1000},
+            # redis-py 8 times out socket reads after 5 s by default, which breaks
+            # channels_redis's blocking receive (a 5 s BZPOPMIN): every idle
+            # consumer crashes (channels_redis issue 422). Wait longer than that.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1000},
         }
     }
 else:
@@ -96,6 +108,10 @@ RTCSTREAM = {
     },
     "ICE_SERVERS": [],
     "DEFAULT_CONCURRENCY_LIMIT": 8,
+    # Per-client socket caps counted in Redis when there is one, so they hold across workers.
+    **({"CLIENT_COUNTER": "rtcstream.client_counter.RedisClientCounter", "REDIS_URL": REDIS_URL} if REDIS_URL else {}),
+    # Addresses of the reverse proxies in front of the workers (deploy/nginx.conf), comma-separated.
+    "TRUSTED_PROXIES": [p for p in os.environ.get("RTCSTREAM_TRUSTED_PROXIES", "").split(",") if p],
 }
 
 LOGGING = {
@@ -103,8 +119,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One handler, on the root logger: daphne's command line gives the root a handler
+    # of its own (logging.basicConfig), which this replaces. A handler on "rtcstream"
+    # as well would print each of its lines twice.
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "rtcstream": {"handlers": ["console"], "level": "INFO"},
+        "rtcstream": {"level": "INFO"},
+        "daphne": {"level": "INFO"},
         "aioice": {"level": "WARNING"},
         "aiortc": {"level": "WARNING"},
     },

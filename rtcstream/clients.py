@@ -1,28 +1,100 @@
-"""A cap on the signalling sockets one client address may hold open in this process."""
+"""Who a websocket comes from, and the in-process count of the sockets each client holds open.
+
+The client is the peer address of the connection, or, when that peer is one of
+``RTCSTREAM["TRUSTED_PROXIES"]``, the address that proxy wrote into
+``X-Forwarded-For``. Headers from anyone else are ignored: they can say anything.
+
+The cap (``RTCSTREAM["MAX_SESSIONS_PER_CLIENT"]``) counts signalling and outputs
+sockets alike. A logged-in user is counted as that user, not by address, so an
+office of staff behind one NAT address is never locked out by its neighbours;
+anonymous sockets are counted by address. Across workers, see ``rtcstream.client_counter``.
+"""
 
 from __future__ import annotations
 
 import collections
+import functools
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
 
 from . import conf
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _open: collections.Counter[str] = collections.Counter()
 
 
-def try_open(address: str | None) -> bool:
-    """Count one more socket for ``address``; False if it already holds the maximum."""
-    if address is None:
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def trusted_proxies() -> tuple[Network, ...]:
+    return _networks(tuple(conf.get("TRUSTED_PROXIES")))
+
+
+def _is_trusted(address: str, networks: Iterable[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _forwarded_for(scope: dict[str, Any]) -> list[str]:
+    hops: list[str] = []
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"x-forwarded-for":
+            hops += [hop.strip() for hop in value.decode("latin1").split(",") if hop.strip()]
+    return hops
+
+
+def client_host(scope: dict[str, Any]) -> str | None:
+    """The address of the client behind this connection, or None (in-process tests)."""
+    client = scope.get("client")
+    if not client:
+        return None
+    host = str(client[0])
+    networks = trusted_proxies()
+    if not networks or not _is_trusted(host, networks):
+        return host
+    # Walk the chain from the nearest hop: the first address no trusted proxy vouches for is the client.
+    for hop in reversed(_forwarded_for(scope)):
+        if not _is_trusted(hop, networks):
+            return hop
+        host = hop
+    return host
+
+
+def client_key(scope: dict[str, Any]) -> str | None:
+    """What the per-client cap counts this connection as: its user if logged in, else its address."""
+    user = scope.get("user")
+    if user is not None and getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}"
+    host = client_host(scope)
+    return None if host is None else f"address:{host}"
+
+
+def try_open(key: str | None) -> bool:
+    """Count one more socket for ``key``; False if it already holds the maximum."""
+    if key is None:
         return True
     cap = conf.get("MAX_SESSIONS_PER_CLIENT")
-    if cap is not None and _open[address] >= cap:
+    if cap is not None and _open[key] >= cap:
         return False
-    _open[address] += 1
+    _open[key] += 1
     return True
 
 
-def close(address: str | None) -> None:
-    if address is None:
+def close(key: str | None) -> None:
+    if key is None:
         return
-    _open[address] -= 1
-    if _open[address] <= 0:
-        del _open[address]
+    _open[key] -= 1
+    if _open[key] <= 0:
+        del _open[key]
+
+
+def open_counts() -> dict[str, int]:
+    """The sockets each client holds open in this process (for tests and diagnostics)."""
+    return dict(_open)

@@ -8,7 +8,7 @@ from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
     # name -> dotted path, or a dict {"handler": path, "mode", "modality",
-    # "time_limit", "concurrency_limit", "on_additional_outputs", "label"}.
+    # "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps", "color", "state"}.
     "HANDLERS": {},
     # For RTCPeerConnection on both sides: [{"urls": ..., "username": ..., "credential": ...}].
     # Empty means host candidates only: right for a LAN and for tests, wrong behind NAT.
@@ -25,8 +25,19 @@ DEFAULTS: dict[str, Any] = {
     "ENDPOINTS_FROM_REGISTRY": True,
     # Worker threads for sync user code (handlers, generators, video functions).
     "WORKER_THREADS": 32,
-    # Signalling sockets one client address (IP) may hold open at once, per process.
-    "MAX_SESSIONS_PER_CLIENT": 8,
+    # Websockets (signalling and outputs) one client may hold open at once: a
+    # logged-in user counts as that user, anyone else by address. A page holds
+    # two. None means no cap. Counted by CLIENT_COUNTER.
+    "MAX_SESSIONS_PER_CLIENT": 32,
+    # Where open sockets are counted: in this process (InProcessClientCounter, the
+    # cap holds per worker) or in Redis (RedisClientCounter with REDIS_URL: the
+    # cap holds across every worker and host; a dead worker's sockets expire
+    # after SESSION_EXPIRY).
+    "CLIENT_COUNTER": "rtcstream.client_counter.InProcessClientCounter",
+    "REDIS_URL": None,
+    # Addresses or networks ("10.0.0.0/8") of reverse proxies whose X-Forwarded-For
+    # names the client. Empty: the peer address is the client, headers are ignored.
+    "TRUSTED_PROXIES": [],
     # Largest websocket text frame accepted, in bytes.
     "MAX_MESSAGE_BYTES": 256 * 1024,
     # How long an offer may take to be answered, and a session to connect.

@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
 from . import clients, conf, protocol
-from .disclosure import visitor_message
+from .client_counter import get_client_counter
 from .endpoints import get_endpoint, is_allowed
-from .limits import SessionLimitReached
 from .protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
 from .session import Session
 from .tokens import make_outputs_token, read_outputs_token
 
 logger = logging.getLogger("rtcstream.consumers")
 
-CLOSE_UNKNOWN_ENDPOINT = 4404
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_BAD_HOST = 4400
 CLOSE_FORBIDDEN = 4403
+CLOSE_UNKNOWN_ENDPOINT = 4404
+CLOSE_GONE = 4410
 CLOSE_TOO_MANY = 4429
+
+# How long an outputs socket waits for its session's signalling consumer to vouch for it.
+LIVENESS_TIMEOUT = 5.0
+
+INTERNAL_ERROR = "The server could not handle this message; the server log has the details."
 
 
 def session_group(session_id: str) -> str:
@@ -35,42 +46,128 @@ def outputs_group(session_id: str) -> str:
     return f"rtcstream.outputs.{session_id}"
 
 
-class RefusingConsumer(AsyncWebsocketConsumer):
+def client_address(scope: dict[str, Any]) -> str | None:
+    host = clients.client_host(scope)
+    client = scope.get("client")
+    if host is None or not client:
+        return host
+    return host if host != client[0] else f"{client[0]}:{client[1]}"
+
+
+def _host_header(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"host":
+            return value.decode("latin1")
+    return None
+
+
+def host_allowed(scope: dict[str, Any]) -> bool:
+    """Whether the Host header names this site (``ALLOWED_HOSTS``, as Django checks HTTP requests).
+
+    A connection without a Host header is let through: every browser sends one
+    (DNS rebinding, what this check stops, needs a browser), and in-process ASGI
+    tests send none. The Origin header is checked by Channels' AllowedHostsOriginValidator.
+    """
+    host = _host_header(scope)
+    if host is None:
+        return True
+    allowed = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # as django.http.HttpRequest.get_host does
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed)
+
+
+class RtcstreamConsumer(AsyncWebsocketConsumer):
+    """What every rtcstream socket shares: the Host check, the per-client cap,
+    refusals with a close code, and an end that runs exactly once, however the
+    socket goes (disconnect, a failed connect, or the server cancelling it)."""
+
+    counted: str | None = None
+    ended = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Server shutdown cancels the consumer without a disconnect: end it here.
+            await asyncio.shield(self._end_once("server_shutdown"))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Run one handler; an exception is logged, never lets the consumer die
+        (a failed connect is refused with 1011)."""
+        try:
+            await super().dispatch(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            logger.exception("%s: handling %r failed", type(self).__name__, message.get("type"))
+            if message.get("type") == "websocket.connect":
+                with contextlib.suppress(Exception):  # already accepted: nothing more to say
+                    await self.refuse(CLOSE_INTERNAL_ERROR)
+
     async def refuse(self, code: int) -> None:
         """Accept, then close with ``code``: a handshake denial reaches browsers as 1006, which says nothing."""
         await self.accept()
         await self.close(code=code)
 
+    async def admit_client(self) -> bool:
+        """Check the Host and count this socket against its client's cap; refuse and return False if not."""
+        if not host_allowed(self.scope):
+            logger.warning("Refused a websocket for host %r: not in ALLOWED_HOSTS", _host_header(self.scope))
+            await self.refuse(CLOSE_BAD_HOST)
+            return False
+        key = clients.client_key(self.scope)
+        if key is not None and not await get_client_counter().open(key, self.channel_name):
+            logger.warning("Refused a websocket from %s: it holds too many open sockets", key)
+            await self.refuse(CLOSE_TOO_MANY)
+            return False
+        self.counted = key or ""
+        return True
 
-def client_address(scope: dict[str, Any]) -> str | None:
-    client = scope.get("client")
-    return f"{client[0]}:{client[1]}" if client else None
+    async def disconnect(self, code: int) -> None:
+        await self._end_once("disconnected")
+
+    async def _end_once(self, reason: str) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            await self.end(reason)
+        except Exception:
+            logger.exception("Ending a %s failed", type(self).__name__)
+        finally:
+            if self.counted:
+                await get_client_counter().close(self.counted, self.channel_name)
+            self.counted = None
+
+    async def end(self, reason: str) -> None:
+        """Release what this socket holds (called once)."""
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content))
 
 
-def client_host(scope: dict[str, Any]) -> str | None:
-    client = scope.get("client")
-    return client[0] if client else None
+class UnknownPathConsumer(RtcstreamConsumer):
+    """Any other websocket path: refused with 4404, not an HTTP 500 and a traceback."""
+
+    async def connect(self) -> None:
+        await self.refuse(CLOSE_UNKNOWN_ENDPOINT)
 
 
-class SignallingConsumer(RefusingConsumer):
+class SignallingConsumer(RtcstreamConsumer):
     """Offer/answer, trickled candidates, inputs, trigger and stop for one session.
 
-    Negotiation runs in its own task, so candidates and ``stop`` are handled
-    while an offer is being answered (Channels handles one message at a time).
+    The session answers an offer in its own task, so candidates and ``stop``
+    are handled while the offer is being answered.
     """
 
     session: Session | None = None
-    negotiation: asyncio.Task[None] | None = None
-    counted_host: str | None = None
     socket_open = True
 
     async def connect(self) -> None:
-        host = client_host(self.scope)
-        if not clients.try_open(host):
-            logger.warning("Refused a signalling socket from %s: too many open sessions", host)
-            await self.refuse(CLOSE_TOO_MANY)
+        if not await self.admit_client():
             return
-        self.counted_host = host or ""
         slug = self.scope["url_route"]["kwargs"]["endpoint"]
         endpoint = await database_sync_to_async(get_endpoint)(slug)
         if endpoint is None:
@@ -102,47 +199,44 @@ class SignallingConsumer(RefusingConsumer):
             }
         )
 
-    async def disconnect(self, code: int) -> None:
+    async def end(self, reason: str) -> None:
         self.socket_open = False
-        if self.counted_host is not None:
-            clients.close(self.counted_host or None)
-            self.counted_host = None
-        if self.negotiation is not None:
-            self.negotiation.cancel()
         if self.session is not None:
-            await self.session.close_now("disconnected")
+            message = "The server is shutting down." if reason == "server_shutdown" else ""
+            await self.session.close_now(reason, message)
             await self.channel_layer.group_discard(session_group(self.session.id), self.channel_name)
-
-    async def send_json(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(content))
 
     async def _send_from_session(self, message: dict[str, Any]) -> None:
         if not self.socket_open:
             return  # the page is gone; nothing to tell it
         await self.send_json(message)
         if message["type"] == "closed":
+            assert self.session is not None
             await self.channel_layer.group_send(
                 outputs_group(self.session.id), {"type": "rtcstream.end", "reason": message["reason"]}
             )
             await self.close(code=1000)
 
     async def _publish(self, output: dict[str, Any]) -> None:
+        assert self.session is not None
         await self.channel_layer.group_send(outputs_group(self.session.id), {**output, "type": "rtcstream.output"})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Handle one frame; whatever it holds, the socket lives and the client gets a coded answer."""
         try:
             message = protocol.parse(text_data, conf.get("MAX_MESSAGE_BYTES"))
             await self.handle(message)
         except ProtocolError as exc:
             await self.send_json(exc.as_message())
+        except Exception:
+            logger.exception("Session %s: handling a message failed", self.session.id if self.session else "-")
+            await self.send_json(protocol.error("internal_error", INTERNAL_ERROR))
 
     async def handle(self, message: protocol.ClientMessage) -> None:
         session = self.session
         assert session is not None
         if isinstance(message, Offer):
-            if self.negotiation is not None and not self.negotiation.done():
-                raise ProtocolError("invalid_state", "An offer is already being answered.")
-            self.negotiation = asyncio.ensure_future(self._negotiate(session, message))
+            session.offer(message)
         elif isinstance(message, Candidate):
             await session.add_candidate(message)
         elif isinstance(message, Inputs):
@@ -154,28 +248,23 @@ class SignallingConsumer(RefusingConsumer):
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong"})
 
-    async def _negotiate(self, session: Session, offer: Offer) -> None:
-        try:
-            sdp = await session.negotiate(offer)
-        except ProtocolError as exc:
-            await self.send_json(exc.as_message())
-        except SessionLimitReached as exc:
-            await self.send_json(protocol.error(exc.code, str(exc)))
-        except Exception as exc:
-            logger.exception("Session %s: negotiation failed", session.id)
-            message = visitor_message("The server could not start this stream.", exc)
-            await self.send_json(protocol.error("server_error", message))
-        else:
-            await self.send_json(protocol.answer(sdp))
-
     async def rtcstream_terminate(self, event: dict[str, Any]) -> None:
         """Handle a control message from the admin (possibly in another process)."""
         if self.session is not None:
             await self.session.close_now("terminated", "Stopped by an administrator.")
 
+    async def rtcstream_probe(self, event: dict[str, Any]) -> None:
+        """An outputs socket asks whether this session still lives (its token is only good while it does)."""
+        if self.session is not None and not self.session.ending:
+            await self.channel_layer.send(event["reply"], {"type": "rtcstream.alive"})
 
-class OutputsConsumer(RefusingConsumer):
-    """Forward a session's AdditionalOutputs from the channel layer to the page."""
+
+class OutputsConsumer(RtcstreamConsumer):
+    """Forward a session's AdditionalOutputs from the channel layer to the page.
+
+    The token names the session; the session's signalling consumer, in whatever
+    process, must confirm the session is still open, so a token dies with its session.
+    """
 
     group: str | None = None
 
@@ -184,20 +273,39 @@ class OutputsConsumer(RefusingConsumer):
         if session_id is None:
             await self.refuse(CLOSE_FORBIDDEN)
             return
+        if not await self.admit_client():
+            return
         self.group = outputs_group(session_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        if not await self._session_alive(session_id):
+            await self.refuse(CLOSE_GONE)
+            return
         await self.accept()
 
-    async def disconnect(self, code: int) -> None:
+    async def _session_alive(self, session_id: str) -> bool:
+        # The default prefix, not a name of our own: channels_redis serves every
+        # process-specific channel of a prefix from one Redis list, under one lock.
+        # A second prefix is never read while this consumer's own receive holds that
+        # lock, and the probe would time out on Redis (it works in memory).
+        reply = await self.channel_layer.new_channel()
+        await self.channel_layer.group_send(session_group(session_id), {"type": "rtcstream.probe", "reply": reply})
+        try:
+            async with asyncio.timeout(LIVENESS_TIMEOUT):
+                answer = await self.channel_layer.receive(reply)
+        except TimeoutError:
+            return False
+        return bool(answer.get("type") == "rtcstream.alive")
+
+    async def end(self, reason: str) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        await self.send(text_data=json.dumps(protocol.error("unknown_type", "The outputs socket only sends.")))
+        await self.send_json(protocol.error("unknown_type", "The outputs socket only sends."))
 
     async def rtcstream_output(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(protocol.output(event["seq"], event["values"])))
+        await self.send_json(protocol.output(event["seq"], event["values"]))
 
     async def rtcstream_end(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps({"type": "end", "reason": event["reason"]}))
+        await self.send_json({"type": "end", "reason": event["reason"]})
         await self.close(code=1000)

@@ -24,7 +24,7 @@ def add(session_id: str) -> None:
     _live.add(session_id)
     interval = get_admission().heartbeat_interval
     if interval is not None and (_task is None or _task.done()):
-        _task = asyncio.get_running_loop().create_task(_beat(interval))
+        _task = asyncio.get_running_loop().create_task(_beat(interval), name="rtcstream:heartbeat")
 
 
 def discard(session_id: str) -> None:
@@ -34,6 +34,11 @@ def discard(session_id: str) -> None:
     if not _live and _task is not None:
         _task.cancel()
         _task = None
+
+
+def live_sessions() -> list[str]:
+    """The sessions this process beats for."""
+    return sorted(_live)
 
 
 async def _beat(interval: float) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer
 from aiortc.sdp import candidate_from_sdp
 
 from .protocol import Candidate, ProtocolError
+
+logger = logging.getLogger("rtcstream.session")
+
+MAX_PORT = 65535
 
 
 def describe(exc: BaseException) -> str:
@@ -22,7 +27,10 @@ def parse_candidate(candidate: Candidate) -> RTCIceCandidate | None:
     try:
         parsed = candidate_from_sdp(text[len("candidate:") :] if text.startswith("candidate:") else text)
     except Exception as exc:
-        raise ProtocolError("bad_candidate", f"The ICE candidate could not be parsed: {describe(exc)}.") from None
+        logger.info("Refused an ICE candidate that could not be parsed: %s", describe(exc))
+        raise ProtocolError("bad_candidate", "The ICE candidate could not be parsed.") from None
+    if not 0 <= parsed.port <= MAX_PORT or not 0 <= (parsed.relatedPort or 0) <= MAX_PORT:
+        raise ProtocolError("bad_candidate", f"The ICE candidate's port is outside 0-{MAX_PORT}.")
     parsed.sdpMid = candidate.sdp_mid
     parsed.sdpMLineIndex = candidate.sdp_mline_index
     return parsed

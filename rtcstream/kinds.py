@@ -33,6 +33,16 @@ REPLY_ON_PAUSE_OPTIONS = (
 
 
 @dataclass(frozen=True)
+class Call:
+    """A call rtcstream makes into user code: ``count`` positional arguments, then page inputs if ``inputs``."""
+
+    fn: Callable[..., Any]
+    count: int
+    inputs: bool
+    expected: str  # how the call looks, for messages
+
+
+@dataclass(frozen=True)
 class HandlerKind:
     """One kind of handler."""
 
@@ -42,6 +52,7 @@ class HandlerKind:
     serves: frozenset[tuple[Mode, Modality]]
     default: tuple[Mode, Modality]
     runner: type[Runner]
+    calls: Callable[[Any], list[Call]]  # the calls a session makes into the handler
     endpoint_options: tuple[str, ...] = ()
     per_session_copy: bool = False  # each session runs handler.copy()
 
@@ -77,6 +88,28 @@ def _is_function(handler: Any) -> bool:
     return callable(handler) and not isinstance(handler, type) and not isinstance(handler, StreamHandlerBase)
 
 
+def _stream_calls(handler: Any) -> list[Call]:
+    return [
+        Call(handler.receive, 1, False, "receive(frame): one (sample_rate, array) frame"),
+        Call(handler.emit, 0, False, "emit(): no arguments"),
+        Call(handler.copy, 0, False, "copy(): no arguments"),
+    ]
+
+
+def _reply_on_pause_calls(handler: Any) -> list[Call]:
+    return [
+        Call(handler.fn, 1, True, "fn(audio, *inputs): the utterance as (sample_rate, array), then the page's inputs")
+    ]
+
+
+def _video_function_calls(handler: Any) -> list[Call]:
+    return [Call(handler, 1, True, "fn(frame, *inputs): one camera frame, then the page's inputs")]
+
+
+def _no_checked_calls(handler: Any) -> list[Call]:
+    return []  # generators take the page's inputs only, whose number the template decides
+
+
 _STREAM_AUDIO: frozenset[tuple[Mode, Modality]] = frozenset({("send-receive", "audio"), ("send", "audio")})
 
 # In the order they are tried: the first that recognises a handler is its kind.
@@ -88,6 +121,7 @@ KINDS: tuple[HandlerKind, ...] = (
         _STREAM_AUDIO,
         ("send-receive", "audio"),
         StreamRunner,
+        _reply_on_pause_calls,
         endpoint_options=REPLY_ON_PAUSE_OPTIONS,
         per_session_copy=True,
     ),
@@ -98,6 +132,7 @@ KINDS: tuple[HandlerKind, ...] = (
         _STREAM_AUDIO,
         ("send-receive", "audio"),
         StreamRunner,
+        _stream_calls,
         per_session_copy=True,
     ),
     HandlerKind(
@@ -107,6 +142,7 @@ KINDS: tuple[HandlerKind, ...] = (
         frozenset({("receive", "audio"), ("receive", "video")}),
         ("receive", "audio"),
         GeneratorRunner,
+        _no_checked_calls,
     ),
     HandlerKind(
         "video_function",
@@ -115,6 +151,7 @@ KINDS: tuple[HandlerKind, ...] = (
         frozenset({("send-receive", "video")}),
         ("send-receive", "video"),
         VideoFunctionRunner,
+        _video_function_calls,
     ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}

@@ -84,6 +84,9 @@ class InProcessAdmission(BaseAdmission):
     def live_count(self, slug: str) -> int:
         return len(self._live.get(slug, ()))
 
+    def live_sessions(self) -> list[str]:
+        return sorted(s for live in self._live.values() for s in live)
+
 
 def session_expiry() -> float:
     """Return ``RTCSTREAM["SESSION_EXPIRY"]`` in seconds."""

@@ -25,7 +25,7 @@ class Outbox:
         self._deliver = deliver
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
-        self._task = self._loop.create_task(self._run())
+        self._task = self._loop.create_task(self._run(), name=f"rtcstream:outbox:{name}")
 
     def put(self, item: Any) -> None:
         """Queue ``item``; safe to call from worker threads."""

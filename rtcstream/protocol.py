@@ -4,12 +4,14 @@ into a typed message, or raise ``ProtocolError`` with a code."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
 MAX_SDP_CHARS = 100_000
 MAX_CANDIDATE_CHARS = 2_000
 MAX_INPUTS = 64
+MAX_DEPTH = 32  # arrays and objects within one another
 
 
 class ProtocolError(Exception):
@@ -112,14 +114,34 @@ def _parse_candidate(data: dict[str, Any]) -> Candidate:
     return Candidate(candidate=candidate or None, sdp_mid=sdp_mid, sdp_mline_index=index)
 
 
-PARSERS = {
+def _parse_inputs(data: dict[str, Any]) -> Inputs:
+    values = _values(data, "values", required=True)
+    assert values is not None  # required: _field raised otherwise
+    return Inputs(values=values)
+
+
+PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "offer": _parse_offer,
     "candidate": _parse_candidate,
-    "inputs": lambda data: Inputs(values=_values(data, "values", required=True)),
+    "inputs": _parse_inputs,
     "trigger": lambda data: Trigger(),
     "stop": lambda data: Stop(),
     "ping": lambda data: Ping(),
 }
+
+
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests lists and dicts more than ``limit`` deep (without recursing)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse(text: str | None, max_bytes: int) -> ClientMessage:
@@ -131,7 +153,13 @@ def parse(text: str | None, max_bytes: int) -> ClientMessage:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise ProtocolError("invalid_json", f"The message is not valid JSON: {exc}.") from None
+        # The position helps a client author; it is the client's own text, not the server's.
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ProtocolError("invalid_json", f"The message is not valid JSON{where}.") from None
+    except RecursionError:
+        raise ProtocolError("invalid_json", f"The message nests deeper than {MAX_DEPTH} levels.") from None
+    if _too_deep(data, MAX_DEPTH):
+        raise ProtocolError("invalid_json", f"The message nests deeper than {MAX_DEPTH} levels.")
     if not isinstance(data, dict):
         raise ProtocolError("invalid_json", "A message must be a JSON object with a 'type'.")
     kind = data.get("type")

@@ -18,8 +18,20 @@ from . import conf
 from .dependencies import install_hint
 from .handlers.base import StreamHandlerBase
 from .kinds import HandlerKind, Modality, Mode, kind_of
+from .media.video import COLORS, DEFAULT_COLOR, Color
 
-ENTRY_KEYS = {"handler", "mode", "modality", "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps"}
+ENTRY_KEYS = {
+    "handler",
+    "mode",
+    "modality",
+    "time_limit",
+    "concurrency_limit",
+    "on_additional_outputs",
+    "label",
+    "fps",
+    "color",
+    "state",
+}
 
 
 class RegistryError(ImproperlyConfigured):
@@ -45,6 +57,8 @@ class HandlerSpec:
     on_additional_outputs: Callable[..., Any] | None
     label: str
     fps: float = 30.0
+    color: Color = DEFAULT_COLOR  # channel order of the video arrays user code gets and gives
+    state: tuple[Any, ...] = ()  # initial values of the per-session state slots (rtcstream.inputs)
 
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
@@ -115,6 +129,18 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         raise RegistryError(
             f"RTCSTREAM['HANDLERS'][{name!r}]['on_additional_outputs'] must be callable or a dotted path."
         )
+    color = entry.get("color", DEFAULT_COLOR)
+    if color not in COLORS:
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['color'] must be one of {sorted(COLORS)} "
+            f"(the channel order of video frames), not {color!r}."
+        )
+    state = entry.get("state", ())
+    if not isinstance(state, (list, tuple)):
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['state'] must be a list of initial values, one per state slot "
+            f"(like gr.State(value=...)), not {state!r}."
+        )
     return HandlerSpec(
         name=name,
         path=path,
@@ -129,6 +155,8 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         on_additional_outputs=hook,
         label=str(entry.get("label") or name.replace("-", " ").replace("_", " ").capitalize()),
         fps=_optional_number(name, "fps", entry.get("fps", 30), float),
+        color=color,
+        state=tuple(state),
     )
 
 

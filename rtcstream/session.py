@@ -21,13 +21,15 @@ from .disclosure import visitor_message
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
 from .ice import describe, ice_configuration, parse_candidate
-from .limits import get_admission
+from .inputs import SessionInputs, StateOutputError
+from .limits import SessionLimitReached, get_admission
 from .media.errors import HandlerOutputError
 from .media.jitter import set_audio_prefetch
 from .outbox import Outbox
 from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
 from .runners import MediaOptions, Runner
+from .sdp import check_offer
 from .states import TRANSITIONS, InvalidTransition, SessionState
 from .workers import HandlerTimeout
 
@@ -39,6 +41,9 @@ OUTPUT_CAPACITY = 1024
 
 SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
 PublishOutput = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+_open: set[Session] = set()
 
 
 def new_session_id() -> str:
@@ -72,16 +77,19 @@ class Session:
         self.opened_at = time.monotonic()
         self.closed = asyncio.Event()
         self._send = send
-        self._inputs: tuple[Any, ...] = ()
+        self._inputs = SessionInputs(endpoint.spec.state)
         self._pending: list[RTCIceCandidate | None] = []
         self._remote_set = False
         self._admitted = False
         self._timers: list[asyncio.TimerHandle] = []
         self._closing: asyncio.Task[None] | None = None
+        self._negotiation: asyncio.Task[None] | None = None
+        self._refusing = False
         self._seq = 0
         self._events = Outbox(f"session {self.id} events", send, EVENT_CAPACITY)
         self._outputs = Outbox(f"session {self.id} outputs", self._deliver_output, OUTPUT_CAPACITY)
         self._publish = publish
+        _open.add(self)
 
     # -- state -----------------------------------------------------------------
 
@@ -91,49 +99,117 @@ class Session:
         self.state = target
 
     @property
+    def ending(self) -> bool:
+        """Whether the session is closing or closed (or about to start closing)."""
+        return self._closing is not None or self.state in (SessionState.CLOSING, SessionState.CLOSED)
+
+    @property
     def duration(self) -> float:
         return time.monotonic() - self.opened_at
 
     # -- what the consumer calls ---------------------------------------------
 
-    async def negotiate(self, offer: Offer) -> str:
-        """Admit the session, apply the offer and return the answer's SDP.
+    def offer(self, offer: Offer) -> None:
+        """Start answering ``offer``; the answer, or the refusal, goes out as a message.
 
-        Raises ``ProtocolError`` (bad SDP, wrong state) or ``SessionLimitReached``;
-        either way the session is back to NEW and the client may try again.
+        Raises ``ProtocolError`` at once, before any slot is held, for an offer in
+        the wrong state or one whose SDP lacks what DTLS and ICE need.
         """
-        if self.state is not SessionState.NEW:
-            raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {self.state.value}.")
+        if self.state is SessionState.NEGOTIATING:
+            raise ProtocolError("invalid_state", "An offer is already being answered.")
+        if self.state is not SessionState.NEW or self.ending:
+            state = "closing" if self.state is SessionState.NEW else self.state.value
+            raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {state}.")
+        check_offer(offer.sdp)
         self._move(SessionState.NEGOTIATING)
-        try:
-            await get_admission().acquire(self.endpoint, self.id, {"user": self.user, "client": self.client})
-            self._admitted = True
-            heartbeat.add(self.id)
-            if offer.inputs is not None:
-                self._inputs = offer.inputs
-            async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
-                return await self._answer(offer.sdp)
-        except BaseException as exc:
-            if self.state is SessionState.NEGOTIATING:
-                await self._reset_after_refusal(exc)
-            if isinstance(exc, asyncio.TimeoutError):
-                raise ProtocolError("bad_sdp", "The offer could not be answered in time.") from None
-            raise
+        if offer.inputs is not None:
+            self._inputs.set_page(offer.inputs)
+        self._negotiation = self.loop.create_task(self._negotiate(offer.sdp), name=f"rtcstream:{self.id}:negotiate")
 
-    async def _reset_after_refusal(self, exc: BaseException) -> None:
-        pc, self.pc, self.runner = self.pc, None, None
-        if pc is not None:
-            await pc.close()
-        if self._admitted:
-            await self._release("bad_sdp" if isinstance(exc, ProtocolError) else "refused")
+    async def _negotiate(self, sdp: str) -> None:
+        """Admit the session and answer; on refusal, tear down and go back to NEW.
+
+        A close cancels this task (except while it tears down a refusal) and
+        then releases whatever it got, so nothing is held by a closed session.
+        """
+        try:
+            await self._admit()
+            async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
+                answer = await self._answer(sdp)
+        except asyncio.CancelledError:
+            raise
+        except ProtocolError as exc:
+            refusal, reason = exc.as_message(), "bad_sdp"
+        except SessionLimitReached as exc:
+            refusal, reason = protocol.error(exc.code, str(exc)), exc.code
+        except TimeoutError:
+            refusal, reason = protocol.error("bad_sdp", "The offer could not be answered in time."), "bad_sdp"
+        except Exception as exc:
+            logger.exception("Session %s: answering the offer failed", self.id)
+            message = visitor_message("The server could not start this stream.", exc)
+            refusal, reason = protocol.error("server_error", message), "server_error"
+        else:
+            self._events.put(protocol.answer(answer))
+            return
+        self._refusing = True
+        try:
+            await self._teardown(reason)
+        finally:
+            self._refusing = False
+        if self.state is SessionState.NEGOTIATING:
+            self._move(SessionState.NEW)
+        self._events.put(refusal)
+
+    async def _admit(self) -> None:
+        """Take a slot. A database thread cannot be stopped, so a close that comes
+        while it runs waits for its verdict: a slot granted then is held, and the
+        close's teardown gives it back."""
+        acquiring = asyncio.ensure_future(
+            get_admission().acquire(self.endpoint, self.id, {"user": self.user, "client": self.client})
+        )
+        try:
+            await asyncio.shield(acquiring)
+        except asyncio.CancelledError:
+            await asyncio.wait([acquiring])
+            if not acquiring.cancelled() and acquiring.exception() is None:
+                self._hold_admission()
+            raise
+        self._hold_admission()
+
+    def _hold_admission(self) -> None:
+        self._admitted = True
+        heartbeat.add(self.id)
+
+    async def _teardown(self, reason: str) -> None:
+        """Release what the session holds, each thing once: timers, runner tasks and
+        tracks, the peer connection, the admission slot and its heartbeat.
+
+        The one teardown of both a refusal and a close; it never raises.
+        """
+        runner, self.runner = self.runner, None
+        pc, self.pc = self.pc, None
+        timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
         self._remote_set = False
         self._pending.clear()
-        self._move(SessionState.NEW)
-
-    async def _release(self, reason: str) -> None:
-        self._admitted = False
-        heartbeat.discard(self.id)
-        await get_admission().release(self.id, reason)
+        try:
+            if runner is not None:
+                await runner.stop()
+        except Exception:
+            logger.exception("Session %s: stopping the runner failed", self.id)
+        try:
+            if pc is not None:
+                await pc.close()
+        except Exception:
+            logger.exception("Session %s: closing the peer connection failed", self.id)
+        if self._admitted:
+            self._admitted = False
+            heartbeat.discard(self.id)
+            try:
+                await get_admission().release(self.id, reason)
+            except Exception:
+                logger.exception("Session %s: releasing its admission failed", self.id)
 
     async def _answer(self, sdp: str) -> str:
         endpoint = self.endpoint
@@ -146,7 +222,8 @@ class Session:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:
-            raise ProtocolError("bad_sdp", f"The offer could not be applied: {describe(exc)}.") from None
+            logger.info("Session %s: the offer could not be applied: %s", self.id, describe(exc))
+            raise ProtocolError("bad_sdp", "The offer could not be applied.") from None
         wanted = {t.kind for t in runner.outgoing_tracks()}
         offered = {t.kind for t in pc.getTransceivers()}
         if not wanted <= offered:
@@ -181,6 +258,7 @@ class Session:
             fps=self.endpoint.spec.fps,
             audio_buffer=conf.get("AUDIO_BUFFER_SECONDS"),
             idle_frames=conf.get("AUDIO_IDLE_FRAMES"),
+            color=self.endpoint.spec.color,
         )
 
     async def add_candidate(self, candidate: Candidate) -> None:
@@ -203,10 +281,11 @@ class Session:
         try:
             await self.pc.addIceCandidate(candidate)
         except Exception as exc:
-            raise ProtocolError("bad_candidate", f"The ICE candidate could not be used: {describe(exc)}.") from None
+            logger.info("Session %s: an ICE candidate could not be used: %s", self.id, describe(exc))
+            raise ProtocolError("bad_candidate", "The ICE candidate could not be used.") from None
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
-        self._inputs = values
+        self._inputs.set_page(values)
 
     def trigger(self) -> None:
         if self.runner is not None and self.state is SessionState.CONNECTED:
@@ -219,7 +298,7 @@ class Session:
         return self.id
 
     def inputs(self) -> tuple[Any, ...]:
-        return self._inputs
+        return self._inputs.values()
 
     def send_event(self, name: str, **data: Any) -> None:
         self._events.put(protocol.event(name, data))
@@ -248,6 +327,13 @@ class Session:
         if hook is not None:
             transformed = await workers.run_sync(hook, *values)
             values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
+        try:
+            values = self._inputs.take_state(values)  # the entry's state slots come first
+        except StateOutputError as exc:
+            self.fail(exc)
+            return
+        if not values and self._inputs.state:
+            return  # it only updated the state
         try:
             values = to_json_values(values)
         except TypeError as exc:
@@ -282,7 +368,7 @@ class Session:
         self.close_soon(code, message)
 
     # RunnerContext.close
-    def close(self, reason: str, message: str = "") -> None:  # type: ignore[override]
+    def close(self, reason: str, message: str = "") -> None:
         self.close_soon(reason, message)
 
     # -- connection events and timers ----------------------------------------
@@ -328,7 +414,7 @@ class Session:
 
     def _start_close(self, reason: str, message: str) -> None:
         if self._closing is None and self.state not in (SessionState.CLOSING, SessionState.CLOSED):
-            self._closing = self.loop.create_task(self._close(reason, message))
+            self._closing = self.loop.create_task(self._close(reason, message), name=f"rtcstream:{self.id}:close")
 
     async def close_now(self, reason: str, message: str = "") -> None:
         """Close and wait until the session is fully closed."""
@@ -338,24 +424,28 @@ class Session:
     async def _close(self, reason: str, message: str) -> None:
         self._move(SessionState.CLOSING)
         self.close_reason = reason
-        for timer in self._timers:
-            timer.cancel()
+        negotiation = self._negotiation
+        if negotiation is not None and not negotiation.done():
+            if not self._refusing:
+                negotiation.cancel()
+            await asyncio.wait([negotiation])
+        if negotiation is not None and not negotiation.cancelled() and negotiation.exception() is not None:
+            logger.error("Session %s: negotiation ended with %r", self.id, negotiation.exception())
         try:
-            if self.runner is not None:
-                await self.runner.stop()
-            if self.pc is not None:
-                await self.pc.close()
-        except Exception:
-            logger.exception("Session %s: error while closing", self.id)
+            await self._teardown(reason)
         finally:
-            if self._admitted:
-                await self._release(reason)
             await self._outputs.flush()
             await self._outputs.close()
             self._events.put(protocol.closed(reason, message))
             await self._events.flush()
             await self._events.close()
             self._move(SessionState.CLOSED)
+            _open.discard(self)
             lived = time.monotonic() - (self.connected_at or self.opened_at)
             logger.info("Session %s on %r ended: reason=%s duration=%.1fs", self.id, self.endpoint.slug, reason, lived)
             self.closed.set()
+
+
+def open_sessions() -> list[Session]:
+    """The sessions of this process that are not closed yet."""
+    return list(_open)

@@ -1,4 +1,12 @@
-"""The bounded thread pool where sync user code runs, never on the event loop."""
+"""Where sync user code runs: a bounded pool of daemon threads, never the event loop.
+
+``run_sync`` and ``iterate`` are the one way rtcstream calls sync user code.
+A call whose caller gives up (its session ended, or it took longer than
+``HANDLER_CALL_TIMEOUT``) and that is still running ``STUCK_GRACE`` seconds
+later is logged with the handler's name and released from the pool
+(``rtcstream.pool``): it holds no slot another session needs, and a call
+blocked forever never delays process exit.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +15,26 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from django.core.signals import setting_changed
+
 from . import conf
+from .pool import WorkerPool
+
+__all__ = ["NO_TIMEOUT", "HandlerTimeout", "WorkerPool", "describe", "get_pool", "iterate", "run_sync"]
 
 T = TypeVar("T")
 logger = logging.getLogger("rtcstream.workers")
 
-_pool: ThreadPoolExecutor | None = None
+# How long a call may go on after its caller gave up before it counts as stuck.
+STUCK_GRACE = 1.0
+# Released (stuck) threads allowed at once, as a multiple of WORKER_THREADS.
+RELEASED_PER_THREAD = 2
+# ``timeout=NO_TIMEOUT``: the call may wait as long as its session lives (a blocking emit).
+NO_TIMEOUT = float("inf")
+
+_pool: WorkerPool | None = None
 _pool_lock = threading.Lock()
 
 
@@ -23,36 +42,87 @@ class HandlerTimeout(Exception):
     """A call into sync user code took longer than ``HANDLER_CALL_TIMEOUT``."""
 
 
-def get_pool() -> ThreadPoolExecutor:
+def get_pool() -> WorkerPool:
     """Return the process-wide pool (``RTCSTREAM["WORKER_THREADS"]`` threads)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=conf.get("WORKER_THREADS"), thread_name_prefix="rtcstream")
+            size = conf.get("WORKER_THREADS")
+            _pool = WorkerPool(size, max_released=RELEASED_PER_THREAD * size)
         return _pool
 
 
-async def _result(future: concurrent.futures.Future[T], name: str, timeout: float | None) -> T:
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    """A new WORKER_THREADS takes effect for new calls; running calls finish on the old pool."""
+    global _pool
+    if setting == "RTCSTREAM":
+        with _pool_lock:
+            _pool = None
+
+
+setting_changed.connect(_reset)
+
+
+def describe(func: Any) -> str:
+    """``module.qualname`` of a function or bound method: how logs name user code."""
+    owner = getattr(func, "__self__", None)
+    module = getattr(owner if owner is not None else func, "__module__", None) or ""
+    qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
+    return f"{module}.{qualname}" if module else qualname
+
+
+def _release_if_stuck(pool: WorkerPool, future: concurrent.futures.Future[Any], name: str, why: str) -> None:
+    if future.done():
+        return
+    if pool.release(future):
+        logger.warning(
+            "%s is still running %s; its worker thread is released from the pool "
+            "and will exit when the call returns (a blocking call should return when its session ends).",
+            name,
+            why,
+        )
+    else:
+        logger.error(
+            "%s is still running %s, and too many stuck calls hold released threads already: "
+            "it keeps its worker thread (RTCSTREAM['WORKER_THREADS'] = %d).",
+            name,
+            why,
+            pool.size,
+        )
+
+
+async def _result(pool: WorkerPool, future: concurrent.futures.Future[T], name: str, timeout: float | None) -> T:
     limit = conf.get("HANDLER_CALL_TIMEOUT") if timeout is None else timeout
     # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
     # cancellation that races with completion, and a cancelled session would run on.
     try:
-        async with asyncio.timeout(limit):
+        async with asyncio.timeout(None if limit == NO_TIMEOUT else limit):
             return await asyncio.wrap_future(future)
     except TimeoutError:
         if future.done() and not future.cancelled():
             raise  # user code's own TimeoutError
+        _release_if_stuck(pool, future, name, f"after its {limit:g} s call timeout")
         raise HandlerTimeout(f"{name} did not return within {limit:g} s") from None
+    except asyncio.CancelledError:
+        # The caller gave up (its session is ending). Not yet started: it never
+        # will. Running: give it a moment to return before calling it stuck.
+        if not future.cancel() and not future.done():
+            asyncio.get_running_loop().call_later(
+                STUCK_GRACE, _release_if_stuck, pool, future, name, "after its session ended"
+            )
+        raise
 
 
-async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = None, name: str | None = None) -> T:
     """Run ``func(*args)`` in the pool; raise ``HandlerTimeout`` past ``timeout`` seconds.
 
-    On timeout the thread keeps running (Python cannot kill it), but the caller
-    is released and the session can end cleanly.
+    ``timeout`` None means ``HANDLER_CALL_TIMEOUT``; ``NO_TIMEOUT`` means none.
+    ``name`` (default: the function's) is what logs and errors call it.
+    Python cannot kill a thread: a call that times out, or outlives its
+    caller, runs on, released from the pool.
     """
-    name = getattr(func, "__qualname__", repr(func))
-    return await _result(get_pool().submit(func, *args), name, timeout)
+    pool = get_pool()
+    return await _result(pool, pool.submit(func, *args), name or describe(func), timeout)
 
 
 _DONE = object()
@@ -78,10 +148,7 @@ def _close_in_pool(generator: Any, in_flight: concurrent.futures.Future[Any] | N
         return
 
     def close(_: object = None) -> None:
-        try:
-            get_pool().submit(_close_quietly, generator)
-        except RuntimeError:  # the pool is shut down: the process is exiting
-            pass
+        get_pool().submit(_close_quietly, generator)
 
     if in_flight is not None and not in_flight.done():
         in_flight.add_done_callback(close)
@@ -109,11 +176,12 @@ async def iterate(source: Any) -> AsyncGenerator[Any, None]:
                     logger.debug("Closing an async generator failed", exc_info=True)
         return
     in_flight: concurrent.futures.Future[Any] | None = None
-    name = getattr(source, "__qualname__", type(source).__name__)
+    name = f"next() of {getattr(source, '__qualname__', type(source).__qualname__)}"
+    pool = get_pool()
     try:
         while True:
-            in_flight = get_pool().submit(_next, source)
-            item = await _result(in_flight, f"next() of {name}", None)
+            in_flight = pool.submit(_next, source)
+            item = await _result(pool, in_flight, name, None)
             in_flight = None
             if item is _DONE:
                 return

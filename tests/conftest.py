@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
 from tests.daphne import serve
+from tests.lifecycle import assert_nothing_left
 
 
 @pytest.fixture
-def asgi_app():
-    """The demo site's ASGI application, run inside the test's event loop."""
+async def asgi_app(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """The demo site's ASGI application, run inside the test's event loop.
+
+    Every test that uses it ends by checking the lifecycle invariant
+    (tests/lifecycle.py): nothing is left of its sessions.
+    """
     from rtcproject.asgi import application
 
-    return application
+    yield application
+    await assert_nothing_left(rows=request.node.get_closest_marker("django_db") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +30,15 @@ def daphne_server() -> Iterator[str]:
     """A real daphne process serving the site with the test settings; yields its base URL."""
     with serve("tests.settings", "daphne") as (url, _process):
         yield url
+
+
+_loopback = itertools.count(2)
+
+
+@pytest.fixture
+def fresh_address() -> str:
+    """A loopback source address no other test of this run has used (127.0.0.2, 127.0.0.3, ...):
+    a shared daphne counts its per-client cap by address, so a test that connects
+    from this one starts from zero, whatever sockets earlier tests still hold."""
+    n = next(_loopback)
+    return f"127.0.{n // 254}.{n % 254 + 1}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import threading
 import time
 from collections.abc import Iterator
 
@@ -174,12 +175,17 @@ def slow_invert(frame: np.ndarray) -> np.ndarray:
 
 
 def colors(count: int = 60, fps_hint: int = 30) -> Iterator[np.ndarray]:
-    """Receive-mode video: ``count`` 64x48 frames cycling red, green, blue."""
-    palette = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    """Receive-mode video: ``count`` 64x48 frames cycling red, green, blue (BGR arrays, the default order)."""
+    palette = [(0, 0, 255), (0, 255, 0), (255, 0, 0)]
     for i in range(int(count)):
         frame = np.zeros((48, 64, 3), dtype=np.uint8)
         frame[:] = palette[(i // 10) % 3]
         yield frame
+
+
+def channel_means(frame: np.ndarray):
+    """Video: pass the frame through, and publish the mean of each channel as the function sees it."""
+    return frame, AdditionalOutputs([round(float(v), 1) for v in frame.reshape(-1, 3).mean(axis=0)])
 
 
 def bad_video(frame: np.ndarray) -> np.ndarray:
@@ -262,6 +268,66 @@ class SlowHandler(StreamHandler):
 
     def copy(self):
         return SlowHandler()
+
+
+# Opened by the tests that use BlockedHandler, so that no thread outlives them;
+# in a daphne process nobody opens it: emit blocks forever.
+BLOCKED_GATE = threading.Event()
+
+
+class BlockedHandler(StreamHandler):
+    """emit() blocks until BLOCKED_GATE opens: forever, unless a test opens it."""
+
+    def receive(self, frame):
+        pass
+
+    def emit(self):
+        BLOCKED_GATE.wait()
+        return None
+
+    def copy(self):
+        return BlockedHandler()
+
+
+class InputTypesHandler(StreamHandler):
+    """Mode 'send': publish the Python type names of the inputs whenever they change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] | None = None
+
+    def receive(self, frame):
+        pass
+
+    def emit(self):
+        names = [type(value).__name__ for value in self.inputs]
+        if names == self.seen:
+            return None
+        self.seen = names
+        return AdditionalOutputs(names)
+
+    def copy(self):
+        return InputTypesHandler()
+
+
+class TriggerHandler(StreamHandler):
+    """Mode 'send': on trigger_response, publish the name of the thread it ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: collections.deque = collections.deque(maxlen=4)
+
+    def receive(self, frame):
+        pass
+
+    def trigger_response(self):
+        self.pending.append(AdditionalOutputs(threading.current_thread().name))
+
+    def emit(self):
+        return self.pending.popleft() if self.pending else None
+
+    def copy(self):
+        return TriggerHandler()
 
 
 class StateHandler(StreamHandler):

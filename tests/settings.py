@@ -8,8 +8,9 @@ from rtcproject.settings import BASE_DIR, DATABASES, RTCSTREAM
 os.makedirs(BASE_DIR / "test-output", exist_ok=True)
 # One file per pytest process, so that runs side by side never share (or delete) a database.
 TEST_DB = os.environ.get("RTCSTREAM_TEST_DB", str(BASE_DIR / "test-output" / f"test-{os.getpid()}.sqlite3"))
-DATABASES["default"]["NAME"] = TEST_DB
-DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # DATABASE_URL: tests/engines.py's PostgreSQL
+    DATABASES["default"]["NAME"] = TEST_DB
+    DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
 DEBUG = False
 # The suite serves one daphne process: the in-memory channel layer is right for it.
 SILENCED_SYSTEM_CHECKS = ["rtcstream.W010"]
@@ -43,7 +44,21 @@ RTCSTREAM = {
         "t-reply-tone": "tests.handlers.reply_tone",
         "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",
         "t-slow": "tests.handlers.SlowHandler",
+        "t-guide-echo": "tests.guide_echo.EchoHandler",
+        "t-blocked": "tests.handlers.BlockedHandler",
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
+        "t-colors-rgb": {"handler": "tests.handlers.colors", "modality": "video", "color": "rgb"},
+        "t-channels": "tests.handlers.channel_means",
+        "t-inputs": {"handler": "tests.handlers.InputTypesHandler", "mode": "send"},
+        "t-trigger": {"handler": "tests.handlers.TriggerHandler", "mode": "send"},
+        # The guide's transcript: audio.stream(ReplyOnPause(transcribe), inputs=[audio, gr.State([]), chatbot]).
+        "t-guide-transcript": {
+            "handler": "tests.guide_transcript.handler",
+            "mode": "send",
+            "state": [[]],
+            "on_additional_outputs": "tests.guide_transcript.on_additional_outputs",
+        },
+        "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.

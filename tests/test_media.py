@@ -14,7 +14,7 @@ from rtcstream.media.audio import FRAME_SAMPLES, InputConverter, OutputConverter
 from rtcstream.media.errors import HandlerOutputError
 from rtcstream.media.pacing import Pacer
 from rtcstream.media.tracks import AudioOutputTrack, VideoOutputTrack
-from rtcstream.media.video import rgb_to_frame
+from rtcstream.media.video import array_to_frame
 from tests.handlers import tone
 from tests.media_checks import dominant_frequency
 
@@ -70,12 +70,12 @@ def test_stereo_layouts_are_accepted():
 
 
 def test_video_frames_are_validated_and_cropped_to_even_sizes():
-    frame = rgb_to_frame(np.zeros((11, 13, 3), dtype=np.uint8))
+    frame = array_to_frame(np.zeros((11, 13, 3), dtype=np.uint8))
     assert (frame.width, frame.height) == (12, 10)
     with pytest.raises(HandlerOutputError, match="uint8"):
-        rgb_to_frame(np.zeros((10, 10, 3), dtype=np.float32))
+        array_to_frame(np.zeros((10, 10, 3), dtype=np.float32))
     with pytest.raises(HandlerOutputError, match="shape"):
-        rgb_to_frame(np.zeros((10, 10), dtype=np.uint8))
+        array_to_frame(np.zeros((10, 10), dtype=np.uint8))
 
 
 async def test_pacer_follows_the_clock_and_resyncs_after_a_gap():

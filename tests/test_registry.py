@@ -21,6 +21,8 @@ def test_entries_resolve_to_kinds_and_defaults():
     assert (video.kind.name, video.mode, video.modality) == ("video_function", "send-receive", "video")
     gen = resolve_entry("c", {"handler": "tests.handlers.colors", "modality": "video", "time_limit": 5})
     assert (gen.kind.name, gen.mode, gen.time_limit, gen.concurrency_limit) == ("generator", "receive", 5.0, None)
+    assert (video.color, gen.color) == ("bgr", "bgr")  # gradio-webrtc's (OpenCV's) order
+    assert resolve_entry("d", {"handler": "tests.handlers.invert", "color": "rgb"}).color == "rgb"
 
 
 def test_a_decorated_generator_is_still_a_generator():
@@ -50,6 +52,8 @@ def test_each_session_gets_a_fresh_copy_of_a_stream_handler():
         ({"handler": "tests.handlers.EchoHandler", "time_limit": -1}, "positive number"),
         ({"handler": "tests.handlers.EchoHandler", "colour": "red"}, "unknown keys"),
         ({"path": "x"}, "dotted path"),
+        ({"handler": "tests.handlers.invert", "color": "yuv"}, r"\['bgr', 'rgb'\]"),
+        ({"handler": "tests.handlers.EchoHandler", "state": {}}, "list of initial values"),
         ("tests.handlers.HANDLER_THAT_IS_A_NUMBER", "cannot import"),
     ],
 )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from rtcstream import conf
-from rtcstream.client import RtcClient
+from rtcstream import clients, conf, consumers
+from rtcstream.client import RtcClient, RtcError
 from rtcstream.models import StreamEndpoint
 from rtcstream.tokens import make_outputs_token, read_outputs_token
 
@@ -79,18 +81,63 @@ def test_tokens_are_bound_to_the_user_who_opened_the_session():
     assert read_outputs_token(anonymous, None) == "T" * 22
 
 
-async def test_one_address_may_hold_only_so_many_sockets(daphne_server):
+async def test_one_address_may_hold_only_so_many_sockets(daphne_server, fresh_address):
     cap = conf.get("MAX_SESSIONS_PER_CLIENT")  # the daphne process runs the same settings
     clients = []
     try:
         for _ in range(cap):
-            clients.append(await RtcClient.connect(daphne_server, "t-echo"))
+            clients.append(await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address))
         with pytest.raises(Exception) as refused:
-            await RtcClient.connect(daphne_server, "t-echo")
+            await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address)
         assert "4429" in str(refused.value)
+        # Another address is not affected.
+        async with await RtcClient.connect(daphne_server, "t-echo", local_address="127.0.0.1") as other:
+            assert other.session["endpoint"] == "t-echo"
     finally:
         for client in clients:
             await client.close()
-    # Closing frees the count.
-    async with await RtcClient.connect(daphne_server, "t-echo") as again:
+    # Closing frees the count (daphne notices the close a moment later).
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:
+        try:
+            again = await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address)
+            break
+        except RtcError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+    async with again:
         assert again.session["endpoint"] == "t-echo"
+
+
+async def test_outputs_tokens_die_with_their_session(asgi_app, monkeypatch):
+    monkeypatch.setattr(consumers, "LIVENESS_TIMEOUT", 1.0)
+    origin = (b"origin", b"http://testserver")
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        path = client.session["outputs"]
+        assert await refused_code(asgi_app, path, [origin]) is None
+        await client.stop()
+    # The token is still well signed, but its session is over: refused with 4410 (Gone).
+    assert await refused_code(asgi_app, path, [origin]) == 4410
+
+
+async def test_outputs_sockets_count_against_the_per_client_cap(asgi_app, settings):
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "MAX_SESSIONS_PER_CLIENT": 3}
+    origin = (b"origin", b"http://testserver")
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:  # socket 1
+        replayed = []
+        try:
+            for port in (1, 2, 3):  # sockets 2 and 3 are accepted, 4 is one too many
+                communicator = WebsocketCommunicator(asgi_app, client.session["outputs"], headers=[origin])
+                communicator.scope["client"] = ("127.0.0.1", port)
+                replayed.append(communicator)
+                assert (await communicator.connect(timeout=5))[0]
+            assert await replayed[-1].receive_output(timeout=5) == {"type": "websocket.close", "code": 4429}
+            assert clients.open_counts() == {"address:127.0.0.1": 3}
+            with pytest.raises(RtcError, match="4429"):
+                await RtcClient.connect(asgi_app, "t-echo")
+        finally:
+            for communicator in replayed:
+                await communicator.disconnect()
+        assert clients.open_counts() == {"address:127.0.0.1": 1}

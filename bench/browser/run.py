@@ -22,11 +22,11 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ import psutil  # noqa: E402
 
 from bench.browser import fixture, metrics  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.daphne import OUTPUT, serve  # noqa: E402
+from tests.daphne import free_port, running, serve  # noqa: E402
 
 BENCH = ROOT / ".bench"
 FASTRTC_PYTHON = BENCH / "fastrtc-venv" / "bin" / "python"
@@ -73,12 +73,6 @@ ROUNDS: dict[str, list[Scenario]] = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _slug(name: str) -> str:
     return name.replace(" ", "-").replace(".", "")
 
@@ -95,38 +89,14 @@ def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def fastrtc_server(env: dict[str, str], name: str):  # type: ignore[no-untyped-def]
+def fastrtc_server(env: dict[str, str], name: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """Serve ``bench/browser/fastrtc_app.py`` with the bench's FastRTC venv; yield (url, process)."""
     if not FASTRTC_PYTHON.exists():
         raise SystemExit(f"{FASTRTC_PYTHON} is missing: run `make bench-browser`, which creates it")
-    port = _free_port()
-    log_path = OUTPUT / f"{name}.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [str(FASTRTC_PYTHON), str(Path(__file__).with_name("fastrtc_app.py")), str(port)],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the FastRTC server exited with code {process.returncode}; see {log_path}")
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the FastRTC server did not listen in time; see {log_path}")
-                time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}", process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    port = free_port()
+    command = [str(FASTRTC_PYTHON), str(Path(__file__).with_name("fastrtc_app.py")), str(port)]
+    with running(command, name, "127.0.0.1", port, {**os.environ, **env}) as process:
+        yield f"http://127.0.0.1:{port}", process
 
 
 def start_server(stack: contextlib.ExitStack, scenario: Scenario, logs: Path) -> tuple[str, int]:

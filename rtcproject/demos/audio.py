@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterator
+from queue import Queue
 
 import numpy as np
 
@@ -23,22 +23,22 @@ def echo(audio: AudioChunk) -> Iterator[AudioChunk]:
 
 
 class EchoHandler(StreamHandler):
-    """Send back every frame it receives (the user guide's StreamHandler example).
+    """Send back every frame it receives: the user guide's StreamHandler example.
 
-    The guide uses an unbounded ``Queue`` and a blocking ``get``; here the queue
-    holds at most one second of 20 ms frames (dropping the oldest) and ``emit``
-    never blocks, as the StreamHandler contract asks.
+    ``emit`` blocks in ``queue.get()`` until ``receive`` has put a frame: rtcstream
+    runs the two at the same time, as gradio-webrtc does. The guide's queue is
+    unbounded; this one holds one second of 20 ms frames.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self.queue: collections.deque[AudioChunk] = collections.deque(maxlen=50)
+        self.queue: Queue[AudioChunk] = Queue(maxsize=50)
 
     def receive(self, frame: AudioChunk) -> None:
-        self.queue.append(frame)
+        self.queue.put(frame)
 
-    def emit(self) -> AudioChunk | None:
-        return self.queue.popleft() if self.queue else None
+    def emit(self) -> AudioChunk:
+        return self.queue.get()
 
     def copy(self) -> EchoHandler:
         return EchoHandler()

@@ -22,18 +22,19 @@ def sobel_magnitude(gray: np.ndarray) -> np.ndarray:
 def edges(frame: np.ndarray, threshold: float = 0.3) -> np.ndarray:
     """Draw the frame's edges in cyan over a dimmed copy; a higher ``threshold`` keeps only strong edges.
 
-    ``frame`` is HxWx3 uint8 RGB; ``threshold`` comes from a 0..1 slider and
-    maps to 0..0.5 of the largest possible gradient.
+    ``frame`` is HxWx3 uint8 BGR (OpenCV's order, rtcstream's default);
+    ``threshold`` comes from a 0..1 slider and maps to 0..0.5 of the largest
+    possible gradient.
     """
-    gray = frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    gray = frame.astype(np.float32) @ np.array([0.114, 0.587, 0.299], dtype=np.float32)  # B, G, R weights
     strong = sobel_magnitude(gray) > float(threshold) * 0.5
     out = (frame // 4).astype(np.uint8)
-    out[strong] = (0, 229, 255)
+    out[strong] = (255, 229, 0)  # cyan, in BGR
     return out
 
 
 def clip(seconds: float = 8.0, fps: int = 30, width: int = 320, height: int = 240) -> Iterator[np.ndarray]:
-    """Server-to-client video: an animated colour field with a bouncing ball, made on the fly."""
+    """Server-to-client video: an animated colour field with a bouncing ball, made on the fly (BGR frames)."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     for i in range(int(seconds * fps)):
         t = i / fps

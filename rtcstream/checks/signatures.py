@@ -16,7 +16,6 @@ from typing import Any
 from django.core import checks
 
 from .. import registry
-from ..handlers.base import StreamHandlerBase
 
 
 def takes(fn: Callable[..., Any], count: int, more: bool) -> bool:
@@ -74,26 +73,6 @@ def vad_problem(handler: Any) -> str | None:
     return None
 
 
-def required_calls(spec: registry.HandlerSpec) -> list[tuple[Callable[..., Any], int, bool, str]]:
-    """The calls rtcstream makes into ``spec``'s code: (callable, positional arguments, whether page inputs
-    follow them, what they are)."""
-    handler = spec.handler
-    if spec.kind == "video_function":
-        return [(handler, 1, True, "fn(frame, *inputs): one camera frame, then the page's inputs")]
-    if spec.kind != "stream" or not isinstance(handler, StreamHandlerBase):
-        return []  # generators take the page's inputs only, whose number the template decides
-    reply = as_reply_on_pause(handler)
-    if reply is not None:
-        return [
-            (reply.fn, 1, True, "fn(audio, *inputs): the utterance as (sample_rate, array), then the page's inputs")
-        ]
-    return [
-        (handler.receive, 1, False, "receive(frame): one (sample_rate, array) frame"),
-        (handler.emit, 0, False, "emit(): no arguments"),
-        (handler.copy, 0, False, "copy(): no arguments"),
-    ]
-
-
 @checks.register("rtcstream")
 def check_handler_signatures(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
@@ -115,13 +94,13 @@ def check_handler_signatures(app_configs: Any = None, **kwargs: Any) -> list[che
                     id="rtcstream.E005",
                 )
             )
-        for fn, count, more, expected in required_calls(spec):
-            if not takes(fn, count, more):
+        for call in spec.kind.calls(spec.handler):
+            if not takes(call.fn, call.count, call.inputs):
                 errors.append(
                     checks.Error(
-                        f"RTCSTREAM['HANDLERS'][{name!r}] = {spec.path!r}: {describe(fn)} cannot be called "
+                        f"RTCSTREAM['HANDLERS'][{name!r}] = {spec.path!r}: {describe(call.fn)} cannot be called "
                         f"the way its mode ({spec.mode} {spec.modality}) calls it.",
-                        hint=f"rtcstream calls {expected}.",
+                        hint=f"rtcstream calls {call.expected}.",
                         id="rtcstream.E004",
                     )
                 )

@@ -34,22 +34,42 @@ class RtcClient:
         self._tasks: list[asyncio.Task[Any]] = []
 
     @classmethod
-    async def connect(cls, server: str | Any, endpoint: str, *, origin: str | None = None) -> RtcClient:
-        """Open the signalling socket of ``endpoint`` on a server URL or an ASGI application."""
+    async def connect(
+        cls,
+        server: str | Any,
+        endpoint: str,
+        *,
+        origin: str | None = None,
+        local_address: str | None = None,
+        outputs_server: str | None = None,
+    ) -> RtcClient:
+        """Open the signalling socket of ``endpoint`` on a server URL or an ASGI application.
+
+        ``local_address`` (server URLs only) is the source address of the sockets:
+        a server counts its per-client cap by it. ``outputs_server`` (a URL) opens the
+        outputs socket on another worker of the same site than the signalling socket.
+        """
         if isinstance(server, str):
             base = server.rstrip("/")
             ws_base = re.sub(r"^http", "ws", base)
             page = origin or base
 
             async def open_socket(path: str) -> Any:
-                return await WebsocketTransport.open(ws_base + path, page)
+                return await WebsocketTransport.open(ws_base + path, page, local_address)
+
+            outputs_base = re.sub(r"^http", "ws", outputs_server.rstrip("/")) if outputs_server else ws_base
+
+            async def open_outputs(path: str) -> Any:
+                return await WebsocketTransport.open(outputs_base + path, page, local_address)
         else:
             page = origin or "http://testserver"
 
             async def open_socket(path: str) -> Any:
                 return await CommunicatorTransport.open(server, path, page)
 
-        client = cls(await open_socket(f"/ws/rtcstream/{endpoint}/"), open_socket)
+            open_outputs = open_socket
+
+        client = cls(await open_socket(f"/ws/rtcstream/{endpoint}/"), open_outputs)
         client._tasks.append(asyncio.ensure_future(client._read(client.signalling, client.messages)))
         first = await client.wait_until(
             lambda: next((m for m in client.messages if m["type"] in ("session", "socket_closed")), None)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any, Protocol
 
 from .errors import DEFAULT_TIMEOUT, RtcError
+
+IN_PROCESS_ADDRESS = "127.0.0.1"
+_ports = itertools.count(40000)
 
 
 class Transport(Protocol):
@@ -22,11 +26,13 @@ class WebsocketTransport:
         self.close_code: int | None = None
 
     @classmethod
-    async def open(cls, url: str, origin: str) -> WebsocketTransport:
+    async def open(cls, url: str, origin: str, local_address: str | None = None) -> WebsocketTransport:
+        """Connect to ``url``; ``local_address`` picks the source address (e.g. one of 127.0.0.0/8)."""
         import websockets
         from websockets.typing import Origin
 
-        return cls(await websockets.connect(url, origin=Origin(origin), max_size=2**22))
+        extra: dict[str, Any] = {"local_addr": (local_address, 0)} if local_address else {}
+        return cls(await websockets.connect(url, origin=Origin(origin), max_size=2**22, **extra))
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.socket.send(json.dumps(message))
@@ -53,13 +59,15 @@ class CommunicatorTransport:
     def __init__(self, communicator: Any) -> None:
         self.communicator = communicator
         self.close_code: int | None = None
-        self._closed = False
+        self._disconnected = False
 
     @classmethod
     async def open(cls, application: Any, path: str, origin: str) -> CommunicatorTransport:
         from channels.testing import WebsocketCommunicator
 
         communicator = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode())])
+        # A peer address, as a server would give: the per-client cap counts it.
+        communicator.scope["client"] = (IN_PROCESS_ADDRESS, next(_ports))
         connected, code = await communicator.connect(timeout=DEFAULT_TIMEOUT)
         if not connected:
             raise RtcError("refused", f"the server refused the websocket {path} (close code {code})")
@@ -74,12 +82,13 @@ class CommunicatorTransport:
     async def receive_json(self) -> dict[str, Any] | None:
         message = await self.communicator.output_queue.get()
         if message["type"] == "websocket.close":
-            self._closed = True
             self.close_code = message.get("code")
             return None
         return json.loads(message["text"])
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
+        # Also after the server closed: the disconnect completes the close
+        # handshake, as a real server's would, so the consumer ends.
+        if not self._disconnected:
+            self._disconnected = True
             await self.communicator.disconnect(timeout=DEFAULT_TIMEOUT)

@@ -83,7 +83,9 @@ class StreamHandlerBase(ABC):
 
 class StreamHandler(StreamHandlerBase):
     """A synchronous handler. rtcstream runs its methods in worker threads,
-    never on the event loop, and never two calls of one instance at once."""
+    never on the event loop. As in gradio-webrtc, ``receive`` and ``emit`` may
+    run at the same time (share state through something thread-safe, such as
+    a ``queue.Queue``); neither ever runs concurrently with itself."""
 
     @abstractmethod
     def receive(self, frame: tuple[int, np.ndarray]) -> None:
@@ -91,7 +93,13 @@ class StreamHandler(StreamHandlerBase):
 
     @abstractmethod
     def emit(self) -> EmitType:
-        """Return the next output, or None when nothing is ready. Never block."""
+        """Return the next output, or None when nothing is ready.
+
+        It may block until output is ready (``return self.queue.get()``): it
+        has no call timeout, and a call still blocked when the session ends is
+        logged and leaves the worker pool. Each blocked ``emit`` holds one
+        worker thread while its session lives.
+        """
 
     @abstractmethod
     def copy(self) -> StreamHandler:

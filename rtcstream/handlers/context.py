@@ -12,8 +12,11 @@ class HandlerContext(Protocol):
     Every method is safe to call from the event loop or from a worker thread.
     """
 
-    session_id: str
-    loop: asyncio.AbstractEventLoop
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
 
     def send_event(self, name: str, **data: Any) -> None:
         """Send ``{"type": "event", "name": name, "data": data}`` to the client."""

@@ -22,7 +22,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .audio import FRAME_SAMPLES, OUTPUT_RATE, OutputConverter, make_frame
 from .pacing import Pacer
-from .video import rgb_to_frame
+from .video import array_to_frame
 
 logger = logging.getLogger("rtcstream.media")
 
@@ -191,13 +191,13 @@ class VideoOutputTrack(OutputTrack):
         self._start: float | None = None
 
     def offer(self, frame: Any) -> None:
-        """Replace the slot with ``frame`` (RGB array or VideoFrame); never waits."""
-        self._slot = frame if isinstance(frame, av.VideoFrame) else rgb_to_frame(frame)
+        """Replace the slot with ``frame`` (a BGR array or a VideoFrame); never waits."""
+        self._slot = frame if isinstance(frame, av.VideoFrame) else array_to_frame(frame)
         self._changed.set()
 
     async def put(self, frame: Any) -> None:
         """Wait until the slot is free, then fill it (backpressure for generators)."""
-        converted = frame if isinstance(frame, av.VideoFrame) else rgb_to_frame(frame)
+        converted = frame if isinstance(frame, av.VideoFrame) else array_to_frame(frame)
         while self._slot is not None and self.readyState == "live":
             self._changed.clear()
             await self._changed.wait()

@@ -7,13 +7,14 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..handlers.context import HandlerContext
 from ..handlers.outputs import AdditionalOutputs, CloseStream
 from ..media.tracks import AudioOutputTrack, OutputTrack
+from ..media.video import DEFAULT_COLOR, Color
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -38,12 +39,13 @@ class MediaOptions:
     fps: float = 30.0  # generated video
     audio_buffer: float = 0.5  # AUDIO_BUFFER_SECONDS
     idle_frames: bool = True  # AUDIO_IDLE_FRAMES
+    color: Color = DEFAULT_COLOR  # the channel order of video frames user code sees
 
     def audio_track(self) -> AudioOutputTrack:
         return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames)
 
 
-class RunnerContext(HandlerContext):
+class RunnerContext(HandlerContext, Protocol):
     """The session as a runner sees it: the handler's context plus ways to end or publish."""
 
     def publish(self, outputs: AdditionalOutputs) -> None:

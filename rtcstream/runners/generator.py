@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import workers
 from ..media.tracks import AudioOutputTrack, OutputTrack, VideoOutputTrack
+from ..media.video import array_to_frame
 from .base import MediaOptions, Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
@@ -48,8 +49,11 @@ class GeneratorRunner(Runner):
         async with contextlib.aclosing(workers.iterate(self.handler(*inputs))) as items:
             async for item in items:
                 media = self.handle_control(item)
-                if media is not None:
-                    await self.track.put(media)
+                if media is None:
+                    continue
+                if self.media.modality == "video":
+                    media = array_to_frame(media, self.media.color)
+                await self.track.put(media)
         self.track.end()
 
     def on_output_finished(self, track: OutputTrack) -> None:

@@ -8,6 +8,7 @@ import inspect
 import logging
 from typing import Any
 
+import av
 from aiortc.mediastreams import MediaStreamTrack
 
 from .. import workers
@@ -25,8 +26,15 @@ MAX_BACKLOG = 50
 
 
 class StreamRunner(Runner):
-    """Sync handlers run in the worker pool, one call at a time per session, so
-    user code needs no locks; async handlers run on the loop."""
+    """Sync handlers run in the worker pool; async handlers run on the loop.
+
+    As in gradio-webrtc, ``receive`` and ``emit`` of one sync handler may run at
+    the same time (each from its own loop, so never concurrently with itself): an ``emit`` that blocks
+    until ``receive`` has queued something (the user guide's ``EchoHandler``)
+    works. ``emit`` has no call timeout (it may wait for input as long as the
+    session lives); when the session ends, a call still blocked is logged and
+    released from the pool (``rtcstream.workers``).
+    """
 
     consumes = "audio"
 
@@ -36,16 +44,16 @@ class StreamRunner(Runner):
         self.is_async = isinstance(handler, AsyncStreamHandler)
         self.audio_out = self.own(media.audio_track()) if media.mode == "send-receive" else None
         self._converter = InputConverter(handler.input_sample_rate, handler.expected_layout)
-        self._serial = asyncio.Lock()
         self._input = asyncio.Event()
         self._dropped_audio = False
         self.frames_dropped = 0
 
-    async def call(self, method: Any, *args: Any) -> Any:
+    async def call(self, method: Any, *args: Any, timeout: float | None = None) -> Any:
+        """Call one of the handler's methods: on the loop if async, in the pool if sync."""
         if self.is_async:
             return await method(*args)
-        async with self._serial:
-            return await workers.run_sync(method, *args)
+        name = f"{workers.describe(method)} (session {self.context.session_id})"
+        return await workers.run_sync(method, *args, timeout=timeout, name=name)
 
     async def start(self) -> None:
         await self.call(self.handler.start_up)
@@ -54,13 +62,21 @@ class StreamRunner(Runner):
         self.spawn(self._emit_loop(), "emit")
 
     def trigger(self) -> None:
-        self.handler.trigger_response()
+        if self.is_async:
+            self.handler.trigger_response()  # async handlers' methods run on the loop
+            self._input.set()
+        else:
+            self.spawn(self._trigger_in_pool(), "trigger")
+
+    async def _trigger_in_pool(self) -> None:
+        await self.call(self.handler.trigger_response)
         self._input.set()
 
     async def _receive_loop(self, track: MediaStreamTrack) -> None:
         rate = self.handler.input_sample_rate
         while True:
             frame = await track.recv()
+            assert isinstance(frame, av.AudioFrame)
             self._shed_backlog(track)
             samples = self._converter.convert(frame)
             if samples.shape[1]:
@@ -87,7 +103,7 @@ class StreamRunner(Runner):
 
     async def _emit_loop(self) -> None:
         while True:
-            item = self.handle_control(await self.call(self.handler.emit))
+            item = self.handle_control(await self.call(self.handler.emit, timeout=workers.NO_TIMEOUT))
             if item is None:
                 self._input.clear()
                 try:

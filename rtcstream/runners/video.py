@@ -1,4 +1,5 @@
-"""Drive a video function ``fn(frame, *inputs) -> frame`` on the newest camera frame."""
+"""Drive a video function ``fn(frame, *inputs) -> frame`` on the newest camera frame
+(HxWx3 uint8, BGR unless the entry says ``"color": "rgb"``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from .. import workers
 from ..media.tracks import VideoOutputTrack
-from ..media.video import frame_to_rgb, rgb_to_frame
+from ..media.video import array_to_frame, frame_to_array
 from .base import MediaOptions, Runner, RunnerContext
 
 
@@ -24,6 +25,7 @@ class VideoFunctionRunner(Runner):
 
     def __init__(self, handler: Callable[..., Any], context: RunnerContext, media: MediaOptions) -> None:
         super().__init__(handler, context, media)
+        self._name = f"{workers.describe(handler)} (session {context.session_id})"
         self.video_out = self.own(VideoOutputTrack())
         self._latest: av.VideoFrame | None = None
         self._arrived = asyncio.Event()
@@ -44,8 +46,8 @@ class VideoFunctionRunner(Runner):
             self._arrived.set()
 
     def _apply(self, frame: av.VideoFrame, inputs: tuple[Any, ...]) -> Any:
-        # Runs in a worker thread: decoding to RGB costs as much as a light filter.
-        return self.handler(frame_to_rgb(frame), *inputs)
+        # Runs in a worker thread: decoding to an array costs as much as a light filter.
+        return self.handler(frame_to_array(frame, self.media.color), *inputs)
 
     async def _process(self) -> None:
         while True:
@@ -54,7 +56,9 @@ class VideoFunctionRunner(Runner):
             frame, self._latest = self._latest, None
             if frame is None:
                 continue
-            result = self.handle_control(await workers.run_sync(self._apply, frame, self.context.inputs()))
+            result = self.handle_control(
+                await workers.run_sync(self._apply, frame, self.context.inputs(), name=self._name)
+            )
             self.frames_processed += 1
             if result is not None:
-                self.video_out.offer(rgb_to_frame(result))
+                self.video_out.offer(array_to_frame(result, self.media.color))

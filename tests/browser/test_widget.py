@@ -5,6 +5,7 @@ These pages hold a hand-written element (no template tag, see widget.widget_page
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -124,8 +125,8 @@ def test_a_server_media_failure_is_shown_as_an_error(context, site):
     ws, server = routes[0]
     # What the server sends when its output track fails (Session.fail with media_error), then it closes.
     message = "The server stopped sending media because of an internal error; the session has ended."
-    ws.send('{"type": "error", "code": "media_error", "message": "%s"}' % message)
-    ws.send('{"type": "closed", "reason": "media_error", "message": "%s"}' % message)
+    ws.send(json.dumps({"type": "error", "code": "media_error", "message": message}))
+    ws.send(json.dumps({"type": "closed", "reason": "media_error", "message": message}))
     wait_state(page, "error", selector="#w")
     assert "stopped sending media" in page.inner_text("#w [data-part=message]")
     assert page.get_attribute("#w [data-part=message]", "data-level") == "error"

@@ -1,0 +1,51 @@
+"""Checks on an offer's SDP made before any slot is held: what DTLS and ICE need,
+and values in range. aiortc would otherwise accept such an offer and fail later,
+in a task, with the session's slot taken."""
+
+from __future__ import annotations
+
+import logging
+
+from aiortc.sdp import DIRECTIONS, SessionDescription
+
+from .ice import MAX_PORT
+from .protocol import ProtocolError
+
+logger = logging.getLogger("rtcstream.session")
+
+MAX_MEDIA_SECTIONS = 16
+
+
+def _bad(message: str) -> ProtocolError:
+    return ProtocolError("bad_sdp", message)
+
+
+def check_offer(sdp: str) -> None:
+    """Raise ``ProtocolError("bad_sdp")`` unless ``sdp`` is an offer the server can answer.
+
+    The messages name what is wrong in the client's own SDP; parser internals go to the log only.
+    """
+    try:
+        description = SessionDescription.parse(sdp)
+    except Exception as exc:  # aiortc's parser raises whatever its int() or split() raised
+        logger.info("Refused an offer whose SDP could not be parsed: %s: %s", type(exc).__name__, exc)
+        raise _bad("The offer's SDP could not be parsed.") from None
+    if not description.media:
+        raise _bad("The offer has no media section (m=).")
+    if len(description.media) > MAX_MEDIA_SECTIONS:
+        raise _bad(f"The offer has more than {MAX_MEDIA_SECTIONS} media sections.")
+    for index, media in enumerate(description.media):
+        where = f"media section {index} (m={media.kind})"
+        ports = [media.port, media.rtcp_port or 0, media.sctp_port or 0]
+        for candidate in media.ice_candidates:
+            ports += [candidate.port, candidate.relatedPort or 0]
+        if any(not 0 <= port <= MAX_PORT for port in ports):
+            raise _bad(f"The offer's {where} has a port outside 0-{MAX_PORT}.")
+        if media.port == 0:
+            continue  # a rejected section needs nothing more
+        if media.dtls is None or not media.dtls.fingerprints:
+            raise _bad(f"The offer's {where} lacks a DTLS fingerprint (a=fingerprint).")
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+            raise _bad(f"The offer's {where} lacks ICE credentials (a=ice-ufrag and a=ice-pwd).")
+        if media.kind in ("audio", "video") and media.direction not in DIRECTIONS:
+            raise _bad(f"The offer's {where} has no direction (a=sendrecv, a=sendonly, a=recvonly or a=inactive).")

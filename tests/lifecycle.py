@@ -1,0 +1,60 @@
+"""The invariant every session test ends with: the process holds nothing for sessions that are gone.
+
+No open ``Session``, no heartbeat, no admission slot (live rows, or the
+in-process backend's sets), no per-client count, no open peer connection and
+no rtcstream task. Teardown is asynchronous, so the check waits (up to a
+deadline) for it to finish before it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+from rtcstream import clients, heartbeat, limits, session
+
+
+def open_peer_connections() -> int:
+    from aiortc import RTCPeerConnection
+
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, RTCPeerConnection) and o.connectionState != "closed")
+
+
+def rtcstream_tasks() -> list[str]:
+    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("rtcstream:"))
+
+
+async def leftovers(*, rows: bool = True) -> list[str]:
+    """Describe what is still held; empty when all is released."""
+    found = []
+    if sessions := session.open_sessions():
+        found.append(f"open sessions: {[(s.id, s.state.value) for s in sessions]}")
+    if heartbeat.live_sessions():
+        found.append(f"heartbeats: {heartbeat.live_sessions()}")
+    if counts := clients.open_counts():
+        found.append(f"per-client counts: {counts}")
+    if tasks := rtcstream_tasks():
+        found.append(f"tasks: {tasks}")
+    if pcs := open_peer_connections():
+        found.append(f"{pcs} open peer connections")
+    backend = limits.get_admission()
+    if isinstance(backend, limits.InProcessAdmission) and (slots := backend.live_sessions()):
+        found.append(f"in-process slots: {slots}")
+    if rows:
+        from rtcstream.models import SessionState, StreamSession
+
+        live = [
+            s async for s in StreamSession.objects.filter(state=SessionState.LIVE).values_list("session_id", flat=True)
+        ]
+        if live:
+            found.append(f"live rows: {live}")
+    return found
+
+
+async def assert_nothing_left(*, rows: bool = True, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (found := await leftovers(rows=rows)) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not found, "a session left something behind: " + "; ".join(found)

@@ -1,0 +1,63 @@
+"""Test hosts in Linux network namespaces: one bridge in this namespace, one
+namespace per host, each on a veth port of the bridge.
+
+The addresses are in 198.18.0.0/15 (RFC 2544, for benchmarking tests) and exist
+only inside this machine: the hosts have no route anywhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+def require_netns() -> None:
+    """Skip unless this process may create network namespaces (root and iproute2)."""
+    if shutil.which("ip") is None:
+        message = "needs iproute2 (bash scripts/system-packages.sh installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    probe = f"rtcprobe{os.getpid()}"
+    try:
+        _ip("netns", "add", probe)
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot create network namespaces here: {exc.stderr.strip()}")
+    _ip("netns", "del", probe)
+
+
+@contextlib.contextmanager
+def hosts(names: list[str]) -> Iterator[tuple[str, dict[str, tuple[list[str], str]]]]:
+    """Create one namespace per name; yield this side's address on the bridge and,
+    per name, the command prefix that runs inside that host and the host's address."""
+    tag = f"{os.getpid() % 100000}"
+    subnet = f"198.18.{os.getpid() % 250 + 1}"
+    bridge = f"rtcbr{tag}"
+    made: dict[str, tuple[list[str], str]] = {}
+    try:
+        _ip("link", "add", bridge, "type", "bridge")
+        _ip("addr", "add", f"{subnet}.1/24", "dev", bridge)
+        _ip("link", "set", bridge, "up")
+        for i, name in enumerate(names):
+            namespace, port = f"rtc{tag}{name}", f"rtc{tag}v{i}"
+            _ip("netns", "add", namespace)
+            made[name] = (["ip", "netns", "exec", namespace], f"{subnet}.{10 + i}")
+            _ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+            _ip("link", "set", port, "master", bridge, "up")
+            _ip("-n", namespace, "addr", "add", f"{subnet}.{10 + i}/24", "dev", "eth0")
+            _ip("-n", namespace, "link", "set", "eth0", "up")
+            _ip("-n", namespace, "link", "set", "lo", "up")
+        yield f"{subnet}.1", made
+    finally:
+        for prefix, _address in made.values():
+            subprocess.run(["ip", "netns", "del", prefix[-1]], capture_output=True)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)

@@ -1,0 +1,234 @@
+"""Regression tests for what an adversarial run found (issue 10): deep JSON, offers
+without what DTLS and ICE need, out-of-range values, internal text in errors,
+unknown paths, hosts that are not the site's."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from aiortc import RTCPeerConnection
+from channels.testing import WebsocketCommunicator
+
+from rtcstream import clients
+from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.models import StreamSession
+from tests.handlers import tone
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+ORIGIN = (b"origin", b"http://testserver")
+DEEP = '{"type":"ping","x":' + "[" * 2000 + "]" * 2000 + "}"
+
+
+@pytest.fixture
+async def offer_sdp() -> str:
+    pc = RTCPeerConnection()
+    pc.addTrack(ArrayAudioTrack(tone(440, 1, 48000)))
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
+async def test_deeply_nested_json_gets_a_coded_error_and_the_socket_lives(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        for _ in range(12):  # more than the old cap of 8 sockets an address could leak this way
+            await client.send_raw(DEEP)
+        await client.wait_until(lambda: len([m for m in client.messages if m["type"] == "error"]) == 12)
+        assert {m["code"] for m in client.messages if m["type"] == "error"} == {"invalid_json"}
+        await client.send({"type": "ping"})
+        await client.wait_for_message("pong")
+        assert clients.open_counts() == {"address:127.0.0.1": 1}
+    # The asgi_app fixture then checks the count went back to zero.
+
+
+def without(sdp: str, prefix: str) -> str:
+    return "".join(line for line in sdp.splitlines(keepends=True) if not line.startswith(prefix))
+
+
+BAD_OFFERS = {
+    "no DTLS fingerprint": lambda sdp: without(sdp, "a=fingerprint:"),
+    "no ICE ufrag": lambda sdp: without(sdp, "a=ice-ufrag:"),
+    "no ICE password": lambda sdp: without(sdp, "a=ice-pwd:"),
+    "m= port out of range": lambda sdp: re.sub(r"^m=audio \d+", "m=audio 999999", sdp, flags=re.M),
+    "candidate port out of range": lambda sdp: re.sub(
+        r"^(a=candidate:\S+ 1 udp \d+ \S+) \d+", r"\1 99999", sdp, count=1, flags=re.M
+    ),
+    "bad direction line": lambda sdp: sdp.replace("a=sendrecv", "a=sendrecvx"),
+    "unparseable port": lambda sdp: re.sub(r"^m=audio \d+", "m=audio x", sdp, flags=re.M),
+    "no media": lambda sdp: sdp[: sdp.index("m=")],
+}
+
+
+@pytest.mark.parametrize("kind", BAD_OFFERS)
+async def test_an_offer_dtls_or_ice_could_not_use_is_refused_before_any_slot_is_held(asgi_app, offer_sdp, kind, caplog):
+    bad = BAD_OFFERS[kind](offer_sdp)
+    assert bad != offer_sdp
+    async with await RtcClient.connect(asgi_app, "t-echo-one") as client:
+        await client.send({"type": "offer", "sdp": bad})
+        error = await client.wait_for_message("error")
+        assert error["code"] == "bad_sdp"
+        assert "Traceback" not in error["message"] and "Error" not in error["message"]
+        assert not await StreamSession.objects.aexists()  # no slot was ever taken
+        # The socket is still usable: a good offer is answered.
+        await client.start(audio=ArrayAudioTrack(tone(440, 1, 48000)))
+        await client.wait_for_event("connected")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_an_offer_refused_after_admission_stops_its_runner_and_frees_the_slot(asgi_app):
+    """A video-only offer to an audio endpoint is refused while answering: after the slot was taken."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    try:
+        async with await RtcClient.connect(asgi_app, "t-echo-one") as client:
+            await client.send({"type": "offer", "sdp": pc.localDescription.sdp})
+            error = await client.wait_for_message("error")
+            assert error["code"] == "bad_sdp" and "sends audio" in error["message"]
+            row = await StreamSession.objects.aget(session_id=client.session["session"])
+            assert (row.state, row.end_reason) == ("ended", "bad_sdp")
+            # The same socket may try again and gets the endpoint's only slot.
+            await client.start(audio=ArrayAudioTrack(tone(440, 1, 48000)))
+            await client.wait_for_event("connected")
+    finally:
+        await pc.close()
+
+
+async def test_an_offer_aiortc_cannot_apply_gets_a_fixed_message(asgi_app, offer_sdp, caplog):
+    # Parses, has all DTLS/ICE needs, but names a codec line aiortc refuses.
+    bad = offer_sdp.replace("a=rtpmap:96 opus/48000/2", "a=rtpmap:96 opus/notarate/2")
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.send({"type": "offer", "sdp": bad})
+        error = await client.wait_for_message("error")
+        assert error == {"type": "error", "code": "bad_sdp", "message": error["message"]}
+        assert "notarate" not in error["message"] and "invalid literal" not in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/ws/rtcstream/os.system/", "/ws/rtcstream/a/b/", "/elsewhere/", "/ws/"])
+async def test_unknown_paths_are_refused_with_4404_and_no_traceback(asgi_app, path, caplog):
+    communicator = WebsocketCommunicator(asgi_app, path, headers=[ORIGIN])
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected  # accepted, then closed with a code a browser can read
+    closed = await communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4404}
+    await communicator.disconnect()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(("host", "code"), [(b"evil.example", 4400), (b"testserver", None), (b"localhost:8000", None)])
+async def test_the_host_header_must_name_the_site(asgi_app, host, code, settings):
+    settings.ALLOWED_HOSTS = ["testserver", "localhost"]
+    communicator = WebsocketCommunicator(asgi_app, "/ws/rtcstream/t-echo/", headers=[ORIGIN, (b"host", host)])
+    connected, _ = await communicator.connect(timeout=5)
+    first = await communicator.receive_output(timeout=5)
+    await communicator.disconnect()
+    if code is None:
+        assert connected and first["type"] == "websocket.send"
+    else:
+        assert first == {"type": "websocket.close", "code": code}
+
+
+def test_the_client_address_comes_from_a_trusted_proxy_only(settings):
+    headers = [(b"x-forwarded-for", b"203.0.113.9, 10.0.0.7")]
+    scope = {"client": ("10.0.0.2", 5555), "headers": headers}
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "TRUSTED_PROXIES": []}
+    assert clients.client_host(scope) == "10.0.0.2"  # nobody is trusted: the header is ignored
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "TRUSTED_PROXIES": ["10.0.0.0/24"]}
+    assert clients.client_host(scope) == "203.0.113.9"  # both proxies vouch; the hop before them is the client
+    spoofed = {"client": ("198.51.100.4", 5555), "headers": headers}
+    assert clients.client_host(spoofed) == "198.51.100.4"  # not a proxy: its header is worth nothing
+    chained = {"client": ("10.0.0.2", 1), "headers": [(b"x-forwarded-for", b"1.2.3.4, 203.0.113.9")]}
+    assert clients.client_host(chained) == "203.0.113.9"  # what the client itself wrote is not believed
+    assert clients.client_host({"client": ("10.0.0.2", 1), "headers": []}) == "10.0.0.2"
+
+
+def test_logged_in_users_are_counted_as_themselves_not_by_their_shared_address():
+    class User:
+        is_authenticated = True
+        pk = 7
+
+    assert clients.client_key({"client": ("192.0.2.1", 1), "user": User()}) == "user:7"
+    assert clients.client_key({"client": ("192.0.2.1", 1), "headers": []}) == "address:192.0.2.1"
+
+
+async def test_on_daphne_unknown_paths_cost_no_traceback_and_each_log_line_prints_once(daphne_server):
+    import asyncio
+
+    import websockets
+
+    from tests.daphne import OUTPUT
+
+    ws_base = daphne_server.replace("http", "ws", 1)
+    async with websockets.connect(f"{ws_base}/ws/rtcstream/os.system/", origin=daphne_server) as socket:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.recv()
+        assert closed.value.rcvd.code == 4404
+    async with await RtcClient.connect(daphne_server, "t-echo") as client:
+        session_id = client.session["session"]
+        await client.start(audio=ArrayAudioTrack(tone(440, 2, 48000)))
+        await client.wait_for_event("connected")
+        await client.stop()
+    log = OUTPUT / "daphne.log"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while f"Session {session_id} on 't-echo' ended" not in log.read_text() and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    text = log.read_text()
+    assert text.count(f"Session {session_id} started") == 1
+    assert text.count(f"Session {session_id} on 't-echo' ended") == 1
+    assert "No route found" not in text and "HTTP 500" not in text
+    # The unknown path shows only in daphne's access log: connected, then closed.
+    assert {
+        re.search(r'"(\w+) /ws/rtcstream/os.system/"', line).group(1)
+        for line in text.splitlines()
+        if "os.system" in line
+    } <= {
+        "WSCONNECTING",
+        "WSCONNECT",
+        "WSDISCONNECT",
+    }
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "candidate:1 1 udp 2130706431 192.0.2.2 99999 typ host",
+        "candidate:1 1 udp 2130706431 192.0.2.2 5000 typ srflx raddr 192.0.2.3 rport 70000",
+        "candidate:1 1 udp nope",
+    ],
+)
+async def test_a_trickled_candidate_out_of_range_or_garbled_gets_bad_candidate_with_a_fixed_message(
+    asgi_app, candidate
+):
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.send({"type": "candidate", "candidate": candidate, "sdpMLineIndex": 0})
+        error = await client.wait_for_message("error")
+        assert error["code"] == "bad_candidate"
+        assert error["message"] in (
+            "The ICE candidate could not be parsed.",
+            "The ICE candidate's port is outside 0-65535.",
+        )
+        await client.send({"type": "ping"})
+        await client.wait_for_message("pong")
+
+
+async def test_an_exception_in_a_consumer_is_logged_and_the_socket_refused_not_left_dying(
+    asgi_app, monkeypatch, caplog
+):
+    from rtcstream import consumers
+
+    def broken(slug):
+        raise RuntimeError("database is gone")
+
+    monkeypatch.setattr(consumers, "get_endpoint", broken)
+    communicator = WebsocketCommunicator(asgi_app, "/ws/rtcstream/t-echo/", headers=[ORIGIN])
+    communicator.scope["client"] = ("127.0.0.1", 1)
+    assert (await communicator.connect(timeout=5))[0]
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 1011}
+    assert clients.open_counts() == {"address:127.0.0.1": 1}  # until the client completes the close
+    await communicator.disconnect()
+    assert clients.open_counts() == {}
+    assert "database is gone" in caplog.text

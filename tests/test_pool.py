@@ -1,0 +1,46 @@
+"""The worker pool's bound: released (stuck) calls free their slot, up to a limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rtcstream.pool import WorkerPool
+
+
+def wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_released_calls_free_their_slot_up_to_the_limit_and_threads_are_daemons():
+    pool = WorkerPool(1, max_released=1, name="test-pool")
+    gate = threading.Event()
+    try:
+        first = pool.submit(gate.wait)
+        wait_for(lambda: first.running())
+        assert all(t.daemon for t in threading.enumerate() if t.name.startswith("test-pool"))
+        assert pool.release(first)  # its thread no longer counts: a new call gets a new thread
+        second = pool.submit(gate.wait)
+        wait_for(lambda: second.running())
+        assert pool.stats == {"threads": 1, "idle": 0, "released": 1, "waiting": 0}
+        assert not pool.release(second)  # the limit of released threads is reached: it keeps its slot
+        third = pool.submit(lambda: "done")
+        time.sleep(0.1)
+        assert not third.done() and pool.stats["waiting"] == 1
+        queued = pool.submit(lambda: "never")
+        assert pool.release(queued) and queued.cancelled()  # not started: cancelled instead
+    finally:
+        gate.set()
+    assert third.result(timeout=5) == "done"
+    assert first.result(timeout=5) and second.result(timeout=5)
+    wait_for(lambda: pool.stats["released"] == 0)
+    assert pool.stats["threads"] == 1
+
+
+def test_errors_reach_the_caller():
+    pool = WorkerPool(2, max_released=2)
+    future = pool.submit(lambda: 1 / 0)
+    assert isinstance(future.exception(timeout=5), ZeroDivisionError)

@@ -1,0 +1,111 @@
+"""StreamHandler semantics the user guide's code relies on: receive and emit run
+at the same time, and a call blocked past its session's end costs nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from rtcstream import workers
+from rtcstream.client import ArrayAudioTrack, RtcClient
+from tests.daphne import OUTPUT, serve
+from tests.handlers import BLOCKED_GATE, tone
+from tests.media_checks import dominant_frequency, loud_part
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+async def test_the_guides_echo_handler_with_a_blocking_queue_echoes(asgi_app):
+    # emit() is the guide's `return self.queue.get()`: it blocks until receive() puts a frame.
+    async with await RtcClient.connect(asgi_app, "t-guide-echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone(620, 10, 48000)))
+        audio = await client.wait_for_audio(seconds=1.5)
+        samples = loud_part(audio.samples())
+        assert samples.size > 48000
+        assert abs(dominant_frequency(samples[-24000:]) - 620) < 5
+
+
+@pytest.fixture
+def blocked_gate():
+    """Open the gate after the test, so that the blocked calls return and their threads exit.
+
+    Yields a list the test puts its pool in (the pool changes with the settings).
+    """
+    BLOCKED_GATE.clear()
+    pools: list[workers.WorkerPool] = []
+    yield pools
+    BLOCKED_GATE.set()
+    deadline = time.monotonic() + 5
+    while any(pool.stats["released"] for pool in pools) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [pool.stats["released"] for pool in pools] == [0] * len(pools)
+    BLOCKED_GATE.clear()
+
+
+@override_settings(RTCSTREAM={**settings.RTCSTREAM, "WORKER_THREADS": 2})
+async def test_calls_blocked_after_their_session_ends_are_logged_and_hold_no_pool_thread(
+    asgi_app, blocked_gate, caplog
+):
+    caplog.set_level(logging.WARNING, logger="rtcstream.workers")
+    pool = workers.get_pool()
+    blocked_gate.append(pool)
+    assert pool.size == 2
+    # Two sessions whose emit() blocks for good: without releasing them, they
+    # would hold both threads of the pool and no other session could run.
+    for _ in range(2):
+        async with await RtcClient.connect(asgi_app, "t-blocked") as client:
+            await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+            await client.wait_for_event("connected")
+            await client.wait_until(lambda: pool.stats["threads"] == 2, timeout=5)
+            assert (await client.stop())["reason"] == "client_stop"
+        await client.wait_until(lambda: "BlockedHandler.emit" in caplog.text, timeout=5)
+    await client.wait_until(lambda: pool.stats["released"] == 2, timeout=5)
+    stuck = [r for r in caplog.records if "BlockedHandler.emit" in r.getMessage()]
+    assert len(stuck) == 2 and all(r.levelno == logging.WARNING for r in stuck)
+    assert "tests.handlers.BlockedHandler.emit" in stuck[0].getMessage()
+    assert "after its session ended" in stuck[0].getMessage()
+    # Another session still gets threads: the guide's echo needs two at once.
+    async with await RtcClient.connect(asgi_app, "t-guide-echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone(700, 10, 48000)))
+        audio = await client.wait_for_audio(seconds=1.0)
+        assert abs(dominant_frequency(loud_part(audio.samples())[-24000:]) - 700) < 5
+    assert pool.stats["released"] == 2 and pool.stats["threads"] <= 2
+
+
+async def test_daphne_stops_on_sigterm_within_5_s_with_handlers_blocked_forever():
+    log = OUTPUT / "daphne-blocked.log"
+    with serve("tests.settings", "daphne-blocked") as (url, process):
+        # Two sessions whose emit() blocks forever: one stopped, one whose client just goes away.
+        for goodbye in ("stop", "drop"):
+            client = await RtcClient.connect(url, "t-blocked")
+            await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+            await client.wait_for_event("connected")
+            if goodbye == "stop":
+                await client.stop()
+            await client.close()
+        deadline = time.monotonic() + 10
+        while log.read_text().count("BlockedHandler.emit (session") < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert log.read_text().count("tests.handlers.BlockedHandler.emit (session") == 2
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        while process.poll() is None and time.monotonic() - sent < 10:
+            await asyncio.sleep(0.05)
+        took = time.monotonic() - sent
+        assert process.poll() is not None, "daphne ignored SIGTERM for 10 s"
+        assert took < 5.0, f"daphne took {took:.1f} s to stop"
+
+
+async def test_a_sync_handlers_trigger_response_runs_in_the_pool_not_on_the_loop(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-trigger") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_event("connected")
+        await client.trigger()
+        thread = (await client.wait_for_outputs(1))[0]["values"][0]
+        assert thread.startswith("rtcstream_"), thread
