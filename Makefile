@@ -59,7 +59,7 @@ $(FASTRTC_VENV)/.installed:
 	$(FASTRTC_VENV)/bin/python -m pip install -q --no-deps "faster-whisper==1.0.2"
 	touch $@
 
-## Turn-taking heard in Chromium (rtcstream's demo page and FastRTC 0.0.34, LAN and impaired path); ~8 min
+## Turn-taking heard in Chromium (rtcstream's demo page and FastRTC 0.0.34, LAN and impaired path); ~10 min
 bench-browser: setup system $(FASTRTC_VENV)/.installed
 	$(PY) bench/browser/run.py $(BENCH_ARGS)
 
