@@ -18,6 +18,7 @@ from . import clients, conf, protocol
 from .client_counter import get_client_counter
 from .endpoints import get_endpoint, is_allowed
 from .protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
+from .reasons import CloseReason
 from .session import Session
 from .tokens import make_outputs_token, read_outputs_token
 
@@ -91,7 +92,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             # Server shutdown cancels the consumer without a disconnect: end it here.
-            await asyncio.shield(self._end_once("server_shutdown"))
+            await asyncio.shield(self._end_once(CloseReason.SERVER_SHUTDOWN))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Run one handler; an exception is logged, never lets the consumer die
@@ -126,9 +127,9 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         return True
 
     async def disconnect(self, code: int) -> None:
-        await self._end_once("disconnected")
+        await self._end_once(CloseReason.DISCONNECTED)
 
-    async def _end_once(self, reason: str) -> None:
+    async def _end_once(self, reason: CloseReason) -> None:
         if self.ended:
             return
         self.ended = True
@@ -141,7 +142,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
                 await get_client_counter().close(self.counted, self.channel_name)
             self.counted = None
 
-    async def end(self, reason: str) -> None:
+    async def end(self, reason: CloseReason) -> None:
         """Release what this socket holds (called once)."""
 
     async def send_json(self, content: dict[str, Any]) -> None:
@@ -199,10 +200,10 @@ class SignallingConsumer(RtcstreamConsumer):
             }
         )
 
-    async def end(self, reason: str) -> None:
+    async def end(self, reason: CloseReason) -> None:
         self.socket_open = False
         if self.session is not None:
-            message = "The server is shutting down." if reason == "server_shutdown" else ""
+            message = "The server is shutting down." if reason == CloseReason.SERVER_SHUTDOWN else ""
             await self.session.close_now(reason, message)
             await self.channel_layer.group_discard(session_group(self.session.id), self.channel_name)
 
@@ -244,14 +245,14 @@ class SignallingConsumer(RtcstreamConsumer):
         elif isinstance(message, Trigger):
             session.trigger()
         elif isinstance(message, Stop):
-            await session.close_now("client_stop", "Stopped by the client.")
+            await session.close_now(CloseReason.CLIENT_STOP, "Stopped by the client.")
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong"})
 
     async def rtcstream_terminate(self, event: dict[str, Any]) -> None:
         """Handle a control message from the admin (possibly in another process)."""
         if self.session is not None:
-            await self.session.close_now("terminated", "Stopped by an administrator.")
+            await self.session.close_now(CloseReason.TERMINATED, "Stopped by an administrator.")
 
     async def rtcstream_probe(self, event: dict[str, Any]) -> None:
         """An outputs socket asks whether this session still lives (its token is only good while it does)."""
@@ -296,7 +297,7 @@ class OutputsConsumer(RtcstreamConsumer):
             return False
         return bool(answer.get("type") == "rtcstream.alive")
 
-    async def end(self, reason: str) -> None:
+    async def end(self, reason: CloseReason) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

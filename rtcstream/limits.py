@@ -24,6 +24,7 @@ from django.utils.module_loading import import_string
 
 from . import conf
 from .endpoints import Endpoint
+from .reasons import Refusal
 
 # How long an admission on SQLite's default (deferred) transactions retries a locked database, seconds.
 SQLITE_LOCK_PATIENCE = 10.0
@@ -32,7 +33,7 @@ SQLITE_LOCK_PATIENCE = 10.0
 class SessionLimitReached(Exception):
     """The endpoint already runs as many sessions as its concurrency limit allows."""
 
-    code = "concurrency_limit"
+    code = Refusal.CONCURRENCY_LIMIT
 
     def __init__(self, endpoint: str, limit: int) -> None:
         super().__init__(

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from . import kinds, registry
+from .reasons import EXPIRED, CloseReason, Refusal
 
 # Endpoint options of the handler kinds (kinds.HandlerKind.endpoint_options): one field each.
 HANDLER_OPTION_FIELDS = kinds.all_endpoint_options()
@@ -155,21 +156,23 @@ class SessionState(models.TextChoices):
 
 
 class EndReason(models.TextChoices):
-    """Why a session ended: the close reasons of docs/protocol.md, plus admission's own."""
+    """Why a session ended (``rtcstream.reasons``): a close reason, an offer's refusal, or expiry."""
 
-    CLIENT_STOP = "client_stop", "client stop"
-    TIME_LIMIT = "time_limit", "time limit"
-    HANDLER_CLOSED = "handler_closed", "handler closed"
-    HANDLER_ERROR = "handler_error", "handler error"
-    MEDIA_ERROR = "media_error", "media error"
-    STREAM_ENDED = "stream_ended", "stream ended"
-    DISCONNECTED = "disconnected", "disconnected"
-    CONNECTION_FAILED = "connection_failed", "connection failed"
-    TERMINATED = "terminated", "terminated"
-    SERVER_SHUTDOWN = "server_shutdown", "server shutdown"
-    CONCURRENCY_LIMIT = "concurrency_limit", "refused: concurrency limit"
+    CLIENT_STOP = CloseReason.CLIENT_STOP, "client stop"
+    TIME_LIMIT = CloseReason.TIME_LIMIT, "time limit"
+    HANDLER_CLOSED = CloseReason.HANDLER_CLOSED, "handler closed"
+    HANDLER_ERROR = CloseReason.HANDLER_ERROR, "handler error"
+    MEDIA_ERROR = CloseReason.MEDIA_ERROR, "media error"
+    STREAM_ENDED = CloseReason.STREAM_ENDED, "stream ended"
+    DISCONNECTED = CloseReason.DISCONNECTED, "disconnected"
+    CONNECTION_FAILED = CloseReason.CONNECTION_FAILED, "connection failed"
+    TERMINATED = CloseReason.TERMINATED, "terminated"
+    SERVER_SHUTDOWN = CloseReason.SERVER_SHUTDOWN, "server shutdown"
+    BAD_SDP = Refusal.BAD_SDP, "refused: bad offer"
+    SERVER_ERROR = Refusal.SERVER_ERROR, "refused: server error"
+    CONCURRENCY_LIMIT = Refusal.CONCURRENCY_LIMIT, "refused: concurrency limit"
     # Its process stopped sending heartbeats (it died, or lost the database).
-    EXPIRED = "expired", "expired (no heartbeat)"
+    EXPIRED = EXPIRED, "expired (no heartbeat)"
 
 
 def session_group(session_id: str) -> str:

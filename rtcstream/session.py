@@ -28,6 +28,7 @@ from .media.jitter import set_audio_prefetch
 from .outbox import Outbox
 from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
+from .reasons import CloseReason, Refusal
 from .runners import MediaOptions, Runner
 from .sdp import check_offer
 from .states import TRANSITIONS, InvalidTransition, SessionState
@@ -70,7 +71,7 @@ class Session:
         self.loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()  # sessions are made on the loop
         self.state = SessionState.NEW
-        self.close_reason: str | None = None
+        self.close_reason: CloseReason | None = None
         self.pc: RTCPeerConnection | None = None
         self.runner: Runner | None = None
         self.connected_at: float | None = None
@@ -139,15 +140,18 @@ class Session:
         except asyncio.CancelledError:
             raise
         except ProtocolError as exc:
-            refusal, reason = exc.as_message(), "bad_sdp"
+            refusal, reason = exc.as_message(), Refusal.BAD_SDP
         except SessionLimitReached as exc:
             refusal, reason = protocol.error(exc.code, str(exc)), exc.code
         except TimeoutError:
-            refusal, reason = protocol.error("bad_sdp", "The offer could not be answered in time."), "bad_sdp"
+            refusal, reason = (
+                protocol.error(Refusal.BAD_SDP, "The offer could not be answered in time."),
+                Refusal.BAD_SDP,
+            )
         except Exception as exc:
             logger.exception("Session %s: answering the offer failed", self.id)
             message = visitor_message("The server could not start this stream.", exc)
-            refusal, reason = protocol.error("server_error", message), "server_error"
+            refusal, reason = protocol.error(Refusal.SERVER_ERROR, message), Refusal.SERVER_ERROR
         else:
             self._events.put(protocol.answer(answer))
             return
@@ -180,7 +184,7 @@ class Session:
         self._admitted = True
         heartbeat.add(self.id)
 
-    async def _teardown(self, reason: str) -> None:
+    async def _teardown(self, reason: CloseReason | Refusal) -> None:
         """Release what the session holds, each thing once: timers, runner tasks and
         tracks, the peer connection, the admission slot and its heartbeat.
 
@@ -342,12 +346,12 @@ class Session:
         self._seq += 1
         await self._publish(protocol.output(self._seq, values))
 
-    def close_soon(self, reason: str, message: str = "") -> None:
+    def close_soon(self, reason: CloseReason, message: str = "") -> None:
         """Start closing from any thread (handlers, timers)."""
         self._on_loop(lambda: self._start_close(reason, message))
 
-    def fail(self, exc: BaseException, code: str = "handler_error") -> None:
-        if code == "media_error":
+    def fail(self, exc: BaseException, code: CloseReason = CloseReason.HANDLER_ERROR) -> None:
+        if code is CloseReason.MEDIA_ERROR:
             logger.error(
                 "Session %s on %r: the server's media stopped (%s); ending the session.",
                 self.id,
@@ -368,7 +372,7 @@ class Session:
         self.close_soon(code, message)
 
     # RunnerContext.close
-    def close(self, reason: str, message: str = "") -> None:
+    def close(self, reason: CloseReason, message: str = "") -> None:
         self.close_soon(reason, message)
 
     # -- connection events and timers ----------------------------------------
@@ -395,33 +399,34 @@ class Session:
             self.runner.spawn(self.runner.start(), "start")
         elif state == "closed" and self.state is SessionState.CONNECTED:
             # The peer closed its connection (DTLS close_notify): a hang-up, not a failure.
-            self._start_close("disconnected", "The client closed the media connection.")
+            self._start_close(CloseReason.DISCONNECTED, "The client closed the media connection.")
         elif state in ("failed", "closed") and self.state in (SessionState.NEGOTIATING, SessionState.CONNECTED):
             self._start_close(
-                "connection_failed", "The media connection failed (ICE or DTLS); a TURN server may be needed."
+                CloseReason.CONNECTION_FAILED, "The media connection failed (ICE or DTLS); a TURN server may be needed."
             )
 
     def _time_is_up(self) -> None:
-        self._start_close("time_limit", f"The time limit of {self.endpoint.time_limit:g} s was reached.")
+        self._start_close(CloseReason.TIME_LIMIT, f"The time limit of {self.endpoint.time_limit:g} s was reached.")
 
     def _connect_timeout(self) -> None:
         if self.state is SessionState.NEGOTIATING:
             self._start_close(
-                "connection_failed", "The media connection did not come up in time; a TURN server may be needed."
+                CloseReason.CONNECTION_FAILED,
+                "The media connection did not come up in time; a TURN server may be needed.",
             )
 
     # -- closing ---------------------------------------------------------------
 
-    def _start_close(self, reason: str, message: str) -> None:
+    def _start_close(self, reason: CloseReason, message: str) -> None:
         if self._closing is None and self.state not in (SessionState.CLOSING, SessionState.CLOSED):
             self._closing = self.loop.create_task(self._close(reason, message), name=f"rtcstream:{self.id}:close")
 
-    async def close_now(self, reason: str, message: str = "") -> None:
+    async def close_now(self, reason: CloseReason, message: str = "") -> None:
         """Close and wait until the session is fully closed."""
         self._start_close(reason, message)
         await self.closed.wait()
 
-    async def _close(self, reason: str, message: str) -> None:
+    async def _close(self, reason: CloseReason, message: str) -> None:
         self._move(SessionState.CLOSING)
         self.close_reason = reason
         negotiation = self._negotiation

@@ -46,13 +46,19 @@ def stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def running(
-    command: Sequence[str], name: str, host: str, port: int, env: dict[str, str] | None = None
+    command: Sequence[str],
+    name: str,
+    host: str,
+    port: int,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """Run ``command`` until the block ends, once it listens on ``host:port``; output to ``test-output/<name>.log``."""
+    """Run ``command`` (in ``cwd``, the repository by default) until the block ends, once it listens
+    on ``host:port``; output to ``test-output/<name>.log``."""
     OUTPUT.mkdir(exist_ok=True)
     log_path = OUTPUT / f"{name}.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(list(command), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(list(command), cwd=cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(host, port, process, log_path, time.monotonic() + 30)
             yield process
@@ -76,31 +82,38 @@ def worker(
     host: str = "127.0.0.1",
     port: int | None = None,
     prefix: Sequence[str] = (),
+    cwd: Path | None = None,
     app: str = DEMO_APP,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """One daphne worker serving ``app`` with ``env`` on ``host:port`` (run under ``prefix``, e.g. ``ip netns exec``)."""
     port = port or free_port(host)
     command = [*prefix, sys.executable, "-m", "daphne", "-b", host, "-p", str(port), app]
-    with running(command, name, host, port, env) as process:
+    with running(command, name, host, port, env, cwd) as process:
         yield f"http://{host}:{port}", process
 
 
 @contextlib.contextmanager
 def serve(
-    settings: str, name: str, app: str = DEMO_APP, extra_env: dict[str, str] | None = None
+    settings: str,
+    name: str,
+    cwd: Path | None = None,
+    app: str = DEMO_APP,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve ``app`` with ``settings``.
 
-    ``extra_env`` is added to daphne's environment (the browser bench passes
-    its options this way). Yields the base URL and the process; daphne's
-    output goes to ``test-output/<name>.log``.
+    Yields the base URL and the process; daphne's output goes to ``test-output/<name>.log``.
+    daphne runs in ``cwd`` (the repository by default), so handlers can open files by relative path.
+    ``extra_env`` is added to daphne's environment (the browser bench passes its options this way).
     """
     OUTPUT.mkdir(exist_ok=True)
     database = OUTPUT / f"{name}.sqlite3"
     database.unlink(missing_ok=True)
     env = {**os.environ, **(extra_env or {}), "DJANGO_SETTINGS_MODULE": settings, "RTCSTREAM_TEST_DB": str(database)}
+    if cwd is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     for name_ in ("REDIS_URL", "DATABASE_URL"):
         env.pop(name_, None)
     migrate(env)
-    with worker(env, name, app=app) as served:
+    with worker(env, name, cwd=cwd, app=app) as served:
         yield served

@@ -14,13 +14,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import browser, speech_wav  # noqa: F401  (fixtures)
 from tests.browser.widget import events, record_events, wait_stats
-from tests.daphne import _free_port, _wait_for_port
+from tests.daphne import free_port, wait_for_port
 
 # The first run on a machine fills the wheelhouse through the package index; later runs install offline.
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(600)]
@@ -107,7 +108,7 @@ def test_the_quick_start_passes_its_checks_and_a_page_hears_its_words_back(proje
         if line.endswith("check"):
             assert "System check identified no issues" in output, output
 
-    port = _free_port()
+    port = free_port()
     log_path = site / "daphne.log"
     with open(log_path, "w") as log:
         daphne = subprocess.Popen(
@@ -118,7 +119,7 @@ def test_the_quick_start_passes_its_checks_and_a_page_hears_its_words_back(proje
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for_port(port, daphne, log_path, deadline=__import__("time").monotonic() + 30)
+        wait_for_port("127.0.0.1", port, daphne, log_path, deadline=time.monotonic() + 30)
         context = browser.new_context()
         try:
             page = context.new_page()

@@ -15,6 +15,7 @@ from ..handlers.context import HandlerContext
 from ..handlers.outputs import AdditionalOutputs, CloseStream
 from ..media.tracks import AudioOutputTrack, OutputTrack
 from ..media.video import DEFAULT_COLOR, Color
+from ..reasons import CloseReason
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -51,10 +52,10 @@ class RunnerContext(HandlerContext, Protocol):
     def publish(self, outputs: AdditionalOutputs) -> None:
         """Send ``outputs`` to the page, in order."""
 
-    def close(self, reason: str, message: str = "") -> None:
+    def close(self, reason: CloseReason, message: str = "") -> None:
         """End the session (from the loop)."""
 
-    def fail(self, exc: BaseException, code: str = "handler_error") -> None:
+    def fail(self, exc: BaseException, code: CloseReason = CloseReason.HANDLER_ERROR) -> None:
         """End the session because ``exc`` was raised (by the handler, or on the media path)."""
 
 
@@ -106,14 +107,14 @@ class Runner(ABC):
         if track.finished:
             self.on_output_finished(track)
         elif track.failure is not None:
-            self.context.fail(track.failure, code="media_error")
+            self.context.fail(track.failure, code=CloseReason.MEDIA_ERROR)
         else:
             # The sender stopped it: a failed encoder (aiortc logged it) or a closing transport.
             self.context.loop.call_later(SENDER_STOP_GRACE, self._sender_stopped, track)
 
     def _sender_stopped(self, track: OutputTrack) -> None:
         if not self._stopped:
-            self.context.fail(MediaFailure(f"the {track.kind} sender stopped"), code="media_error")
+            self.context.fail(MediaFailure(f"the {track.kind} sender stopped"), code=CloseReason.MEDIA_ERROR)
 
     def on_track(self, track: MediaStreamTrack) -> None:
         """Keep the first incoming track of the kind this runner reads; drain any other."""
@@ -172,7 +173,7 @@ class Runner(ABC):
             self.context.publish(item)
             return None
         if isinstance(item, CloseStream):
-            self.context.close("handler_closed", item.msg)
+            self.context.close(CloseReason.HANDLER_CLOSED, item.msg)
             return None
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], AdditionalOutputs):
             self.context.publish(item[1])

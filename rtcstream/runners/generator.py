@@ -11,6 +11,7 @@ from typing import Any
 from .. import workers
 from ..media.tracks import AudioOutputTrack, OutputTrack, VideoOutputTrack
 from ..media.video import array_to_frame
+from ..reasons import CloseReason
 from .base import MediaOptions, Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
@@ -59,6 +60,6 @@ class GeneratorRunner(Runner):
     def on_output_finished(self, track: OutputTrack) -> None:
         async def finish() -> None:
             await asyncio.sleep(PLAYOUT_GRACE)
-            self.context.close("stream_ended", "The stream has ended.")
+            self.context.close(CloseReason.STREAM_ENDED, "The stream has ended.")
 
         self.spawn(finish(), "finish")

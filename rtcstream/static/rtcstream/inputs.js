@@ -5,7 +5,9 @@
 // strings, any other element its value (or text) as a string, except an element
 // marked `data-rtcstream-json`: its value (or text) is parsed as JSON, so lists
 // and objects reach the handler as lists and dicts ("" gives null; text that is
-// not JSON is sent as a string, with a console warning).
+// not JSON is sent as a string, with a console warning), and an element a
+// renderer keeps a value on (RENDERED_VALUE: the `chat` renderer keeps its list of
+// {role, content} messages), which gives that value, as gradio's Chatbot does.
 //
 // Changes: `input` and `change` events, the custom `rtcstream:input` event (page
 // code dispatches it after changing an element some other way; the built-in
@@ -15,6 +17,7 @@
 // `rtcstream:input`.
 
 export const JSON_ATTRIBUTE = "data-rtcstream-json";
+export const RENDERED_VALUE = "rtcstreamValue";
 export const INPUT_EVENT = "rtcstream:input";
 const WATCHED_PROPERTIES = ["value", "checked", "valueAsNumber"];
 const watched = new WeakSet();
@@ -42,6 +45,7 @@ function parseJson(el) {
 /** Return an element's value as JSON (see the rules above). */
 export function readValue(el) {
   if (!el) return null;
+  if (RENDERED_VALUE in el) return el[RENDERED_VALUE];
   if (el.hasAttribute(JSON_ATTRIBUTE)) return parseJson(el);
   if (el instanceof HTMLInputElement) {
     if (el.type === "checkbox") return el.checked;

@@ -3,7 +3,7 @@
 // After rendering into an element, renderOutputs dispatches `rtcstream:input` on
 // it, so an element that is also a widget's input sends its new value.
 
-import { INPUT_EVENT } from "./inputs.js";
+import { INPUT_EVENT, RENDERED_VALUE } from "./inputs.js";
 
 /** Turn one value into chat messages: a list of {role, content} replaces, a message or text appends. */
 function asMessages(value) {
@@ -42,6 +42,8 @@ export const renderers = new Map([
     const { replace, messages } = asMessages(value);
     if (replace) el.replaceChildren();
     el.append(...messages.map((m) => chatItem(el, m)));
+    // The conversation, as the element's input value (inputs.js readValue).
+    el[RENDERED_VALUE] = replace ? messages : [...(el[RENDERED_VALUE] ?? []), ...messages];
     el.scrollTop = el.scrollHeight;
   }],
   ["text", (el, value) => { el.textContent = text(value); }],
@@ -60,12 +62,25 @@ export const renderers = new Map([
   ["json", (el, value) => { el.textContent = JSON.stringify(value, null, 2); }],
 ]);
 
-/** Render values[i] into targets[i] with renders[i] (the last renderer repeats; the default is "text"). */
+/** The renderer of output i: renders[i] (the last one repeats; the default is "text"). */
+function rendererName(renderNames, i) {
+  return renderNames[Math.min(i, renderNames.length - 1)] || "text";
+}
+
+/** Before a session: an element the chat renderer writes holds an empty conversation as its input value, as gradio's Chatbot does. */
+export function prepareOutputs(selectors, renderNames) {
+  selectors.forEach((selector, i) => {
+    const el = document.querySelector(selector);
+    if (el && rendererName(renderNames, i) === "chat" && !(RENDERED_VALUE in el)) el[RENDERED_VALUE] = [];
+  });
+}
+
+/** Render values[i] into targets[i] with its renderer. */
 export function renderOutputs(selectors, renderNames, values) {
   selectors.forEach((selector, i) => {
     if (i >= values.length) return;
     const el = document.querySelector(selector);
-    const name = renderNames[Math.min(i, renderNames.length - 1)] || "text";
+    const name = rendererName(renderNames, i);
     const render = renderers.get(name);
     if (!el) console.warn(`rtcstream: no element matches the output selector ${selector}`);
     else if (!render) console.warn(`rtcstream: unknown renderer "${name}"; known: ${[...renderers.keys()].join(", ")}`);

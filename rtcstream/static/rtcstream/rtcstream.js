@@ -12,7 +12,7 @@ import { InputBinding, splitSelectors } from "./inputs.js";
 import { deviceWord } from "./media.js";
 import { Meter, audioContext, drawWaves } from "./meters.js";
 import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, STATE_TEXT } from "./messages.js";
-import { renderOutputs, renderers } from "./outputs.js";
+import { prepareOutputs, renderOutputs, renderers } from "./outputs.js";
 
 export class RtcStream extends HTMLElement {
   static renderers = renderers;
@@ -100,6 +100,7 @@ export class RtcStream extends HTMLElement {
   start() {
     if (this.#controller.running) return Promise.resolve();
     if (this.modality === "audio") audioContext(); // inside the click, so autoplay rules let the reply play
+    prepareOutputs(splitSelectors(this.getAttribute("outputs")), splitSelectors(this.getAttribute("render")));
     return this.#controller.start({
       path: this.getAttribute("ws-path"),
       endpoint: this.getAttribute("endpoint"),

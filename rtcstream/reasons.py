@@ -1,0 +1,34 @@
+"""Why a session ends, and why an offer is refused: the names the code, the models
+(``EndReason``), docs/protocol.md and the widget (``messages.js``) share.
+``tests/test_reasons.py`` keeps them in agreement."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CloseReason(StrEnum):
+    """The ``reason`` of the ``closed`` message: why a session that started has ended."""
+
+    CLIENT_STOP = "client_stop"
+    TIME_LIMIT = "time_limit"
+    HANDLER_CLOSED = "handler_closed"  # the handler returned CloseStream
+    HANDLER_ERROR = "handler_error"
+    MEDIA_ERROR = "media_error"  # the server's outgoing media stopped
+    STREAM_ENDED = "stream_ended"  # a receive-mode generator ended and its media played out
+    DISCONNECTED = "disconnected"  # the socket, or the media connection, was closed by the client
+    CONNECTION_FAILED = "connection_failed"  # ICE or DTLS failed, or never came up
+    TERMINATED = "terminated"  # stopped from the admin
+    SERVER_SHUTDOWN = "server_shutdown"
+
+
+class Refusal(StrEnum):
+    """Why an offer was refused (an ``error`` code; the session may try again)."""
+
+    BAD_SDP = "bad_sdp"
+    SERVER_ERROR = "server_error"
+    CONCURRENCY_LIMIT = "concurrency_limit"
+
+
+# What admission records for a session whose process stopped sending heartbeats.
+EXPIRED = "expired"

@@ -1,0 +1,47 @@
+"""Close reasons and refusals are one set of names: the code's enums, the model's
+choices, docs/protocol.md and the widget's texts agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rtcstream.models import EndReason
+from rtcstream.reasons import EXPIRED, CloseReason, Refusal
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    end = text.find("\n#", start + len(heading))
+    return text[start : end if end != -1 else None]
+
+
+def test_the_model_records_every_close_reason_and_refusal_and_nothing_else():
+    assert set(EndReason.values) == {*CloseReason, *Refusal, EXPIRED}
+
+
+def test_docs_protocol_lists_exactly_the_close_reasons():
+    section = _section((ROOT / "docs" / "protocol.md").read_text(), "### Close reasons")
+    assert set(re.findall(r"`([a-z_]+)`", section)) - {"CloseStream", "receive"} == set(CloseReason)
+
+
+def test_docs_protocol_documents_every_refusal_as_an_error_code():
+    codes = set(re.findall(r"^\| `([a-z_]+)` \|", (ROOT / "docs" / "protocol.md").read_text(), re.M))
+    assert set(Refusal) <= codes
+    assert {CloseReason.HANDLER_ERROR, CloseReason.MEDIA_ERROR} <= codes  # sent as errors before `closed`
+
+
+def test_the_widget_has_a_text_for_every_close_reason_and_knows_the_failures():
+    messages = (ROOT / "rtcstream" / "static" / "rtcstream" / "messages.js").read_text()
+    closed_text = messages[messages.index("export const CLOSED_TEXT") :]
+    closed_text = closed_text[: closed_text.index("};")]
+    assert set(re.findall(r"^\s+([a-z_]+):", closed_text, re.M)) == set(CloseReason)
+    failures = re.search(r"ERROR_REASONS = new Set\(\[([^\]]*)\]\)", messages)
+    assert failures is not None
+    assert set(re.findall(r'"([a-z_]+)"', failures.group(1))) == {
+        CloseReason.HANDLER_ERROR,
+        CloseReason.MEDIA_ERROR,
+        CloseReason.CONNECTION_FAILED,
+    }
