@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-browser clean
+.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-capacity bench-browser clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-browser: setup system $(FASTRTC_VENV)/.installed
 ## Chromium playout of server audio, with and without frames between replies (issue 8's evidence)
 bench-playout: setup system
 	$(PY) bench/playout.py
+
+## Sessions one and two daphne workers hold (audio echo, 640x480 video) against bare aiortc; where the time goes
+bench-capacity: setup
+	$(PY) bench/capacity.py $(CAPACITY_ARGS)
 
 clean:
 	rm -rf $(VENV) test-output db.sqlite3 .bench

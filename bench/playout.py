@@ -16,8 +16,10 @@ figures. Printed per setting:
 - clipped: 0.4 s minus the audible length of the burst (start lost, or cut short).
 - jitter buffer: jitterBufferDelay / jitterBufferEmittedCount over the run;
   concealed, accelerate and decelerate samples as shares of samples received.
-- server CPU: the daphne process, per idle connected session, from K
-  sessions opened with the Python client that hear silence and say nothing.
+- server CPU: the daphne process, per idle connected voice session: K
+  ReplyOnPause sessions opened with the Python client that hear silence (the
+  VAD runs, no reply). Includes decoding the client's audio and, with idle
+  frames, encoding and sending 50 silent frames a second.
 
 Run: ``make bench-playout`` (about two minutes).
 """
@@ -141,7 +143,7 @@ def match(released: list[float], bursts: list[list[float | None]]) -> tuple[list
 
 
 async def idle_cpu(base: str, process: psutil.Process) -> float:
-    """Server CPU (share of one core) per idle connected session, over 10 s."""
+    """Server CPU (share of one core) per idle connected voice session, over 10 s."""
     import numpy as np
 
     from rtcstream.client import ArrayAudioTrack, RtcClient
@@ -149,7 +151,7 @@ async def idle_cpu(base: str, process: psutil.Process) -> float:
     clients = []
     try:
         for _ in range(IDLE_SESSIONS):
-            client = await RtcClient.connect(base, "t-echo")
+            client = await RtcClient.connect(base, "t-reply-echo")  # ReplyOnPause hearing silence: no reply
             await client.start(audio=ArrayAudioTrack(np.zeros(48000 * 60, dtype=np.int16)))
             await client.wait_for_event("connected", timeout=20)
             clients.append(client)

@@ -13,6 +13,11 @@ DEFAULTS: dict[str, Any] = {
     # For RTCPeerConnection on both sides: [{"urls": ..., "username": ..., "credential": ...}].
     # Empty means host candidates only: right for a LAN and for tests, wrong behind NAT.
     "ICE_SERVERS": [],
+    # A TURN server shared-secret (coturn --use-auth-secret): {"urls": [...], "secret": ..., "ttl": 3600}.
+    # Each session gets its own credentials, valid ttl seconds (rtcstream/turn.py); None: no TURN.
+    "TURN": None,
+    # The browser's iceTransportPolicy: "all", or "relay" to use TURN only (to test a TURN server).
+    "ICE_TRANSPORT_POLICY": "all",
     # Defaults for endpoints that do not set their own. None means unlimited.
     "DEFAULT_TIME_LIMIT": None,
     "DEFAULT_CONCURRENCY_LIMIT": None,

@@ -196,7 +196,8 @@ class SignallingConsumer(RtcstreamConsumer):
                 "modality": endpoint.modality,
                 "time_limit": endpoint.time_limit,
                 "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(self.session.id, user)}/",
-                "ice_servers": endpoint.effective_ice_servers,
+                "ice_servers": self.session.ice_servers,
+                "ice_transport_policy": conf.get("ICE_TRANSPORT_POLICY"),
             }
         )
 

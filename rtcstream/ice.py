@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer
+from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer, RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from .protocol import Candidate, ProtocolError
@@ -36,9 +36,11 @@ def parse_candidate(candidate: Candidate) -> RTCIceCandidate | None:
     return parsed
 
 
-def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
+def ice_configuration(servers: list[dict[str, Any]], policy: str = "all") -> RTCConfiguration:
+    """An aiortc configuration from ``iceServers`` dicts; ``policy`` "relay" uses TURN candidates only."""
     return RTCConfiguration(
         iceServers=[
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in servers
-        ]
+        ],
+        iceTransportPolicy=RTCIceTransportPolicy(policy),
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
-from . import conf, heartbeat, protocol, workers
+from . import conf, heartbeat, protocol, turn, workers
 from .disclosure import visitor_message
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
@@ -68,6 +68,7 @@ class Session:
         self.endpoint = endpoint
         self.client = client
         self.user = user
+        self.ice_servers = turn.session_ice_servers(endpoint.effective_ice_servers, self.id)
         self.loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()  # sessions are made on the loop
         self.state = SessionState.NEW
@@ -217,7 +218,7 @@ class Session:
 
     async def _answer(self, sdp: str) -> str:
         endpoint = self.endpoint
-        self.pc = pc = RTCPeerConnection(ice_configuration(endpoint.effective_ice_servers))
+        self.pc = pc = RTCPeerConnection(ice_configuration(self.ice_servers))
         self.runner = runner = endpoint.spec.kind.runner(
             endpoint.spec.new_handler(endpoint.handler_options), self, self._media_options()
         )

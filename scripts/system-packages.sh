@@ -3,6 +3,7 @@
 # chromium (browser tests), espeak-ng and sox (speech fixtures and the demo's voice),
 # redis-server and postgresql (the tests of several workers start private ones),
 # iproute2 (the several-hosts test builds hosts in network namespaces).
+# coturn (the TURN tests run a real turnserver on loopback).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
@@ -11,6 +12,7 @@ command -v sox >/dev/null || missing+=(sox)
 command -v redis-server >/dev/null || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v turnserver >/dev/null || missing+=(coturn)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
   echo "Please install: ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1

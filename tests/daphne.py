@@ -94,22 +94,18 @@ def worker(
 
 @contextlib.contextmanager
 def serve(
-    settings: str,
-    name: str,
-    cwd: Path | None = None,
-    app: str = DEMO_APP,
-    extra_env: dict[str, str] | None = None,
+    settings: str, name: str, *, cwd: Path | None = None, env: dict[str, str] | None = None, app: str = DEMO_APP
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve ``app`` with ``settings``.
+    """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve ``app`` (the site) with ``settings``.
 
+    ``env`` adds environment variables (settings modules may read them).
     Yields the base URL and the process; daphne's output goes to ``test-output/<name>.log``.
     daphne runs in ``cwd`` (the repository by default), so handlers can open files by relative path.
-    ``extra_env`` is added to daphne's environment (the browser bench passes its options this way).
     """
     OUTPUT.mkdir(exist_ok=True)
     database = OUTPUT / f"{name}.sqlite3"
     database.unlink(missing_ok=True)
-    env = {**os.environ, **(extra_env or {}), "DJANGO_SETTINGS_MODULE": settings, "RTCSTREAM_TEST_DB": str(database)}
+    env = {**os.environ, **(env or {}), "DJANGO_SETTINGS_MODULE": settings, "RTCSTREAM_TEST_DB": str(database)}
     if cwd is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     for name_ in ("REDIS_URL", "DATABASE_URL"):

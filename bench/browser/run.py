@@ -107,7 +107,7 @@ def start_server(stack: contextlib.ExitStack, scenario: Scenario, logs: Path) ->
         url, process = stack.enter_context(fastrtc_server(env, name))
         return f"{url}/", process.pid
     url, process = stack.enter_context(
-        serve("bench.browser.settings", name, app="bench.browser.rtcstream_app:application", extra_env=env)
+        serve("bench.browser.settings", name, app="bench.browser.rtcstream_app:application", env=env)
     )
     return f"{url}/demos/talk-echo/", process.pid
 

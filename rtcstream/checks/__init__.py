@@ -2,8 +2,9 @@
 
 - ``entries``: the registry (``RTCSTREAM["HANDLERS"]``) and ICE servers;
 - ``signatures``: each handler can take what its mode passes it;
+- ``network``: the TURN setting, and a public site without TURN;
 - ``serving``: the channel layer, daphne's place in ``INSTALLED_APPS``, the websocket routes in the ASGI app;
 - ``startup``: runs all of the above once in servers that do not run checks (daphne, uvicorn) and logs them.
 """
 
-from . import entries, serving, signatures  # noqa: F401  (importing registers the checks)
+from . import entries, network, serving, signatures  # noqa: F401  (importing registers the checks)

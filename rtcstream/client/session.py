@@ -7,9 +7,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from ..ice import ice_configuration
 from .errors import DEFAULT_TIMEOUT, RtcError
 from .sinks import AudioSink, VideoSink, record_audio, record_video
 from .transports import CommunicatorTransport, WebsocketTransport
@@ -170,6 +171,7 @@ class RtcClient:
         video: MediaStreamTrack | None = None,
         inputs: Sequence[Any] | None = None,
         trickle: bool = False,
+        ice_transport_policy: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         """Open the outputs socket, offer, and wait for the answer (``RtcError`` if refused).
@@ -178,11 +180,14 @@ class RtcClient:
         receives, and a receive-only section is added for what it sends.
         ``trickle`` sends this client's candidates as ``candidate`` messages,
         half before the answer and half after, instead of inside the offer.
+        The peer uses the session's ``ice_servers`` (TURN credentials included)
+        and ``ice_transport_policy`` unless one is given ("relay": TURN only).
         """
         if self.outputs_socket is None:
             self.outputs_socket = await self._open_outputs(self.session["outputs"])
             self._tasks.append(asyncio.ensure_future(self._read(self.outputs_socket, self.outputs)))
-        self.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        policy = ice_transport_policy or self.session.get("ice_transport_policy") or "all"
+        self.pc = pc = RTCPeerConnection(ice_configuration(self.session.get("ice_servers") or [], policy))
         pc.on("track", self._on_track)
         mode, modality = self.session["mode"], self.session["modality"]
         for kind, track in (("audio", audio), ("video", video)):
@@ -194,6 +199,12 @@ class RtcClient:
                 pc.addTransceiver(kind, direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())
         sdp = pc.localDescription.sdp
+        if policy == "relay" and "typ relay" not in sdp:
+            raise RtcError(
+                "no_relay_candidate",
+                "relay-only, but no TURN server gave this client a relay address "
+                "(wrong or expired credentials, or the TURN server cannot be reached)",
+            )
         candidates: list[str] = []
         if trickle:
             candidates = [m.group(1) for m in CANDIDATE_LINE.finditer(sdp) if m.group(1).startswith("candidate:")]

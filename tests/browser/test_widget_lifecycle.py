@@ -313,11 +313,31 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def http_only_server() -> Iterator[int]:
+    """A site with no websocket route at all (plain HTTP, as runserver without daphne): the handshake gets a 404."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.parametrize("where", ["server down", "no route"])
 def test_a_socket_that_cannot_open_names_the_likely_causes(context, site, where):
-    path = (
-        f"ws://127.0.0.1:{_closed_port()}/ws/rtcstream/t-echo/" if where == "server down" else "/ws/not-routed/t-echo/"
-    )
+    with contextlib.ExitStack() as stack:
+        port = _closed_port() if where == "server down" else stack.enter_context(http_only_server())
+        path = f"ws://127.0.0.1:{port}/ws/rtcstream/t-echo/"
+        check_socket_unavailable(context, site, path)
+
+
+def check_socket_unavailable(context, site, path: str) -> None:
     page = widget_page(context, site, "t-echo", path=path)
     page.click(f"{W} [data-part=start]")
     wait_state(page, "error", selector=W)

@@ -21,6 +21,7 @@ import { openMedia, stopTracks } from "./media.js";
 import { ERROR_REASONS, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
 import { JsonSocket } from "./socket.js";
 import { summarize } from "./stats.js";
+import { watchTurn } from "./turn.js";
 
 const SESSION_TIMEOUT_MS = 10000;
 const OUTPUTS_TIMEOUT_MS = 5000;
@@ -267,8 +268,10 @@ export class StreamController extends EventTarget {
   }
 
   #createPeer(run) {
-    const pc = new RTCPeerConnection({ iceServers: run.session.ice_servers || [] });
+    const policy = run.session.ice_transport_policy || "all";
+    const pc = new RTCPeerConnection({ iceServers: run.session.ice_servers || [], iceTransportPolicy: policy });
     run.pc = pc;
+    const turnError = watchTurn(pc, policy, (code, message) => run === this.#run && this.#fail(run, new StreamError(code, message)));
     const { mode, modality } = run.config;
     pc.addEventListener("icecandidate", (ev) => run === this.#run && this.#sendCandidate(run, ev.candidate));
     pc.addEventListener("track", (ev) => {
@@ -277,7 +280,7 @@ export class StreamController extends EventTarget {
     pc.addEventListener("connectionstatechange", () => {
       if (run !== this.#run) return;
       this.#emit("connection", { state: pc.connectionState });
-      if (pc.connectionState === "failed") this.#fail(run, new StreamError("connection_failed", `The media connection failed. ${TURN_HINT}`));
+      if (pc.connectionState === "failed") this.#fail(run, new StreamError("connection_failed", `The media connection failed. ${turnError() || TURN_HINT}`));
     });
     const direction = mode === "send" ? "sendonly" : mode === "receive" ? "recvonly" : "sendrecv";
     const track = run.local?.getTracks()[0];

@@ -24,7 +24,7 @@ export const EVENT_STATE = {
 };
 
 export const TURN_HINT =
-  "If the browser and the server are on different networks, the site needs a TURN server in settings.RTCSTREAM['ICE_SERVERS'].";
+  "If the browser and the server are on different networks, the site needs a TURN server in settings.RTCSTREAM['TURN'].";
 
 // The server's close reasons that are failures: the widget shows them as errors.
 // A server error of one of these codes comes first, with the message to show.
