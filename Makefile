@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-capacity clean
+.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-capacity bench-browser clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,19 @@ lint: setup
 bench: setup
 	$(PY) bench/turn_latency.py
 
+# The browser bench's own venv: the real FastRTC 0.0.34 and the Silero v4 model in faster-whisper's wheel.
+FASTRTC_VENV := .bench/fastrtc-venv
+$(FASTRTC_VENV)/.installed:
+	$(PYTHON) -m venv $(FASTRTC_VENV)
+	$(FASTRTC_VENV)/bin/python -m pip install -q --upgrade pip
+	$(FASTRTC_VENV)/bin/python -m pip install -q "fastrtc[vad]==0.0.34"
+	$(FASTRTC_VENV)/bin/python -m pip install -q --no-deps "faster-whisper==1.0.2"
+	touch $@
+
+## Turn-taking heard in Chromium (rtcstream's demo page and FastRTC 0.0.34, LAN and impaired path); ~10 min
+bench-browser: setup system $(FASTRTC_VENV)/.installed
+	$(PY) bench/browser/run.py $(BENCH_ARGS)
+
 ## Chromium playout of server audio, with and without frames between replies (issue 8's evidence)
 bench-playout: setup system
 	$(PY) bench/playout.py
@@ -59,4 +72,4 @@ bench-capacity: setup
 	$(PY) bench/capacity.py $(CAPACITY_ARGS)
 
 clean:
-	rm -rf $(VENV) test-output db.sqlite3
+	rm -rf $(VENV) test-output db.sqlite3 .bench

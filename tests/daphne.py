@@ -72,6 +72,9 @@ def migrate(env: dict[str, str], prefix: Sequence[str] = ()) -> None:
     )
 
 
+DEMO_APP = "rtcproject.asgi:application"
+
+
 @contextlib.contextmanager
 def worker(
     env: dict[str, str],
@@ -80,19 +83,20 @@ def worker(
     port: int | None = None,
     prefix: Sequence[str] = (),
     cwd: Path | None = None,
+    app: str = DEMO_APP,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """One daphne worker with ``env`` on ``host:port`` (run under ``prefix``, e.g. ``ip netns exec``)."""
+    """One daphne worker serving ``app`` with ``env`` on ``host:port`` (run under ``prefix``, e.g. ``ip netns exec``)."""
     port = port or free_port(host)
-    command = [*prefix, sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "rtcproject.asgi:application"]
+    command = [*prefix, sys.executable, "-m", "daphne", "-b", host, "-p", str(port), app]
     with running(command, name, host, port, env, cwd) as process:
         yield f"http://{host}:{port}", process
 
 
 @contextlib.contextmanager
 def serve(
-    settings: str, name: str, *, cwd: Path | None = None, env: dict[str, str] | None = None
+    settings: str, name: str, *, cwd: Path | None = None, env: dict[str, str] | None = None, app: str = DEMO_APP
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve the site with ``settings``.
+    """Migrate a fresh database ``test-output/<name>.sqlite3`` and serve ``app`` (the site) with ``settings``.
 
     ``env`` adds environment variables (settings modules may read them).
     Yields the base URL and the process; daphne's output goes to ``test-output/<name>.log``.
@@ -107,5 +111,5 @@ def serve(
     for name_ in ("REDIS_URL", "DATABASE_URL"):
         env.pop(name_, None)
     migrate(env)
-    with worker(env, name, cwd=cwd) as served:
+    with worker(env, name, cwd=cwd, app=app) as served:
         yield served

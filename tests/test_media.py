@@ -110,6 +110,9 @@ async def test_audio_track_applies_backpressure_and_clear_drops_the_queue():
     assert track.busy()
     assert abs(track.clear() - 0.3) < 0.01
     await asyncio.wait_for(blocked, 1)
+    # The waiting chunk was produced before the barge-in: it is dropped too, not played after it.
+    assert track.buffered_seconds == 0 and not track.busy()
+    await track.put((48000, tone(440, 0.1, 48000)))  # what comes after the clear is queued
     assert abs(track.buffered_seconds - 0.1) < 0.01
     track.stop()
 

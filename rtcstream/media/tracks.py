@@ -100,6 +100,7 @@ class AudioOutputTrack(OutputTrack):
         self.idle_frames = idle_frames
         self._chunks: collections.deque[np.ndarray] = collections.deque()
         self._queued = 0  # interleaved samples in _chunks
+        self._clears = 0  # how many times clear() ran: a put() that waited across one drops its chunk
         self._converter = OutputConverter()
         self._pacer = Pacer(frame_period)  # real time; tests run it faster
 
@@ -112,12 +113,17 @@ class AudioOutputTrack(OutputTrack):
         return self._queued > 0
 
     async def put(self, chunk: Any) -> None:
-        """Queue one handler chunk ``(rate, array[, layout])``; wait while the buffer is full."""
+        """Queue one handler chunk ``(rate, array[, layout])``; wait while the buffer is full.
+
+        A chunk still waiting when ``clear`` drops the queue is dropped with it:
+        it was produced before the barge-in, like the audio that was queued.
+        """
         samples = self._converter.convert(chunk)
+        clears = self._clears
         while self.buffered_seconds >= self.max_buffer and self.readyState == "live" and not self._ended:
             self._changed.clear()
             await self._changed.wait()
-        if self.readyState != "live" or self._ended or not samples.size:
+        if self.readyState != "live" or self._ended or not samples.size or clears != self._clears:
             return
         self._chunks.append(samples)
         self._queued += samples.size
@@ -128,6 +134,7 @@ class AudioOutputTrack(OutputTrack):
         dropped = self.buffered_seconds
         self._chunks.clear()
         self._queued = 0
+        self._clears += 1
         self._converter.reset()
         self._changed.set()
         return dropped

@@ -1,0 +1,36 @@
+"""The browser bench's rtcstream server: the demo site (rtcproject.asgi) with the bench's hooks.
+
+Run by ``bench/browser/run.py`` through daphne with ``bench.browser.settings``.
+Before serving it:
+
+- configures the demo's ``talk-echo`` endpoint the way a site admin would (a
+  ``StreamEndpoint`` row): ``pause_seconds`` from ``BENCH_PAUSE_SECONDS`` when
+  set, and a time limit longer than the bench's recording;
+- installs ``bench.browser.serverside`` (release log, impaired network) on
+  rtcstream's ``AudioOutputTrack``, and its reply log on the demo's ``echo``.
+"""
+
+import os
+
+from rtcproject.asgi import application  # noqa: F401  (sets Django up)
+from rtcproject.demos import audio
+from rtcstream.media.tracks import AudioOutputTrack
+from rtcstream.models import StreamEndpoint
+
+from . import serverside
+
+StreamEndpoint.objects.update_or_create(
+    slug="talk-echo",
+    defaults={
+        "handler": "talk-echo",
+        "mode": "send-receive",
+        "modality": "audio",
+        "time_limit": 600,
+        "pause_seconds": float(os.environ["BENCH_PAUSE_SECONDS"]) if os.environ.get("BENCH_PAUSE_SECONDS") else None,
+    },
+)
+serverside.install(AudioOutputTrack)
+# The demo's echo, logged: its ReplyOnPause is built on first use from the module's ``echo``.
+audio.echo = serverside.wrap_reply(audio.echo)
+if "reply_echo" in vars(audio):
+    audio.reply_echo.fn = audio.echo

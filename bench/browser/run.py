@@ -1,0 +1,341 @@
+"""Turn-taking as a user hears it: Chromium on rtcstream's demo page and on FastRTC 0.0.34, same run.
+
+Run: ``make bench-browser`` (it makes ``.bench/fastrtc-venv`` first). Prints
+figures, never pass/fail; the raw recordings and figures go to
+``.bench/results/<time>.json``.
+
+Each scenario is one real server (rtcstream's demo site under daphne,
+``bench/browser/rtcstream_app.py``; or FastRTC's ``Stream`` under uvicorn,
+``bench/browser/fastrtc_app.py``) and one headless Debian chromium whose fake
+microphone plays the fixture (``bench/browser/fixture.py``). The page is
+instrumented by ``bench/browser/instrument.js``; ``bench/browser/metrics.py``
+turns the recordings into figures. Scenarios in a round run side by side (one
+browser and one server each), so compared servers share the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from bench.browser import fixture, metrics  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.daphne import free_port, running, serve  # noqa: E402
+
+BENCH = ROOT / ".bench"
+FASTRTC_PYTHON = BENCH / "fastrtc-venv" / "bin" / "python"
+INSTRUMENT = Path(__file__).with_name("instrument.js")
+TAIL_S = 1.0  # recorded after the file's end (its last pause is 5 s: the last reply is in)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    server: str  # "rtcstream" or "fastrtc"
+    pause_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.45 s)
+    jitter_frames: int | None = None  # RTCSTREAM["AUDIO_JITTER_FRAMES"] (None: the default)
+    impaired: bool = False
+
+
+ROUNDS: dict[str, list[Scenario]] = {
+    "lan": [Scenario("rtcstream", "rtcstream"), Scenario("fastrtc", "fastrtc")],
+    "pauses": [
+        Scenario("rtcstream pause 0.3", "rtcstream", pause_seconds=0.3),
+        Scenario("rtcstream pause 0.6", "rtcstream", pause_seconds=0.6),
+    ],
+    "impaired": [
+        Scenario("rtcstream impaired jitter 1", "rtcstream", jitter_frames=1, impaired=True),
+        Scenario("fastrtc impaired", "fastrtc", impaired=True),
+    ],
+    "impaired-jitter": [
+        Scenario("rtcstream impaired jitter 4", "rtcstream", jitter_frames=4, impaired=True),
+        Scenario("rtcstream impaired jitter 2", "rtcstream", jitter_frames=2, impaired=True),
+    ],
+}
+
+
+def _slug(name: str) -> str:
+    return name.replace(" ", "-").replace(".", "")
+
+
+def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
+    env = {"BENCH_RELEASE_LOG": f"{logs}-releases.txt", "BENCH_REPLY_LOG": f"{logs}-replies.txt"}
+    if scenario.impaired:
+        env["BENCH_IMPAIR"] = "1"
+    if scenario.pause_seconds is not None:
+        env["BENCH_PAUSE_SECONDS"] = str(scenario.pause_seconds)
+    if scenario.jitter_frames is not None:
+        env["BENCH_JITTER_FRAMES"] = str(scenario.jitter_frames)
+    return env
+
+
+@contextlib.contextmanager
+def fastrtc_server(env: dict[str, str], name: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve ``bench/browser/fastrtc_app.py`` with the bench's FastRTC venv; yield (url, process)."""
+    if not FASTRTC_PYTHON.exists():
+        raise SystemExit(f"{FASTRTC_PYTHON} is missing: run `make bench-browser`, which creates it")
+    port = free_port()
+    command = [str(FASTRTC_PYTHON), str(Path(__file__).with_name("fastrtc_app.py")), str(port)]
+    with running(command, name, "127.0.0.1", port, {**os.environ, **env}) as process:
+        yield f"http://127.0.0.1:{port}", process
+
+
+def start_server(stack: contextlib.ExitStack, scenario: Scenario, logs: Path) -> tuple[str, int]:
+    """Start the scenario's server (its logs start with ``logs``); return the page's URL and the server's pid."""
+    env = _server_env(scenario, logs)
+    name = f"bench-browser-{_slug(scenario.name)}"
+    if scenario.server == "fastrtc":
+        url, process = stack.enter_context(fastrtc_server(env, name))
+        return f"{url}/", process.pid
+    url, process = stack.enter_context(
+        serve("bench.browser.settings", name, app="bench.browser.rtcstream_app:application", env=env)
+    )
+    return f"{url}/demos/talk-echo/", process.pid
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    seconds = {}
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def _browser_processes(profile: str) -> list[psutil.Process]:
+    """The chromium started with ``profile`` as its user-data-dir, and all its descendants."""
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if any(arg == f"--user-data-dir={profile}" for arg in cmdline) and not any(
+            arg.startswith("--type=") for arg in cmdline
+        ):
+            with contextlib.suppress(psutil.Error):
+                return [process, *process.children(recursive=True)]
+    return []
+
+
+def _cpu_percent(before: dict[int, float], after: dict[int, float], seconds: float) -> float:
+    used = sum(after[pid] - before[pid] for pid in after if pid in before)
+    return 100 * used / seconds
+
+
+async def drive(playwright: Any, scenario: Scenario, url: str, server_pid: int, wav: Path, duration: float) -> dict:
+    """Open the page in a fresh chromium, start the session, record for the file's length; return the recording."""
+    profile = tempfile.mkdtemp(prefix="profile-", dir=BENCH)
+    context = await playwright.chromium.launch_persistent_context(
+        profile,
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            f"--use-file-for-fake-audio-capture={wav}",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    )
+    try:
+        await context.add_init_script(path=str(INSTRUMENT))
+        page = context.pages[0] if context.pages else await context.new_page()
+        page.on("pageerror", lambda err: print(f"  [{scenario.name}] page error: {err}"))
+        await page.goto(url)
+        if scenario.server == "fastrtc":
+            await page.evaluate("start()")
+        else:
+            await page.click("rtc-stream [data-part=start]")
+        await page.wait_for_function("() => window.__bench.marks.microphone", timeout=30000)
+        microphone = await page.evaluate("window.__bench.marks.microphone") / 1000
+        server = psutil.Process(server_pid)
+        browser = _browser_processes(profile)
+        t0, server0, browser0 = time.time(), _cpu_seconds([server]), _cpu_seconds(browser)
+        await asyncio.sleep(max(0.0, microphone + duration + TAIL_S - time.time()))
+        t1, server1, browser1 = time.time(), _cpu_seconds([server]), _cpu_seconds(browser)
+        recording = await page.evaluate("() => window.__bench")
+    finally:
+        await context.close()
+        shutil.rmtree(profile, ignore_errors=True)
+    recording["cpu"] = {
+        "server_pct_core": _cpu_percent(server0, server1, t1 - t0),
+        "browser_pct_core": _cpu_percent(browser0, browser1, t1 - t0),
+        "browser_processes": len(browser),
+    }
+    return recording
+
+
+def _read_log(path: Path) -> list[list[float]]:
+    if not path.exists():
+        return []
+    return [[float(x) for x in line.split()] for line in path.read_text().splitlines() if line.strip()]
+
+
+async def run_round(scenarios: list[Scenario], wav: Path, duration: float, stamp: str) -> dict[str, dict]:
+    from playwright.async_api import async_playwright
+
+    recordings: dict[str, dict] = {}
+    with contextlib.ExitStack() as stack:
+        targets = []
+        for scenario in scenarios:
+            logs = BENCH / "logs" / f"{stamp}-{_slug(scenario.name)}"
+            logs.parent.mkdir(parents=True, exist_ok=True)
+            url, pid = start_server(stack, scenario, logs)
+            targets.append((scenario, url, pid, logs))
+        async with async_playwright() as playwright:
+            results = await asyncio.gather(
+                *(drive(playwright, s, url, pid, wav, duration) for s, url, pid, _log in targets),
+                return_exceptions=True,
+            )
+        for (scenario, _url, _pid, logs), result in zip(targets, results, strict=True):
+            if isinstance(result, BaseException):
+                print(f"  {scenario.name}: FAILED: {result!r}")
+                continue
+            result["releases"] = [row[0] for row in _read_log(Path(f"{logs}-releases.txt"))]
+            result["replies"] = _read_log(Path(f"{logs}-replies.txt"))
+            recordings[scenario.name] = result
+    return recordings
+
+
+# -- printing -----------------------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{1000 * value:.0f}"
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_summary(name: str, s: dict[str, Any]) -> None:
+    print(
+        f"\n== {name}  (fixture alignment correlation {s['alignment']:.2f}; "
+        f"page audio output latency {_ms(s['output_latency'])} ms)"
+    )
+    long = s["latency_long"]
+    print(
+        f"  end of speech -> audible reply, pauses >= 1 s: median {_ms(long['median'])} ms, "
+        f"p95 {_ms(long['p95'])} ms (n={long['n']})"
+    )
+    st = s["reply_start_long"]
+    print(
+        f"  same, less the echo's leading silence (median {_ms(s['leading_silence_median'])} ms): the reply's "
+        f"first sample plays after median {_ms(st['median'])} ms, p95 {_ms(st['p95'])} ms (n={st['n']})"
+    )
+    for pause, v in s["latency_by_pause"].items():
+        print(f"    pause {pause:g} s: median {_ms(v['median'])} ms, p95 {_ms(v['p95'])} ms (n={v['n']})")
+    print(f"  end of speech -> pause_detected at the page (median): {_ms(s['detection_median'])} ms")
+    r = s["release_to_ear"]
+    print(
+        f"  server releases first loud reply frame -> audible: median {_ms(r['median'])} ms, "
+        f"p95 {_ms(r['p95'])} ms (n={r['n']}); response_starting -> audible median "
+        f"{_ms(s['response_starting_to_ear_median'])} ms"
+    )
+    print(
+        f"  replies missed after >= 1 s of silence: {s['missed_long']} of {s['long_n']} (and {s['cut_long']} "
+        f"interrupted by the next sentence before they were heard); replies started, not interrupted, "
+        f"never heard: {s['dead_replies']}"
+    )
+    turns = ", ".join(f"{p:g} s pause: {a}/{b}" for p, (a, b) in s["turns_at_short_pause"].items())
+    print(f"  false turns in hesitations: {s['false_turns_hesitation']} of {s['hesitation_n']}; turns at {turns}")
+    b = s["barge_in"]
+    print(
+        f"  barge-in: {b['within_300ms']} of {b['n']} talked-over replies stopped within 300 ms; stop latency "
+        f"median {_ms(b['median'])} ms, p95 {_ms(b['p95'])} ms; the server heard the new speech after "
+        f"{_ms(b['server_onset_median'])} ms and released its last loud frame after {_ms(b['server_stop_median'])} ms "
+        "(medians)"
+    )
+    c = s["clip_start"]
+    print(f"  reply start clipped: median {_ms(c['median'])} ms, p95 {_ms(c['p95'])} ms (n={c['n']})")
+    st = s["stats"]
+    if st:
+        print(
+            f"  chromium: jitter buffer {_pct(st['jitter_buffer_ms_mean'], 0)} ms mean "
+            f"(p95 per 250 ms {_pct(st['jitter_buffer_ms_p95'], 0)}), target {_pct(st['target_delay_ms_mean'], 0)} ms; "
+            f"concealed {_pct(st['concealed_pct'])}% ({st['concealment_events']} events); "
+            f"decelerated +{st['inserted_s']:.2f} s, accelerated -{st['removed_s']:.2f} s; "
+            f"packets {st['packets_received']} received, {st['packets_lost']} lost"
+        )
+    cpu = s["cpu"]
+    print(
+        f"  CPU: server {cpu['server_pct_core']:.1f}% of a core, browser {cpu['browser_pct_core']:.1f}% "
+        f"({cpu['browser_processes']} processes)"
+    )
+    print(f"  events: {s['events']}")
+
+
+def print_ratios(ours: dict[str, Any], theirs: dict[str, Any], label: str) -> None:
+    seconds = [
+        ("end of speech -> audible, median", ours["latency_long"]["median"], theirs["latency_long"]["median"]),
+        ("end of speech -> audible, p95", ours["latency_long"]["p95"], theirs["latency_long"]["p95"]),
+        (
+            "same, less leading silence, median",
+            ours["reply_start_long"]["median"],
+            theirs["reply_start_long"]["median"],
+        ),
+        ("pause detected, median", ours["detection_median"], theirs["detection_median"]),
+        ("release -> audible, median", ours["release_to_ear"]["median"], theirs["release_to_ear"]["median"]),
+        ("barge-in stop, median", ours["barge_in"]["median"], theirs["barge_in"]["median"]),
+        ("start clipped, median", ours["clip_start"]["median"], theirs["clip_start"]["median"]),
+    ]
+    rows = [(what, a, b, _ms(a), _ms(b), "ms") for what, a, b in seconds]
+    a, b = ours["cpu"]["server_pct_core"], theirs["cpu"]["server_pct_core"]
+    rows.append(("server CPU (% of a core)", a, b, _pct(a), _pct(b), "%"))
+    print(f"\n== FastRTC 0.0.34 / rtcstream ({label})")
+    for what, a, b, fa, fb, unit in rows:
+        ratio = "-" if not a or b is None else f"{b / a:.2f}x"
+        print(f"  {what:36s} rtcstream {fa:>6s} {unit:2s} FastRTC {fb:>6s} {unit:2s} ratio {ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", default=",".join(ROUNDS), help=f"comma-separated, from {list(ROUNDS)}")
+    args = parser.parse_args()
+    wav, timeline_path = fixture.build(BENCH)
+    timeline = json.loads(timeline_path.read_text())
+    fixture_db = fixture.envelope_db(wav, metrics.STEP)
+    duration = timeline["duration"]
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    print(f"fixture: {wav} ({duration:.0f} s, {len(timeline['segments'])} sentences); chromium {CHROMIUM}")
+    summaries: dict[str, dict] = {}
+    raw: dict[str, dict] = {}
+    for round_name in args.rounds.split(","):
+        scenarios = ROUNDS[round_name]
+        print(f"round {round_name}: {', '.join(s.name for s in scenarios)} ({duration + TAIL_S:.0f} s of audio)")
+        recordings = asyncio.run(run_round(scenarios, wav, duration, stamp))
+        load = os.getloadavg()[1]  # the machine's load over the round's last 5 minutes
+        print(f"  machine load average (5 min) after the round: {load:.1f} on {os.cpu_count()} cores")
+        for name, recording in recordings.items():
+            session = metrics.analyse(timeline, fixture_db, recording)
+            summaries[name] = {**metrics.summarise(session), "load_average": load}
+            raw[name] = {"items": [asdict(item) for item in session.items], "recording": recording}
+            print_summary(name, summaries[name])
+    for ours, theirs, label in (
+        ("rtcstream", "fastrtc", "LAN"),
+        ("rtcstream impaired jitter 1", "fastrtc impaired", "impaired path"),
+    ):
+        if ours in summaries and theirs in summaries:
+            print_ratios(summaries[ours], summaries[theirs], label)
+    results = BENCH / "results" / f"{stamp}.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"summaries": summaries, "raw": raw}, default=str))
+    print(f"\nrecordings and figures: {results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Bench-only hooks installed by the bench's two server scripts (rtcstream's and FastRTC's).
+
+Both servers get the same two, from environment variables:
+
+- ``BENCH_RELEASE_LOG``: a file that receives one line ``time level_db`` for
+  every output audio frame above -50 dBFS at the moment the server's output
+  track hands it to aiortc's sender (``recv`` returns): when the server
+  releases reply audio, on the wall clock the page uses too.
+- ``BENCH_REPLY_LOG``: a file that receives one line ``time leading_s`` each
+  time the echo function is called (``log_replies``): ``leading_s`` is the
+  silence before the first voiced 5 ms block of the utterance it echoes (the
+  pre-roll, and whatever silence the turn detector kept), which the page hears
+  before the voice;
+- ``BENCH_IMPAIR=1``: user-space network impairment on the server's ICE
+  transport (the kernel has no netem): every RTP/RTCP datagram, in and out, is
+  dropped with probability ``BENCH_LOSS`` (0.02) or else delayed by a uniform
+  ``BENCH_DELAY_MS`` ± ``BENCH_JITTER_MS`` (30 ± 20 ms), which reorders
+  packets sent less than 40 ms apart. STUN and DTLS pass untouched, so the
+  connection is set up as on a clean path.
+
+Only the bench scripts import this module; it patches aiortc/aioice classes of
+the process it runs in and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+QUIET_DB = -50.0
+
+
+def frame_level_db(frame: Any) -> float:
+    """RMS of an av.AudioFrame in dBFS (int16 or float formats)."""
+    samples = frame.to_ndarray()
+    if samples.dtype == np.int16:
+        values = samples.astype(np.float64) / 32768
+    else:
+        values = samples.astype(np.float64)
+    rms = math.sqrt(float((values**2).mean())) if values.size else 0.0
+    return 20 * math.log10(max(rms, 1e-6))
+
+
+def log_releases(track_class: type, path: str) -> None:
+    """Wrap ``track_class.recv`` so each loud frame it returns is logged to ``path`` with the wall time."""
+    original = track_class.recv
+    log = open(path, "a", buffering=1)  # noqa: SIM115  # lives as long as the server process
+
+    @functools.wraps(original)
+    async def recv(self: Any) -> Any:
+        frame = await original(self)
+        level = frame_level_db(frame)
+        if level > QUIET_DB:
+            log.write(f"{time.time():.4f} {level:.1f}\n")
+        return frame
+
+    track_class.recv = recv
+
+
+def leading_silence(samples: np.ndarray, rate: int, threshold_db: float = -45.0) -> float:
+    """Seconds before the first 5 ms block above ``threshold_db`` dBFS RMS (the whole length if none)."""
+    flat = np.asarray(samples).reshape(-1).astype(np.float64)
+    if np.issubdtype(np.asarray(samples).dtype, np.integer):
+        flat = flat / 32768
+    block = max(1, rate // 200)
+    usable = len(flat) // block * block
+    if not usable:
+        return len(flat) / rate
+    rms = np.sqrt((flat[:usable].reshape(-1, block) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms > 10 ** (threshold_db / 20))
+    return (int(loud[0]) * block if len(loud) else len(flat)) / rate
+
+
+def log_replies(fn: Callable[..., Iterator[Any]], path: str) -> Callable[..., Iterator[Any]]:
+    """Wrap a one-argument reply generator so each call logs its time and the utterance's leading silence."""
+    log = open(path, "a", buffering=1)  # noqa: SIM115  # lives as long as the server process
+
+    @functools.wraps(fn)
+    def reply(audio: tuple[int, np.ndarray]) -> Iterator[Any]:
+        rate, samples = audio
+        log.write(f"{time.time():.4f} {leading_silence(samples, rate):.4f}\n")
+        yield from fn(audio)
+
+    return reply
+
+
+def _is_media(data: bytes) -> bool:
+    """RTP and RTCP (RFC 7983: first byte 128-191); STUN is 0-3, DTLS 20-63."""
+    return bool(data) and 128 <= data[0] <= 191
+
+
+def impair_ice() -> None:
+    """Patch aioice's ``StunProtocol`` so media datagrams in and out are lost, delayed and reordered."""
+    from aioice.ice import StunProtocol
+
+    loss = float(os.environ.get("BENCH_LOSS", "0.02"))
+    delay = float(os.environ.get("BENCH_DELAY_MS", "30")) / 1000
+    jitter = float(os.environ.get("BENCH_JITTER_MS", "20")) / 1000
+    rng = random.Random(int(os.environ.get("BENCH_SEED", "8")))
+
+    def fate() -> float | None:
+        """None to drop the datagram, else how long to hold it."""
+        if rng.random() < loss:
+            return None
+        return max(0.0, delay + rng.uniform(-jitter, jitter))
+
+    received = StunProtocol.datagram_received
+    send_data = StunProtocol.send_data
+
+    def datagram_received(self: Any, data: bytes, addr: tuple[Any, ...]) -> None:
+        if not _is_media(data):
+            return received(self, data, addr)
+        hold = fate()
+        if hold is not None:
+            asyncio.get_running_loop().call_later(hold, received, self, data, addr)
+        return None
+
+    async def send(self: Any, data: bytes, addr: tuple[str, int]) -> None:
+        if not _is_media(data):
+            await send_data(self, data, addr)
+            return
+        hold = fate()
+        if hold is not None:
+            asyncio.get_running_loop().call_later(hold, self.transport.sendto, data, addr)
+
+    StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
+    StunProtocol.send_data = send  # type: ignore[method-assign]
+
+
+def wrap_reply(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """``fn`` wrapped by ``log_replies`` when ``BENCH_REPLY_LOG`` is set, else ``fn``."""
+    path = os.environ.get("BENCH_REPLY_LOG")
+    return log_replies(fn, path) if path else fn
+
+
+def install(track_class: type) -> None:
+    """Install the release log and the impairment, as the environment asks, on this server process."""
+    path = os.environ.get("BENCH_RELEASE_LOG")
+    if path:
+        log_releases(track_class, path)
+    if os.environ.get("BENCH_IMPAIR") == "1":
+        impair_ice()
