@@ -16,7 +16,7 @@ from typing import Any
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
-from . import conf, heartbeat, protocol, turn, workers
+from . import conf, heartbeat, protocol, shutdown, turn, workers
 from .disclosure import visitor_message
 from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
@@ -64,6 +64,7 @@ class Session:
         client: str | None = None,
         user: Any = None,
     ) -> None:
+        shutdown.install()  # sessions still open when the process exits are closed first
         self.id = new_session_id()
         self.endpoint = endpoint
         self.client = client

@@ -78,7 +78,7 @@ async def test_calls_blocked_after_their_session_ends_are_logged_and_hold_no_poo
     assert pool.stats["released"] == 2 and pool.stats["threads"] <= 2
 
 
-async def test_daphne_stops_on_sigterm_within_5_s_with_handlers_blocked_forever():
+async def test_daphne_stops_on_sigterm_within_5_s_with_live_sessions_and_handlers_blocked_forever():
     log = OUTPUT / "daphne-blocked.log"
     with serve("tests.settings", "daphne-blocked") as (url, process):
         # Two sessions whose emit() blocks forever: one stopped, one whose client just goes away.
@@ -93,6 +93,13 @@ async def test_daphne_stops_on_sigterm_within_5_s_with_handlers_blocked_forever(
         while log.read_text().count("BlockedHandler.emit (session") < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         assert log.read_text().count("tests.handlers.BlockedHandler.emit (session") == 2
+        # And two sessions still live when the signal comes: one blocked for ever, one echoing.
+        live = []
+        for endpoint in ("t-blocked", "t-echo"):
+            client = await RtcClient.connect(url, endpoint)
+            await client.start(audio=ArrayAudioTrack(tone(440, 30, 48000)))
+            await client.wait_for_event("connected")
+            live.append(client)
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
         while process.poll() is None and time.monotonic() - sent < 10:
@@ -100,6 +107,9 @@ async def test_daphne_stops_on_sigterm_within_5_s_with_handlers_blocked_forever(
         took = time.monotonic() - sent
         assert process.poll() is not None, "daphne ignored SIGTERM for 10 s"
         assert took < 5.0, f"daphne took {took:.1f} s to stop"
+        assert log.read_text().count("reason=server_shutdown") == 2  # the live sessions were closed, not abandoned
+        for client in live:
+            await client.close()
 
 
 async def test_a_sync_handlers_trigger_response_runs_in_the_pool_not_on_the_loop(asgi_app):
