@@ -107,6 +107,16 @@ async def test_between_replies_the_audio_track_sends_silence_every_20_ms():
 pytestmark_sessions = pytest.mark.django_db(transaction=True)
 
 
+async def echo_until_media_error(asgi_app) -> dict:
+    """Run an echo session until the server reports a media_error; return the error message."""
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 5.0, 48000)))
+        error = await client.wait_for_message("error", timeout=10)
+        closed = await client.wait_closed(timeout=5)
+    assert error["code"] == "media_error" and closed["reason"] == "media_error"
+    return error
+
+
 @pytestmark_sessions
 async def test_a_failing_output_track_ends_the_session_and_tells_the_page(asgi_app, monkeypatch, caplog):
     calls = 0
@@ -120,11 +130,7 @@ async def test_a_failing_output_track_ends_the_session_and_tells_the_page(asgi_a
         return take(self)
 
     monkeypatch.setattr(AudioOutputTrack, "_take", failing_take)
-    async with await RtcClient.connect(asgi_app, "t-echo") as client:
-        await client.start(audio=ArrayAudioTrack(tone(440, 5.0, 48000)))
-        error = await client.wait_for_message("error", timeout=10)
-        closed = await client.wait_closed(timeout=5)
-    assert error["code"] == "media_error" and closed["reason"] == "media_error"
+    error = await echo_until_media_error(asgi_app)
     assert "boom" not in error["message"]  # internal text stays in the log
     assert any("boom in the output track" in r.getMessage() or "boom" in (r.exc_text or "") for r in caplog.records)
 
@@ -151,8 +157,4 @@ async def test_a_frame_that_aiortcs_encoder_rejects_ends_the_session(asgi_app, m
         return frame
 
     monkeypatch.setattr(tracks, "make_frame", sometimes_malformed)
-    async with await RtcClient.connect(asgi_app, "t-echo") as client:
-        await client.start(audio=ArrayAudioTrack(tone(440, 5.0, 48000)))
-        error = await client.wait_for_message("error", timeout=10)
-        closed = await client.wait_closed(timeout=5)
-    assert error["code"] == "media_error" and closed["reason"] == "media_error"
+    await echo_until_media_error(asgi_app)
