@@ -276,12 +276,20 @@ BLOCKED_GATE = threading.Event()
 
 
 class BlockedHandler(StreamHandler):
-    """emit() blocks until BLOCKED_GATE opens: forever, unless a test opens it."""
+    """emit() blocks until BLOCKED_GATE opens: forever, unless a test opens it.
+    It first sends the event ``emit_blocked``, so a test knows the call is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.announced = False
 
     def receive(self, frame):
         pass
 
     def emit(self):
+        if not self.announced:
+            self.announced = True
+            self.send_message("emit_blocked")
         BLOCKED_GATE.wait()
         return None
 
