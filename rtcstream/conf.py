@@ -50,8 +50,8 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT": 30.0,
     # How long one call into sync user code may take before the session fails.
     "HANDLER_CALL_TIMEOUT": 60.0,
-    # Later frames aiortc waits for before releasing an incoming audio frame
-    # (aiortc's default is 4: 80 ms). 1 means 20 ms; raise it for reordering links.
+    # Later packets the server waits for before decoding an incoming audio frame
+    # (rtcstream.media.jitter; aiortc's own buffer waits for 4: 80 ms). 1 means 20 ms.
     "AUDIO_JITTER_FRAMES": 1,
     # How much generated audio may wait ahead of playback, in seconds.
     "AUDIO_BUFFER_SECONDS": 0.5,

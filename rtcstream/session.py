@@ -24,7 +24,7 @@ from .ice import describe, ice_configuration, parse_candidate
 from .inputs import SessionInputs, StateOutputError
 from .limits import SessionLimitReached, get_admission
 from .media.errors import HandlerOutputError
-from .media.jitter import set_audio_prefetch
+from .media.jitter import install_audio_jitter_buffer
 from .outbox import Outbox
 from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
@@ -254,7 +254,7 @@ class Session:
         if track.kind == "audio":
             for transceiver in pc.getTransceivers():
                 if transceiver.receiver.track is track:
-                    set_audio_prefetch(transceiver.receiver, conf.get("AUDIO_JITTER_FRAMES"))
+                    install_audio_jitter_buffer(transceiver.receiver, conf.get("AUDIO_JITTER_FRAMES"))
         runner.on_track(track)
 
     def _media_options(self) -> MediaOptions:

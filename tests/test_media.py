@@ -124,20 +124,3 @@ async def test_video_track_keeps_only_the_newest_frame():
     frame = await asyncio.wait_for(track.recv(), 1)
     assert frame.to_ndarray(format="rgb24").mean() == pytest.approx(30, abs=2)
     track.stop()
-
-
-def test_the_audio_jitter_buffer_can_be_shortened():
-    from aiortc import RTCRtpReceiver
-
-    from rtcstream.media.jitter import set_audio_prefetch
-
-    class Transport:
-        state = "new"
-
-        def _register_rtp_receiver(self, *args):
-            pass
-
-    receiver = RTCRtpReceiver("audio", Transport())
-    assert set_audio_prefetch(receiver, 1)
-    assert receiver._RTCRtpReceiver__jitter_buffer._prefetch == 1
-    assert not set_audio_prefetch(RTCRtpReceiver("video", Transport()), 1)

@@ -4,7 +4,8 @@ Run by ``bench/browser/run.py`` through daphne with ``bench.browser.settings``.
 Before serving it:
 
 - configures the demo's ``talk-echo`` endpoint the way a site admin would (a
-  ``StreamEndpoint`` row): ``pause_seconds`` from ``BENCH_PAUSE_SECONDS`` when
+  ``StreamEndpoint`` row): ``pause_seconds`` and ``pre_roll_seconds`` from
+  ``BENCH_PAUSE_SECONDS`` and ``BENCH_PRE_ROLL_SECONDS`` when
   set, and a time limit longer than the bench's recording;
 - installs ``bench.browser.serverside`` (release log, impaired network) on
   rtcstream's ``AudioOutputTrack``, and its reply log on the demo's ``echo``.
@@ -19,6 +20,11 @@ from rtcstream.models import StreamEndpoint
 
 from . import serverside
 
+
+def _seconds(name: str) -> float | None:
+    return float(os.environ[name]) if os.environ.get(name) else None
+
+
 StreamEndpoint.objects.update_or_create(
     slug="talk-echo",
     defaults={
@@ -26,7 +32,8 @@ StreamEndpoint.objects.update_or_create(
         "mode": "send-receive",
         "modality": "audio",
         "time_limit": 600,
-        "pause_seconds": float(os.environ["BENCH_PAUSE_SECONDS"]) if os.environ.get("BENCH_PAUSE_SECONDS") else None,
+        "pause_seconds": _seconds("BENCH_PAUSE_SECONDS"),
+        "pre_roll_seconds": _seconds("BENCH_PRE_ROLL_SECONDS"),
     },
 )
 serverside.install(AudioOutputTrack)

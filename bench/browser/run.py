@@ -53,6 +53,7 @@ class Scenario:
     server: str  # "rtcstream" or "fastrtc"
     pause_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.45 s)
     jitter_frames: int | None = None  # RTCSTREAM["AUDIO_JITTER_FRAMES"] (None: the default)
+    pre_roll_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.4 s)
     impaired: bool = False
 
 
@@ -61,6 +62,10 @@ ROUNDS: dict[str, list[Scenario]] = {
     "pauses": [
         Scenario("rtcstream pause 0.3", "rtcstream", pause_seconds=0.3),
         Scenario("rtcstream pause 0.6", "rtcstream", pause_seconds=0.6),
+    ],
+    "pre-roll": [
+        Scenario("rtcstream pre-roll 0.2", "rtcstream", pre_roll_seconds=0.2),
+        Scenario("rtcstream pre-roll 0.1", "rtcstream", pre_roll_seconds=0.1),
     ],
     "impaired": [
         Scenario("rtcstream impaired jitter 1", "rtcstream", jitter_frames=1, impaired=True),
@@ -83,6 +88,8 @@ def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
         env["BENCH_IMPAIR"] = "1"
     if scenario.pause_seconds is not None:
         env["BENCH_PAUSE_SECONDS"] = str(scenario.pause_seconds)
+    if scenario.pre_roll_seconds is not None:
+        env["BENCH_PRE_ROLL_SECONDS"] = str(scenario.pre_roll_seconds)
     if scenario.jitter_frames is not None:
         env["BENCH_JITTER_FRAMES"] = str(scenario.jitter_frames)
     return env
@@ -305,7 +312,14 @@ def print_ratios(ours: dict[str, Any], theirs: dict[str, Any], label: str) -> No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", default=",".join(ROUNDS), help=f"comma-separated, from {list(ROUNDS)}")
+    parser.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="run a round's scenarios one after the other (a quiet machine's figures) instead of side by side",
+    )
+    parser.add_argument("--only", default="", help="comma-separated scenario names to keep from those rounds")
     args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
     wav, timeline_path = fixture.build(BENCH)
     timeline = json.loads(timeline_path.read_text())
     fixture_db = fixture.envelope_db(wav, metrics.STEP)
@@ -315,9 +329,14 @@ def main() -> None:
     summaries: dict[str, dict] = {}
     raw: dict[str, dict] = {}
     for round_name in args.rounds.split(","):
-        scenarios = ROUNDS[round_name]
+        scenarios = [s for s in ROUNDS[round_name] if not only or s.name in only]
+        if not scenarios:
+            continue
         print(f"round {round_name}: {', '.join(s.name for s in scenarios)} ({duration + TAIL_S:.0f} s of audio)")
-        recordings = asyncio.run(run_round(scenarios, wav, duration, stamp))
+        groups = [[s] for s in scenarios] if args.one_at_a_time else [scenarios]
+        recordings = {}
+        for group in groups:
+            recordings.update(asyncio.run(run_round(group, wav, duration, stamp)))
         load = os.getloadavg()[1]  # the machine's load over the round's last 5 minutes
         print(f"  machine load average (5 min) after the round: {load:.1f} on {os.cpu_count()} cores")
         for name, recording in recordings.items():
