@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.handlers.turns import TurnOptions
 from tests import speech
 from tests.media_checks import rms
 
@@ -48,8 +49,8 @@ async def test_the_utterance_keeps_its_onset_and_the_reply_plays_it_back(asgi_ap
     async with await RtcClient.connect(asgi_app, "t-reply-echo") as client:
         await play(client, recording.samples)
         output = (await client.wait_for_outputs(1))[0]["values"][0]
-        # The first word's energy starts at least the pre-roll (0.4 s by default, at least 0.3 s) into what fn got.
-        assert output["onset"] >= 0.3, output
+        # The first word's energy starts at least the pre-roll (0.1 s by default) into what fn got.
+        assert output["onset"] >= TurnOptions().pre_roll_s, output
         await client.wait_for_event("response_starting", timeout=10)
         mark = client.audio.seconds()  # silence until now: the server sends frames between replies
         await client.wait_until(lambda: client.audio.seconds() >= mark + output["seconds"] + 0.2, timeout=10)
