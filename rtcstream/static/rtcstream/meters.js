@@ -36,17 +36,59 @@ export class Meter {
   }
 }
 
+const QUIET = 0.01; // a level below this on every meter draws a flat line: drawn once, then left
+const FPS = 30; // meters and waves are redrawn at most this often
+
+/**
+ * Meters and waveforms for one session. Redrawn at most FPS times a second and
+ * not at all while every meter stays quiet, so an idle session costs the page
+ * no painting (software rasterising a canvas every frame is most of a tab's CPU).
+ */
+export class LevelView {
+  constructor({ canvas, micMeter, replyMeter }) {
+    this.canvas = canvas;
+    this.elements = { mic: micMeter, reply: replyMeter };
+    this.last = -Infinity;
+    this.drawnQuiet = false;
+    const style = canvas ? getComputedStyle(canvas) : null;
+    this.colors = {
+      mic: style?.getPropertyValue("--rtcs-mic").trim() || "#888",
+      reply: style?.getPropertyValue("--rtcs-reply").trim() || "#888",
+    };
+  }
+
+  /** Call on every animation frame with its timestamp and the session's meters ({mic, reply}). */
+  draw(now, meters) {
+    if (now - this.last < 1000 / FPS - 4) return; // slack: every other frame of a 60 Hz display
+    this.last = now;
+    let quiet = true;
+    for (const name of ["mic", "reply"]) {
+      const meter = meters[name];
+      if (!meter) continue;
+      const level = meter.level();
+      if (level >= QUIET) quiet = false;
+      const element = this.elements[name];
+      if (element && Math.abs(element.value - level) > 0.005) element.value = level;
+    }
+    if (!this.canvas || (quiet && this.drawnQuiet)) return;
+    this.drawnQuiet = quiet;
+    drawWaves(
+      this.canvas,
+      ["mic", "reply"].map((name) => ({ meter: meters[name], color: this.colors[name] })),
+    );
+  }
+}
+
 /** Draw one waveform per meter across the canvas, each in its colour. */
-export function drawWaves(canvas, layers) {
+function drawWaves(canvas, layers) {
   const g = canvas.getContext("2d");
   const { width, height } = canvas;
   g.clearRect(0, 0, width, height);
-  const style = getComputedStyle(canvas);
   g.lineWidth = 2 * (window.devicePixelRatio || 1);
   for (const { meter, color } of layers) {
     if (!meter) continue;
     const data = meter.samples; // filled by level() this frame
-    g.strokeStyle = style.getPropertyValue(color).trim() || "#888";
+    g.strokeStyle = color;
     g.beginPath();
     const step = data.length / width;
     for (let x = 0; x < width; x += 2) {

@@ -10,7 +10,7 @@
 import { StreamController } from "./controller.js";
 import { InputBinding, splitSelectors } from "./inputs.js";
 import { deviceWord } from "./media.js";
-import { Meter, audioContext, drawWaves } from "./meters.js";
+import { LevelView, Meter, audioContext } from "./meters.js";
 import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, STATE_TEXT } from "./messages.js";
 import { prepareOutputs, renderOutputs, renderers } from "./outputs.js";
 
@@ -331,22 +331,17 @@ export class RtcStream extends HTMLElement {
   /** Animate the meters and the waveform while a session runs; the loop ends with it. */
   #startDrawing() {
     if (this.#frame || !this.#controller.running) return;
-    const canvas = this.#part("wave");
-    const micMeter = this.#part("mic-meter");
-    const replyMeter = this.#part("reply-meter");
-    const draw = () => {
+    const view = new LevelView({
+      canvas: this.#part("wave"),
+      micMeter: this.#part("mic-meter"),
+      replyMeter: this.#part("reply-meter"),
+    });
+    const draw = (now) => {
       if (!this.#controller.running) {
         this.#frame = 0;
         return;
       }
-      if (this.#meters.mic && micMeter) micMeter.value = this.#meters.mic.level();
-      if (this.#meters.reply && replyMeter) replyMeter.value = this.#meters.reply.level();
-      if (canvas) {
-        drawWaves(canvas, [
-          { meter: this.#meters.mic, color: "--rtcs-mic" },
-          { meter: this.#meters.reply, color: "--rtcs-reply" },
-        ]);
-      }
+      view.draw(now, this.#meters);
       this.#frame = requestAnimationFrame(draw);
     };
     this.#frame = requestAnimationFrame(draw);
