@@ -53,7 +53,7 @@ class Scenario:
     server: str  # "rtcstream" or "fastrtc"
     pause_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.45 s)
     jitter_frames: int | None = None  # RTCSTREAM["AUDIO_JITTER_FRAMES"] (None: the default)
-    pre_roll_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.4 s)
+    pre_roll_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.1 s)
     impaired: bool = False
 
 
@@ -64,8 +64,8 @@ ROUNDS: dict[str, list[Scenario]] = {
         Scenario("rtcstream pause 0.6", "rtcstream", pause_seconds=0.6),
     ],
     "pre-roll": [
+        Scenario("rtcstream pre-roll 0.4", "rtcstream", pre_roll_seconds=0.4),
         Scenario("rtcstream pre-roll 0.2", "rtcstream", pre_roll_seconds=0.2),
-        Scenario("rtcstream pre-roll 0.1", "rtcstream", pre_roll_seconds=0.1),
     ],
     "impaired": [
         Scenario("rtcstream impaired jitter 1", "rtcstream", jitter_frames=1, impaired=True),
