@@ -92,6 +92,8 @@ def main() -> None:
     print()
     print(table(summaries, ["rtcstream pause 0.3", "rtcstream", "rtcstream pause 0.6"]))
     print()
+    print(table(summaries, ["rtcstream", "rtcstream pre-roll 0.2", "rtcstream pre-roll 0.4"]))
+    print()
     print(
         table(
             summaries,
