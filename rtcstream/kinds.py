@@ -8,11 +8,11 @@ session all read this table; no rule about a kind is written anywhere else.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import workers
 from .handlers.base import StreamHandlerBase
 from .runners import GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
 
@@ -66,22 +66,9 @@ class HandlerKind:
         return self.name
 
 
-def _unwrapped(handler: Any) -> Any:
-    # functools.wraps keeps the original in __wrapped__: a decorated generator is still a generator.
-    try:
-        return inspect.unwrap(handler)
-    except ValueError:  # a cycle of __wrapped__
-        return handler
-
-
 def _is_reply_on_pause(handler: Any) -> bool:
     # By class name, so that reading the table does not import the VAD stack.
     return isinstance(handler, StreamHandlerBase) and any(c.__name__ == "ReplyOnPause" for c in type(handler).__mro__)
-
-
-def _is_generator(handler: Any) -> bool:
-    target = _unwrapped(handler)
-    return inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target)
 
 
 def _is_function(handler: Any) -> bool:
@@ -138,7 +125,7 @@ KINDS: tuple[HandlerKind, ...] = (
     HandlerKind(
         "generator",
         "generator",
-        _is_generator,
+        workers.is_generator_function,
         frozenset({("receive", "audio"), ("receive", "video")}),
         ("receive", "audio"),
         GeneratorRunner,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import logging
 import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
@@ -154,6 +155,22 @@ def _close_in_pool(generator: Any, in_flight: concurrent.futures.Future[Any] | N
         in_flight.add_done_callback(close)
     else:
         close()
+
+
+def is_generator_function(func: Any) -> bool:
+    """True when calling ``func`` makes a generator or an async generator without running user code.
+
+    Sees through ``functools.wraps`` (``__wrapped__``) and through an object
+    whose ``__call__`` is a generator function. Such a callable is called at
+    once and iterated with ``iterate``; any other is called in the pool.
+    """
+    try:
+        target = inspect.unwrap(func)
+    except ValueError:  # a cycle of __wrapped__
+        target = func
+    if callable(target) and not isinstance(target, type) and not inspect.isroutine(target):
+        target = target.__call__
+    return inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target)
 
 
 async def iterate(source: Any) -> AsyncGenerator[Any, None]:

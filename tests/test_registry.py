@@ -38,6 +38,22 @@ def test_a_decorated_generator_is_still_a_generator():
     assert kind_of(logged).name == "generator"
 
 
+def test_an_object_whose_call_is_a_generator_is_a_generator():
+    from rtcstream.kinds import kind_of
+    from tests.handlers import tones
+
+    class Tones:
+        def __call__(self, *args):
+            yield from tones(*args)
+
+    class AsyncTones:
+        async def __call__(self, *args):
+            yield None
+
+    assert kind_of(Tones()).name == "generator"
+    assert kind_of(AsyncTones()).name == "generator"
+
+
 def test_each_session_gets_a_fresh_copy_of_a_stream_handler():
     spec = resolve_entry("a", "tests.handlers.EchoHandler")
     assert spec.new_handler() is not spec.new_handler()

@@ -340,8 +340,7 @@ class ReplyOnPause(AsyncStreamHandler):
     @staticmethod
     async def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """Call ``fn``: at once if it is a generator function, in the pool otherwise (it may do work first)."""
-        target = inspect.unwrap(fn)
-        if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        if workers.is_generator_function(fn):
             return fn(*args)
         return await workers.run_sync(fn, *args)
 
