@@ -8,7 +8,8 @@ sessions split between them, and ``bench/bare_echo.py``: aiortc alone; all
 three run for the whole bench, and each K runs on each in turn, so that they
 share the machine's load of the moment) and for each K, a load generator in its own process (``bench/capacity_load.py``, the
 Python client) opens K audio echo sessions, then K 640x480 video sessions
-through a per-frame function, and measures a window. Per K it prints: the
+through a per-frame function, then K idle connected voice sessions (``ReplyOnPause``,
+the caller silent: the bare server echoes the silence), and measures a window. Per K it prints: the
 server processes' CPU (percent of one core, total and per session), the
 frames per second each session received (median and worst), the p95
 inter-frame gap, input frames rtcstream dropped ("slower than real time"), and
@@ -193,7 +194,7 @@ def run_step(server: Server, kind: str, sessions: int, args: argparse.Namespace,
         machine_busy=busy,
         load=os.getloadavg()[0],
         fps=result["fps"],
-        nominal_fps=AUDIO_FPS if kind == "audio" else args.fps,
+        nominal_fps=args.fps if kind == "video" else AUDIO_FPS,
         gap_p95_ms=result["gap_p95_ms"],
         drops=server.drops() - drops_before,
         errors=result["errors"],
@@ -357,10 +358,29 @@ def ratios(steps: list[Step], kind: str) -> list[str]:
     return lines
 
 
+def idle_voice(steps: list[Step]) -> str:
+    """The idle connected voice session's CPU against the < 2 % target, from the largest K held (the least noise)."""
+    held = [s for s in steps if s.kind == "voice" and s.server == "rtcstream 1w" and s.held]
+    if not held:
+        return "idle voice session: no K held on rtcstream 1w (see the table)"
+    step = max(held, key=lambda s: s.sessions)
+    verdict = "met" if step.per_session < 2.0 else "not met"
+    return (
+        f"idle connected voice session: {step.per_session:.2f} % of a core (K={step.sessions}; target < 2 %: {verdict})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--audio", type=int, nargs="*", default=[4, 8, 16, 24, 32], help="K audio sessions per step")
     parser.add_argument("--video", type=int, nargs="*", default=[1, 2, 4], help="K video sessions per step")
+    parser.add_argument(
+        "--voice",
+        type=int,
+        nargs="*",
+        default=[1, 4, 8],
+        help="K idle connected voice (ReplyOnPause) sessions per step",
+    )
     parser.add_argument("--servers", nargs="+", default=["1w", "2w", "bare"], choices=["1w", "2w", "bare"])
     parser.add_argument("--fps", type=float, default=15.0, help="video frames per second sent (640x480)")
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -380,7 +400,7 @@ def main() -> None:
         # Every server runs for the whole bench (an idle one costs nothing), and each K is run on
         # each server in turn, so that all of them share the machine's load of the moment.
         servers = {key: stack.enter_context(factories[key]()) for key in args.servers}
-        for kind, counts in (("audio", args.audio), ("video", args.video)):
+        for kind, counts in (("audio", args.audio), ("video", args.video), ("voice", args.voice)):
             running = set(servers)
             for k in counts:
                 for key in [key for key in servers if key in running]:
@@ -396,10 +416,12 @@ def main() -> None:
             print(f"prof  {describe(step)}", flush=True)  # the run py-spy sampled
             profiles[servers[key].name] = read_profiles(sorted(folder.glob(f"{key}.*.txt")), args.window)
 
-    for kind in ("audio", "video"):
+    for kind in [kind for kind in ("audio", "video", "voice") if any(s.kind == kind for s in steps)]:
         print(f"\n{kind}:")
         for line in ratios(steps, kind):
             print(line)
+    if any(s.kind == "voice" for s in steps):
+        print(idle_voice(steps))
     if profiles:
         print(
             f"\nWhere the time goes at {args.profile} audio sessions (py-spy at 100 Hz: percent of wall time "
