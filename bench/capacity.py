@@ -46,6 +46,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.capacity_load import MEDIA  # noqa: E402
 from tests.daphne import OUTPUT, serve  # noqa: E402
 
 SETTINGS = "bench.settings_capacity"
@@ -194,7 +195,7 @@ def run_step(server: Server, kind: str, sessions: int, args: argparse.Namespace,
         machine_busy=busy,
         load=os.getloadavg()[0],
         fps=result["fps"],
-        nominal_fps=args.fps if kind == "video" else AUDIO_FPS,
+        nominal_fps=args.fps if MEDIA[kind] == "video" else AUDIO_FPS,
         gap_p95_ms=result["gap_p95_ms"],
         drops=server.drops() - drops_before,
         errors=result["errors"],
@@ -400,7 +401,8 @@ def main() -> None:
         # Every server runs for the whole bench (an idle one costs nothing), and each K is run on
         # each server in turn, so that all of them share the machine's load of the moment.
         servers = {key: stack.enter_context(factories[key]()) for key in args.servers}
-        for kind, counts in (("audio", args.audio), ("video", args.video), ("voice", args.voice)):
+        for kind in MEDIA:
+            counts = getattr(args, kind)
             running = set(servers)
             for k in counts:
                 for key in [key for key in servers if key in running]:
@@ -416,7 +418,7 @@ def main() -> None:
             print(f"prof  {describe(step)}", flush=True)  # the run py-spy sampled
             profiles[servers[key].name] = read_profiles(sorted(folder.glob(f"{key}.*.txt")), args.window)
 
-    for kind in [kind for kind in ("audio", "video", "voice") if any(s.kind == kind for s in steps)]:
+    for kind in [kind for kind in MEDIA if any(s.kind == kind for s in steps)]:
         print(f"\n{kind}:")
         for line in ratios(steps, kind):
             print(line)

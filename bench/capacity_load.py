@@ -35,6 +35,7 @@ CONNECT_PARALLEL = 4
 # the server still sends 20 ms of silence every 20 ms, which is what is counted). Against the bare server it is
 # an audio echo of silence: the least a connected two-way audio session costs aiortc.
 ENDPOINTS = {"audio": "cap-echo", "video": "cap-invert", "voice": "t-reply-echo"}
+MEDIA = {"audio": "audio", "video": "video", "voice": "audio"}  # what each kind sends and receives
 
 
 @dataclass
@@ -63,7 +64,7 @@ class CountingClient(RtcClient):
 
 
 def source(kind: str, fps: float) -> MediaStreamTrack:
-    if kind == "video":
+    if MEDIA[kind] == "video":
         return ArrayVideoTrack(MovingPicture(), fps=fps)
     return ArrayAudioTrack(tone() if kind == "audio" else np.zeros(48000, np.int16), loop=True)
 
@@ -78,10 +79,7 @@ class RtcstreamSession:
         self.client = client
         client.arrivals = Arrivals()
         track = source(self.kind, self.fps)
-        if self.kind != "video":
-            await client.start(audio=track)
-        else:
-            await client.start(video=track)
+        await client.start(**{MEDIA[self.kind]: track})
         return client.arrivals
 
     async def close(self) -> None:
@@ -107,9 +105,7 @@ class BareSession:
         pc.on("track", lambda track: self.tasks.append(asyncio.ensure_future(count_frames(track, arrivals))))
         pc.addTransceiver(source(self.kind, self.fps), direction="sendrecv")
         await pc.setLocalDescription(await pc.createOffer())
-        await self.socket.send(
-            json.dumps({"kind": "video" if self.kind == "video" else "audio", "sdp": pc.localDescription.sdp})
-        )
+        await self.socket.send(json.dumps({"kind": MEDIA[self.kind], "sdp": pc.localDescription.sdp}))
         answer = json.loads(await self.socket.recv())
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
         return arrivals
