@@ -1,6 +1,7 @@
-"""Checks on an offer's SDP made before any slot is held: what DTLS and ICE need,
-and values in range. aiortc would otherwise accept such an offer and fail later,
-in a task, with the session's slot taken."""
+"""What rtcstream reads and writes in SDP beyond aiortc: checks on an offer made
+before any slot is held (what DTLS and ICE need, values in range: aiortc would
+otherwise accept such an offer and fail later, in a task, with the session's slot
+taken), and the answer's request for Opus DTX."""
 
 from __future__ import annotations
 
@@ -49,3 +50,20 @@ def check_offer(sdp: str) -> None:
             raise _bad(f"The offer's {where} lacks ICE credentials (a=ice-ufrag and a=ice-pwd).")
         if media.kind in ("audio", "video") and media.direction not in DIRECTIONS:
             raise _bad(f"The offer's {where} has no direction (a=sendrecv, a=sendonly, a=recvonly or a=inactive).")
+
+
+def ask_for_opus_dtx(answer: str) -> str:
+    """Return ``answer`` with ``usedtx=1`` on its Opus codecs (RFC 7587): the browser then
+    sends a packet every 400 ms during silence instead of 50 a second.
+
+    aiortc has no way to put a parameter on a codec it answers with (its
+    ``setCodecPreferences`` accepts only its capabilities as they are), so the
+    answer it wrote is parsed, changed and written again; its own writer
+    round-trips its own SDP exactly.
+    """
+    description = SessionDescription.parse(answer)
+    for media in description.media:
+        for codec in media.rtp.codecs:
+            if codec.mimeType.lower() == "audio/opus":
+                codec.parameters["usedtx"] = 1
+    return str(description)

@@ -30,7 +30,7 @@ from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
 from .reasons import CloseReason, Refusal
 from .runners import MediaOptions, Runner
-from .sdp import check_offer
+from .sdp import ask_for_opus_dtx, check_offer
 from .states import TRANSITIONS, InvalidTransition, SessionState
 from .workers import HandlerTimeout
 
@@ -248,7 +248,8 @@ class Session:
         self._pending.clear()
         await pc.setLocalDescription(await pc.createAnswer())
         self._timers.append(self.loop.call_later(conf.get("CONNECT_TIMEOUT"), self._connect_timeout))
-        return pc.localDescription.sdp
+        answer = pc.localDescription.sdp
+        return ask_for_opus_dtx(answer) if conf.get("AUDIO_DTX") else answer
 
     def _on_track(self, pc: RTCPeerConnection, runner: Runner, track: Any) -> None:
         if track.kind == "audio":

@@ -20,20 +20,25 @@ def _espeak():
     speech.require_espeak()
 
 
-async def play(client: RtcClient, recording: np.ndarray, endpoint_slack: float = 2.0) -> ArrayAudioTrack:
-    """Send ``recording`` as the microphone and wait until it has all been sent."""
-    track = ArrayAudioTrack(recording)
+async def play(
+    client: RtcClient, recording: np.ndarray, endpoint_slack: float = 2.0, *, dtx: bool = False
+) -> ArrayAudioTrack:
+    """Send ``recording`` as the microphone (as a browser using Opus DTX, if asked) and wait until it has all been sent."""
+    track = ArrayAudioTrack(recording, dtx=dtx)
     await client.start(audio=track)
     seconds = recording.size / 48000
     await client.wait_until(lambda: track.elapsed() >= seconds, timeout=seconds + endpoint_slack + 5)
     return track
 
 
+@pytest.mark.parametrize("dtx", [False, True], ids=["every-frame", "dtx"])
 @pytest.mark.parametrize(("gap", "turns"), [(0.3, 1), (0.8, 2), (2.0, 2)])
-async def test_the_number_of_turns_follows_the_pause(asgi_app, gap, turns):
+async def test_the_number_of_turns_follows_the_pause(asgi_app, gap, turns, dtx):
+    """With DTX the caller sends one packet in 20 after 200 ms of silence: the pause is heard all the same."""
     recording = speech.two_utterances(gap, lead=0.5, tail=1.5)
     async with await RtcClient.connect(asgi_app, "t-reply-echo") as client:
-        await play(client, recording.samples)
+        track = await play(client, recording.samples, dtx=dtx)
+        assert (track.frames_skipped > 0) == dtx
         await client.wait_until(lambda: client.events().count("pause_detected") >= turns, timeout=5)
         # The tail of silence has played: no further turn may come.
         assert client.events().count("pause_detected") == turns
@@ -42,6 +47,18 @@ async def test_the_number_of_turns_follows_the_pause(asgi_app, gap, turns):
         heard = sum(o["values"][0]["seconds"] for o in outputs)
         spoken = sum(end - start for start, end in recording.utterances) / 48000
         assert heard >= spoken  # nothing of the speech is lost, whatever the turns
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_answer_asks_the_browser_for_opus_dtx_unless_disabled(asgi_app, settings, enabled):
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "AUDIO_DTX": enabled}
+    async with await RtcClient.connect(asgi_app, "t-reply-echo") as client:
+        await client.start(audio=ArrayAudioTrack(np.zeros(48000, np.int16)))
+        answer = client.pc.remoteDescription.sdp.splitlines()
+        opus = next(
+            line.split()[0].split(":")[1] for line in answer if line.startswith("a=rtpmap:") and "opus/" in line
+        )
+        assert (f"a=fmtp:{opus} usedtx=1" in answer) == enabled
 
 
 async def test_the_utterance_keeps_its_onset_and_the_reply_plays_it_back(asgi_app):

@@ -7,7 +7,7 @@
 //   (RTCPeerConnection wrapped), what the user hears;
 // - window.__bench.clock: [context time, wall ms] pairs (getOutputTimestamp), and
 //   window.__bench.latency: the context's base and output latency (s);
-// - window.__bench.stats: inbound-rtp audio getStats every 250 ms;
+// - window.__bench.stats: inbound-rtp audio getStats every 250 ms (with the outbound audio's packetsSent);
 // - window.__bench.events: [t, name, detail] for rtcstream's turn events
 //   (the widget's rtcstream:event) and FastRTC's data-channel messages.
 (() => {
@@ -99,9 +99,13 @@
     const timer = setInterval(async () => {
       if (pc.connectionState === "closed") return clearInterval(timer);
       const report = await pc.getStats();
+      let sent;
+      report.forEach((s) => {
+        if (s.type === "outbound-rtp" && s.kind === "audio") sent = s.packetsSent;
+      });
       report.forEach((s) => {
         if (s.type !== "inbound-rtp" || s.kind !== "audio") return;
-        const row = { t: now() };
+        const row = { t: now(), packetsSent: sent };
         for (const key of STATS) row[key] = s[key];
         bench.stats.push(row);
       });

@@ -305,7 +305,14 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
         natural_end = previous.onset + expected  # type: ignore[operator]
         if natural_end <= item.start + BARGE_IN_OK or not len(reply.loud(item.start - 0.3, item.start + 0.05)):
             continue
-        limit = item.onset - 0.05 if item.onset is not None else natural_end + 0.5
+        # Sound heard after the next reply began is not the old one's: up to that reply's onset, or,
+        # when it was cut before it was found audible, up to the server releasing its first loud frame.
+        if item.onset is not None:
+            limit = item.onset - 0.05
+        elif item.released is not None:
+            limit = item.released
+        else:
+            limit = natural_end + 0.5
         heard = reply.loud(item.start, max(limit, item.start))
         stop = float(heard[-1]) + STEP if len(heard) else item.start
         talking = _first(by_name.get("started_talking", []), item.start - 0.2, item.start + 3.0)
@@ -349,7 +356,16 @@ def summarise_stats(rows: list[dict[str, Any]], final: dict[str, Any]) -> dict[s
         "removed_s": (final.get("removedSamplesForAcceleration") or 0) / 48000,
         "packets_received": final.get("packetsReceived"),
         "packets_lost": final.get("packetsLost"),
+        "packets_sent_per_s": _rate(rows, "packetsSent"),
     }
+
+
+def _rate(rows: list[dict[str, Any]], key: str) -> float | None:
+    """How fast the counter ``key`` grew per second between the first and last rows that have it."""
+    have = [row for row in rows if row.get(key) is not None]
+    if len(have) < 2 or have[-1]["t"] <= have[0]["t"]:
+        return None
+    return 1000 * (have[-1][key] - have[0][key]) / (have[-1]["t"] - have[0]["t"])
 
 
 def summarise(session: Session) -> dict[str, Any]:

@@ -55,6 +55,7 @@ class Scenario:
     jitter_frames: int | None = None  # RTCSTREAM["AUDIO_JITTER_FRAMES"] (None: the default)
     pre_roll_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.1 s)
     impaired: bool = False
+    dtx: bool | None = None  # RTCSTREAM["AUDIO_DTX"] (None: the default, on)
 
 
 ROUNDS: dict[str, list[Scenario]] = {
@@ -66,6 +67,10 @@ ROUNDS: dict[str, list[Scenario]] = {
     "pre-roll": [
         Scenario("rtcstream pre-roll 0.4", "rtcstream", pre_roll_seconds=0.4),
         Scenario("rtcstream pre-roll 0.2", "rtcstream", pre_roll_seconds=0.2),
+    ],
+    "dtx": [
+        Scenario("rtcstream dtx", "rtcstream", dtx=True),
+        Scenario("rtcstream every frame", "rtcstream", dtx=False),
     ],
     "impaired": [
         Scenario("rtcstream impaired jitter 1", "rtcstream", jitter_frames=1, impaired=True),
@@ -92,6 +97,8 @@ def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
         env["BENCH_PRE_ROLL_SECONDS"] = str(scenario.pre_roll_seconds)
     if scenario.jitter_frames is not None:
         env["BENCH_JITTER_FRAMES"] = str(scenario.jitter_frames)
+    if scenario.dtx is not None:
+        env["BENCH_AUDIO_DTX"] = "1" if scenario.dtx else "0"
     return env
 
 
@@ -276,7 +283,8 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
             f"(p95 per 250 ms {_pct(st['jitter_buffer_ms_p95'], 0)}), target {_pct(st['target_delay_ms_mean'], 0)} ms; "
             f"concealed {_pct(st['concealed_pct'])}% ({st['concealment_events']} events); "
             f"decelerated +{st['inserted_s']:.2f} s, accelerated -{st['removed_s']:.2f} s; "
-            f"packets {st['packets_received']} received, {st['packets_lost']} lost"
+            f"packets {st['packets_received']} received, {st['packets_lost']} lost; "
+            f"the browser sent {_pct(st.get('packets_sent_per_s'))} audio packets/s"
         )
     cpu = s["cpu"]
     print(
@@ -286,7 +294,8 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
     print(f"  events: {s['events']}")
 
 
-def print_ratios(ours: dict[str, Any], theirs: dict[str, Any], label: str) -> None:
+def print_ratios(ours: dict[str, Any], theirs: dict[str, Any], label: str, other: str) -> None:
+    """One row per figure: ours, the other server's, and other / ours."""
     seconds = [
         ("end of speech -> audible, median", ours["latency_long"]["median"], theirs["latency_long"]["median"]),
         ("end of speech -> audible, p95", ours["latency_long"]["p95"], theirs["latency_long"]["p95"]),
@@ -303,10 +312,10 @@ def print_ratios(ours: dict[str, Any], theirs: dict[str, Any], label: str) -> No
     rows = [(what, a, b, _ms(a), _ms(b), "ms") for what, a, b in seconds]
     a, b = ours["cpu"]["server_pct_core"], theirs["cpu"]["server_pct_core"]
     rows.append(("server CPU (% of a core)", a, b, _pct(a), _pct(b), "%"))
-    print(f"\n== FastRTC 0.0.34 / rtcstream ({label})")
+    print(f"\n== {other} / rtcstream ({label})")
     for what, a, b, fa, fb, unit in rows:
         ratio = "-" if not a or b is None else f"{b / a:.2f}x"
-        print(f"  {what:36s} rtcstream {fa:>6s} {unit:2s} FastRTC {fb:>6s} {unit:2s} ratio {ratio}")
+        print(f"  {what:36s} rtcstream {fa:>6s} {unit:2s} {other} {fb:>6s} {unit:2s} ratio {ratio}")
 
 
 def main() -> None:
@@ -344,12 +353,13 @@ def main() -> None:
             summaries[name] = {**metrics.summarise(session), "load_average": load}
             raw[name] = {"items": [asdict(item) for item in session.items], "recording": recording}
             print_summary(name, summaries[name])
-    for ours, theirs, label in (
-        ("rtcstream", "fastrtc", "LAN"),
-        ("rtcstream impaired jitter 1", "fastrtc impaired", "impaired path"),
+    for ours, theirs, label, other in (
+        ("rtcstream", "fastrtc", "LAN", "FastRTC 0.0.34"),
+        ("rtcstream impaired jitter 1", "fastrtc impaired", "impaired path", "FastRTC 0.0.34"),
+        ("rtcstream dtx", "rtcstream every frame", "Opus DTX on", "rtcstream without DTX"),
     ):
         if ours in summaries and theirs in summaries:
-            print_ratios(summaries[ours], summaries[theirs], label)
+            print_ratios(summaries[ours], summaries[theirs], label, other)
     results = BENCH / "results" / f"{stamp}.json"
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps({"summaries": summaries, "raw": raw}, default=str))

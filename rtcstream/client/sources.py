@@ -13,18 +13,29 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 
 class ArrayAudioTrack(MediaStreamTrack):
-    """Send ``samples`` (int16 mono) in paced 20 ms frames, then silence (or loop)."""
+    """Send ``samples`` (int16 mono) in paced 20 ms frames, then silence (or loop).
+
+    With ``dtx=True`` it sends as a browser asked for Opus DTX does: after
+    ``DTX_HANGOVER`` frames of digital silence, one frame in ``DTX_INTERVAL``
+    (a packet every 400 ms) until there is sound again; the timestamps of the
+    frames sent still count the time skipped.
+    """
 
     kind = "audio"
+    DTX_HANGOVER = 10  # silent frames sent before DTX starts (libopus: 200 ms)
+    DTX_INTERVAL = 20  # while in DTX, one frame sent in this many (400 ms)
 
-    def __init__(self, samples: np.ndarray, sample_rate: int = 48000, *, loop: bool = False) -> None:
+    def __init__(self, samples: np.ndarray, sample_rate: int = 48000, *, loop: bool = False, dtx: bool = False) -> None:
         super().__init__()
         self.samples = np.asarray(samples, dtype=np.int16).reshape(-1)
         self.sample_rate = sample_rate
         self.loop = loop
+        self.dtx = dtx
         self.frame_samples = sample_rate // 50
         self.position = 0
         self.started_at: float | None = None
+        self.frames_skipped = 0
+        self._silent = 0  # consecutive silent frames
 
     def play(self, samples: np.ndarray) -> None:
         """Replace what is sent from now on (the rest of the old samples is dropped)."""
@@ -36,8 +47,20 @@ class ArrayAudioTrack(MediaStreamTrack):
         return 0.0 if self.started_at is None else time.monotonic() - self.started_at
 
     async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            chunk = await self._next_chunk()
+            if not self._skipped_by_dtx(chunk):
+                break
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.sample_rate
+        frame.pts = self._sent
+        frame.time_base = fractions.Fraction(1, self.sample_rate)
+        return frame
+
+    async def _next_chunk(self) -> np.ndarray:
+        """The next 20 ms of ``samples``, when its time comes."""
         if self.started_at is None:
             self.started_at = time.monotonic()
             self._sent = 0
@@ -51,11 +74,16 @@ class ArrayAudioTrack(MediaStreamTrack):
             self.position = 0
         if chunk.size < n:
             chunk = np.concatenate([chunk, np.zeros(n - chunk.size, dtype=np.int16)])
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = self.sample_rate
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, self.sample_rate)
-        return frame
+        return chunk
+
+    def _skipped_by_dtx(self, chunk: np.ndarray) -> bool:
+        if not self.dtx:
+            return False
+        self._silent = 0 if chunk.any() else self._silent + 1
+        in_dtx = self._silent > self.DTX_HANGOVER
+        skip = in_dtx and (self._silent - self.DTX_HANGOVER) % self.DTX_INTERVAL != 0
+        self.frames_skipped += skip
+        return skip
 
 
 def read_audio_file(path: str, sample_rate: int = 48000) -> np.ndarray:

@@ -8,12 +8,12 @@ import inspect
 import logging
 from typing import Any
 
-import av
 from aiortc.mediastreams import MediaStreamTrack
 
 from .. import workers
 from ..handlers.base import AsyncStreamHandler, StreamHandlerBase
 from ..media.audio import InputConverter
+from ..media.inbound import InboundAudio
 from .base import MediaOptions, Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
@@ -21,8 +21,6 @@ logger = logging.getLogger("rtcstream.runners")
 # How long the emit loop waits for new input before asking the handler again,
 # for handlers that produce output without input (a greeting, a timer).
 IDLE_POLL = 0.02
-# Input frames (20 ms each) allowed to wait for a slow handler before the oldest are dropped.
-MAX_BACKLOG = 50
 
 
 class StreamRunner(Runner):
@@ -46,7 +44,6 @@ class StreamRunner(Runner):
         self._converter = InputConverter(handler.input_sample_rate, handler.expected_layout)
         self._input = asyncio.Event()
         self._dropped_audio = False
-        self.frames_dropped = 0
 
     async def call(self, method: Any, *args: Any, timeout: float | None = None) -> Any:
         """Call one of the handler's methods: on the loop if async, in the pool if sync."""
@@ -74,32 +71,12 @@ class StreamRunner(Runner):
 
     async def _receive_loop(self, track: MediaStreamTrack) -> None:
         rate = self.handler.input_sample_rate
+        audio = InboundAudio(track, label=f"Session {self.context.session_id}")
         while True:
-            frame = await track.recv()
-            assert isinstance(frame, av.AudioFrame)
-            self._shed_backlog(track)
-            samples = self._converter.convert(frame)
+            samples = self._converter.convert(await audio.recv())
             if samples.shape[1]:
                 await self.call(self.handler.receive, (rate, samples))
                 self._input.set()
-
-    def _shed_backlog(self, track: MediaStreamTrack) -> None:
-        # aiortc queues decoded frames without bound; a handler slower than real
-        # time would grow it forever. Past MAX_BACKLOG frames, drop the oldest.
-        backlog = getattr(track, "_queue", None)
-        if backlog is None or backlog.qsize() <= MAX_BACKLOG:
-            return
-        dropped = 0
-        while backlog.qsize() > MAX_BACKLOG // 2:
-            backlog.get_nowait()
-            dropped += 1
-        self.frames_dropped += dropped
-        logger.warning(
-            "Session %s: the handler is slower than real time; dropped %d input frames (%d so far)",
-            self.context.session_id,
-            dropped,
-            self.frames_dropped,
-        )
 
     async def _emit_loop(self) -> None:
         while True:
