@@ -1,7 +1,7 @@
 """What rtcstream reads and writes in SDP beyond aiortc: checks on an offer made
 before any slot is held (what DTLS and ICE need, values in range: aiortc would
 otherwise accept such an offer and fail later, in a task, with the session's slot
-taken), and the answer's request for Opus DTX."""
+taken), the answer's request for Opus DTX, and the codec it settled on."""
 
 from __future__ import annotations
 
@@ -67,3 +67,11 @@ def ask_for_opus_dtx(answer: str) -> str:
             if codec.mimeType.lower() == "audio/opus":
                 codec.parameters["usedtx"] = 1
     return str(description)
+
+
+def first_codec(answer: str, mid: str | None) -> str | None:
+    """The MIME type (lower case) an answer's media section ``mid`` sends with: its first codec."""
+    for media in SessionDescription.parse(answer).media:
+        if media.rtp.muxId == mid and media.rtp.codecs:
+            return media.rtp.codecs[0].mimeType.lower()
+    return None

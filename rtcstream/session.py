@@ -30,7 +30,7 @@ from .outputs_json import to_json_values
 from .protocol import Candidate, Offer, ProtocolError
 from .reasons import CloseReason, Refusal
 from .runners import MediaOptions, Runner
-from .sdp import ask_for_opus_dtx, check_offer
+from .sdp import ask_for_opus_dtx, check_offer, first_codec
 from .states import TRANSITIONS, InvalidTransition, SessionState
 from .workers import HandlerTimeout
 
@@ -249,7 +249,17 @@ class Session:
         await pc.setLocalDescription(await pc.createAnswer())
         self._timers.append(self.loop.call_later(conf.get("CONNECT_TIMEOUT"), self._connect_timeout))
         answer = pc.localDescription.sdp
+        self._encode_opus_here(pc, runner, answer)
         return ask_for_opus_dtx(answer) if conf.get("AUDIO_DTX") else answer
+
+    @staticmethod
+    def _encode_opus_here(pc: RTCPeerConnection, runner: Runner, answer: str) -> None:
+        """Let the audio output encode its own Opus packets when Opus is what its sender sends."""
+        track = runner.audio_output()
+        for transceiver in pc.getTransceivers():
+            if track is not None and transceiver.sender.track is track:
+                if first_codec(answer, transceiver.mid) == "audio/opus":
+                    track.send_opus_packets()
 
     def _on_track(self, pc: RTCPeerConnection, runner: Runner, track: Any) -> None:
         if track.kind == "audio":

@@ -112,3 +112,26 @@ async def test_terminating_from_the_admin_reaches_the_session_through_the_channe
         assert closed["reason"] == "terminated"
     row = await StreamSession.objects.aget(session_id=session_id)
     assert (row.state, row.end_reason) == ("ended", "terminated")
+
+
+async def test_the_server_sends_opus_it_encoded_itself_and_encodes_silence_once(asgi_app, monkeypatch):
+    """aiortc's sender only packetizes: no per-frame audio level in Python, no hop to a thread."""
+    from rtcstream.media.opus import OpusPacketEncoder
+
+    frames = {"sound": 0, "silence": 0, "encoded": 0}
+    original = OpusPacketEncoder.encode
+
+    def counting(self, frame, *, silent=False):
+        frames["silence" if silent else "sound"] += 1
+        packet = original(self, frame, silent=silent)
+        frames["encoded"] = self.frames_encoded
+        return packet
+
+    monkeypatch.setattr(OpusPacketEncoder, "encode", counting)
+    async with await RtcClient.connect(asgi_app, "t-reply-echo") as client:
+        await client.start(audio=ArrayAudioTrack(np.zeros(48000 * 10, np.int16)))
+        await client.wait_for_event("connected")
+        await client.wait_for_audio(seconds=1.0)
+        assert frames["silence"] >= 40 and frames["sound"] == 0
+        assert frames["encoded"] <= 10  # between replies the settled silence packet is sent again
+        assert rms(client.audio.samples()) < 1  # and the client decodes silence from it

@@ -50,19 +50,20 @@ def frame_level_db(frame: Any) -> float:
 
 
 def log_releases(track_class: type, path: str) -> None:
-    """Wrap ``track_class.recv`` so each loud frame it returns is logged to ``path`` with the wall time."""
-    original = track_class.recv
+    """Wrap ``track_class.next_frame`` (what ``recv`` sends, before it is encoded) so each loud frame
+    is logged to ``path`` with the wall time."""
+    original = track_class.next_frame
     log = open(path, "a", buffering=1)  # noqa: SIM115  # lives as long as the server process
 
     @functools.wraps(original)
-    async def recv(self: Any) -> Any:
+    async def next_frame(self: Any) -> Any:
         frame = await original(self)
         level = frame_level_db(frame)
         if level > QUIET_DB:
             log.write(f"{time.time():.4f} {level:.1f}\n")
         return frame
 
-    track_class.recv = recv
+    track_class.next_frame = next_frame
 
 
 def leading_silence(samples: np.ndarray, rate: int, threshold_db: float = -45.0) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .audio import FRAME_SAMPLES, OUTPUT_RATE, OutputConverter, make_frame
+from .opus import OpusPacketEncoder
 from .pacing import Pacer
 from .video import array_to_frame
 
@@ -103,6 +104,8 @@ class AudioOutputTrack(OutputTrack):
         self._clears = 0  # how many times clear() ran: a put() that waited across one drops its chunk
         self._converter = OutputConverter()
         self._pacer = Pacer(frame_period)  # real time; tests run it faster
+        self._encoder: OpusPacketEncoder | None = None
+        self._idle = True
 
     @property
     def buffered_seconds(self) -> float:
@@ -160,7 +163,23 @@ class AudioOutputTrack(OutputTrack):
             parts.append(_SILENCE[: _FRAME_VALUES - taken])
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    async def _next_frame(self) -> av.AudioFrame:
+    def send_opus_packets(self) -> None:
+        """Hand aiortc's sender Opus packets encoded here (``OpusPacketEncoder``) rather than frames.
+
+        Called once the answer says the sender's codec is Opus; before that, and for any
+        other codec, ``recv`` gives frames and aiortc encodes them.
+        """
+        if self._encoder is None:
+            self._encoder = OpusPacketEncoder()
+
+    async def _next_frame(self) -> av.AudioFrame | av.Packet:
+        frame = await self.next_frame()
+        if self._encoder is None:
+            return frame
+        return self._encoder.encode(frame, silent=self._idle)
+
+    async def next_frame(self) -> av.AudioFrame:
+        """The next 20 ms frame, when its time comes: what ``recv`` sends, encoded or not."""
         while not self.idle_frames and not self._chunks and not self._ended and self.readyState == "live":
             self._changed.clear()  # no RTP until there is something to play
             await self._changed.wait()
@@ -169,6 +188,7 @@ class AudioOutputTrack(OutputTrack):
             raise MediaStreamError
         if self._ended and not self._chunks:
             raise self._finish()
+        self._idle = not self._chunks  # the frame is the silence between replies
         frame = make_frame(self._take(), index * FRAME_SAMPLES)
         self.frames_sent += 1
         return frame
