@@ -256,10 +256,11 @@ class Session:
     def _encode_opus_here(pc: RTCPeerConnection, runner: Runner, answer: str) -> None:
         """Let the audio output encode its own Opus packets when Opus is what its sender sends."""
         track = runner.audio_output()
+        if track is None:
+            return
         for transceiver in pc.getTransceivers():
-            if track is not None and transceiver.sender.track is track:
-                if first_codec(answer, transceiver.mid) == "audio/opus":
-                    track.send_opus_packets()
+            if transceiver.sender.track is track and first_codec(answer, transceiver.mid) == "audio/opus":
+                track.send_opus_packets()
 
     def _on_track(self, pc: RTCPeerConnection, runner: Runner, track: Any) -> None:
         if track.kind == "audio":

@@ -37,6 +37,15 @@ async def take(audio: InboundAudio, count: int, timeout: float = 5.0) -> list[av
         return [await audio.recv() for _ in range(count)]
 
 
+async def started() -> tuple[RemoteStreamTrack, InboundAudio]:
+    """A track whose first frame (pts 0) has been given."""
+    track = RemoteStreamTrack(kind="audio")
+    audio = InboundAudio(track)
+    track._queue.put_nowait(decoded(0))
+    await take(audio, 1)
+    return track, audio
+
+
 async def test_frames_on_time_pass_through_untouched():
     track = RemoteStreamTrack(kind="audio")
     audio = InboundAudio(track)
@@ -62,19 +71,16 @@ async def test_a_lost_packet_becomes_silence_of_its_length_in_place():
 async def test_a_silent_sender_is_heard_as_silence_on_the_clock_until_it_speaks_again():
     """Opus DTX: packets stop; the handler keeps hearing 20 ms of silence every 20 ms."""
     loop = asyncio.get_running_loop()
-    track = RemoteStreamTrack(kind="audio")
-    audio = InboundAudio(track)
-    track._queue.put_nowait(decoded(0))
-    await take(audio, 1)
-    started = loop.time()
+    track, audio = await started()
+    begun = loop.time()
     filled = await take(audio, 10)  # no packet arrives: only the clock can give these
-    elapsed = loop.time() - started
+    elapsed = loop.time() - begun
     assert all(is_silence(frame) for frame in filled)
     assert [frame.pts for frame in filled] == [SAMPLES * (i + 1) for i in range(10)]
     # Silence comes no faster than real time: ten frames take at least their own length.
     assert elapsed >= 10 * FRAME_SECONDS - 0.005
     # The sender speaks again; its timestamp says how long the pause was.
-    pause = round((loop.time() - started) * 48000) // SAMPLES * SAMPLES + 20 * SAMPLES
+    pause = round((loop.time() - begun) * 48000) // SAMPLES * SAMPLES + 20 * SAMPLES
     speech = decoded(pause)
     track._queue.put_nowait(speech)
     given = []
@@ -104,10 +110,7 @@ async def test_a_timestamp_jump_adds_no_more_silence_than_the_time_it_took():
 
 async def test_a_frame_arriving_after_its_time_was_filled_is_still_given():
     loop = asyncio.get_running_loop()
-    track = RemoteStreamTrack(kind="audio")
-    audio = InboundAudio(track)
-    track._queue.put_nowait(decoded(0))
-    await take(audio, 1)
+    track, audio = await started()
     await take(audio, 6)  # silence stands in for frames 1..6
     late = decoded(SAMPLES)
     track._queue.put_nowait(late)
@@ -117,10 +120,8 @@ async def test_a_frame_arriving_after_its_time_was_filled_is_still_given():
 
 
 async def test_the_end_of_the_track_ends_the_stream_even_in_a_gap():
-    track = RemoteStreamTrack(kind="audio")
-    audio = InboundAudio(track)
-    track._queue.put_nowait(decoded(0))
-    await take(audio, 3)  # one frame, then two of silence
+    track, audio = await started()
+    await take(audio, 2)  # two frames of silence
     track._queue.put_nowait(None)  # aiortc's receiver stopped
     with pytest.raises(MediaStreamError):
         async with asyncio.timeout(5):

@@ -36,7 +36,7 @@ StreamEndpoint.objects.update_or_create(
         "pre_roll_seconds": _seconds("BENCH_PRE_ROLL_SECONDS"),
     },
 )
-serverside.install(AudioOutputTrack)
+serverside.install(AudioOutputTrack, "next_frame")
 # The demo's echo, logged: its ReplyOnPause is built on first use from the module's ``echo``.
 audio.echo = serverside.wrap_reply(audio.echo)
 if "reply_echo" in vars(audio):

@@ -4,7 +4,8 @@ Both servers get the same two, from environment variables:
 
 - ``BENCH_RELEASE_LOG``: a file that receives one line ``time level_db`` for
   every output audio frame above -50 dBFS at the moment the server's output
-  track hands it to aiortc's sender (``recv`` returns): when the server
+  track hands it to aiortc's sender (FastRTC: ``recv`` returns; rtcstream:
+  ``next_frame`` returns, just before ``recv`` encodes it): when the server
   releases reply audio, on the wall clock the page uses too.
 - ``BENCH_REPLY_LOG``: a file that receives one line ``time leading_s`` each
   time the echo function is called (``log_replies``): ``leading_s`` is the
@@ -49,21 +50,21 @@ def frame_level_db(frame: Any) -> float:
     return 20 * math.log10(max(rms, 1e-6))
 
 
-def log_releases(track_class: type, path: str) -> None:
-    """Wrap ``track_class.next_frame`` (what ``recv`` sends, before it is encoded) so each loud frame
-    is logged to ``path`` with the wall time."""
-    original = track_class.next_frame
+def log_releases(track_class: type, method: str, path: str) -> None:
+    """Wrap ``track_class.<method>``, the coroutine that gives the frames the track sends, so each
+    loud frame is logged to ``path`` with the wall time."""
+    original = getattr(track_class, method)
     log = open(path, "a", buffering=1)  # noqa: SIM115  # lives as long as the server process
 
     @functools.wraps(original)
-    async def next_frame(self: Any) -> Any:
+    async def wrapped(self: Any) -> Any:
         frame = await original(self)
         level = frame_level_db(frame)
         if level > QUIET_DB:
             log.write(f"{time.time():.4f} {level:.1f}\n")
         return frame
 
-    track_class.next_frame = next_frame
+    setattr(track_class, method, wrapped)
 
 
 def leading_silence(samples: np.ndarray, rate: int, threshold_db: float = -45.0) -> float:
@@ -142,10 +143,14 @@ def wrap_reply(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]
     return log_replies(fn, path) if path else fn
 
 
-def install(track_class: type) -> None:
-    """Install the release log and the impairment, as the environment asks, on this server process."""
+def install(track_class: type, frames_from: str = "recv") -> None:
+    """Install the release log and the impairment, as the environment asks, on this server process.
+
+    ``frames_from``: the method of ``track_class`` that gives each frame it sends (FastRTC's
+    ``recv``; rtcstream's ``next_frame``, since its ``recv`` gives encoded packets).
+    """
     path = os.environ.get("BENCH_RELEASE_LOG")
     if path:
-        log_releases(track_class, path)
+        log_releases(track_class, frames_from, path)
     if os.environ.get("BENCH_IMPAIR") == "1":
         impair_ice()

@@ -42,8 +42,6 @@ MAX_BACKLOG = 50  # decoded 20 ms frames allowed to wait for a slow handler
 class InboundAudio:
     """Frames from an incoming audio track, with gaps filled by silence and the backlog bounded."""
 
-    kind = "audio"
-
     def __init__(
         self,
         track: MediaStreamTrack,
