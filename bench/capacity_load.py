@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.capacity_media import MovingPicture, tone  # noqa: E402
 from rtcstream.client import ArrayAudioTrack, ArrayVideoTrack, RtcClient  # noqa: E402
+from rtcstream.sdp import asks_for_opus_dtx  # noqa: E402
 
 logging.getLogger("aioice").setLevel(logging.WARNING)
 CONNECT_PARALLEL = 4
@@ -74,7 +75,7 @@ def source(kind: str, fps: float) -> MediaStreamTrack:
 def follow_answer(track: MediaStreamTrack, answer: str) -> None:
     """Send as a browser would after ``answer``: with Opus DTX if it asks for it (``usedtx=1``)."""
     if isinstance(track, ArrayAudioTrack):
-        track.dtx = "usedtx=1" in answer
+        track.dtx = asks_for_opus_dtx(answer)
 
 
 class RtcstreamSession:

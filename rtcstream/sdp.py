@@ -69,6 +69,15 @@ def ask_for_opus_dtx(answer: str) -> str:
     return str(description)
 
 
+def asks_for_opus_dtx(answer: str) -> bool:
+    """Whether ``answer`` asks the other side for Opus DTX, as a browser reads it."""
+    return any(
+        codec.mimeType.lower() == "audio/opus" and str(codec.parameters.get("usedtx")) == "1"
+        for media in SessionDescription.parse(answer).media
+        for codec in media.rtp.codecs
+    )
+
+
 def first_codec(answer: str, mid: str | None) -> str | None:
     """The MIME type (lower case) an answer's media section ``mid`` sends with: its first codec."""
     for media in SessionDescription.parse(answer).media:

@@ -9,6 +9,7 @@ import pytest
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.handlers.turns import TurnOptions
+from rtcstream.sdp import asks_for_opus_dtx
 from tests import speech
 from tests.media_checks import rms
 
@@ -59,6 +60,7 @@ async def test_the_answer_asks_the_browser_for_opus_dtx_unless_disabled(asgi_app
             line.split()[0].split(":")[1] for line in answer if line.startswith("a=rtpmap:") and "opus/" in line
         )
         assert (f"a=fmtp:{opus} usedtx=1" in answer) == enabled
+        assert asks_for_opus_dtx(client.pc.remoteDescription.sdp) == enabled  # as the bench's caller reads it
 
 
 async def test_the_utterance_keeps_its_onset_and_the_reply_plays_it_back(asgi_app):

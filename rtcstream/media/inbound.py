@@ -55,6 +55,8 @@ class InboundAudio:
         self._overdue = overdue
         self._max_backlog = max_backlog
         self._template: av.AudioFrame | None = None  # the stream's format, layout and rate
+        self._rate = 0  # the stream's sample rate, and 20 ms of it: set by its first frame
+        self._frame = 0
         self._end = 0  # pts (in samples) just after the last frame given
         self._current_at = 0.0  # loop time at which the stream given was up to date
         self._filling = False  # in a gap: the next silence is due 20 ms after the last
@@ -65,13 +67,15 @@ class InboundAudio:
 
     async def recv(self) -> av.AudioFrame:
         if self._owed:
-            return self._silence(min(self._owed, self._frame_samples()))
+            return self._silence(min(self._owed, self._frame))
         if self._held is not None:
             frame, self._held = self._held, None
             return self._give(frame)
         if self._template is None:
             frame = await self._next_frame()
             self._template = frame
+            self._rate = int(frame.sample_rate)
+            self._frame = round(self._rate * FRAME_SECONDS)
             self._end = self._start(frame)
             self._current_at = asyncio.get_running_loop().time()
             return self._give(frame)
@@ -84,13 +88,13 @@ class InboundAudio:
             self._filling = True
             frames = max(1, int((loop.time() - self._current_at) / FRAME_SECONDS))
             self._current_at += frames * FRAME_SECONDS
-            self._owed = frames * self._frame_samples()
-            return self._silence(self._frame_samples())
+            self._owed = frames * self._frame
+            return self._silence(self._frame)
         return self._arrived(frame, loop.time())
 
     def _arrived(self, frame: av.AudioFrame, now: float) -> av.AudioFrame:
         missing = self._start(frame) - self._end
-        waited = int((now - self._current_at + FRAME_SECONDS) * self._rate())
+        waited = int((now - self._current_at + FRAME_SECONDS) * self._rate)
         self._current_at = now
         self._filling = False
         if missing <= 0:
@@ -99,7 +103,7 @@ class InboundAudio:
         if not self._owed:
             return self._give(frame)
         self._held = frame
-        return self._silence(min(self._owed, self._frame_samples()))
+        return self._silence(min(self._owed, self._frame))
 
     def _start(self, frame: av.AudioFrame) -> int:
         """Where ``frame`` starts, in samples; a frame without a timestamp follows on."""
@@ -117,20 +121,13 @@ class InboundAudio:
         frame = av.AudioFrame(format=template.format.name, layout=template.layout.name, samples=samples)
         for plane in frame.planes:
             plane.update(bytes(plane.buffer_size))
-        frame.sample_rate = template.sample_rate
-        frame.time_base = Fraction(1, template.sample_rate)
+        frame.sample_rate = self._rate
+        frame.time_base = Fraction(1, self._rate)
         frame.pts = self._end
         self._end += samples
         self._owed = max(0, self._owed - samples)
         self.samples_filled += samples
         return frame
-
-    def _rate(self) -> int:
-        assert self._template is not None
-        return int(self._template.sample_rate)
-
-    def _frame_samples(self) -> int:
-        return round(self._rate() * FRAME_SECONDS)
 
     async def _next_frame(self) -> av.AudioFrame:
         self._shed_backlog()

@@ -4,8 +4,8 @@ Given an ``av.AudioFrame``, aiortc's sender computes the frame's RFC 6465 audio
 level in a pure-Python loop over every sample (~115 µs per 20 ms frame on these
 machines), then hands the encoding to a thread of the loop's default executor
 and waits for it to come back. Given an encoded ``av.Packet`` it only
-packetizes it. ``OpusPacketEncoder`` encodes on the loop with the settings
-aiortc's own ``OpusEncoder`` uses (libopus, 48 kHz stereo, 96 kb/s, ``voip``),
+packetizes it. ``OpusPacketEncoder`` encodes on the loop with the libopus
+context of aiortc's own ``OpusEncoder`` (48 kHz stereo, 96 kb/s, ``voip``),
 which takes 65-115 µs a frame, and it encodes nothing between replies: once
 libopus has settled on digital silence it gives the same 3-byte packet frame
 after frame, and that packet is sent again as it is. The browser decodes
@@ -20,11 +20,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
-from av.audio.codeccontext import AudioCodecContext
+from aiortc.codecs.opus import OpusEncoder
 
 from .audio import OUTPUT_RATE
 
-BIT_RATE = 96000  # as aiortc's OpusEncoder
 TIME_BASE = Fraction(1, OUTPUT_RATE)
 
 
@@ -32,15 +31,9 @@ class OpusPacketEncoder:
     """Encode 20 ms frames of 48 kHz stereo s16 into Opus packets, one packet per frame."""
 
     def __init__(self) -> None:
-        codec = av.CodecContext.create("libopus", "w")
-        assert isinstance(codec, AudioCodecContext)
-        codec.bit_rate = BIT_RATE
-        codec.format = "s16"
-        codec.layout = "stereo"
-        codec.options = {"application": "voip"}
-        codec.sample_rate = OUTPUT_RATE
-        codec.time_base = TIME_BASE
-        self._codec = codec
+        # aiortc's own libopus context, with its settings; its resampler is not needed,
+        # since the output track's frames are already 20 ms of 48 kHz stereo s16.
+        self._codec = OpusEncoder().codec
         self._silence: bytes | None = None  # the packet libopus settled on for digital silence
         self._previous_silence: bytes | None = None  # the packet of the last silent frame encoded
         self.frames_encoded = 0
