@@ -83,3 +83,22 @@ def test_copies_share_the_model_not_the_state():
 def test_wrong_window_size_is_refused():
     with pytest.raises(ValueError, match="512"):
         SileroVAD().process(np.zeros(480, dtype=np.float32))
+
+
+@pytest.mark.parametrize("pause", [1.0, 5.0, 20.0])
+def test_digital_silence_after_no_speech_is_not_run_and_the_next_speech_is_found_as_before(monkeypatch, pause):
+    recording = speech.two_utterances(gap=pause)
+    (_, end_first), (start, end) = recording.utterances
+    vad = SileroVAD()
+    p = probabilities(vad, recording.samples)
+    gap_windows = (start - end_first) // 1536
+    assert vad.windows_skipped >= gap_windows - 20  # all of the pause but its first ~0.6 s
+    assert p[end_first // 1536 + 10 : start // 1536 - 1].max() < 0.1
+    inside = p[start // 1536 + 3 : end // 1536 - 1]
+    assert (inside > 0.5).mean() > 0.9  # the second sentence is found, as the first is
+    # Against the model run on every window, in the same recording: the same windows cross 0.5
+    # apart from a few at the edges of a word (Silero's own scores move that much with the pause's length).
+    monkeypatch.setattr("rtcstream.handlers.vad.QUIET_WINDOWS", 10**9)
+    every = probabilities(SileroVAD(), recording.samples)
+    assert ((p > 0.5) != (every > 0.5)).sum() <= 3
+    assert ((p > 0.35) != (every > 0.35)).sum() <= 3  # the threshold that keeps a turn going
