@@ -28,15 +28,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.capacity_media import MovingPicture, tone  # noqa: E402
 from rtcstream.client import ArrayAudioTrack, ArrayVideoTrack, RtcClient  # noqa: E402
+from rtcstream.media.tracks import DTX_PERIOD_FRAMES  # noqa: E402
 from rtcstream.sdp import asks_for_opus_dtx  # noqa: E402
 
 logging.getLogger("aioice").setLevel(logging.WARNING)
 CONNECT_PARALLEL = 4
 # "voice": an idle connected ReplyOnPause session (the caller is silent, so the VAD runs and nothing replies;
-# the server still sends 20 ms of silence every 20 ms, which is what is counted). The caller sends as a
-# browser would (follow_answer): rtcstream's answer asks for Opus DTX (AUDIO_DTX), so after 200 ms of
-# silence a packet every 400 ms. Against the bare server, whose answer does not, it is an audio echo of
-# silence at 50 packets a second: the least a connected two-way audio session costs aiortc.
+# what the server sends between replies is counted). Both sides send as browsers would: rtcstream's answer
+# asks for Opus DTX (AUDIO_DTX), so the caller (follow_answer), after 200 ms of silence, sends a packet every
+# 400 ms, and the server sends its silence as DTX too, two packets every 400 ms (DTX_RATE). Against the bare
+# server, whose answer does not, it is an audio echo of silence at 50 packets a second: the least a connected
+# two-way audio session costs aiortc.
+AUDIO_FPS = 50.0
+DTX_RATE = AUDIO_FPS * 2 / DTX_PERIOD_FRAMES  # packets a second a DTX sender sends in silence
 ENDPOINTS = {"audio": "cap-echo", "video": "cap-invert", "voice": "t-reply-echo"}
 MEDIA = {"audio": "audio", "video": "video", "voice": "audio"}  # what each kind sends and receives
 
@@ -46,6 +50,7 @@ class Arrivals:
     """When each frame came back (monotonic seconds); nothing else is kept, so the generator stays cheap."""
 
     times: list[float] = field(default_factory=list)
+    dtx: bool = False  # the answer asked for Opus DTX: an idle voice session's server sends DTX
 
 
 async def count_frames(track: MediaStreamTrack, into: Arrivals) -> None:
@@ -72,10 +77,12 @@ def source(kind: str, fps: float) -> MediaStreamTrack:
     return ArrayAudioTrack(tone() if kind == "audio" else np.zeros(48000, np.int16), loop=True)
 
 
-def follow_answer(track: MediaStreamTrack, answer: str) -> None:
+def follow_answer(track: MediaStreamTrack, answer: str) -> bool:
     """Send as a browser would after ``answer``: with Opus DTX if it asks for it (``usedtx=1``)."""
+    dtx = asks_for_opus_dtx(answer)
     if isinstance(track, ArrayAudioTrack):
-        track.dtx = asks_for_opus_dtx(answer)
+        track.dtx = dtx
+    return dtx
 
 
 class RtcstreamSession:
@@ -89,7 +96,7 @@ class RtcstreamSession:
         client.arrivals = Arrivals()
         track = source(self.kind, self.fps)
         await client.start(**{MEDIA[self.kind]: track})
-        follow_answer(track, client.pc.remoteDescription.sdp)
+        client.arrivals.dtx = follow_answer(track, client.pc.remoteDescription.sdp)
         return client.arrivals
 
     async def close(self) -> None:
@@ -119,7 +126,7 @@ class BareSession:
         await self.socket.send(json.dumps({"kind": MEDIA[self.kind], "sdp": pc.localDescription.sdp}))
         answer = json.loads(await self.socket.recv())
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-        follow_answer(track, answer["sdp"])
+        arrivals.dtx = follow_answer(track, answer["sdp"])
         return arrivals
 
     async def close(self) -> None:
@@ -173,12 +180,17 @@ async def run(args: argparse.Namespace) -> None:
             inside = [t for t in a.times if start <= t < end]
             per_session_fps.append(len(inside) / (end - start))
             gaps += [b - a_ for a_, b in zip(inside, inside[1:], strict=False)]
+        if MEDIA[args.kind] == "video":
+            nominal = args.fps
+        else:
+            nominal = DTX_RATE if args.kind == "voice" and arrivals and all(a.dtx for a in arrivals) else AUDIO_FPS
         say(
             event="result",
             opened=len(arrivals),
             failed=len(sessions) - len(arrivals),
             errors=errors[:3],
             fps=per_session_fps,
+            nominal_fps=nominal,
             gap_p95_ms=None if not gaps else 1000 * (percentile(gaps, 95) or 0.0),
             gap_max_ms=None if not gaps else 1000 * max(gaps),
         )

@@ -1,6 +1,9 @@
 """How soon Chromium plays what the server sends, with and without audio frames between replies.
 
-For each setting of ``AUDIO_IDLE_FRAMES`` (measured in the same run):
+For three ways of filling the time between replies (measured in the same
+run): a silent frame every 20 ms sent as Opus DTX (``AUDIO_IDLE_FRAMES`` and
+``AUDIO_DTX``, the defaults), every silent frame sent (``AUDIO_IDLE_FRAMES``
+only), nothing sent (neither):
 a real daphne serves the demo's stream-handler page with ``Bursts`` in place of
 the echo (``bench/playout_site.py``: a 0.4 s tone every 1.5 s, the server's
 release time of each logged); Debian's chromium opens it through the real
@@ -18,8 +21,9 @@ figures. Printed per setting:
   concealed, accelerate and decelerate samples as shares of samples received.
 - server CPU: the daphne process, per idle connected voice session: K
   ReplyOnPause sessions opened with the Python client that hear silence (the
-  VAD runs, no reply). Includes decoding the client's audio and, with idle
-  frames, encoding and sending 50 silent frames a second.
+  VAD runs, no reply). Includes decoding the client's audio (50 frames a
+  second: this caller does not send DTX) and sending the silence between
+  replies.
 
 Run: ``make bench-playout`` (about two minutes).
 """
@@ -172,30 +176,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+# (label, AUDIO_IDLE_FRAMES, AUDIO_DTX): the defaults first
+SETTINGS = [("idle frames, DTX", "1", "1"), ("idle frames", "1", "0"), ("none", "0", "0")]
+
+
 def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         wav = silent_wav(Path(folder))
-        for idle in ("1", "0"):
-            releases = Path(folder) / f"releases-{idle}.jsonl"
+        for index, (label, idle, dtx) in enumerate(SETTINGS):
+            releases = Path(folder) / f"releases-{index}.jsonl"
             releases.touch()
-            os.environ.update(BENCH_IDLE_FRAMES=idle, BENCH_RELEASES=str(releases))
-            with serve("bench.playout_site", f"bench-playout-{idle}") as (base, process):
+            os.environ.update(BENCH_IDLE_FRAMES=idle, BENCH_DTX=dtx, BENCH_RELEASES=str(releases))
+            with serve("bench.playout_site", f"bench-playout-{index}") as (base, process):
                 run = browser_run(base, wav, releases)
                 run["idle_cpu"] = asyncio.run(idle_cpu(base, psutil.Process(process.pid)))
-            results[idle] = run
+            results[label] = run
     print(f"Chromium playout of 0.4 s bursts, {SECONDS:.0f} s per setting, loopback; {time.strftime('%Y-%m-%d %H:%M')}")
-    header = f"{'AUDIO_IDLE_FRAMES':<18} {'release->audible med / p95':>27} {'clipped med':>12} {'missed':>7} {'jitter buf':>11} {'concealed':>10} {'accel':>6} {'decel':>6} {'CPU/idle session':>17}"
+    print("between replies: 'idle frames, DTX' = AUDIO_IDLE_FRAMES and AUDIO_DTX (the defaults); 'idle frames' =")
+    print("AUDIO_IDLE_FRAMES only (a silent frame every 20 ms); 'none' = neither (no RTP between replies)")
+    header = f"{'between replies':<18} {'release->audible med / p95':>27} {'clipped med':>12} {'missed':>7} {'jitter buf':>11} {'concealed':>10} {'accel':>6} {'decel':>6} {'CPU/idle session':>17}"
     print(header)
     figures = {}
-    for idle, run in results.items():
+    for label, run in results.items():
         delays, clips, misses = match(run["released"], run["bursts"])
         s = run["stats"] or {}
         received = max(1, s.get("totalSamplesReceived", 1))
         jb = s.get("jitterBufferDelay", 0) / max(1, s.get("jitterBufferEmittedCount", 1))
-        figures[idle] = statistics.median(delays) if delays else float("nan")
+        figures[label] = statistics.median(delays) if delays else float("nan")
         print(
-            f"{'True' if idle == '1' else 'False':<18} "
+            f"{label:<18} "
             f"{1000 * statistics.median(delays) if delays else float('nan'):>11.0f} / {1000 * pct(delays, 0.95):>4.0f} ms   "
             f"{1000 * statistics.median(clips) if clips else float('nan'):>8.0f} ms "
             f"{misses:>4}/{len(run['released']):<2} "
@@ -205,8 +215,9 @@ def main() -> None:
             f"{100 * s.get('insertedSamplesForDeceleration', 0) / received:>5.1f}% "
             f"{100 * run['idle_cpu']:>14.2f} %"
         )
-    if figures.get("1") and figures.get("0"):
-        print(f"ratio (no idle frames / idle frames), median release->audible: {figures['0'] / figures['1']:.1f}x")
+    base = figures[SETTINGS[0][0]]
+    for label in list(figures)[1:]:
+        print(f"ratio ({label} / {SETTINGS[0][0]}), median release->audible: {figures[label] / base:.2f}x")
 
 
 if __name__ == "__main__":

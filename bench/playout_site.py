@@ -3,7 +3,7 @@
 The demo's stream-handler page renders ``{% webrtc "echo" %}``; here that entry
 is ``Bursts``, which plays a 0.4 s tone every 1.5 s whatever it hears and
 writes when it released each burst (wall clock) to ``BENCH_RELEASES``.
-``BENCH_IDLE_FRAMES`` (1 or 0) sets ``AUDIO_IDLE_FRAMES``.
+``BENCH_IDLE_FRAMES`` and ``BENCH_DTX`` (1 or 0) set ``AUDIO_IDLE_FRAMES`` and ``AUDIO_DTX``.
 """
 
 from __future__ import annotations
@@ -56,4 +56,5 @@ RTCSTREAM = {
     **RTCSTREAM,
     "HANDLERS": {**RTCSTREAM["HANDLERS"], "echo": "bench.playout_site.Bursts"},
     "AUDIO_IDLE_FRAMES": os.environ.get("BENCH_IDLE_FRAMES", "1") == "1",
+    "AUDIO_DTX": os.environ.get("BENCH_DTX", "1") == "1",
 }

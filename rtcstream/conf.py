@@ -59,10 +59,12 @@ DEFAULTS: dict[str, Any] = {
     # pauses plays the next reply ~1 s late and clips its start (docs/performance.md);
     # False saves the Opus encoding of silence on idle sessions.
     "AUDIO_IDLE_FRAMES": True,
-    # Ask browsers to send Opus with DTX: while the user is silent, a packet every
-    # 400 ms instead of 50 a second, which the server then neither decrypts nor
-    # decodes. Handlers still hear every 20 ms: the gaps reach them as silence
-    # (rtcstream.media.inbound). False: the browser sends every frame.
+    # Opus DTX both ways. The answer asks browsers to send with DTX: while the user
+    # is silent, a packet every 400 ms instead of 50 a second, which the server then
+    # neither decrypts nor decodes; handlers still hear every 20 ms, the gaps reach
+    # them as silence (rtcstream.media.inbound). And the silence the server sends
+    # between replies goes out as DTX too (rtcstream.media.tracks). False: every
+    # frame is sent, both ways.
     "AUDIO_DTX": True,
     # URL prefix of the websocket routes (without slashes).
     "WS_PREFIX": "ws/rtcstream",

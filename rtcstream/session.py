@@ -260,7 +260,7 @@ class Session:
             return
         for transceiver in pc.getTransceivers():
             if transceiver.sender.track is track and first_codec(answer, transceiver.mid) == "audio/opus":
-                track.send_opus_packets()
+                track.send_opus_packets(dtx=conf.get("AUDIO_DTX"))
 
     def _on_track(self, pc: RTCPeerConnection, runner: Runner, track: Any) -> None:
         if track.kind == "audio":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -114,12 +116,21 @@ async def test_terminating_from_the_admin_reaches_the_session_through_the_channe
     assert (row.state, row.end_reason) == ("ended", "terminated")
 
 
-async def test_the_server_sends_opus_it_encoded_itself_and_encodes_silence_once(asgi_app, monkeypatch):
-    """aiortc's sender only packetizes: no per-frame audio level in Python, no hop to a thread."""
+async def _packets_received(client: RtcClient) -> int:
+    assert client.pc is not None
+    stats = await client.pc.getStats()
+    return sum(s.packetsReceived for s in stats.values() if s.type == "inbound-rtp" and s.kind == "audio")
+
+
+@pytest.mark.parametrize("dtx", [True, False], ids=["dtx", "no-dtx"])
+async def test_the_server_sends_opus_it_encoded_itself_and_its_silence_as_dtx(asgi_app, settings, monkeypatch, dtx):
+    """aiortc's sender only packetizes (no per-frame audio level in Python, no hop to a thread);
+    between replies the settled silence packet is sent again, or with AUDIO_DTX two packets in 400 ms."""
     from rtcstream.media.opus import OpusPacketEncoder
 
-    frames = {"sound": 0, "silence": 0, "encoded": 0}
-    original = OpusPacketEncoder.encode
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "AUDIO_DTX": dtx}
+    frames = {"sound": 0, "silence": 0, "dtx": 0, "encoded": 0}
+    original, original_dtx = OpusPacketEncoder.encode, OpusPacketEncoder.dtx_packet
 
     def counting(self, frame, *, silent=False):
         frames["silence" if silent else "sound"] += 1
@@ -127,11 +138,26 @@ async def test_the_server_sends_opus_it_encoded_itself_and_encodes_silence_once(
         frames["encoded"] = self.frames_encoded
         return packet
 
+    def counting_dtx(self, frame):
+        frames["dtx"] += 1
+        return original_dtx(self, frame)
+
     monkeypatch.setattr(OpusPacketEncoder, "encode", counting)
+    monkeypatch.setattr(OpusPacketEncoder, "dtx_packet", counting_dtx)
     async with await RtcClient.connect(asgi_app, "t-reply-echo") as client:
         await client.start(audio=ArrayAudioTrack(np.zeros(48000 * 10, np.int16)))
         await client.wait_for_event("connected")
         await client.wait_for_audio(seconds=1.0)
-        assert frames["silence"] >= 40 and frames["sound"] == 0
-        assert frames["encoded"] <= 10  # between replies the settled silence packet is sent again
-        assert rms(client.audio.samples()) < 1  # and the client decodes silence from it
+        before, started = await _packets_received(client), time.monotonic()
+        await client.wait_for_audio(seconds=3.0)
+        received = await _packets_received(client) - before
+        per_second = received / (time.monotonic() - started)
+        assert frames["sound"] == 0 and frames["encoded"] <= 10  # silence is encoded until libopus settles
+        if dtx:
+            assert frames["dtx"] >= 3
+            assert per_second < 10, per_second  # 5 a second: the settled silence and a DTX packet per 400 ms
+        else:
+            assert frames["dtx"] == 0 and frames["silence"] >= 100
+            assert per_second > 40, per_second  # 50 a second
+        # The client hears continuous silence, as a browser plays DTX: its wait above ended on time.
+        assert rms(client.audio.samples()) < 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from aiortc.codecs.opus import OpusDecoder
 from aiortc.jitterbuffer import JitterFrame
 
@@ -57,3 +58,20 @@ def test_silence_is_encoded_until_libopus_settles_then_its_packet_is_reused():
     gap = heard[len(sound) * FRAME_SAMPLES + 4800 : start * FRAME_SAMPLES]
     assert rms(gap) < 1
     assert abs(dominant_frequency(heard[start * FRAME_SAMPLES + 4800 :]) - 660) < 5
+
+
+def test_a_dtx_packet_is_one_toc_byte_that_decodes_to_20_ms_of_silence():
+    encoder = OpusPacketEncoder()
+    silence = np.zeros(2 * FRAME_SAMPLES, np.int16)
+    packets = [encoder.encode(make_frame(silence, i * FRAME_SAMPLES), silent=True) for i in range(5)]
+    assert encoder.settled
+    dtx = encoder.dtx_packet(make_frame(silence, 5 * FRAME_SAMPLES))
+    assert bytes(dtx) == bytes([bytes(packets[-1])[0] & 0xFC]) and dtx.pts == 5 * FRAME_SAMPLES
+    heard = decode([*packets, dtx])
+    assert heard.size == 6 * FRAME_SAMPLES and rms(heard) < 1
+
+
+def test_no_dtx_packet_before_libopus_settles_on_silence():
+    encoder = OpusPacketEncoder()
+    with pytest.raises(RuntimeError):
+        encoder.dtx_packet(make_frame(np.zeros(2 * FRAME_SAMPLES, np.int16), 0))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.media.audio import FRAME_SAMPLES
-from rtcstream.media.tracks import AudioOutputTrack
+from rtcstream.media.tracks import DTX_AFTER_FRAMES, DTX_PERIOD_FRAMES, AudioOutputTrack
 from tests.handlers import tone
 
 FAST_PERIOD = 0.002  # 10x real time: the interleavings are what matters here
@@ -102,6 +102,46 @@ async def test_between_replies_the_audio_track_sends_silence_every_20_ms():
     await track.put((48000, tone(440, 0.02, 48000)))
     assert (await track.recv()).to_ndarray().any()  # a reply goes out with the next frame
     track.stop()
+
+
+async def test_between_replies_with_dtx_the_track_sends_two_packets_in_400_ms_and_a_reply_at_once():
+    track = AudioOutputTrack()
+    track.send_opus_packets(dtx=True)
+    loop = asyncio.get_running_loop()
+    sent: list[tuple[float, int, int]] = []  # (loop time, pts, bytes), as aiortc's sender pulls them
+
+    async def pull() -> None:
+        while True:
+            packet = await track.recv()
+            sent.append((loop.time(), packet.pts, packet.size))
+
+    async def until(condition) -> None:
+        async with asyncio.timeout(5):
+            while not condition():
+                await asyncio.sleep(0.002)
+
+    puller = asyncio.create_task(pull())
+    try:
+        await until(lambda: len(sent) >= DTX_AFTER_FRAMES + 6)
+        sizes = [size for _, _, size in sent]
+        assert min(sizes[:DTX_AFTER_FRAMES]) > 1  # 200 ms of silence in full first
+        quiet = sent[DTX_AFTER_FRAMES:]
+        assert [size for _, _, size in quiet] == [1, 3, 1, 3, 1, 3]  # a DTX packet (a TOC byte), a keepalive
+        for (at, pts, _), (next_at, next_pts, _) in zip(quiet, quiet[1:], strict=False):
+            frames = (next_pts - pts) // FRAME_SAMPLES
+            assert frames in (DTX_PERIOD_FRAMES - 1, 1)  # the keepalive 19 frames on, the next DTX packet after it
+            assert abs((next_at - at) - frames * 0.02) < 0.015  # timestamps follow the wall clock
+        # A reply in the middle of a quiet stretch goes out at once, on the wall clock's timeline.
+        await until(lambda: sent[-1][2] == 1 and loop.time() - sent[-1][0] > 0.1)
+        count, asked = len(sent), loop.time()
+        await track.put((48000, tone(440, 0.1, 48000)))
+        await until(lambda: len(sent) > count)
+        at, pts, size = sent[count]
+        assert size > 3 and at - asked < 0.01
+        assert abs((pts - sent[0][1]) / 48000 - (at - sent[0][0])) < 0.025
+    finally:
+        puller.cancel()
+        track.stop()
 
 
 pytestmark_sessions = pytest.mark.django_db(transaction=True)

@@ -11,6 +11,8 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from ..media.inbound import InboundAudio
+
 # int16 RMS above which a frame counts as sound (about -50 dBFS).
 AUDIBLE_RMS = 100.0
 
@@ -32,7 +34,7 @@ class AudioSink:
         return np.concatenate([f[2] for f in self.frames])
 
     def seconds(self) -> float:
-        """Seconds received, silence included: the server sends frames continuously."""
+        """Seconds received, silence included (DTX pauses and lost packets filled as silence)."""
         return sum(f[2].size for f in self.frames) / 48000
 
     def audible(self, threshold: float = AUDIBLE_RMS) -> list[tuple[float, int, np.ndarray]]:
@@ -54,11 +56,12 @@ class VideoSink:
 
 
 async def record_audio(track: MediaStreamTrack, sink: AudioSink, notify: Callable[[], None]) -> None:
+    """Record ``track`` as a browser would play it: DTX pauses and lost packets as silence (``InboundAudio``)."""
+    audio = InboundAudio(track, label="Received audio")
     resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
     try:
         while True:
-            frame = await track.recv()
-            assert isinstance(frame, av.AudioFrame)
+            frame = await audio.recv()
             arrived = time.monotonic()
             for out in resampler.resample(frame):
                 sink.frames.append((arrived, frame.pts or 0, out.to_ndarray()[0].copy()))

@@ -11,6 +11,12 @@ libopus has settled on digital silence it gives the same 3-byte packet frame
 after frame, and that packet is sent again as it is. The browser decodes
 exactly what it would have decoded; only the encoder skips work.
 
+With Opus DTX (``dtx_packet``), most of that silence is not sent at all: the
+output track sends the 1-byte packet that tells a decoder "discontinuous
+transmission" (the settled packet's TOC byte, no frame: RFC 6716 section 3.2.1)
+and then nothing until the next reply, or until 400 ms have passed, as
+libopus and WebRTC's own sender do.
+
 The packets carry no audio-level header extension (aiortc adds it only from
 frames): Chromium measures the level of what it decodes itself.
 """
@@ -38,6 +44,18 @@ class OpusPacketEncoder:
         self._previous_silence: bytes | None = None  # the packet of the last silent frame encoded
         self.frames_encoded = 0
 
+    @property
+    def settled(self) -> bool:
+        """True once libopus gives the same packet for each silent frame."""
+        return self._silence is not None
+
+    def dtx_packet(self, frame: av.AudioFrame) -> av.Packet:
+        """Return the DTX packet that stands for ``frame`` (silent; only once ``settled``)."""
+        if self._silence is None:
+            raise RuntimeError("a DTX packet is only sent once libopus has settled on silence")
+        toc = self._silence[0] & 0b1111_1100  # the same configuration, code 0: one frame, here of 0 bytes
+        return self._packet(bytes([toc]), frame)
+
     def encode(self, frame: av.AudioFrame, *, silent: bool = False) -> av.Packet:
         """Return ``frame`` as one Opus packet with its pts; ``silent``: the frame is all zeros."""
         if silent and self._silence is not None:
@@ -54,6 +72,10 @@ class OpusPacketEncoder:
                 self._silence = data
             else:
                 self._previous_silence = data
+        return self._packet(data, frame)
+
+    @staticmethod
+    def _packet(data: bytes, frame: av.AudioFrame) -> av.Packet:
         packet = av.Packet(data)
         packet.pts = frame.pts
         packet.time_base = TIME_BASE

@@ -29,6 +29,15 @@ class Pacer:
             return time.monotonic()
         return self._start + (self._index + 1) * self.period
 
+    def skip_to_now(self) -> None:
+        """Leave out the frames whose time passed while nothing was sent: the next is due now.
+
+        Unlike a gap that ``next`` resyncs after, a short one is not caught up
+        in a burst either.
+        """
+        if self._start is not None:
+            self._index = max(self._index, int((time.monotonic() - self._start) / self.period) - 1)
+
     async def next(self) -> int:
         now = time.monotonic()
         if self._start is None:

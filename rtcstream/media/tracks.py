@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import fractions
 import logging
 import time
@@ -32,6 +33,11 @@ VIDEO_CLOCK = 90000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 _FRAME_VALUES = FRAME_SAMPLES * 2  # interleaved stereo
 _SILENCE = np.zeros(_FRAME_VALUES, dtype=np.int16)
+# Opus DTX between replies, as libopus and WebRTC's sender do it: after this many
+# silent frames sent in full, a DTX packet, then one frame in DTX_PERIOD (400 ms)
+# keeps the stream alive (the settled silence, then a DTX packet again).
+DTX_AFTER_FRAMES = 10
+DTX_PERIOD_FRAMES = 20
 
 
 class OutputTrack(MediaStreamTrack):
@@ -91,6 +97,11 @@ class AudioOutputTrack(OutputTrack):
     receiving stays small and plays the next reply at once, where after a gap
     in the RTP stream Chromium played replies late and clipped their start
     (docs/performance.md). Without ``idle_frames`` nothing is sent between replies.
+
+    Once ``send_opus_packets(dtx=True)`` is called, the silence between replies
+    goes out as Opus DTX: 200 ms of it in full, then a DTX packet, then two
+    packets every 400 ms. A browser's jitter buffer knows this pattern (it is
+    what another browser sends) and plays the next reply at once.
     """
 
     kind = "audio"
@@ -105,7 +116,10 @@ class AudioOutputTrack(OutputTrack):
         self._converter = OutputConverter()
         self._pacer = Pacer(frame_period)  # real time; tests run it faster
         self._encoder: OpusPacketEncoder | None = None
+        self._dtx = False
         self._idle = True
+        self._silent_frames = 0  # silent frames in a row since the last reply
+        self._quiet_until: float | None = None  # after a DTX packet: send nothing until then, or a reply
 
     @property
     def buffered_seconds(self) -> float:
@@ -163,20 +177,45 @@ class AudioOutputTrack(OutputTrack):
             parts.append(_SILENCE[: _FRAME_VALUES - taken])
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def send_opus_packets(self) -> None:
+    def send_opus_packets(self, *, dtx: bool = False) -> None:
         """Hand aiortc's sender Opus packets encoded here (``OpusPacketEncoder``) rather than frames.
 
         Called once the answer says the sender's codec is Opus; before that, and for any
-        other codec, ``recv`` gives frames and aiortc encodes them.
+        other codec, ``recv`` gives frames and aiortc encodes them. ``dtx``: send the
+        silence between replies as Opus DTX.
         """
         if self._encoder is None:
             self._encoder = OpusPacketEncoder()
+        self._dtx = dtx
 
     async def _next_frame(self) -> av.AudioFrame | av.Packet:
+        encoder = self._encoder
+        if encoder is None:
+            return await self.next_frame()
+        keepalive = self._quiet_until is not None
+        if keepalive:
+            await self._quiet()
         frame = await self.next_frame()
-        if self._encoder is None:
-            return frame
-        return self._encoder.encode(frame, silent=self._idle)
+        self._silent_frames = self._silent_frames + 1 if self._idle else 0
+        if self._dtx and self._silent_frames > DTX_AFTER_FRAMES and encoder.settled and not keepalive:
+            # Nothing more until a reply or the keepalive, which is due a period after this packet.
+            self._quiet_until = self._pacer.due() + (DTX_PERIOD_FRAMES - 2) * self._pacer.period
+            return encoder.dtx_packet(frame)
+        return encoder.encode(frame, silent=self._idle)
+
+    async def _quiet(self) -> None:
+        """Wait, after a DTX packet, for a reply, the end, or the keepalive's time; then send at once."""
+        until, self._quiet_until = self._quiet_until, None
+        assert until is not None
+        while not self._chunks and not self._ended and self.readyState == "live":
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._changed.wait()
+        self._pacer.skip_to_now()
 
     async def next_frame(self) -> av.AudioFrame:
         """The next 20 ms frame, when its time comes: what ``recv`` sends, encoded or not."""
