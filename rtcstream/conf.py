@@ -55,9 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "AUDIO_JITTER_FRAMES": 1,
     # How much generated audio may wait ahead of playback, in seconds.
     "AUDIO_BUFFER_SECONDS": 0.5,
-    # Send 20 ms frames of silence between replies. A browser whose RTP stream
-    # pauses plays the next reply ~1 s late and clips its start (docs/performance.md);
-    # False saves the Opus encoding of silence on idle sessions.
+    # Keep the output a live stream of silence between replies (as Opus DTX with
+    # AUDIO_DTX), so a browser plays the next reply at once (docs/performance.md).
+    # False: no RTP at all between replies, which browsers take for packet loss.
     "AUDIO_IDLE_FRAMES": True,
     # Opus DTX both ways. The answer asks browsers to send with DTX: while the user
     # is silent, a packet every 400 ms instead of 50 a second, which the server then

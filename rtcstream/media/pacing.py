@@ -30,10 +30,10 @@ class Pacer:
         return self._start + (self._index + 1) * self.period
 
     def skip_to_now(self) -> None:
-        """Leave out the frames whose time passed while nothing was sent: the next is due now.
+        """Leave out the frames whose time passed during a deliberate pause: the next is due now.
 
-        Unlike a gap that ``next`` resyncs after, a short one is not caught up
-        in a burst either.
+        ``next`` alone catches up a pause shorter than ``resync`` in a burst;
+        after this call, no pause is caught up.
         """
         if self._start is not None:
             self._index = max(self._index, int((time.monotonic() - self._start) / self.period) - 1)

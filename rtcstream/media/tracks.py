@@ -94,8 +94,9 @@ class AudioOutputTrack(OutputTrack):
     ``max_buffer`` seconds are queued, so a generator never runs far ahead of
     playback. ``recv`` hands aiortc one 20 ms frame every 20 ms, silence when
     nothing is queued (``idle_frames``): a browser's jitter buffer that keeps
-    receiving stays small and plays the next reply at once, where after a gap
-    in the RTP stream Chromium played replies late and clipped their start
+    receiving stays small and plays the next reply at once, where it takes a
+    gap in the RTP stream for loss and conceals through it, and played replies
+    a second late when the gap did not show in the timestamps
     (docs/performance.md). Without ``idle_frames`` nothing is sent between replies.
 
     Once ``send_opus_packets(dtx=True)`` is called, the silence between replies
