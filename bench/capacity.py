@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -374,11 +375,8 @@ def idle_voice(steps: list[Step]) -> str:
         f"idle connected voice session: {step.per_session:.2f} % of a core (K={step.sessions}; target < 2 %: {verdict})"
     )
     if len({s.sessions for s in held}) >= 2:
-        ks, cpus = [s.sessions for s in held], [s.cpu for s in held]
-        mean_k, mean_cpu = sum(ks) / len(ks), sum(cpus) / len(cpus)
-        slope = sum((k - mean_k) * (c - mean_cpu) for k, c in zip(ks, cpus, strict=True)) / sum(
-            (k - mean_k) ** 2 for k in ks
-        )
+        ks = [s.sessions for s in held]
+        slope = statistics.linear_regression(ks, [s.cpu for s in held]).slope
         line += f"; each session added {slope:.2f} % (slope over K = {', '.join(map(str, sorted(ks)))})"
     return line
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.capacity_media import MovingPicture, tone  # noqa: E402
 from rtcstream.client import ArrayAudioTrack, ArrayVideoTrack, RtcClient  # noqa: E402
-from rtcstream.media.tracks import DTX_PERIOD_FRAMES  # noqa: E402
+from rtcstream.media.tracks import AUDIO_PTIME, DTX_PACKETS_PER_SECOND  # noqa: E402
 from rtcstream.sdp import asks_for_opus_dtx  # noqa: E402
 
 logging.getLogger("aioice").setLevel(logging.WARNING)
@@ -36,11 +36,10 @@ CONNECT_PARALLEL = 4
 # "voice": an idle connected ReplyOnPause session (the caller is silent, so the VAD runs and nothing replies;
 # what the server sends between replies is counted). Both sides send as browsers would: rtcstream's answer
 # asks for Opus DTX (AUDIO_DTX), so the caller (follow_answer), after 200 ms of silence, sends a packet every
-# 400 ms, and the server sends its silence as DTX too, two packets every 400 ms (DTX_RATE). Against the bare
+# 400 ms, and the server sends its silence as DTX too, two packets every 400 ms (DTX_PACKETS_PER_SECOND). Against the bare
 # server, whose answer does not, it is an audio echo of silence at 50 packets a second: the least a connected
 # two-way audio session costs aiortc.
-AUDIO_FPS = 50.0
-DTX_RATE = AUDIO_FPS * 2 / DTX_PERIOD_FRAMES  # packets a second a DTX sender sends in silence
+AUDIO_FPS = 1 / AUDIO_PTIME  # 20 ms Opus frames
 ENDPOINTS = {"audio": "cap-echo", "video": "cap-invert", "voice": "t-reply-echo"}
 MEDIA = {"audio": "audio", "video": "video", "voice": "audio"}  # what each kind sends and receives
 
@@ -183,7 +182,11 @@ async def run(args: argparse.Namespace) -> None:
         if MEDIA[args.kind] == "video":
             nominal = args.fps
         else:
-            nominal = DTX_RATE if args.kind == "voice" and arrivals and all(a.dtx for a in arrivals) else AUDIO_FPS
+            nominal = (
+                DTX_PACKETS_PER_SECOND
+                if args.kind == "voice" and arrivals and all(a.dtx for a in arrivals)
+                else AUDIO_FPS
+            )
         say(
             event="result",
             opened=len(arrivals),

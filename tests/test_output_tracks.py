@@ -104,6 +104,21 @@ async def test_between_replies_the_audio_track_sends_silence_every_20_ms():
     track.stop()
 
 
+async def test_without_idle_frames_nothing_is_sent_until_a_reply_and_stop_ends_the_wait():
+    track = AudioOutputTrack(idle_frames=False)
+    waiting = asyncio.create_task(track.recv())
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # no RTP between replies
+    await track.put((48000, tone(440, 0.02, 48000)))
+    frame = await asyncio.wait_for(waiting, 1)
+    assert frame.to_ndarray().any()
+    waiting = asyncio.create_task(track.recv())
+    await asyncio.sleep(0.05)
+    track.stop()
+    with pytest.raises(MediaStreamError):
+        await asyncio.wait_for(waiting, 1)
+
+
 async def test_between_replies_with_dtx_the_track_sends_two_packets_in_400_ms_and_a_reply_at_once():
     track = AudioOutputTrack()
     track.send_opus_packets(dtx=True)

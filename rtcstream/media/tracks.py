@@ -38,6 +38,7 @@ _SILENCE = np.zeros(_FRAME_VALUES, dtype=np.int16)
 # keeps the stream alive (the settled silence, then a DTX packet again).
 DTX_AFTER_FRAMES = 10
 DTX_PERIOD_FRAMES = 20
+DTX_PACKETS_PER_SECOND = 2 / (DTX_PERIOD_FRAMES * AUDIO_PTIME)  # a keepalive and a DTX packet a period
 
 
 class OutputTrack(MediaStreamTrack):
@@ -207,22 +208,24 @@ class AudioOutputTrack(OutputTrack):
     async def _quiet(self) -> None:
         """Wait, after a DTX packet, for a reply, the end, or the keepalive's time; then send at once."""
         until, self._quiet_until = self._quiet_until, None
-        assert until is not None
+        await self._wait_for_audio(until)
+        self._pacer.skip_to_now()
+
+    async def _wait_for_audio(self, until: float | None = None) -> None:
+        """Wait until audio is queued, the track ends or stops, or the monotonic time ``until`` passes."""
         while not self._chunks and not self._ended and self.readyState == "live":
-            left = until - time.monotonic()
-            if left <= 0:
-                break
+            left = None if until is None else until - time.monotonic()
+            if left is not None and left <= 0:
+                return
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(left):
                     await self._changed.wait()
-        self._pacer.skip_to_now()
 
     async def next_frame(self) -> av.AudioFrame:
         """The next 20 ms frame, when its time comes: what ``recv`` sends, encoded or not."""
-        while not self.idle_frames and not self._chunks and not self._ended and self.readyState == "live":
-            self._changed.clear()  # no RTP until there is something to play
-            await self._changed.wait()
+        if not self.idle_frames:
+            await self._wait_for_audio()  # no RTP until there is something to play
         index = await self._pacer.next()
         if self.readyState != "live":
             raise MediaStreamError
