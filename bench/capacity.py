@@ -22,6 +22,12 @@ machine they bound what the figures mean.
 installed) and shows where the time goes: the event loop (split by what it
 runs), rtcstream's worker pool, aiortc's decoder threads and the executor
 threads where aiortc encodes.
+
+``--worker-cpu SHARE`` holds each server process to SHARE of one core with a cgroup
+CPU quota (``bench/cpu_quota.py``; needs root): on a machine with few cores the
+load generator needs a core of its own before two whole-core workers reach their
+limit, so "2 workers / 1 worker" there measures the machine; with a quota per
+worker it measures how the workers scale when each has its own CPU.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.capacity_load import MEDIA  # noqa: E402
+from bench.cpu_quota import CpuQuota  # noqa: E402
 from tests.daphne import OUTPUT, serve  # noqa: E402
 
 SETTINGS = "bench.settings_capacity"
@@ -398,11 +405,20 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument("--keep-going", action="store_true", help="run larger K after one that was not held")
     parser.add_argument("--profile", type=int, default=8, help="K audio sessions to profile with py-spy (0: none)")
+    parser.add_argument(
+        "--worker-cpu",
+        type=float,
+        metavar="SHARE",
+        help="hold each server process to SHARE of one core (a cgroup CPU quota; needs root): "
+        "how workers scale when each has its own CPU, on a machine too small to give them whole cores",
+    )
     args = parser.parse_args()
     factories = {"1w": lambda: rtcstream_server(1), "2w": lambda: rtcstream_server(2), "bare": bare_server}
 
     print(f"bench/capacity.py on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
     print("cpu %: the server processes, percent of one core; client%: the load generator; busy%: the whole machine")
+    if args.worker_cpu:
+        print(f"each server process is held to {args.worker_cpu:g} of a core (cgroup CPU quota, 10 ms period)")
     print(f"kind  {HEADER}")
     steps: list[Step] = []
     profiles: dict[str, Profile] = {}
@@ -411,6 +427,10 @@ def main() -> None:
         # Every server runs for the whole bench (an idle one costs nothing), and each K is run on
         # each server in turn, so that all of them share the machine's load of the moment.
         servers = {key: stack.enter_context(factories[key]()) for key in args.servers}
+        if args.worker_cpu:
+            for key, server in servers.items():
+                for i, process in enumerate(server.processes):
+                    stack.enter_context(CpuQuota(f"{key}-{i}", args.worker_cpu)).add(process.pid)
         for kind in MEDIA:
             counts = getattr(args, kind)
             running = set(servers)
@@ -429,7 +449,9 @@ def main() -> None:
             profiles[servers[key].name] = read_profiles(sorted(folder.glob(f"{key}.*.txt")), args.window)
 
     for kind in [kind for kind in MEDIA if any(s.kind == kind for s in steps)]:
-        print(f"\n{kind}:")
+        print(
+            f"\n{kind}:" + (f" (each server process held to {args.worker_cpu:g} of a core)" if args.worker_cpu else "")
+        )
         for line in ratios(steps, kind):
             print(line)
     if any(s.kind == "voice" for s in steps):

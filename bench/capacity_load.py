@@ -94,7 +94,11 @@ class RtcstreamSession:
         self.client = client
         client.arrivals = Arrivals()
         track = source(self.kind, self.fps)
-        await client.start(**{MEDIA[self.kind]: track})
+        if MEDIA[self.kind] == "video":
+            await client.start(video=track)
+        else:
+            await client.start(audio=track)
+        assert client.pc is not None  # set by start
         client.arrivals.dtx = follow_answer(track, client.pc.remoteDescription.sdp)
         return client.arrivals
 
