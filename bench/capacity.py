@@ -449,9 +449,7 @@ def main() -> None:
             profiles[servers[key].name] = read_profiles(sorted(folder.glob(f"{key}.*.txt")), args.window)
 
     for kind in [kind for kind in MEDIA if any(s.kind == kind for s in steps)]:
-        print(
-            f"\n{kind}:" + (f" (each server process held to {args.worker_cpu:g} of a core)" if args.worker_cpu else "")
-        )
+        print(f"\n{kind}:")
         for line in ratios(steps, kind):
             print(line)
     if any(s.kind == "voice" for s in steps):
