@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import conf
+from . import conf, workers
 from .endpoints import Endpoint
 from .reasons import Refusal
 
@@ -30,7 +30,13 @@ from .reasons import Refusal
 SQLITE_LOCK_PATIENCE = 10.0
 
 
-class SessionLimitReached(Exception):
+class Refused(Exception):
+    """An offer is refused before any slot is taken; ``code`` is its ``Refusal``."""
+
+    code: Refusal
+
+
+class SessionLimitReached(Refused):
     """The endpoint already runs as many sessions as its concurrency limit allows."""
 
     code = Refusal.CONCURRENCY_LIMIT
@@ -42,6 +48,34 @@ class SessionLimitReached(Exception):
         )
         self.endpoint = endpoint
         self.limit = limit
+
+
+class HandlerStuck(Refused):
+    """Calls into the endpoint's handler made by ended sessions have not returned, too many of them."""
+
+    code = Refusal.HANDLER_STUCK
+
+    def __init__(self, endpoint: str, stuck: int) -> None:
+        super().__init__(
+            f"The handler of {endpoint!r} has {stuck} calls that did not return after their sessions ended; "
+            "new sessions are refused until they do (the server's log names them)."
+        )
+
+
+def stuck_limit() -> int:
+    """How many stuck calls of one handler stop its endpoints from opening sessions."""
+    return max(1, conf.get("WORKER_THREADS") // 4)
+
+
+def refuse_if_stuck(endpoint: Endpoint) -> None:
+    """Raise ``HandlerStuck`` when the endpoint's handler holds ``stuck_limit()`` stuck calls.
+
+    Each would hold a thread for ever: opening more sessions of such a handler
+    would only grow the process's threads, so they wait until those calls return.
+    """
+    stuck = workers.stuck_calls(endpoint.spec.name)
+    if stuck >= stuck_limit():
+        raise HandlerStuck(endpoint.slug, stuck)
 
 
 class BaseAdmission(ABC):

@@ -171,6 +171,7 @@ class EndReason(models.TextChoices):
     BAD_SDP = Refusal.BAD_SDP, "refused: bad offer"
     SERVER_ERROR = Refusal.SERVER_ERROR, "refused: server error"
     CONCURRENCY_LIMIT = Refusal.CONCURRENCY_LIMIT, "refused: concurrency limit"
+    HANDLER_STUCK = Refusal.HANDLER_STUCK, "refused: handler stuck"
     # Its process stopped sending heartbeats (it died, or lost the database).
     EXPIRED = EXPIRED, "expired (no heartbeat)"
 

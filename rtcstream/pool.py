@@ -9,9 +9,13 @@ alive after SIGTERM; and a blocked call holds its slot for good. Here:
   session ended, or it timed out) can be *released*: its thread stops counting
   against ``size`` and exits when the call returns, and a new thread takes its
   place when work waits;
+- a call blocked in ``queue.Queue.get()`` or ``put()`` can be *woken*
+  (``rtcstream.wake``) before it is released;
 - at most ``max_released`` released threads exist at once; past that a stuck
   call keeps its slot (and an error says so), so stuck user code cannot grow
-  the process's threads without bound.
+  the process's threads without bound. Released calls are counted by their
+  ``owner`` (the registry name of the handler), so that admission can stop
+  opening sessions of a handler whose calls never return, before that limit.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .wake import wake_queue_wait
+
 logger = logging.getLogger("rtcstream.workers")
 
 # Idle threads above zero exit after this many seconds without work.
@@ -39,7 +45,9 @@ class _Call:
     func: Callable[..., Any]
     args: tuple[Any, ...]
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+    owner: str | None = None  # whose code this is (a handler's registry name), for counting stuck calls
     released: bool = False  # its thread no longer counts against the pool's size
+    thread: int | None = None  # the ident of the thread running it
 
 
 class _Worker:
@@ -65,13 +73,14 @@ class WorkerPool:
         self._threads = 0  # threads counted against size (idle, or running an unreleased call)
         self._released = 0  # threads running a released call
         self._running: dict[concurrent.futures.Future[Any], _Call] = {}
+        self._stuck: collections.Counter[str | None] = collections.Counter()  # released calls by owner
         self._numbers = itertools.count(1)
         self._warned_at = -SATURATION_WARNING_INTERVAL
 
     # -- what callers use ----------------------------------------------------------
 
-    def submit(self, func: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        call = _Call(func, args)
+    def submit(self, func: Callable[..., Any], *args: Any, owner: str | None = None) -> concurrent.futures.Future[Any]:
+        call = _Call(func, args, owner=owner)
         with self._lock:
             self._work.append(call)
             self._dispatch()
@@ -93,9 +102,26 @@ class WorkerPool:
                 return False
             call.released = True
             self._released += 1
+            self._stuck[call.owner] += 1
             self._threads -= 1
             self._dispatch()
             return True
+
+    def wake(self, future: concurrent.futures.Future[Any]) -> bool:
+        """Wake the call running ``future`` if it waits in a ``queue.Queue`` (``rtcstream.wake``).
+
+        The pool's lock is held meanwhile, so the thread cannot move on to another call.
+        """
+        with self._lock:
+            call = self._running.get(future)
+            if call is None or call.thread is None:
+                return False
+            return wake_queue_wait(call.thread)
+
+    def stuck(self, owner: str | None) -> int:
+        """How many released calls of ``owner`` are still running."""
+        with self._lock:
+            return self._stuck[owner]
 
     @property
     def stats(self) -> dict[str, int]:
@@ -157,6 +183,7 @@ class WorkerPool:
     def _serve(self, worker: _Worker) -> None:
         call = worker.call
         while call is not None:
+            call.thread = threading.get_ident()
             if call.future.set_running_or_notify_cancel():
                 try:
                     result = call.func(*call.args)
@@ -169,5 +196,8 @@ class WorkerPool:
                 del self._running[call.future]
                 if call.released:
                     self._released -= 1
+                    self._stuck[call.owner] -= 1
+                    if not self._stuck[call.owner]:
+                        del self._stuck[call.owner]
                     return  # a replacement took this thread's place
             call = self._next_call(worker)

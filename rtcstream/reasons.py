@@ -28,6 +28,7 @@ class Refusal(StrEnum):
     BAD_SDP = "bad_sdp"
     SERVER_ERROR = "server_error"
     CONCURRENCY_LIMIT = "concurrency_limit"
+    HANDLER_STUCK = "handler_stuck"  # the handler's calls of ended sessions never returned
 
 
 # What admission records for a session whose process stopped sending heartbeats.

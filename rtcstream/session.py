@@ -22,7 +22,7 @@ from .endpoints import Endpoint
 from .handlers.outputs import AdditionalOutputs
 from .ice import describe, ice_configuration, parse_candidate
 from .inputs import SessionInputs, StateOutputError
-from .limits import SessionLimitReached, get_admission
+from .limits import Refused, get_admission, refuse_if_stuck
 from .media.errors import HandlerOutputError
 from .media.jitter import install_audio_jitter_buffer
 from .outbox import Outbox
@@ -143,7 +143,7 @@ class Session:
             raise
         except ProtocolError as exc:
             refusal, reason = exc.as_message(), Refusal.BAD_SDP
-        except SessionLimitReached as exc:
+        except Refused as exc:
             refusal, reason = protocol.error(exc.code, str(exc)), exc.code
         except TimeoutError:
             refusal, reason = (
@@ -170,6 +170,7 @@ class Session:
         """Take a slot. A database thread cannot be stopped, so a close that comes
         while it runs waits for its verdict: a slot granted then is held, and the
         close's teardown gives it back."""
+        refuse_if_stuck(self.endpoint)
         acquiring = asyncio.ensure_future(
             get_admission().acquire(self.endpoint, self.id, {"user": self.user, "client": self.client})
         )
@@ -188,7 +189,8 @@ class Session:
 
     async def _teardown(self, reason: CloseReason | Refusal) -> None:
         """Release what the session holds, each thing once: timers, runner tasks and
-        tracks, the peer connection, the admission slot and its heartbeat.
+        tracks, the peer connection, the admission slot and its heartbeat, then
+        tell the handler (``shutdown``), which may take a while: the slot is free by then.
 
         The one teardown of both a refusal and a close; it never raises.
         """
@@ -216,6 +218,8 @@ class Session:
                 await get_admission().release(self.id, reason)
             except Exception:
                 logger.exception("Session %s: releasing its admission failed", self.id)
+        if runner is not None:
+            await runner.close_handler()
 
     async def _answer(self, sdp: str) -> str:
         endpoint = self.endpoint
@@ -314,6 +318,10 @@ class Session:
     @property
     def session_id(self) -> str:
         return self.id
+
+    @property
+    def owner(self) -> str:
+        return self.endpoint.spec.name
 
     def inputs(self) -> tuple[Any, ...]:
         return self._inputs.values()

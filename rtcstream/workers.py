@@ -2,16 +2,23 @@
 
 ``run_sync`` and ``iterate`` are the one way rtcstream calls sync user code.
 A call whose caller gives up (its session ended, or it took longer than
-``HANDLER_CALL_TIMEOUT``) and that is still running ``STUCK_GRACE`` seconds
-later is logged with the handler's name and released from the pool
-(``rtcstream.pool``): it holds no slot another session needs, and a call
-blocked forever never delays process exit.
+``HANDLER_CALL_TIMEOUT``) is *abandoned*:
+
+- after ``WAKE_AFTER`` seconds, if it is blocked in ``queue.Queue.get()`` or
+  ``put()`` (the user guide's ``EchoHandler.emit``), it is woken
+  (``rtcstream.wake``);
+- if it is still running ``STUCK_GRACE`` seconds after that, it is logged
+  with the handler's name and released from the pool (``rtcstream.pool``): it
+  holds no slot another session needs, and a call blocked forever never delays
+  process exit. Released calls are counted by ``OWNER``, the registry name of
+  the handler whose session made them (``stuck_calls``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import logging
 import threading
@@ -23,17 +30,32 @@ from django.core.signals import setting_changed
 from . import conf
 from .pool import WorkerPool
 
-__all__ = ["NO_TIMEOUT", "HandlerTimeout", "WorkerPool", "describe", "get_pool", "iterate", "run_sync"]
+__all__ = [
+    "NO_TIMEOUT",
+    "OWNER",
+    "HandlerTimeout",
+    "WorkerPool",
+    "describe",
+    "get_pool",
+    "iterate",
+    "run_sync",
+    "stuck_calls",
+]
 
 T = TypeVar("T")
 logger = logging.getLogger("rtcstream.workers")
 
-# How long a call may go on after its caller gave up before it counts as stuck.
+# How long after its caller gave up a call blocked in a queue is woken (a shutdown()
+# running meanwhile may wake it first), and how long after that it counts as stuck.
+WAKE_AFTER = 0.2
 STUCK_GRACE = 1.0
 # Released (stuck) threads allowed at once, as a multiple of WORKER_THREADS.
 RELEASED_PER_THREAD = 2
 # ``timeout=NO_TIMEOUT``: the call may wait as long as its session lives (a blocking emit).
 NO_TIMEOUT = float("inf")
+
+# Whose code the calls made in this context run: the registry name of a session's handler.
+OWNER: contextvars.ContextVar[str | None] = contextvars.ContextVar("rtcstream_owner", default=None)
 
 _pool: WorkerPool | None = None
 _pool_lock = threading.Lock()
@@ -51,6 +73,11 @@ def get_pool() -> WorkerPool:
             size = conf.get("WORKER_THREADS")
             _pool = WorkerPool(size, max_released=RELEASED_PER_THREAD * size)
         return _pool
+
+
+def stuck_calls(owner: str) -> int:
+    """How many calls of ``owner`` (a handler's registry name) were released as stuck and still run."""
+    return get_pool().stuck(owner)
 
 
 def _reset(*, setting: str, **kwargs: Any) -> None:
@@ -105,13 +132,22 @@ async def _result(pool: WorkerPool, future: concurrent.futures.Future[T], name: 
         _release_if_stuck(pool, future, name, f"after its {limit:g} s call timeout")
         raise HandlerTimeout(f"{name} did not return within {limit:g} s") from None
     except asyncio.CancelledError:
-        # The caller gave up (its session is ending). Not yet started: it never
-        # will. Running: give it a moment to return before calling it stuck.
+        # The caller gave up (its session is ending). Not yet started: it never will.
         if not future.cancel() and not future.done():
-            asyncio.get_running_loop().call_later(
-                STUCK_GRACE, _release_if_stuck, pool, future, name, "after its session ended"
-            )
+            _abandon(pool, future, name)
         raise
+
+
+def _abandon(pool: WorkerPool, future: concurrent.futures.Future[Any], name: str) -> None:
+    """A running call whose session ended: wake it if it waits in a queue, then release it if it is still stuck."""
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:
+        if not future.done():
+            pool.wake(future)
+            loop.call_later(STUCK_GRACE, _release_if_stuck, pool, future, name, "after its session ended")
+
+    loop.call_later(WAKE_AFTER, wake)
 
 
 async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = None, name: str | None = None) -> T:
@@ -123,7 +159,7 @@ async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = N
     caller, runs on, released from the pool.
     """
     pool = get_pool()
-    return await _result(pool, pool.submit(func, *args), name or describe(func), timeout)
+    return await _result(pool, pool.submit(func, *args, owner=OWNER.get()), name or describe(func), timeout)
 
 
 _DONE = object()
@@ -148,8 +184,10 @@ def _close_in_pool(generator: Any, in_flight: concurrent.futures.Future[Any] | N
     if not hasattr(generator, "close"):
         return
 
+    owner = OWNER.get()
+
     def close(_: object = None) -> None:
-        get_pool().submit(_close_quietly, generator)
+        get_pool().submit(_close_quietly, generator, owner=owner)
 
     if in_flight is not None and not in_flight.done():
         in_flight.add_done_callback(close)
@@ -195,9 +233,10 @@ async def iterate(source: Any) -> AsyncGenerator[Any, None]:
     in_flight: concurrent.futures.Future[Any] | None = None
     name = f"next() of {getattr(source, '__qualname__', type(source).__qualname__)}"
     pool = get_pool()
+    owner = OWNER.get()
     try:
         while True:
-            in_flight = pool.submit(_next, source)
+            in_flight = pool.submit(_next, source, owner=owner)
             item = await _result(pool, in_flight, name, None)
             in_flight = None
             if item is _DONE:

@@ -46,6 +46,7 @@ RTCSTREAM = {
         "t-slow": "tests.handlers.SlowHandler",
         "t-guide-echo": "tests.guide.examples.stream_handler.EchoHandler",
         "t-blocked": "tests.handlers.BlockedHandler",
+        "t-guide-echo-4": {"handler": "tests.guide.examples.stream_handler.EchoHandler", "concurrency_limit": 4},
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},
         "t-colors-rgb": {"handler": "tests.handlers.colors", "modality": "video", "color": "rgb"},
         "t-channels": "tests.handlers.channel_means",

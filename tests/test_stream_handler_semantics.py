@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from rtcstream import workers
-from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream import limits, workers
+from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from tests.daphne import OUTPUT, serve
 from tests.handlers import BLOCKED_GATE, tone
 from tests.media_checks import dominant_frequency, loud_part
@@ -48,34 +48,61 @@ def blocked_gate():
     BLOCKED_GATE.clear()
 
 
-@override_settings(RTCSTREAM={**settings.RTCSTREAM, "WORKER_THREADS": 2})
-async def test_calls_blocked_after_their_session_ends_are_logged_and_hold_no_pool_thread(
+async def test_the_guides_echo_handler_is_woken_when_its_session_ends_and_holds_no_thread(asgi_app, caplog):
+    # emit() blocks in `self.queue.get()` and the guide's handler has no shutdown():
+    # when the session ends, rtcstream puts None in that queue (rtcstream.wake).
+    caplog.set_level(logging.DEBUG, logger="rtcstream.workers")
+    pool = workers.get_pool()
+    for _ in range(3):
+        async with await RtcClient.connect(asgi_app, "t-guide-echo") as client:
+            await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+            await client.wait_for_audio(seconds=0.3)
+            assert (await client.stop())["reason"] == "client_stop"
+    await client.wait_until(
+        lambda: "from queue.get()" in caplog.text, timeout=5
+    )  # (an emit between two gets needs no waking)
+    await client.wait_until(lambda: pool.stats["threads"] == pool.stats["idle"], timeout=5)
+    assert pool.stats["released"] == 0 and pool.stuck("t-guide-echo") == 0
+    assert "still running" not in caplog.text
+
+
+@override_settings(RTCSTREAM={**settings.RTCSTREAM, "WORKER_THREADS": 4})
+async def test_calls_that_cannot_be_woken_are_released_and_their_handler_refused_while_others_run(
     asgi_app, blocked_gate, caplog
 ):
     caplog.set_level(logging.WARNING, logger="rtcstream.workers")
     pool = workers.get_pool()
     blocked_gate.append(pool)
-    assert pool.size == 2
-    # Two sessions whose emit() blocks for good: without releasing them, they
-    # would hold both threads of the pool and no other session could run.
-    for _ in range(2):
-        async with await RtcClient.connect(asgi_app, "t-blocked") as client:
-            await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
-            await client.wait_for_event("connected")
-            await client.wait_until(lambda: pool.stats["threads"] == 2, timeout=5)
-            assert (await client.stop())["reason"] == "client_stop"
-        await client.wait_until(lambda: "BlockedHandler.emit" in caplog.text, timeout=5)
-    await client.wait_until(lambda: pool.stats["released"] == 2, timeout=5)
+    assert pool.size == 4 and limits.stuck_limit() == 1
+    # A session whose emit() blocks in threading.Event.wait(), which nothing wakes.
+    async with await RtcClient.connect(asgi_app, "t-blocked") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_event("emit_blocked")
+        assert (await client.stop())["reason"] == "client_stop"
+    await client.wait_until(lambda: pool.stats["released"] == 1, timeout=5)
     stuck = [r for r in caplog.records if "BlockedHandler.emit" in r.getMessage()]
-    assert len(stuck) == 2 and all(r.levelno == logging.WARNING for r in stuck)
+    assert len(stuck) == 1 and stuck[0].levelno == logging.WARNING
     assert "tests.handlers.BlockedHandler.emit" in stuck[0].getMessage()
     assert "after its session ended" in stuck[0].getMessage()
-    # Another session still gets threads: the guide's echo needs two at once.
+    assert pool.stuck("t-blocked") == 1 and pool.stats["threads"] <= 4
+    # Its handler opens no more sessions (each would hold a thread for ever) ...
+    async with await RtcClient.connect(asgi_app, "t-blocked") as client:
+        with pytest.raises(RtcError) as refused:
+            await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        assert refused.value.code == "handler_stuck"
+    # ... while another endpoint gets the pool's threads: the guide's echo needs two at once.
     async with await RtcClient.connect(asgi_app, "t-guide-echo") as client:
         await client.start(audio=ArrayAudioTrack(tone(700, 10, 48000)))
         audio = await client.wait_for_audio(seconds=1.0)
         assert abs(dominant_frequency(loud_part(audio.samples())[-24000:]) - 700) < 5
-    assert pool.stats["released"] == 2 and pool.stats["threads"] <= 2
+    # Once the stuck call returns, the handler is served again.
+    BLOCKED_GATE.set()
+    await client.wait_until(lambda: pool.stuck("t-blocked") == 0, timeout=5)
+    BLOCKED_GATE.clear()
+    async with await RtcClient.connect(asgi_app, "t-blocked") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_event("emit_blocked")
+    BLOCKED_GATE.set()
 
 
 async def test_daphne_stops_on_sigterm_within_5_s_with_live_sessions_and_handlers_blocked_forever():

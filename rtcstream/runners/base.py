@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
@@ -16,6 +17,7 @@ from ..handlers.outputs import AdditionalOutputs, CloseStream
 from ..media.tracks import AudioOutputTrack, OutputTrack
 from ..media.video import DEFAULT_COLOR, Color
 from ..reasons import CloseReason
+from ..workers import OWNER
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -49,6 +51,10 @@ class MediaOptions:
 class RunnerContext(HandlerContext, Protocol):
     """The session as a runner sees it: the handler's context plus ways to end or publish."""
 
+    @property
+    def owner(self) -> str:
+        """The registry name of the handler: whose sync calls the worker pool counts."""
+
     def publish(self, outputs: AdditionalOutputs) -> None:
         """Send ``outputs`` to the page, in order."""
 
@@ -71,7 +77,8 @@ async def drain(track: MediaStreamTrack) -> None:
 class Runner(ABC):
     """Drives one handler. The session calls, in order: ``outgoing_tracks`` and
     ``on_track`` while negotiating, ``start`` once media flows, ``trigger`` on
-    demand, and ``stop`` exactly once at the end."""
+    demand, then ``stop`` exactly once at the end and, once the session's slot
+    is given back, ``close_handler``."""
 
     consumes: str | None = None  # the kind of incoming track the handler reads
 
@@ -83,6 +90,9 @@ class Runner(ABC):
         self._outgoing: list[OutputTrack] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
+        # The tasks' context: calls into sync user code count as this handler's (workers.OWNER).
+        self._task_context = contextvars.copy_context()
+        self._task_context.run(OWNER.set, context.owner)
 
     def own(self, track: T) -> T:
         """Make ``track`` one this runner sends; its end is watched from now on."""
@@ -141,13 +151,17 @@ class Runner(ABC):
         for track in self.outgoing_tracks():
             track.stop()
 
+    async def close_handler(self) -> None:
+        """Let the handler know its session has ended (after ``stop``); never raises."""
+
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any] | None:
         """Run ``coro`` as a task owned by this runner; a handler error ends the session."""
         if self._stopped:
             coro.close()
             return None
-        task = asyncio.ensure_future(coro)
-        task.set_name(f"rtcstream:{self.context.session_id}:{name}")
+        task = self.context.loop.create_task(
+            coro, name=f"rtcstream:{self.context.session_id}:{name}", context=self._task_context.copy()
+        )
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task

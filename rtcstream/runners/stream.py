@@ -21,6 +21,8 @@ logger = logging.getLogger("rtcstream.runners")
 # How long the emit loop waits for new input before asking the handler again,
 # for handlers that produce output without input (a greeting, a timer).
 IDLE_POLL = 0.02
+# How long a session's end waits for the handler's shutdown(); a slower one runs on, released.
+SHUTDOWN_TIMEOUT = 5.0
 
 
 class StreamRunner(Runner):
@@ -97,16 +99,28 @@ class StreamRunner(Runner):
                     "Session %s: mode 'send' plays no audio; the handler's audio is dropped.", self.context.session_id
                 )
 
-    async def stop(self) -> None:
-        await super().stop()
+    async def close_handler(self) -> None:
+        """Call ``shutdown()``: a sync one in the pool, while a blocked ``emit`` may still wait.
+
+        ``shutdown`` is how a handler whose ``emit`` blocks is told to return (put a
+        sentinel in its queue, set its event); one blocked in ``queue.Queue.get()``
+        is woken without it (``rtcstream.wake``).
+        """
         try:
-            if hasattr(self.handler, "aclose"):
-                await self.handler.aclose()  # async handlers that own tasks wait for them here
-            elif self.is_async:
-                result = self.handler.shutdown()
-                if inspect.isawaitable(result):
-                    await result
-            else:
-                await self.call(self.handler.shutdown)
+            async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                if hasattr(self.handler, "aclose"):
+                    await self.handler.aclose()  # async handlers that own tasks wait for them here
+                elif self.is_async:
+                    result = self.handler.shutdown()
+                    if inspect.isawaitable(result):
+                        await result
+                else:
+                    await self.call(self.handler.shutdown, timeout=workers.NO_TIMEOUT)
+        except TimeoutError:
+            logger.warning(
+                "Session %s: the handler's shutdown() did not return within %g s",
+                self.context.session_id,
+                SHUTDOWN_TIMEOUT,
+            )
         except Exception:
             logger.exception("Session %s: the handler's shutdown() raised", self.context.session_id)

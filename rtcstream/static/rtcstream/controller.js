@@ -342,6 +342,8 @@ export class StreamController extends EventTarget {
   #onError(run, code, message) {
     if (code === "concurrency_limit") {
       this.#fail(run, new StreamError(code, "This stream is busy: everyone's seat is taken. Please try again in a minute."));
+    } else if (code === "handler_stuck") {
+      this.#fail(run, new StreamError(code, "This stream is not responding right now. Please try again later."));
     } else if (code === "bad_sdp" || code === "server_error") {
       this.#fail(run, new StreamError(code, `The server could not start the stream: ${message}`));
     } else {
