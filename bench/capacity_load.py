@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.capacity_media import MovingPicture, tone  # noqa: E402
 from rtcstream.client import ArrayAudioTrack, ArrayVideoTrack, RtcClient  # noqa: E402
 from rtcstream.media.tracks import AUDIO_PTIME, DTX_PACKETS_PER_SECOND  # noqa: E402
-from rtcstream.sdp import asks_for_opus_dtx  # noqa: E402
+from rtcstream.session.sdp import asks_for_opus_dtx  # noqa: E402
 
 logging.getLogger("aioice").setLevel(logging.WARNING)
 CONNECT_PARALLEL = 4

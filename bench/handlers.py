@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from rtcstream import ReplyOnPause
-from rtcstream.handlers.turns import TurnEnded
+from rtcstream.handlers.turn_taking import TurnEnded
 from rtcstream.handlers.vad import SileroVAD, VoiceActivityDetector
 
 VOICED_DB = -45.0  # a 5 ms block above this RMS (dBFS) is voice

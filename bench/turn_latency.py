@@ -47,7 +47,7 @@ import psutil  # noqa: E402
 
 from bench.handlers import TumblingDetector, first_voiced  # noqa: E402
 from rtcstream.client import ArrayAudioTrack, RtcClient  # noqa: E402
-from rtcstream.handlers.turns import TurnDetector, TurnOptions  # noqa: E402
+from rtcstream.handlers.turn_taking import TurnDetector, TurnOptions  # noqa: E402
 from tests import speech  # noqa: E402
 from tests.daphne import serve  # noqa: E402
 

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from rtcstream.handlers.turns import TurnDetector
+from rtcstream.handlers.turn_taking import TurnDetector
 from rtcstream.handlers.vad import SileroVAD
 from tests import speech
 

@@ -12,7 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from rtcstream.routing import catch_all, websocket_urlpatterns  # noqa: E402
+from rtcstream.signalling.routing import catch_all, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

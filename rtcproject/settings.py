@@ -109,7 +109,11 @@ RTCSTREAM = {
     "ICE_SERVERS": [],
     "DEFAULT_CONCURRENCY_LIMIT": 8,
     # Per-client socket caps counted in Redis when there is one, so they hold across workers.
-    **({"CLIENT_COUNTER": "rtcstream.client_counter.RedisClientCounter", "REDIS_URL": REDIS_URL} if REDIS_URL else {}),
+    **(
+        {"CLIENT_COUNTER": "rtcstream.admission.socket_counts.RedisClientCounter", "REDIS_URL": REDIS_URL}
+        if REDIS_URL
+        else {}
+    ),
     # Addresses of the reverse proxies in front of the workers (deploy/nginx.conf), comma-separated.
     "TRUSTED_PROXIES": [p for p in os.environ.get("RTCSTREAM_TRUSTED_PROXIES", "").split(",") if p],
 }

@@ -11,8 +11,8 @@ importing rtcstream does not load the VAD model.
 
 from typing import Any
 
-from .handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
-from .handlers.outputs import AdditionalOutputs, CloseStream
+from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
+from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 
 __all__ = [
     "AdditionalOutputs",
@@ -27,7 +27,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in ("ReplyOnPause", "AlgoOptions"):
-        from .handlers import reply_on_pause
+        from rtcstream.handlers import reply_on_pause
 
         return getattr(reply_on_pause, name)
     raise AttributeError(f"module 'rtcstream' has no attribute {name!r}")

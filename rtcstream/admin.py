@@ -13,9 +13,9 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import kinds
-from .limits import session_expiry
-from .models import LiveSession, SessionHistory, SessionState, StreamEndpoint, session_group
+from rtcstream.admission.backends import session_expiry
+from rtcstream.endpoints import kinds
+from rtcstream.models import LiveSession, SessionHistory, SessionState, StreamEndpoint, session_group
 
 TERMINATE_MESSAGE = {"type": "rtcstream.terminate"}
 

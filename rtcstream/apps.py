@@ -9,8 +9,8 @@ class RtcstreamConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
-        from .checks import startup
+        from rtcstream import checks  # noqa: F401  (registers the system checks)
+        from rtcstream.checks import startup
 
         startup.install()
 

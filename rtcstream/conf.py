@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_TIME_LIMIT": None,
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Admission backend: counts live sessions against concurrency limits.
-    "ADMISSION_BACKEND": "rtcstream.limits.DatabaseAdmission",
+    "ADMISSION_BACKEND": "rtcstream.admission.backends.DatabaseAdmission",
     # Seconds without a heartbeat after which a live session stops counting
     # (its process died). Heartbeats go out every third of this.
     "SESSION_EXPIRY": 30.0,
@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
     # cap holds per worker) or in Redis (RedisClientCounter with REDIS_URL: the
     # cap holds across every worker and host; a dead worker's sockets expire
     # after SESSION_EXPIRY).
-    "CLIENT_COUNTER": "rtcstream.client_counter.InProcessClientCounter",
+    "CLIENT_COUNTER": "rtcstream.admission.socket_counts.InProcessClientCounter",
     "REDIS_URL": None,
     # Addresses or networks ("10.0.0.0/8") of reverse proxies whose X-Forwarded-For
     # names the client. Empty: the peer address is the client, headers are ignored.

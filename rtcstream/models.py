@@ -11,8 +11,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from . import kinds, registry
-from .reasons import EXPIRED, CloseReason, Refusal
+from rtcstream.endpoints import kinds, registry
+from rtcstream.reasons import EXPIRED, CloseReason, Refusal
 
 # Endpoint options of the handler kinds (kinds.HandlerKind.endpoint_options): one field each.
 HANDLER_OPTION_FIELDS = kinds.all_endpoint_options()

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import OperationalError
 
-from rtcstream.limits import InProcessAdmission
+from rtcstream.admission.backends import InProcessAdmission
 
 SECRET = "no such table: payroll_secret_7f3a"
 

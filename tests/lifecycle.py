@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from rtcstream import clients, heartbeat, limits, session
+from rtcstream.admission import backends, client_identity, heartbeat
+from rtcstream.session import lifecycle
 
 
 def open_peer_connections() -> int:
@@ -28,18 +29,18 @@ def rtcstream_tasks() -> list[str]:
 async def leftovers(*, rows: bool = True) -> list[str]:
     """Describe what is still held; empty when all is released."""
     found = []
-    if sessions := session.open_sessions():
+    if sessions := lifecycle.open_sessions():
         found.append(f"open sessions: {[(s.id, s.state.value) for s in sessions]}")
     if heartbeat.live_sessions():
         found.append(f"heartbeats: {heartbeat.live_sessions()}")
-    if counts := clients.open_counts():
+    if counts := client_identity.open_counts():
         found.append(f"per-client counts: {counts}")
     if tasks := rtcstream_tasks():
         found.append(f"tasks: {tasks}")
     if pcs := open_peer_connections():
         found.append(f"{pcs} open peer connections")
-    backend = limits.get_admission()
-    if isinstance(backend, limits.InProcessAdmission) and (slots := backend.live_sessions()):
+    backend = backends.get_admission()
+    if isinstance(backend, backends.InProcessAdmission) and (slots := backend.live_sessions()):
         found.append(f"in-process slots: {slots}")
     if rows:
         from rtcstream.models import SessionState, StreamSession

@@ -13,9 +13,9 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connections
 from django.utils import timezone
 
-from rtcstream import registry
-from rtcstream.endpoints import Endpoint, from_spec
-from rtcstream.limits import DatabaseAdmission, SessionLimitReached, get_admission
+from rtcstream.admission.backends import DatabaseAdmission, SessionLimitReached, get_admission
+from rtcstream.endpoints import registry
+from rtcstream.endpoints.resolution import Endpoint, from_spec
 from rtcstream.models import EndReason, SessionState, StreamEndpoint, StreamSession
 from tests.admin_handlers import RTCSTREAM
 
@@ -25,7 +25,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def admission_settings(settings):
-    settings.RTCSTREAM = {**RTCSTREAM, "ADMISSION_BACKEND": "rtcstream.limits.DatabaseAdmission", "SESSION_EXPIRY": 30}
+    settings.RTCSTREAM = {
+        **RTCSTREAM,
+        "ADMISSION_BACKEND": "rtcstream.admission.backends.DatabaseAdmission",
+        "SESSION_EXPIRY": 30,
+    }
 
 
 def endpoint(limit: int | None = 3, slug: str = "silence") -> Endpoint:

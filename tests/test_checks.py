@@ -11,7 +11,7 @@ from django.core.asgi import get_asgi_application
 from django.urls import re_path
 
 from rtcstream.checks import entries, serving, signatures, startup
-from rtcstream.consumers import SignallingConsumer
+from rtcstream.signalling.consumers import SignallingConsumer
 
 # An application that mounts only the signalling route (the outputs route forgotten).
 signalling_only = ProtocolTypeRouter(

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
 from django.core.management import call_command
 
-from rtcstream.endpoints import get_endpoint, is_allowed
+from rtcstream.endpoints.resolution import get_endpoint, is_allowed
 from rtcstream.models import StreamEndpoint
 from tests.admin_handlers import RTCSTREAM
 

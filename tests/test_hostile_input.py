@@ -11,7 +11,7 @@ import pytest
 from aiortc import RTCPeerConnection
 from channels.testing import WebsocketCommunicator
 
-from rtcstream import clients
+from rtcstream.admission import client_identity
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.models import StreamSession
 from tests.handlers import tone
@@ -36,7 +36,7 @@ async def test_deeply_nested_json_gets_a_coded_error_and_the_socket_lives(asgi_a
         assert {m["code"] for m in client.messages if m["type"] == "error"} == {"invalid_json"}
         await client.send({"type": "ping"})
         await client.wait_for_message("pong")
-        assert clients.open_counts() == {"address:127.0.0.1": 1}
+        assert client_identity.open_counts() == {"address:127.0.0.1": 1}
     # The asgi_app fixture then checks the count went back to zero.
 
 
@@ -131,14 +131,14 @@ def test_the_client_address_comes_from_a_trusted_proxy_only(settings):
     headers = [(b"x-forwarded-for", b"203.0.113.9, 10.0.0.7")]
     scope = {"client": ("10.0.0.2", 5555), "headers": headers}
     settings.RTCSTREAM = {**settings.RTCSTREAM, "TRUSTED_PROXIES": []}
-    assert clients.client_host(scope) == "10.0.0.2"  # nobody is trusted: the header is ignored
+    assert client_identity.client_host(scope) == "10.0.0.2"  # nobody is trusted: the header is ignored
     settings.RTCSTREAM = {**settings.RTCSTREAM, "TRUSTED_PROXIES": ["10.0.0.0/24"]}
-    assert clients.client_host(scope) == "203.0.113.9"  # both proxies vouch; the hop before them is the client
+    assert client_identity.client_host(scope) == "203.0.113.9"  # both proxies vouch; the hop before them is the client
     spoofed = {"client": ("198.51.100.4", 5555), "headers": headers}
-    assert clients.client_host(spoofed) == "198.51.100.4"  # not a proxy: its header is worth nothing
+    assert client_identity.client_host(spoofed) == "198.51.100.4"  # not a proxy: its header is worth nothing
     chained = {"client": ("10.0.0.2", 1), "headers": [(b"x-forwarded-for", b"1.2.3.4, 203.0.113.9")]}
-    assert clients.client_host(chained) == "203.0.113.9"  # what the client itself wrote is not believed
-    assert clients.client_host({"client": ("10.0.0.2", 1), "headers": []}) == "10.0.0.2"
+    assert client_identity.client_host(chained) == "203.0.113.9"  # what the client itself wrote is not believed
+    assert client_identity.client_host({"client": ("10.0.0.2", 1), "headers": []}) == "10.0.0.2"
 
 
 def test_logged_in_users_are_counted_as_themselves_not_by_their_shared_address():
@@ -146,8 +146,8 @@ def test_logged_in_users_are_counted_as_themselves_not_by_their_shared_address()
         is_authenticated = True
         pk = 7
 
-    assert clients.client_key({"client": ("192.0.2.1", 1), "user": User()}) == "user:7"
-    assert clients.client_key({"client": ("192.0.2.1", 1), "headers": []}) == "address:192.0.2.1"
+    assert client_identity.client_key({"client": ("192.0.2.1", 1), "user": User()}) == "user:7"
+    assert client_identity.client_key({"client": ("192.0.2.1", 1), "headers": []}) == "address:192.0.2.1"
 
 
 async def test_on_daphne_unknown_paths_cost_no_traceback_and_each_log_line_prints_once(daphne_server):
@@ -214,7 +214,7 @@ async def test_a_trickled_candidate_out_of_range_or_garbled_gets_bad_candidate_w
 async def test_an_exception_in_a_consumer_is_logged_and_the_socket_refused_not_left_dying(
     asgi_app, monkeypatch, caplog
 ):
-    from rtcstream import consumers
+    from rtcstream.signalling import consumers
 
     def broken(slug):
         raise RuntimeError("database is gone")
@@ -224,7 +224,7 @@ async def test_an_exception_in_a_consumer_is_logged_and_the_socket_refused_not_l
     communicator.scope["client"] = ("127.0.0.1", 1)
     assert (await communicator.connect(timeout=5))[0]
     assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 1011}
-    assert clients.open_counts() == {"address:127.0.0.1": 1}  # until the client completes the close
+    assert client_identity.open_counts() == {"address:127.0.0.1": 1}  # until the client completes the close
     await communicator.disconnect()
-    assert clients.open_counts() == {}
+    assert client_identity.open_counts() == {}
     assert "database is gone" in caplog.text

@@ -19,10 +19,10 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rtcstream.admission.backends import DatabaseAdmission
 from rtcstream.client import ArrayAudioTrack, RtcClient
-from rtcstream.consumers import session_group
-from rtcstream.limits import DatabaseAdmission
 from rtcstream.models import StreamSession
+from rtcstream.signalling.consumers import session_group
 from tests.handlers import tone
 from tests.lifecycle import assert_nothing_left
 from tests.offers import audio_offer_sdp

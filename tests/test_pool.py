@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from rtcstream.pool import WorkerPool
+from rtcstream.execution.pool import WorkerPool
 
 
 def wait_for(predicate, timeout: float = 5.0) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtcstream.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger, parse
+from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger, parse
 
 LIMIT = 256 * 1024
 

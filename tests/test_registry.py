@@ -6,8 +6,8 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from rtcstream import registry
-from rtcstream.registry import RegistryError, resolve_entry
+from rtcstream.endpoints import registry
+from rtcstream.endpoints.registry import RegistryError, resolve_entry
 
 
 def run_checks() -> list[checks.CheckMessage]:
@@ -28,7 +28,7 @@ def test_entries_resolve_to_kinds_and_defaults():
 def test_a_decorated_generator_is_still_a_generator():
     import functools
 
-    from rtcstream.kinds import kind_of
+    from rtcstream.endpoints.kinds import kind_of
     from tests.handlers import tones
 
     @functools.wraps(tones)
@@ -39,7 +39,7 @@ def test_a_decorated_generator_is_still_a_generator():
 
 
 def test_an_object_whose_call_is_a_generator_is_a_generator():
-    from rtcstream.kinds import kind_of
+    from rtcstream.endpoints.kinds import kind_of
     from tests.handlers import tones
 
     class Tones:

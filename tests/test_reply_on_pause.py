@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from rtcstream import conf
-from rtcstream.handlers.outputs import AdditionalOutputs
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
-from rtcstream.handlers.turns import AlgoOptions, TurnOptions
+from rtcstream.handlers.results import AdditionalOutputs
+from rtcstream.handlers.turn_taking import AlgoOptions, TurnOptions
 from rtcstream.handlers.vad import SileroVadOptions
 
 from . import speech

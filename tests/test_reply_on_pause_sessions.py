@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
-from rtcstream.handlers.turns import TurnOptions
-from rtcstream.sdp import asks_for_opus_dtx
+from rtcstream.handlers.turn_taking import TurnOptions
+from rtcstream.session.sdp import asks_for_opus_dtx
 from tests import speech
 from tests.media_checks import rms
 

@@ -10,10 +10,12 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from rtcstream import clients, conf, consumers
+from rtcstream import conf
+from rtcstream.admission import client_identity
 from rtcstream.client import RtcClient, RtcError
 from rtcstream.models import StreamEndpoint
-from rtcstream.tokens import make_outputs_token, read_outputs_token
+from rtcstream.signalling import consumers
+from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -86,7 +88,7 @@ async def test_one_address_may_hold_only_so_many_sockets(daphne_server, fresh_ad
     clients = []
     try:
         for _ in range(cap):
-            clients.append(await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address))
+            client_identity.append(await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address))
         with pytest.raises(Exception) as refused:
             await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address)
         assert "4429" in str(refused.value)
@@ -134,10 +136,10 @@ async def test_outputs_sockets_count_against_the_per_client_cap(asgi_app, settin
                 replayed.append(communicator)
                 assert (await communicator.connect(timeout=5))[0]
             assert await replayed[-1].receive_output(timeout=5) == {"type": "websocket.close", "code": 4429}
-            assert clients.open_counts() == {"address:127.0.0.1": 3}
+            assert client_identity.open_counts() == {"address:127.0.0.1": 3}
             with pytest.raises(RtcError, match="4429"):
                 await RtcClient.connect(asgi_app, "t-echo")
         finally:
             for communicator in replayed:
                 await communicator.disconnect()
-        assert clients.open_counts() == {"address:127.0.0.1": 1}
+        assert client_identity.open_counts() == {"address:127.0.0.1": 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
-from rtcstream.inputs import SessionInputs, StateOutputError
+from rtcstream.session.inputs import SessionInputs, StateOutputError
 from tests import speech
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

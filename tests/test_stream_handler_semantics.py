@@ -12,8 +12,9 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from rtcstream import limits, workers
+from rtcstream.admission import backends
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
+from rtcstream.execution import calls
 from tests.daphne import OUTPUT, serve
 from tests.handlers import BLOCKED_GATE, tone
 from tests.media_checks import dominant_frequency, loud_part
@@ -38,7 +39,7 @@ def blocked_gate():
     Yields a list the test puts its pool in (the pool changes with the settings).
     """
     BLOCKED_GATE.clear()
-    pools: list[workers.WorkerPool] = []
+    pools: list[calls.WorkerPool] = []
     yield pools
     BLOCKED_GATE.set()
     deadline = time.monotonic() + 5
@@ -50,9 +51,9 @@ def blocked_gate():
 
 async def test_the_guides_echo_handler_is_woken_when_its_session_ends_and_holds_no_thread(asgi_app, caplog):
     # emit() blocks in `self.queue.get()` and the guide's handler has no shutdown():
-    # when the session ends, rtcstream puts None in that queue (rtcstream.wake).
+    # when the session ends, rtcstream puts None in that queue (rtcstream.execution.wake).
     caplog.set_level(logging.DEBUG, logger="rtcstream.workers")
-    pool = workers.get_pool()
+    pool = calls.get_pool()
     for _ in range(3):
         async with await RtcClient.connect(asgi_app, "t-guide-echo") as client:
             await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
@@ -71,9 +72,9 @@ async def test_calls_that_cannot_be_woken_are_released_and_their_handler_refused
     asgi_app, blocked_gate, caplog
 ):
     caplog.set_level(logging.WARNING, logger="rtcstream.workers")
-    pool = workers.get_pool()
+    pool = calls.get_pool()
     blocked_gate.append(pool)
-    assert pool.size == 4 and limits.stuck_limit() == 1
+    assert pool.size == 4 and backends.stuck_limit() == 1
     # A session whose emit() blocks in threading.Event.wait(), which nothing wakes.
     async with await RtcClient.connect(asgi_app, "t-blocked") as client:
         await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from rtcstream import turn
 from rtcstream.checks import network
 from rtcstream.client import RtcClient
+from rtcstream.relay import turn_credentials
 from tests.settings import RTCSTREAM
 
-TURN = {"urls": ["turn:turn.example.org:3478"], "secret": "s3cret", "ttl": 120}
+TURN = {"urls": ["turn:turn_credentials.example.org:3478"], "secret": "s3cret", "ttl": 120}
 
 
 def test_minted_credentials_follow_coturns_rest_scheme() -> None:
-    username, credential = turn.mint("s3cret", "abc", 120, now=1_700_000_000.7)
+    username, credential = turn_credentials.mint("s3cret", "abc", 120, now=1_700_000_000.7)
     assert username == "1700000120:abc"
     # base64(HMAC-SHA1(secret, username)), computed with another implementation:
     # echo -n "1700000120:abc" | openssl dgst -sha1 -hmac s3cret -binary | base64
@@ -23,7 +23,7 @@ def test_minted_credentials_follow_coturns_rest_scheme() -> None:
 
 @pytest.mark.django_db(transaction=True)
 async def test_each_session_gets_its_own_credentials_on_both_peers(asgi_app) -> None:
-    from rtcstream.ice import ice_configuration
+    from rtcstream.session.ice import ice_configuration
 
     settings = {**RTCSTREAM, "TURN": TURN, "ICE_SERVERS": [{"urls": "stun:stun.example.org"}]}
     with override_settings(RTCSTREAM=settings):
@@ -85,7 +85,7 @@ def test_a_wrong_turn_setting_is_an_error(value, fragment) -> None:
     assert found and all(i == "rtcstream.E020" for i, _ in found)
     assert any(fragment in text for _, text in found)
     with override_settings(RTCSTREAM={**RTCSTREAM, "TURN": value}):
-        assert turn.session_ice_servers([], "abc") == []  # an unusable setting adds nothing
+        assert turn_credentials.session_ice_servers([], "abc") == []  # an unusable setting adds nothing
 
 
 def test_the_transport_policy_is_checked() -> None:

@@ -2,7 +2,7 @@
 
 The client gathers relay candidates only (aiortc's iceTransportPolicy "relay"),
 so every packet of the echoed audio crossed the TURN server; the credentials
-are the ones the server minted for the session (rtcstream/turn.py).
+are the ones the server minted for the session (rtcstream/turn_credentials.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from rtcstream import turn
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
+from rtcstream.relay import turn_credentials
 from tests.daphne import serve
 from tests.handlers import tone
 from tests.media_checks import dominant_frequency, loud_part
@@ -71,7 +71,7 @@ async def test_coturn_refuses_expired_credentials_and_takes_fresh_ones(turn_site
     """The minted username's expiry is what coturn checks: the same secret, an hour in the past, is refused."""
     for now, works in ((time.time() - 3600, False), (None, True)):
         async with await RtcClient.connect(turn_site, "t-echo") as client:
-            username, credential = turn.mint(coturn.secret, client.session["session"], 600, now=now)
+            username, credential = turn_credentials.mint(coturn.secret, client.session["session"], 600, now=now)
             client.session["ice_servers"] = [{"urls": [coturn.url], "username": username, "credential": credential}]
             if works:
                 await client.start(audio=ArrayAudioTrack(tone(330, 10, 48000)), ice_transport_policy="relay")

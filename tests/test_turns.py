@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rtcstream.handlers.turns import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
+from rtcstream.handlers.turn_taking import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
 from rtcstream.handlers.vad import SileroVadOptions
 
 from . import speech

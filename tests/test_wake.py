@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from rtcstream.pool import WorkerPool
-from rtcstream.wake import blocked_queue, wake_queue_wait
+from rtcstream.execution.pool import WorkerPool
+from rtcstream.execution.wake import blocked_queue, wake_queue_wait
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:

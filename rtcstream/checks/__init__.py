@@ -7,4 +7,4 @@
 - ``startup``: runs all of the above once in servers that do not run checks (daphne, uvicorn) and logs them.
 """
 
-from . import entries, network, serving, signatures  # noqa: F401  (importing registers the checks)
+from rtcstream.checks import entries, network, serving, signatures  # noqa: F401  (importing registers the checks)

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core import checks
 
-from .. import conf, registry
+from rtcstream import conf
+from rtcstream.endpoints import registry
 
 
 @checks.register("rtcstream")

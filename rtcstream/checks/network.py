@@ -6,17 +6,22 @@ from typing import Any
 
 from django.core import checks
 
-from .. import conf, turn
+from rtcstream import conf
+from rtcstream.relay import turn_credentials
 
 
 @checks.register("rtcstream")
 def check_turn(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    problems = turn.config_problems(conf.get("TURN"))
+    problems = turn_credentials.config_problems(conf.get("TURN"))
     if conf.get("ICE_TRANSPORT_POLICY") not in ("all", "relay"):
         problems.append('RTCSTREAM["ICE_TRANSPORT_POLICY"] must be "all" or "relay".')
     if problems:
         return [checks.Error(problem, id="rtcstream.E020") for problem in problems]
-    if turn.get_config() is None and not turn.has_turn(conf.get("ICE_SERVERS")) and not turn.served_from_loopback():
+    if (
+        turn_credentials.get_config() is None
+        and not turn_credentials.has_turn(conf.get("ICE_SERVERS"))
+        and not turn_credentials.served_from_loopback()
+    ):
         return [
             checks.Warning(
                 "No TURN server is configured, but ALLOWED_HOSTS names hosts other than this machine: "

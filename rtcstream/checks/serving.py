@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from ..dependencies import install_hint
+from rtcstream.endpoints.install_hints import install_hint
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
 LAYER_SNIPPET = (
@@ -23,7 +23,7 @@ LAYER_SNIPPET = (
 )
 ROUTES_SNIPPET = (
     'application = ProtocolTypeRouter({"http": ..., '
-    '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(rtcstream.routing.websocket_urlpatterns)))})'
+    '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(rtcstream.signalling.routing.websocket_urlpatterns)))})'
 )
 
 
@@ -132,7 +132,7 @@ def serves_static_files(app: Any) -> bool:
 
 @checks.register("rtcstream")
 def check_websocket_routes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from ..consumers import OutputsConsumer, SignallingConsumer
+    from rtcstream.signalling.consumers import OutputsConsumer, SignallingConsumer
 
     path = getattr(settings, "ASGI_APPLICATION", None)
     if not path:
@@ -172,7 +172,7 @@ def check_websocket_routes(app_configs: Any = None, **kwargs: Any) -> list[check
             checks.Error(
                 f"The ASGI application {path!r} has no websocket route to rtcstream's {' and '.join(missing)}: "
                 "pages can show the widget but no stream can start.",
-                hint=f"Mount rtcstream.routing.websocket_urlpatterns in your asgi.py: {ROUTES_SNIPPET}",
+                hint=f"Mount rtcstream.signalling.routing.websocket_urlpatterns in your asgi.py: {ROUTES_SNIPPET}",
                 id="rtcstream.E014",
             )
         )

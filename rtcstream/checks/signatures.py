@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core import checks
 
-from .. import registry
+from rtcstream.endpoints import registry
 
 
 def takes(fn: Callable[..., Any], count: int, more: bool) -> bool:
@@ -51,7 +51,7 @@ def describe(fn: Any) -> str:
 def as_reply_on_pause(handler: Any) -> Any:
     """``handler`` if it is a ReplyOnPause, else None (None too when ReplyOnPause cannot be imported)."""
     try:
-        from ..handlers.reply_on_pause import ReplyOnPause
+        from rtcstream.handlers.reply_on_pause import ReplyOnPause
     except ImportError:
         return None
     return handler if isinstance(handler, ReplyOnPause) else None
@@ -62,7 +62,7 @@ def vad_problem(handler: Any) -> str | None:
     reply = as_reply_on_pause(handler)
     if reply is None or reply.model is not None:
         return None
-    from ..handlers.vad import VADUnavailable, find_model
+    from rtcstream.handlers.vad import VADUnavailable, find_model
 
     try:
         find_model()

@@ -10,11 +10,11 @@ benchmarks use it; so can bots::
         await client.wait_for_audio(seconds=1.0)
 """
 
-from .errors import DEFAULT_TIMEOUT, RtcError
-from .session import RtcClient
-from .sinks import AudioSink, VideoSink
-from .sources import ArrayAudioTrack, ArrayVideoTrack, read_audio_file
-from .transports import CommunicatorTransport, Transport, WebsocketTransport
+from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
+from rtcstream.client.session import RtcClient
+from rtcstream.client.sinks import AudioSink, VideoSink
+from rtcstream.client.sources import ArrayAudioTrack, ArrayVideoTrack, read_audio_file
+from rtcstream.client.transports import CommunicatorTransport, Transport, WebsocketTransport
 
 __all__ = [
     "DEFAULT_TIMEOUT",

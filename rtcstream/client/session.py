@@ -10,10 +10,10 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from ..ice import ice_configuration
-from .errors import DEFAULT_TIMEOUT, RtcError
-from .sinks import AudioSink, VideoSink, record_audio, record_video
-from .transports import CommunicatorTransport, WebsocketTransport
+from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
+from rtcstream.client.sinks import AudioSink, VideoSink, record_audio, record_video
+from rtcstream.client.transports import CommunicatorTransport, WebsocketTransport
+from rtcstream.session.ice import ice_configuration
 
 CANDIDATE_LINE = re.compile(r"^a=(candidate:.*|end-of-candidates)\r?$", re.MULTILINE)
 

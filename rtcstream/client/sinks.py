@@ -11,7 +11,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from ..media.inbound import InboundAudio
+from rtcstream.media.inbound import InboundAudio
 
 # int16 RMS above which a frame counts as sound (about -50 dBFS).
 AUDIBLE_RMS = 100.0

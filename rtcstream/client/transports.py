@@ -6,7 +6,7 @@ import itertools
 import json
 from typing import Any, Protocol
 
-from .errors import DEFAULT_TIMEOUT, RtcError
+from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
 
 IN_PROCESS_ADDRESS = "127.0.0.1"
 _ports = itertools.count(40000)

@@ -7,8 +7,8 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from .context import HandlerContext
-from .outputs import AdditionalOutputs, CloseStream
+from rtcstream.handlers.context import HandlerContext
+from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 
 AudioChunk = Union[tuple[int, np.ndarray], tuple[int, np.ndarray, Literal["mono", "stereo"]]]
 EmitType = Union[AudioChunk, AdditionalOutputs, tuple[AudioChunk, AdditionalOutputs], CloseStream, None]

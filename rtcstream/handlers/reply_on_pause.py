@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .. import workers
-from .base import AsyncStreamHandler, EmitType
-from .turns import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
-from .vad import VoiceActivityDetector
+from rtcstream.execution import calls
+from rtcstream.handlers.base import AsyncStreamHandler, EmitType
+from rtcstream.handlers.turn_taking import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
+from rtcstream.handlers.vad import VoiceActivityDetector
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class ReplyOnPause(AsyncStreamHandler):
             **self.turn_overrides,
         )
 
-    # Endpoint settings (rtcstream.kinds.REPLY_ON_PAUSE_OPTIONS) -> TurnOptions fields.
+    # Endpoint settings (rtcstream.endpoints.kinds.REPLY_ON_PAUSE_OPTIONS) -> TurnOptions fields.
     ENDPOINT_OPTIONS = {
         "pause_seconds": "min_silence_s",
         "min_speech_seconds": "min_speech_s",
@@ -181,7 +181,7 @@ class ReplyOnPause(AsyncStreamHandler):
     async def start_up(self) -> None:
         """Load the VAD off the loop (the first load reads the model), then play ``startup_fn``'s greeting."""
         if self._detector is None:
-            self._detector = await workers.run_sync(self.new_detector, self.input_sample_rate)
+            self._detector = await calls.run_sync(self.new_detector, self.input_sample_rate)
         if self.startup_fn is not None:
             self._start_reply(self.startup_fn, self.inputs)
 
@@ -325,7 +325,7 @@ class ReplyOnPause(AsyncStreamHandler):
         """Pull the reply's items into the queue; the generator is closed however this ends."""
         started = False
         try:
-            async with contextlib.aclosing(workers.iterate(await self._call(fn, args))) as items:
+            async with contextlib.aclosing(calls.iterate(await self._call(fn, args))) as items:
                 async for item in items:
                     if not started and _is_audio(item):
                         started = True
@@ -340,9 +340,9 @@ class ReplyOnPause(AsyncStreamHandler):
     @staticmethod
     async def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """Call ``fn``: at once if it is a generator function, in the pool otherwise (it may do work first)."""
-        if workers.is_generator_function(fn):
+        if calls.is_generator_function(fn):
             return fn(*args)
-        return await workers.run_sync(fn, *args)
+        return await calls.run_sync(fn, *args)
 
 
 def _takes_more_than_one(fn: Callable[..., Any]) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 import av
 import numpy as np
 
-from .errors import HandlerOutputError
+from rtcstream.media.errors import HandlerOutputError
 
 OUTPUT_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz: the Opus frame, so the encoder never re-chunks.

@@ -28,7 +28,7 @@ from fractions import Fraction
 import av
 from aiortc.codecs.opus import OpusEncoder
 
-from .audio import OUTPUT_RATE
+from rtcstream.media.audio import OUTPUT_RATE
 
 TIME_BASE = Fraction(1, OUTPUT_RATE)
 

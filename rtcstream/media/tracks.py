@@ -21,10 +21,10 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .audio import FRAME_SAMPLES, OUTPUT_RATE, OutputConverter, make_frame
-from .opus import OpusPacketEncoder
-from .pacing import Pacer
-from .video import array_to_frame
+from rtcstream.media.audio import FRAME_SAMPLES, OUTPUT_RATE, OutputConverter, make_frame
+from rtcstream.media.opus import OpusPacketEncoder
+from rtcstream.media.pacing import Pacer
+from rtcstream.media.video import array_to_frame
 
 logger = logging.getLogger("rtcstream.media")
 

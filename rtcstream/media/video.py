@@ -12,7 +12,7 @@ from typing import Any, Literal
 import av
 import numpy as np
 
-from .errors import HandlerOutputError
+from rtcstream.media.errors import HandlerOutputError
 
 Color = Literal["bgr", "rgb"]
 COLORS: dict[str, str] = {"bgr": "bgr24", "rgb": "rgb24"}

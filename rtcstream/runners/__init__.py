@@ -1,14 +1,14 @@
 """Runners drive one kind of handler between the session's tracks.
 
 Which runner a session uses is the ``runner`` of its handler's kind
-(``rtcstream.kinds``).
+(``rtcstream.endpoints.kinds``).
 """
 
 from __future__ import annotations
 
-from .base import MediaOptions, Runner, RunnerContext
-from .generator import GeneratorRunner
-from .stream import StreamRunner
-from .video import VideoFunctionRunner
+from rtcstream.runners.base import MediaOptions, Runner, RunnerContext
+from rtcstream.runners.generator import GeneratorRunner
+from rtcstream.runners.stream import StreamRunner
+from rtcstream.runners.video import VideoFunctionRunner
 
 __all__ = ["GeneratorRunner", "MediaOptions", "Runner", "RunnerContext", "StreamRunner", "VideoFunctionRunner"]

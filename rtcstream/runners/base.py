@@ -12,12 +12,12 @@ from typing import Any, Protocol, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from ..handlers.context import HandlerContext
-from ..handlers.outputs import AdditionalOutputs, CloseStream
-from ..media.tracks import AudioOutputTrack, OutputTrack
-from ..media.video import DEFAULT_COLOR, Color
-from ..reasons import CloseReason
-from ..workers import OWNER
+from rtcstream.execution.calls import OWNER
+from rtcstream.handlers.context import HandlerContext
+from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+from rtcstream.media.tracks import AudioOutputTrack, OutputTrack
+from rtcstream.media.video import DEFAULT_COLOR, Color
+from rtcstream.reasons import CloseReason
 
 logger = logging.getLogger("rtcstream.runners")
 

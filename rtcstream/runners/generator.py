@@ -8,11 +8,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .. import workers
-from ..media.tracks import AudioOutputTrack, OutputTrack, VideoOutputTrack
-from ..media.video import array_to_frame
-from ..reasons import CloseReason
-from .base import MediaOptions, Runner, RunnerContext
+from rtcstream.execution import calls
+from rtcstream.media.tracks import AudioOutputTrack, OutputTrack, VideoOutputTrack
+from rtcstream.media.video import array_to_frame
+from rtcstream.reasons import CloseReason
+from rtcstream.runners.base import MediaOptions, Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -47,7 +47,7 @@ class GeneratorRunner(Runner):
         self._current = self.spawn(self._produce(self.context.inputs()), "generate")
 
     async def _produce(self, inputs: tuple[Any, ...]) -> None:
-        async with contextlib.aclosing(workers.iterate(self.handler(*inputs))) as items:
+        async with contextlib.aclosing(calls.iterate(self.handler(*inputs))) as items:
             async for item in items:
                 media = self.handle_control(item)
                 if media is None:

@@ -10,11 +10,11 @@ from typing import Any
 
 from aiortc.mediastreams import MediaStreamTrack
 
-from .. import workers
-from ..handlers.base import AsyncStreamHandler, StreamHandlerBase
-from ..media.audio import InputConverter
-from ..media.inbound import InboundAudio
-from .base import MediaOptions, Runner, RunnerContext
+from rtcstream.execution import calls
+from rtcstream.handlers.base import AsyncStreamHandler, StreamHandlerBase
+from rtcstream.media.audio import InputConverter
+from rtcstream.media.inbound import InboundAudio
+from rtcstream.runners.base import MediaOptions, Runner, RunnerContext
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -33,7 +33,7 @@ class StreamRunner(Runner):
     until ``receive`` has queued something (the user guide's ``EchoHandler``)
     works. ``emit`` has no call timeout (it may wait for input as long as the
     session lives); when the session ends, a call still blocked is logged and
-    released from the pool (``rtcstream.workers``).
+    released from the pool (``rtcstream.execution.calls``).
     """
 
     consumes = "audio"
@@ -51,8 +51,8 @@ class StreamRunner(Runner):
         """Call one of the handler's methods: on the loop if async, in the pool if sync."""
         if self.is_async:
             return await method(*args)
-        name = f"{workers.describe(method)} (session {self.context.session_id})"
-        return await workers.run_sync(method, *args, timeout=timeout, name=name)
+        name = f"{calls.describe(method)} (session {self.context.session_id})"
+        return await calls.run_sync(method, *args, timeout=timeout, name=name)
 
     async def start(self) -> None:
         await self.call(self.handler.start_up)
@@ -82,7 +82,7 @@ class StreamRunner(Runner):
 
     async def _emit_loop(self) -> None:
         while True:
-            item = self.handle_control(await self.call(self.handler.emit, timeout=workers.NO_TIMEOUT))
+            item = self.handle_control(await self.call(self.handler.emit, timeout=calls.NO_TIMEOUT))
             if item is None:
                 self._input.clear()
                 try:
@@ -104,7 +104,7 @@ class StreamRunner(Runner):
 
         ``shutdown`` is how a handler whose ``emit`` blocks is told to return (put a
         sentinel in its queue, set its event); one blocked in ``queue.Queue.get()``
-        is woken without it (``rtcstream.wake``).
+        is woken without it (``rtcstream.execution.wake``).
         """
         try:
             async with asyncio.timeout(SHUTDOWN_TIMEOUT):
@@ -115,7 +115,7 @@ class StreamRunner(Runner):
                     if inspect.isawaitable(result):
                         await result
                 else:
-                    await self.call(self.handler.shutdown, timeout=workers.NO_TIMEOUT)
+                    await self.call(self.handler.shutdown, timeout=calls.NO_TIMEOUT)
         except TimeoutError:
             logger.warning(
                 "Session %s: the handler's shutdown() did not return within %g s",

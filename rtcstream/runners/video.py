@@ -10,10 +10,10 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamTrack
 
-from .. import workers
-from ..media.tracks import VideoOutputTrack
-from ..media.video import array_to_frame, frame_to_array
-from .base import MediaOptions, Runner, RunnerContext
+from rtcstream.execution import calls
+from rtcstream.media.tracks import VideoOutputTrack
+from rtcstream.media.video import array_to_frame, frame_to_array
+from rtcstream.runners.base import MediaOptions, Runner, RunnerContext
 
 
 class VideoFunctionRunner(Runner):
@@ -25,7 +25,7 @@ class VideoFunctionRunner(Runner):
 
     def __init__(self, handler: Callable[..., Any], context: RunnerContext, media: MediaOptions) -> None:
         super().__init__(handler, context, media)
-        self._name = f"{workers.describe(handler)} (session {context.session_id})"
+        self._name = f"{calls.describe(handler)} (session {context.session_id})"
         self.video_out = self.own(VideoOutputTrack())
         self._latest: av.VideoFrame | None = None
         self._arrived = asyncio.Event()
@@ -57,7 +57,7 @@ class VideoFunctionRunner(Runner):
             if frame is None:
                 continue
             result = self.handle_control(
-                await workers.run_sync(self._apply, frame, self.context.inputs(), name=self._name)
+                await calls.run_sync(self._apply, frame, self.context.inputs(), name=self._name)
             )
             self.frames_processed += 1
             if result is not None:

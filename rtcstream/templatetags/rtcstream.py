@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.utils.safestring import SafeString
 
-from .. import conf
+from rtcstream import conf
 
 register = template.Library()
 logger = logging.getLogger("rtcstream.templatetags")
@@ -31,8 +31,8 @@ class UnknownEndpoint(template.TemplateSyntaxError):
 
 def known_slugs() -> list[str]:
     """Return the slugs a page may name: enabled admin rows, then registry entries."""
-    from .. import registry
-    from ..models import StreamEndpoint
+    from rtcstream.endpoints import registry
+    from rtcstream.models import StreamEndpoint
 
     slugs = set(registry.handler_names())
     try:
@@ -56,7 +56,7 @@ def rtcstream_assets() -> SafeString:
 
 
 def _lookup(slug: str) -> Any:
-    from ..endpoints import get_endpoint
+    from rtcstream.endpoints.resolution import get_endpoint
 
     try:
         return get_endpoint(slug), None

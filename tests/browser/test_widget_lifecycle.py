@@ -344,7 +344,7 @@ def check_socket_unavailable(context, site, path: str) -> None:
     assert page.eval_on_selector(W, "el => el.dataset.error") == "socket_unavailable"
     message = page.inner_text(f"{W} [data-part=message]")
     assert path in message
-    for cause in ("daphne", "asgi.py", "rtcstream.routing.websocket_urlpatterns", "CHANNEL_LAYERS"):
+    for cause in ("daphne", "asgi.py", "rtcstream.signalling.routing.websocket_urlpatterns", "CHANNEL_LAYERS"):
         assert cause in message, message
     assert phase(page) == "idle"
     assert page.is_visible(f"{W} [data-part=start]")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from rtcstream import registry
+from rtcstream.endpoints import registry
 from rtcstream.models import StreamEndpoint
 
 

@@ -6,9 +6,9 @@ A call whose caller gives up (its session ended, or it took longer than
 
 - after ``WAKE_AFTER`` seconds, if it is blocked in ``queue.Queue.get()`` or
   ``put()`` (the user guide's ``EchoHandler.emit``), it is woken
-  (``rtcstream.wake``);
+  (``rtcstream.execution.wake``);
 - if it is still running ``STUCK_GRACE`` seconds after that, it is logged
-  with the handler's name and released from the pool (``rtcstream.pool``): it
+  with the handler's name and released from the pool (``rtcstream.execution.pool``): it
   holds no slot another session needs, and a call blocked forever never delays
   process exit. Released calls are counted by ``OWNER``, the registry name of
   the handler whose session made them (``stuck_calls``).
@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 from django.core.signals import setting_changed
 
-from . import conf
-from .pool import WorkerPool
+from rtcstream import conf
+from rtcstream.execution.pool import WorkerPool
 
 __all__ = [
     "NO_TIMEOUT",

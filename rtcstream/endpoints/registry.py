@@ -14,11 +14,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from . import conf
-from .dependencies import install_hint
-from .handlers.base import StreamHandlerBase
-from .kinds import HandlerKind, Modality, Mode, kind_of
-from .media.video import COLORS, DEFAULT_COLOR, Color
+from rtcstream import conf
+from rtcstream.endpoints.install_hints import install_hint
+from rtcstream.endpoints.kinds import HandlerKind, Modality, Mode, kind_of
+from rtcstream.handlers.base import StreamHandlerBase
+from rtcstream.media.video import COLORS, DEFAULT_COLOR, Color
 
 ENTRY_KEYS = {
     "handler",
@@ -58,7 +58,7 @@ class HandlerSpec:
     label: str
     fps: float = 30.0
     color: Color = DEFAULT_COLOR  # channel order of the video arrays user code gets and gives
-    state: tuple[Any, ...] = ()  # initial values of the per-session state slots (rtcstream.inputs)
+    state: tuple[Any, ...] = ()  # initial values of the per-session state slots (rtcstream.session.inputs)
 
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.

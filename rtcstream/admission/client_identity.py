@@ -7,7 +7,7 @@ The client is the peer address of the connection, or, when that peer is one of
 The cap (``RTCSTREAM["MAX_SESSIONS_PER_CLIENT"]``) counts signalling and outputs
 sockets alike. A logged-in user is counted as that user, not by address, so an
 office of staff behind one NAT address is never locked out by its neighbours;
-anonymous sockets are counted by address. Across workers, see ``rtcstream.client_counter``.
+anonymous sockets are counted by address. Across workers, see ``rtcstream.admission.socket_counts``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from . import conf
+from rtcstream import conf
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -1,6 +1,6 @@
 """Counting the websockets each client holds open, for ``RTCSTREAM["MAX_SESSIONS_PER_CLIENT"]``.
 
-``InProcessClientCounter`` counts in this process (``rtcstream.clients``): with N
+``InProcessClientCounter`` counts in this process (``rtcstream.admission.client_identity``): with N
 workers a client may hold N times the cap. ``RedisClientCounter`` counts in
 Redis, so the cap holds across every worker and host:
 
@@ -28,7 +28,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from . import clients, conf
+from rtcstream import conf
+from rtcstream.admission import client_identity
 
 logger = logging.getLogger("rtcstream.clients")
 
@@ -47,10 +48,10 @@ class InProcessClientCounter(BaseClientCounter):
     """Counts in this process: the cap holds per worker."""
 
     async def open(self, key: str, socket: str) -> bool:
-        return clients.try_open(key)
+        return client_identity.try_open(key)
 
     async def close(self, key: str, socket: str) -> None:
-        clients.close(key)
+        client_identity.close(key)
 
 
 _OPEN = """

@@ -14,13 +14,15 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from . import clients, conf, protocol
-from .client_counter import get_client_counter
-from .endpoints import get_endpoint, is_allowed
-from .protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
-from .reasons import CloseReason
-from .session import Session
-from .tokens import make_outputs_token, read_outputs_token
+from rtcstream import conf
+from rtcstream.admission import client_identity
+from rtcstream.admission.socket_counts import get_client_counter
+from rtcstream.endpoints.resolution import get_endpoint, is_allowed
+from rtcstream.reasons import CloseReason
+from rtcstream.session.lifecycle import Session
+from rtcstream.signalling import protocol
+from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
+from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
 
 logger = logging.getLogger("rtcstream.consumers")
 
@@ -48,7 +50,7 @@ def outputs_group(session_id: str) -> str:
 
 
 def client_address(scope: dict[str, Any]) -> str | None:
-    host = clients.client_host(scope)
+    host = client_identity.client_host(scope)
     client = scope.get("client")
     if host is None or not client:
         return host
@@ -118,7 +120,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
             logger.warning("Refused a websocket for host %r: not in ALLOWED_HOSTS", _host_header(self.scope))
             await self.refuse(CLOSE_BAD_HOST)
             return False
-        key = clients.client_key(self.scope)
+        key = client_identity.client_key(self.scope)
         if key is not None and not await get_client_counter().open(key, self.channel_name):
             logger.warning("Refused a websocket from %s: it holds too many open sockets", key)
             await self.refuse(CLOSE_TOO_MANY)

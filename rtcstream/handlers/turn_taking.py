@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import soxr
 
-from .vad import SileroVAD, VoiceActivityDetector
+from rtcstream.handlers.vad import SileroVAD, VoiceActivityDetector
 
 
 @dataclass

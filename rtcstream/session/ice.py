@@ -8,7 +8,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer, RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
-from .protocol import Candidate, ProtocolError
+from rtcstream.signalling.protocol import Candidate, ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
 

@@ -7,7 +7,8 @@ to refuse every unknown path the same way, instead of an HTTP 500 and a tracebac
 
 from django.urls import re_path
 
-from . import conf, consumers
+from rtcstream import conf
+from rtcstream.signalling import consumers
 
 
 def _prefix() -> str:

@@ -1,4 +1,4 @@
-"""One WebRTC session: its peer connection, handler, tasks, time limit and shutdown.
+"""One WebRTC session: its peer connection, handler, tasks, time limit and exit_hook.
 
 A session knows nothing of Channels: the consumer hands it two callbacks, one
 that sends a message on the signalling socket and one that publishes outputs.
@@ -16,23 +16,28 @@ from typing import Any
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
-from . import conf, heartbeat, protocol, shutdown, turn, workers
-from .disclosure import visitor_message
-from .endpoints import Endpoint
-from .handlers.outputs import AdditionalOutputs
-from .ice import describe, ice_configuration, parse_candidate
-from .inputs import SessionInputs, StateOutputError
-from .limits import Refused, get_admission, refuse_if_stuck
-from .media.errors import HandlerOutputError
-from .media.jitter import install_audio_jitter_buffer
-from .outbox import Outbox
-from .outputs_json import to_json_values
-from .protocol import Candidate, Offer, ProtocolError
-from .reasons import CloseReason, Refusal
-from .runners import MediaOptions, Runner
-from .sdp import ask_for_opus_dtx, check_offer, first_codec
-from .states import TRANSITIONS, InvalidTransition, SessionState
-from .workers import HandlerTimeout
+from rtcstream import conf
+from rtcstream.admission import heartbeat
+from rtcstream.admission.backends import Refused, get_admission, refuse_if_stuck
+from rtcstream.endpoints.resolution import Endpoint
+from rtcstream.execution import calls
+from rtcstream.execution.calls import HandlerTimeout
+from rtcstream.handlers.results import AdditionalOutputs
+from rtcstream.media.errors import HandlerOutputError
+from rtcstream.media.jitter import install_audio_jitter_buffer
+from rtcstream.reasons import CloseReason, Refusal
+from rtcstream.relay import turn_credentials
+from rtcstream.runners import MediaOptions, Runner
+from rtcstream.session import exit_hook
+from rtcstream.session.disclosure import visitor_message
+from rtcstream.session.ice import describe, ice_configuration, parse_candidate
+from rtcstream.session.inputs import SessionInputs, StateOutputError
+from rtcstream.session.outputs_json import to_json_values
+from rtcstream.session.sdp import ask_for_opus_dtx, check_offer, first_codec
+from rtcstream.session.states import TRANSITIONS, InvalidTransition, SessionState
+from rtcstream.signalling import protocol
+from rtcstream.signalling.outbox import Outbox
+from rtcstream.signalling.protocol import Candidate, Offer, ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
 
@@ -64,12 +69,12 @@ class Session:
         client: str | None = None,
         user: Any = None,
     ) -> None:
-        shutdown.install()  # sessions still open when the process exits are closed first
+        exit_hook.install()  # sessions still open when the process exits are closed first
         self.id = new_session_id()
         self.endpoint = endpoint
         self.client = client
         self.user = user
-        self.ice_servers = turn.session_ice_servers(endpoint.effective_ice_servers, self.id)
+        self.ice_servers = turn_credentials.session_ice_servers(endpoint.effective_ice_servers, self.id)
         self.loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()  # sessions are made on the loop
         self.state = SessionState.NEW
@@ -351,7 +356,7 @@ class Session:
         values = list(outputs.args)
         hook = self.endpoint.spec.on_additional_outputs
         if hook is not None:
-            transformed = await workers.run_sync(hook, *values)
+            transformed = await calls.run_sync(hook, *values)
             values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
         try:
             values = self._inputs.take_state(values)  # the entry's state slots come first

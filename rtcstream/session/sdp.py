@@ -9,8 +9,8 @@ import logging
 
 from aiortc.sdp import DIRECTIONS, SessionDescription
 
-from .ice import MAX_PORT
-from .protocol import ProtocolError
+from rtcstream.session.ice import MAX_PORT
+from rtcstream.signalling.protocol import ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
 

@@ -22,9 +22,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import conf, workers
-from .endpoints import Endpoint
-from .reasons import Refusal
+from rtcstream import conf
+from rtcstream.endpoints.resolution import Endpoint
+from rtcstream.execution import calls
+from rtcstream.reasons import Refusal
 
 # How long an admission on SQLite's default (deferred) transactions retries a locked database, seconds.
 SQLITE_LOCK_PATIENCE = 10.0
@@ -73,7 +74,7 @@ def refuse_if_stuck(endpoint: Endpoint) -> None:
     Each would hold a thread for ever: opening more sessions of such a handler
     would only grow the process's threads, so they wait until those calls return.
     """
-    stuck = workers.stuck_calls(endpoint.spec.name)
+    stuck = calls.stuck_calls(endpoint.spec.name)
     if stuck >= stuck_limit():
         raise HandlerStuck(endpoint.slug, stuck)
 
@@ -158,7 +159,7 @@ class DatabaseAdmission(BaseAdmission):
     """
 
     def __init__(self) -> None:
-        from .models import StreamSession
+        from rtcstream.models import StreamSession
 
         self.alias = router.db_for_write(StreamSession)
         connection = connections[self.alias]
@@ -208,7 +209,7 @@ class DatabaseAdmission(BaseAdmission):
                 delay = min(delay * 2, 0.2)
 
     def _acquire_once(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> bool:
-        from .models import EndReason, SessionState, StreamEndpoint, StreamSession
+        from rtcstream.models import EndReason, SessionState, StreamEndpoint, StreamSession
 
         user = info.get("user")
         fields: dict[str, Any] = {
@@ -247,7 +248,7 @@ class DatabaseAdmission(BaseAdmission):
 
     def release_sync(self, session_id: str, reason: str) -> None:
         """Mark ``session_id`` ended with ``reason``; do nothing if it is not live."""
-        from .models import SessionState, StreamSession
+        from rtcstream.models import SessionState, StreamSession
 
         StreamSession.objects.using(self.alias).filter(session_id=session_id, state=SessionState.LIVE).update(
             state=SessionState.ENDED, end_reason=reason[:32], ended_at=timezone.now()
@@ -255,7 +256,7 @@ class DatabaseAdmission(BaseAdmission):
 
     def heartbeat_sync(self, session_ids: list[str]) -> None:
         """Refresh these live sessions, and end the ones no process refreshes any more."""
-        from .models import SessionState, StreamSession
+        from rtcstream.models import SessionState, StreamSession
 
         now = timezone.now()
         live = StreamSession.objects.using(self.alias).filter(state=SessionState.LIVE)
@@ -265,7 +266,7 @@ class DatabaseAdmission(BaseAdmission):
 
     def _lock(self, slug: str) -> Any:
         """Serialise admission on ``slug`` until the transaction ends; return its endpoint row if locked."""
-        from .models import StreamEndpoint
+        from rtcstream.models import StreamEndpoint
 
         connection = connections[self.alias]
         if connection.vendor == "postgresql":
@@ -278,7 +279,7 @@ class DatabaseAdmission(BaseAdmission):
         return None  # SQLite: the IMMEDIATE transaction already holds the database's write lock
 
     def _expire(self, stale: Any) -> int:
-        from .models import EndReason, SessionState
+        from rtcstream.models import EndReason, SessionState
 
         # The last heartbeat is the best bound we have on when such a session ended.
         return stale.update(state=SessionState.ENDED, end_reason=EndReason.EXPIRED, ended_at=F("heartbeat_at"))

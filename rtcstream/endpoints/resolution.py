@@ -13,12 +13,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import conf, registry
-from .kinds import Modality, Mode
-from .registry import HandlerSpec
+from rtcstream import conf
+from rtcstream.endpoints import registry
+from rtcstream.endpoints.kinds import Modality, Mode
+from rtcstream.endpoints.registry import HandlerSpec
 
 if TYPE_CHECKING:
-    from .models import StreamEndpoint
+    from rtcstream.models import StreamEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _endpoints_from_registry() -> bool:
 
 def get_endpoint(slug: str) -> Endpoint | None:
     """Return the enabled endpoint called ``slug``, or None. Touches the database: call it from a thread."""
-    from .models import StreamEndpoint  # models need the app registry; this module must not
+    from rtcstream.models import StreamEndpoint  # models need the app registry; this module must not
 
     row = StreamEndpoint.objects.filter(slug=slug).prefetch_related("allowed_groups").first()
     if row is not None:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 
-from .reasons import CloseReason
+from rtcstream.reasons import CloseReason
 
 logger = logging.getLogger("rtcstream.session")
 
@@ -39,7 +39,7 @@ def install() -> None:
 
 def close_open_sessions() -> None:
     """Close every session still open, on its own loop if that loop can run again."""
-    from .session import open_sessions
+    from rtcstream.session.lifecycle import open_sessions
 
     sessions = open_sessions()
     if not sessions:

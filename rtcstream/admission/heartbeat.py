@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .limits import get_admission
+from rtcstream.admission.backends import get_admission
 
 logger = logging.getLogger("rtcstream.session")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from . import conf
+from rtcstream import conf
 
 DEFAULT_TTL = 3600
 # "testserver" is the host of Django's test client (the test runner adds it to ALLOWED_HOSTS).

@@ -10,7 +10,7 @@ alive after SIGTERM; and a blocked call holds its slot for good. Here:
   against ``size`` and exits when the call returns, and a new thread takes its
   place when work waits;
 - a call blocked in ``queue.Queue.get()`` or ``put()`` can be *woken*
-  (``rtcstream.wake``) before it is released;
+  (``rtcstream.execution.wake``) before it is released;
 - at most ``max_released`` released threads exist at once; past that a stuck
   call keeps its slot (and an error says so), so stuck user code cannot grow
   the process's threads without bound. Released calls are counted by their
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .wake import wake_queue_wait
+from rtcstream.execution.wake import wake_queue_wait
 
 logger = logging.getLogger("rtcstream.workers")
 
@@ -108,7 +108,7 @@ class WorkerPool:
             return True
 
     def wake(self, future: concurrent.futures.Future[Any]) -> bool:
-        """Wake the call running ``future`` if it waits in a ``queue.Queue`` (``rtcstream.wake``).
+        """Wake the call running ``future`` if it waits in a ``queue.Queue`` (``rtcstream.execution.wake``).
 
         The pool's lock is held meanwhile, so the thread cannot move on to another call.
         """

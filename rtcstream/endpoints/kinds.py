@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import workers
-from .handlers.base import StreamHandlerBase
-from .runners import GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
+from rtcstream.execution import calls
+from rtcstream.handlers.base import StreamHandlerBase
+from rtcstream.runners import GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
 
 Mode = Literal["send-receive", "send", "receive"]
 Modality = Literal["audio", "video"]
@@ -125,7 +125,7 @@ KINDS: tuple[HandlerKind, ...] = (
     HandlerKind(
         "generator",
         "generator",
-        workers.is_generator_function,
+        calls.is_generator_function,
         frozenset({("receive", "audio"), ("receive", "video")}),
         ("receive", "audio"),
         GeneratorRunner,
