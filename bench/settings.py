@@ -13,5 +13,5 @@ RTCSTREAM = {
         "bench-talk-fastrtc": "bench.handlers.talk_fastrtc",
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
-    "MAX_SESSIONS_PER_CLIENT": 16,
+    "MAX_SOCKETS_PER_CLIENT": 16,
 }

@@ -11,5 +11,5 @@ RTCSTREAM = {
         "cap-invert": "bench.capacity_media.invert",
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
-    "MAX_SESSIONS_PER_CLIENT": 10_000,
+    "MAX_SOCKETS_PER_CLIENT": 10_000,
 }

@@ -10,14 +10,19 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (Django must be set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from rtcstream.signalling.middleware import ClientLimits, HostValidator  # noqa: E402
 from rtcstream.signalling.routing import catch_all, websocket_urlpatterns  # noqa: E402
+from rtcstream.static_files import StaticFilesHandler  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # The demo serves its own static files so that one daphne process is the whole site.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, catch_all]))),
+        "http": StaticFilesHandler(django_asgi_app),
+        "websocket": HostValidator(
+            AllowedHostsOriginValidator(
+                AuthMiddlewareStack(ClientLimits(URLRouter([*websocket_urlpatterns, catch_all])))
+            )
+        ),
     }
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 DEFAULTS: dict[str, Any] = {
     # name -> dotted path, or a dict {"handler": path, "mode", "modality",
@@ -31,9 +33,16 @@ DEFAULTS: dict[str, Any] = {
     # Worker threads for sync user code (handlers, generators, video functions).
     "WORKER_THREADS": 32,
     # Websockets (signalling and outputs) one client may hold open at once: a
-    # logged-in user counts as that user, anyone else by address. A page holds
-    # two. None means no cap. Counted by CLIENT_COUNTER.
-    "MAX_SESSIONS_PER_CLIENT": 32,
+    # logged-in user counts as that user, anyone else by address (IPv6: by its
+    # CLIENT_IPV6_PREFIX network). A page holds two. None means no cap. Counted by CLIENT_COUNTER.
+    "MAX_SOCKETS_PER_CLIENT": 32,
+    "CLIENT_IPV4_PREFIX": 32,
+    "CLIENT_IPV6_PREFIX": 64,
+    # This process's limits, whoever asks: sessions (signalling sockets, each a
+    # Session) and websockets of any kind. Past them a socket is refused with 4503
+    # or 4507. An idle socket costs about 40 KB (docs/security.md). None: no limit.
+    "MAX_SESSIONS": 256,
+    "MAX_SOCKETS": 1024,
     # Where open sockets are counted: in this process (InProcessClientCounter, the
     # cap holds per worker) or in Redis (RedisClientCounter with REDIS_URL: the
     # cap holds across every worker and host; a dead worker's sockets expire
@@ -76,3 +85,15 @@ def get(name: str) -> Any:
     if name not in DEFAULTS:
         raise KeyError(f"Unknown rtcstream setting {name!r}")
     return getattr(settings, "RTCSTREAM", {}).get(name, DEFAULTS[name])
+
+
+def load(name: str, base: type) -> Any:
+    """Return the class the setting ``name`` names by dotted path: one of rtcstream's backends, or a site's own."""
+    path = get(name)
+    try:
+        loaded = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f'RTCSTREAM["{name}"] = {path!r} cannot be imported: {exc}') from exc
+    if not isinstance(loaded, type) or not issubclass(loaded, base):
+        raise ImproperlyConfigured(f'RTCSTREAM["{name}"] = {path!r} is not a subclass of {base.__qualname__}.')
+    return loaded

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from rtcstream.admission import backends, client_identity, heartbeat
-from rtcstream.session import lifecycle
+from rtcstream.admission import backends
+from rtcstream.runtime import get_runtime
 
 
 def open_peer_connections() -> int:
@@ -29,17 +29,17 @@ def rtcstream_tasks() -> list[str]:
 async def leftovers(*, rows: bool = True) -> list[str]:
     """Describe what is still held; empty when all is released."""
     found = []
-    if sessions := lifecycle.open_sessions():
+    if sessions := list(get_runtime().sessions):
         found.append(f"open sessions: {[(s.id, s.state.value) for s in sessions]}")
-    if heartbeat.live_sessions():
-        found.append(f"heartbeats: {heartbeat.live_sessions()}")
-    if counts := client_identity.open_counts():
+    if get_runtime().heartbeat.live_sessions():
+        found.append(f"heartbeats: {get_runtime().heartbeat.live_sessions()}")
+    if counts := get_runtime().sockets.open_counts():
         found.append(f"per-client counts: {counts}")
     if tasks := rtcstream_tasks():
         found.append(f"tasks: {tasks}")
     if pcs := open_peer_connections():
         found.append(f"{pcs} open peer connections")
-    backend = backends.get_admission()
+    backend = get_runtime().admission
     if isinstance(backend, backends.InProcessAdmission) and (slots := backend.live_sessions()):
         found.append(f"in-process slots: {slots}")
     if rows:

@@ -63,5 +63,5 @@ RTCSTREAM = {
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.
-    "MAX_SESSIONS_PER_CLIENT": 32,
+    "MAX_SOCKETS_PER_CLIENT": 32,
 }

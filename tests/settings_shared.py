@@ -15,5 +15,5 @@ RTCSTREAM = {
     # A worker killed with SIGKILL stops counting after this long. Short only for the
     # test of that: on a loaded machine a live session's heartbeat can be seconds late.
     "SESSION_EXPIRY": float(os.environ.get("RTCSTREAM_TEST_EXPIRY", "20")),
-    "MAX_SESSIONS_PER_CLIENT": int(os.environ.get("RTCSTREAM_TEST_CAP", "4")),
+    "MAX_SOCKETS_PER_CLIENT": int(os.environ.get("RTCSTREAM_TEST_CAP", "4")),
 }

@@ -13,10 +13,11 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connections
 from django.utils import timezone
 
-from rtcstream.admission.backends import DatabaseAdmission, SessionLimitReached, get_admission
+from rtcstream.admission.backends import DatabaseAdmission, SessionLimitReached
 from rtcstream.endpoints import registry
 from rtcstream.endpoints.resolution import Endpoint, from_spec
 from rtcstream.models import EndReason, SessionState, StreamEndpoint, StreamSession
+from rtcstream.runtime import get_runtime
 from tests.admin_handlers import RTCSTREAM
 
 # Real concurrency needs committed rows seen from other connections.
@@ -58,8 +59,8 @@ async def admit(admission: DatabaseAdmission, target: Endpoint, session_id: str,
 
 
 def test_the_backend_comes_from_settings():
-    assert isinstance(get_admission(), DatabaseAdmission)
-    assert get_admission().heartbeat_interval == 10
+    assert isinstance(get_runtime().admission, DatabaseAdmission)
+    assert get_runtime().admission.heartbeat_interval == 10
 
 
 def test_fifty_clients_at_once_against_a_limit_of_three_admit_exactly_three():

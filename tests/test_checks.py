@@ -11,6 +11,7 @@ from django.core.asgi import get_asgi_application
 from django.urls import re_path
 
 from rtcstream.checks import entries, serving, signatures, startup
+from rtcstream.runtime import replace_runtime
 from rtcstream.signalling.consumers import SignallingConsumer
 
 # An application that mounts only the signalling route (the outputs route forgotten).
@@ -131,7 +132,7 @@ def test_a_missing_dependency_is_named_with_what_to_install(settings, monkeypatc
 
 
 def test_servers_that_run_no_checks_log_them_on_the_first_request(settings, monkeypatch, caplog):
-    monkeypatch.setattr(startup, "_done", startup.threading.Event())
+    replace_runtime()  # a process that has not served a request yet
     del settings.CHANNEL_LAYERS
     with caplog.at_level(logging.WARNING, logger="rtcstream.checks"):
         startup._on_request_started()

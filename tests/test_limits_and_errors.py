@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from rtcstream.admission import backends
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from rtcstream.models import StreamSession
+from rtcstream.runtime import get_runtime
 from tests.handlers import tone
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -145,7 +145,7 @@ async def test_the_session_is_cleaned_up_within_a_second_of_the_socket_closing(a
     await client.start(audio=speech_like())
     await client.wait_for_event("connected")
     before = len(asyncio.all_tasks())
-    assert backends.get_admission() is not None
+    assert get_runtime().admission is not None
     # Drop the websocket without a stop message, as a closed tab would.
     await client.signalling.close()
     deadline = asyncio.get_running_loop().time() + 1.0

@@ -61,6 +61,9 @@ class FakeContext:
     def output_busy(self) -> bool:
         return self.playing
 
+    def after_playback(self, callback) -> None:
+        callback()  # nothing plays here: the reply's audio is done as soon as it is handed over
+
     @property
     def names(self) -> list[str]:
         return [name for name, _ in self.events]
@@ -140,7 +143,13 @@ class TestTurns:
         runner = await Runner(ReplyOnPause(reply)).start()
         await runner.feed(speech.utterance().samples)
         await runner.pull_until_event("response_done")
-        assert runner.context.names == ["started_talking", "pause_detected", "response_starting", "response_done"]
+        assert runner.context.names == [
+            "started_talking",
+            "pause_detected",
+            "response_starting",
+            "response_done",
+            "playback_done",
+        ]
         assert runner.emitted == list(reply.items)  # passed through unchanged, in order
         ((sample_rate, audio),) = [call[0] for call in reply.calls]
         assert sample_rate == RATE and audio.dtype == np.int16 and audio.shape[0] == 1
@@ -223,7 +232,7 @@ class TestInputs:
         runner = await Runner(ReplyOnPause(Recorder(), startup_fn=greet), inputs=("Ada",)).start()
         await runner.pull_until_event("response_done")
         assert greeted == ["Ada"]
-        assert runner.context.names == ["response_starting", "response_done"]
+        assert runner.context.names == ["response_starting", "response_done", "playback_done"]
         assert runner.emitted[0][1][0, 0] == 7
         await runner.close()
 
@@ -285,6 +294,7 @@ class TestBargeIn:
             "pause_detected",
             "response_starting",
             "response_done",
+            "playback_done",
         ]
         assert runner.context.cleared == 1
         # Stopped within 250 ms of audio after the second utterance's first energy.

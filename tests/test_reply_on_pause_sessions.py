@@ -75,8 +75,9 @@ async def test_the_utterance_keeps_its_onset_and_the_reply_plays_it_back(asgi_ap
         await client.wait_until(lambda: client.audio.seconds() >= mark + output["seconds"] + 0.2, timeout=10)
         reply = client.audio.samples()[int(mark * 48000) :]
         assert rms(reply) > 300  # the utterance came back, not silence
+        await client.wait_for_event("playback_done", timeout=5)
         names = [n for n in client.events() if n != "connected"]
-        assert names[:4] == ["started_talking", "pause_detected", "response_starting", "response_done"]
+        assert names[:5] == ["started_talking", "pause_detected", "response_starting", "response_done", "playback_done"]
 
 
 async def test_speech_during_a_reply_interrupts_it_quickly(asgi_app):

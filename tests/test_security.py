@@ -11,23 +11,23 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from rtcstream import conf
-from rtcstream.admission import client_identity
 from rtcstream.client import RtcClient, RtcError
 from rtcstream.models import StreamEndpoint
+from rtcstream.runtime import get_runtime
 from rtcstream.signalling import consumers
 from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-async def refused_code(app, path, headers) -> int | None:
-    """Return the close code the server answers a connection with, or None if it keeps it open."""
+async def refused_code(app, path, headers, quiet: float = 0.5) -> int | None:
+    """Return the close code the server answers a connection with, or None if it keeps it open ``quiet`` seconds."""
     communicator = WebsocketCommunicator(app, path, headers=headers)
     connected, code = await communicator.connect(timeout=5)
     if not connected:
         return code  # denied during the handshake (the origin validator does this)
     try:
-        if await communicator.receive_nothing(timeout=0.5):
+        if await communicator.receive_nothing(timeout=quiet):
             return None  # accepted and quiet, as an outputs socket is
         first = await communicator.receive_output(timeout=5)
     finally:
@@ -84,11 +84,11 @@ def test_tokens_are_bound_to_the_user_who_opened_the_session():
 
 
 async def test_one_address_may_hold_only_so_many_sockets(daphne_server, fresh_address):
-    cap = conf.get("MAX_SESSIONS_PER_CLIENT")  # the daphne process runs the same settings
+    cap = conf.get("MAX_SOCKETS_PER_CLIENT")  # the daphne process runs the same settings
     clients = []
     try:
         for _ in range(cap):
-            client_identity.append(await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address))
+            clients.append(await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address))
         with pytest.raises(Exception) as refused:
             await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address)
         assert "4429" in str(refused.value)
@@ -118,14 +118,14 @@ async def test_outputs_tokens_die_with_their_session(asgi_app, monkeypatch):
     origin = (b"origin", b"http://testserver")
     async with await RtcClient.connect(asgi_app, "t-echo") as client:
         path = client.session["outputs"]
-        assert await refused_code(asgi_app, path, [origin]) is None
+        assert await refused_code(asgi_app, path, [origin], quiet=1.5) is None
         await client.stop()
-    # The token is still well signed, but its session is over: refused with 4410 (Gone).
-    assert await refused_code(asgi_app, path, [origin]) == 4410
+    # The token is still well signed, but its session is over: closed with 4410 (Gone).
+    assert await refused_code(asgi_app, path, [origin], quiet=1.5) == 4410
 
 
 async def test_outputs_sockets_count_against_the_per_client_cap(asgi_app, settings):
-    settings.RTCSTREAM = {**settings.RTCSTREAM, "MAX_SESSIONS_PER_CLIENT": 3}
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "MAX_SOCKETS_PER_CLIENT": 3}
     origin = (b"origin", b"http://testserver")
     async with await RtcClient.connect(asgi_app, "t-echo") as client:  # socket 1
         replayed = []
@@ -136,10 +136,10 @@ async def test_outputs_sockets_count_against_the_per_client_cap(asgi_app, settin
                 replayed.append(communicator)
                 assert (await communicator.connect(timeout=5))[0]
             assert await replayed[-1].receive_output(timeout=5) == {"type": "websocket.close", "code": 4429}
-            assert client_identity.open_counts() == {"address:127.0.0.1": 3}
+            assert get_runtime().sockets.open_counts() == {"address:127.0.0.1": 3}
             with pytest.raises(RtcError, match="4429"):
                 await RtcClient.connect(asgi_app, "t-echo")
         finally:
             for communicator in replayed:
                 await communicator.disconnect()
-        assert client_identity.open_counts() == {"address:127.0.0.1": 1}
+        assert get_runtime().sockets.open_counts() == {"address:127.0.0.1": 1}

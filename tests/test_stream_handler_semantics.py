@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from rtcstream.admission import backends
+from rtcstream.admission import refusals
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from rtcstream.execution import calls
 from tests.daphne import OUTPUT, serve
@@ -74,7 +74,7 @@ async def test_calls_that_cannot_be_woken_are_released_and_their_handler_refused
     caplog.set_level(logging.WARNING, logger="rtcstream.workers")
     pool = calls.get_pool()
     blocked_gate.append(pool)
-    assert pool.size == 4 and backends.stuck_limit() == 1
+    assert pool.size == 4 and refusals.stuck_limit() == 1
     # A session whose emit() blocks in threading.Event.wait(), which nothing wakes.
     async with await RtcClient.connect(asgi_app, "t-blocked") as client:
         await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))

@@ -10,7 +10,7 @@ from rtcstream.client import RtcClient
 from rtcstream.relay import turn_credentials
 from tests.settings import RTCSTREAM
 
-TURN = {"urls": ["turn:turn_credentials.example.org:3478"], "secret": "s3cret", "ttl": 120}
+TURN = {"urls": ["turn:turn.example.org:3478"], "secret": "s3cret", "ttl": 120}
 
 
 def test_minted_credentials_follow_coturns_rest_scheme() -> None:
@@ -23,7 +23,7 @@ def test_minted_credentials_follow_coturns_rest_scheme() -> None:
 
 @pytest.mark.django_db(transaction=True)
 async def test_each_session_gets_its_own_credentials_on_both_peers(asgi_app) -> None:
-    from rtcstream.session.ice import ice_configuration
+    from rtcstream.relay.ice_servers import ice_configuration
 
     settings = {**RTCSTREAM, "TURN": TURN, "ICE_SERVERS": [{"urls": "stun:stun.example.org"}]}
     with override_settings(RTCSTREAM=settings):

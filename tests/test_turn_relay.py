@@ -2,7 +2,7 @@
 
 The client gathers relay candidates only (aiortc's iceTransportPolicy "relay"),
 so every packet of the echoed audio crossed the TURN server; the credentials
-are the ones the server minted for the session (rtcstream/turn_credentials.py).
+are the ones the server minted for the session (rtcstream/relay/turn_credentials.py).
 """
 
 from __future__ import annotations

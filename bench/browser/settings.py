@@ -9,7 +9,7 @@ import os
 from tests.settings import *  # noqa: F403
 from tests.settings import RTCSTREAM
 
-RTCSTREAM = {**RTCSTREAM, "MAX_SESSIONS_PER_CLIENT": 16}
+RTCSTREAM = {**RTCSTREAM, "MAX_SOCKETS_PER_CLIENT": 16}
 if os.environ.get("BENCH_JITTER_FRAMES"):
     RTCSTREAM["AUDIO_JITTER_FRAMES"] = int(os.environ["BENCH_JITTER_FRAMES"])
 if os.environ.get("BENCH_AUDIO_DTX"):

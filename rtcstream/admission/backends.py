@@ -16,67 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.core.signals import setting_changed
 from django.db import OperationalError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from rtcstream import conf
+from rtcstream.admission.refusals import SessionLimitReached
 from rtcstream.endpoints.resolution import Endpoint
-from rtcstream.execution import calls
-from rtcstream.reasons import Refusal
 
 # How long an admission on SQLite's default (deferred) transactions retries a locked database, seconds.
 SQLITE_LOCK_PATIENCE = 10.0
-
-
-class Refused(Exception):
-    """An offer is refused before any slot is taken; ``code`` is its ``Refusal``."""
-
-    code: Refusal
-
-
-class SessionLimitReached(Refused):
-    """The endpoint already runs as many sessions as its concurrency limit allows."""
-
-    code = Refusal.CONCURRENCY_LIMIT
-
-    def __init__(self, endpoint: str, limit: int) -> None:
-        super().__init__(
-            f"The endpoint {endpoint!r} is at its limit of {limit} concurrent session{'s' if limit != 1 else ''}; "
-            "try again when one ends."
-        )
-        self.endpoint = endpoint
-        self.limit = limit
-
-
-class HandlerStuck(Refused):
-    """Calls into the endpoint's handler made by ended sessions have not returned, too many of them."""
-
-    code = Refusal.HANDLER_STUCK
-
-    def __init__(self, endpoint: str, stuck: int) -> None:
-        super().__init__(
-            f"The handler of {endpoint!r} has {stuck} calls that did not return after their sessions ended; "
-            "new sessions are refused until they do (the server's log names them)."
-        )
-
-
-def stuck_limit() -> int:
-    """How many stuck calls of one handler stop its endpoints from opening sessions."""
-    return max(1, conf.get("WORKER_THREADS") // 4)
-
-
-def refuse_if_stuck(endpoint: Endpoint) -> None:
-    """Raise ``HandlerStuck`` when the endpoint's handler holds ``stuck_limit()`` stuck calls.
-
-    Each would hold a thread for ever: opening more sessions of such a handler
-    would only grow the process's threads, so they wait until those calls return.
-    """
-    stuck = calls.stuck_calls(endpoint.spec.name)
-    if stuck >= stuck_limit():
-        raise HandlerStuck(endpoint.slug, stuck)
 
 
 class BaseAdmission(ABC):
@@ -129,19 +78,6 @@ def session_expiry() -> float:
     return float(conf.get("SESSION_EXPIRY"))
 
 
-_pool: ThreadPoolExecutor | None = None
-
-
-def _db_pool() -> ThreadPoolExecutor:
-    """Threads for admission queries, apart from the loop's default executor:
-    aiortc encodes media there, and a query waiting on a database lock must never
-    hold media back."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rtcstream-db")
-    return _pool
-
-
 class DatabaseAdmission(BaseAdmission):
     """Counts sessions in the database, so that limits hold across processes and machines.
 
@@ -173,6 +109,9 @@ class DatabaseAdmission(BaseAdmission):
         )
         # Within one process, admissions take turns, so they do not fight for that lock.
         self._turns = threading.Lock()
+        # Threads for admission queries, apart from the loop's default executor: aiortc
+        # encodes media there, and a query waiting on a database lock must never hold media back.
+        self._queries = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rtcstream-db")
 
     @property
     def heartbeat_interval(self) -> float:  # type: ignore[override]
@@ -180,17 +119,19 @@ class DatabaseAdmission(BaseAdmission):
         return session_expiry() / 3
 
     async def acquire(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> None:
-        admitted = await database_sync_to_async(self.acquire_sync, thread_sensitive=False, executor=_db_pool())(
+        admitted = await database_sync_to_async(self.acquire_sync, thread_sensitive=False, executor=self._queries)(
             endpoint, session_id, info
         )
         if not admitted:
             raise SessionLimitReached(endpoint.slug, endpoint.concurrency_limit or 0)
 
     async def release(self, session_id: str, reason: str) -> None:
-        await database_sync_to_async(self.release_sync, thread_sensitive=False, executor=_db_pool())(session_id, reason)
+        await database_sync_to_async(self.release_sync, thread_sensitive=False, executor=self._queries)(
+            session_id, reason
+        )
 
     async def heartbeat(self, session_ids: list[str]) -> None:
-        await database_sync_to_async(self.heartbeat_sync, thread_sensitive=False, executor=_db_pool())(session_ids)
+        await database_sync_to_async(self.heartbeat_sync, thread_sensitive=False, executor=self._queries)(session_ids)
 
     def acquire_sync(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> bool:
         """Record ``session_id`` as live, or as refused; return whether it was admitted."""
@@ -283,23 +224,3 @@ class DatabaseAdmission(BaseAdmission):
 
         # The last heartbeat is the best bound we have on when such a session ended.
         return stale.update(state=SessionState.ENDED, end_reason=EndReason.EXPIRED, ended_at=F("heartbeat_at"))
-
-
-_backend: BaseAdmission | None = None
-
-
-def get_admission() -> BaseAdmission:
-    """Return the process-wide admission backend named in settings."""
-    global _backend
-    if _backend is None:
-        _backend = import_string(conf.get("ADMISSION_BACKEND"))()
-    return _backend
-
-
-def _reset(*, setting: str, **kwargs: Any) -> None:
-    global _backend
-    if setting in ("RTCSTREAM", "DATABASES"):
-        _backend = None
-
-
-setting_changed.connect(_reset)

@@ -1,18 +1,17 @@
-"""Who a websocket comes from, and the in-process count of the sockets each client holds open.
+"""Who a websocket comes from: its user, or its address.
 
 The client is the peer address of the connection, or, when that peer is one of
 ``RTCSTREAM["TRUSTED_PROXIES"]``, the address that proxy wrote into
 ``X-Forwarded-For``. Headers from anyone else are ignored: they can say anything.
 
-The cap (``RTCSTREAM["MAX_SESSIONS_PER_CLIENT"]``) counts signalling and outputs
+The cap (``RTCSTREAM["MAX_SOCKETS_PER_CLIENT"]``) counts signalling and outputs
 sockets alike. A logged-in user is counted as that user, not by address, so an
 office of staff behind one NAT address is never locked out by its neighbours;
-anonymous sockets are counted by address. Across workers, see ``rtcstream.admission.socket_counts``.
+anonymous sockets are counted by address (``rtcstream.admission.socket_counts`` counts them).
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import ipaddress
 from collections.abc import Iterable
@@ -21,8 +20,6 @@ from typing import Any
 from rtcstream import conf
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-_open: collections.Counter[str] = collections.Counter()
 
 
 @functools.lru_cache(maxsize=8)
@@ -67,34 +64,30 @@ def client_host(scope: dict[str, Any]) -> str | None:
     return host
 
 
+def client_network(host: str) -> str:
+    """The address, or network, an anonymous client is counted as.
+
+    An IPv6 address by its ``CLIENT_IPV6_PREFIX`` network (a /64 is one
+    subscriber's: its owner can use any of its 2**64 addresses), an IPv4 one by
+    its ``CLIENT_IPV4_PREFIX`` network (32: the address itself). An IPv4 address
+    written as IPv6 (``::ffff:192.0.2.1``) counts as IPv4.
+    """
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = conf.get("CLIENT_IPV6_PREFIX") if ip.version == 6 else conf.get("CLIENT_IPV4_PREFIX")
+    if prefix >= ip.max_prefixlen:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
 def client_key(scope: dict[str, Any]) -> str | None:
-    """What the per-client cap counts this connection as: its user if logged in, else its address."""
+    """What the per-client cap counts this connection as: its user if logged in, else its address or network."""
     user = scope.get("user")
     if user is not None and getattr(user, "is_authenticated", False):
         return f"user:{user.pk}"
     host = client_host(scope)
-    return None if host is None else f"address:{host}"
-
-
-def try_open(key: str | None) -> bool:
-    """Count one more socket for ``key``; False if it already holds the maximum."""
-    if key is None:
-        return True
-    cap = conf.get("MAX_SESSIONS_PER_CLIENT")
-    if cap is not None and _open[key] >= cap:
-        return False
-    _open[key] += 1
-    return True
-
-
-def close(key: str | None) -> None:
-    if key is None:
-        return
-    _open[key] -= 1
-    if _open[key] <= 0:
-        del _open[key]
-
-
-def open_counts() -> dict[str, int]:
-    """The sockets each client holds open in this process (for tests and diagnostics)."""
-    return dict(_open)
+    return None if host is None else f"address:{client_network(host)}"

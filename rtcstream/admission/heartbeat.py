@@ -10,41 +10,41 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from rtcstream.admission.backends import get_admission
+from rtcstream.admission.backends import BaseAdmission
 
 logger = logging.getLogger("rtcstream.session")
 
-_live: set[str] = set()
-_task: asyncio.Task[None] | None = None
 
+class Heartbeat:
+    """Beats for the admitted sessions of this process, while there are any."""
 
-def add(session_id: str) -> None:
-    """Count ``session_id`` as alive in this process (call after admission)."""
-    global _task
-    _live.add(session_id)
-    interval = get_admission().heartbeat_interval
-    if interval is not None and (_task is None or _task.done()):
-        _task = asyncio.get_running_loop().create_task(_beat(interval), name="rtcstream:heartbeat")
+    def __init__(self, admission: BaseAdmission) -> None:
+        self.admission = admission
+        self._live: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
 
+    def add(self, session_id: str) -> None:
+        """Count ``session_id`` as alive in this process (call after admission)."""
+        self._live.add(session_id)
+        interval = self.admission.heartbeat_interval
+        if interval is not None and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._beat(interval), name="rtcstream:heartbeat")
 
-def discard(session_id: str) -> None:
-    """Stop beating for ``session_id``; the task ends with the last session."""
-    global _task
-    _live.discard(session_id)
-    if not _live and _task is not None:
-        _task.cancel()
-        _task = None
+    def discard(self, session_id: str) -> None:
+        """Stop beating for ``session_id``; the task ends with the last session."""
+        self._live.discard(session_id)
+        if not self._live and self._task is not None:
+            self._task.cancel()
+            self._task = None
 
+    def live_sessions(self) -> list[str]:
+        """The sessions this process beats for."""
+        return sorted(self._live)
 
-def live_sessions() -> list[str]:
-    """The sessions this process beats for."""
-    return sorted(_live)
-
-
-async def _beat(interval: float) -> None:
-    while _live:
-        await asyncio.sleep(interval)
-        try:
-            await get_admission().heartbeat(sorted(_live))
-        except Exception:
-            logger.exception("Heartbeat failed; sessions may expire if this persists")
+    async def _beat(self, interval: float) -> None:
+        while self._live:
+            await asyncio.sleep(interval)
+            try:
+                await self.admission.heartbeat(sorted(self._live))
+            except Exception:
+                logger.exception("Heartbeat failed; sessions may expire if this persists")

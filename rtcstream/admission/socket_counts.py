@@ -1,6 +1,6 @@
-"""Counting the websockets each client holds open, for ``RTCSTREAM["MAX_SESSIONS_PER_CLIENT"]``.
+"""Counting the websockets each client holds open, for ``RTCSTREAM["MAX_SOCKETS_PER_CLIENT"]``.
 
-``InProcessClientCounter`` counts in this process (``rtcstream.admission.client_identity``): with N
+``InProcessClientCounter`` counts in this process: with N
 workers a client may hold N times the cap. ``RedisClientCounter`` counts in
 Redis, so the cap holds across every worker and host:
 
@@ -25,11 +25,8 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
-from django.utils.module_loading import import_string
 
 from rtcstream import conf
-from rtcstream.admission import client_identity
 
 logger = logging.getLogger("rtcstream.clients")
 
@@ -47,11 +44,29 @@ class BaseClientCounter(ABC):
 class InProcessClientCounter(BaseClientCounter):
     """Counts in this process: the cap holds per worker."""
 
+    def __init__(self) -> None:
+        self._open: dict[str, set[str]] = {}
+
     async def open(self, key: str, socket: str) -> bool:
-        return client_identity.try_open(key)
+        cap = conf.get("MAX_SOCKETS_PER_CLIENT")
+        held = self._open.setdefault(key, set())
+        if cap is not None and len(held) >= cap:
+            if not held:
+                del self._open[key]
+            return False
+        held.add(socket)
+        return True
 
     async def close(self, key: str, socket: str) -> None:
-        client_identity.close(key)
+        held = self._open.get(key)
+        if held is not None:
+            held.discard(socket)
+            if not held:
+                del self._open[key]
+
+    def open_counts(self) -> dict[str, int]:
+        """The sockets each client holds open in this process (for tests and diagnostics)."""
+        return {key: len(held) for key, held in self._open.items()}
 
 
 _OPEN = """
@@ -97,7 +112,7 @@ class RedisClientCounter(BaseClientCounter):
         return self._redis
 
     async def open(self, key: str, socket: str) -> bool:
-        cap = conf.get("MAX_SESSIONS_PER_CLIENT")
+        cap = conf.get("MAX_SOCKETS_PER_CLIENT")
         if cap is None:
             return True
         try:
@@ -144,23 +159,3 @@ class RedisClientCounter(BaseClientCounter):
 
 def _expiry() -> float:
     return float(conf.get("SESSION_EXPIRY"))
-
-
-_counter: BaseClientCounter | None = None
-
-
-def get_client_counter() -> BaseClientCounter:
-    """The process-wide counter named in ``RTCSTREAM["CLIENT_COUNTER"]``."""
-    global _counter
-    if _counter is None:
-        _counter = import_string(conf.get("CLIENT_COUNTER"))()
-    return _counter
-
-
-def _reset(*, setting: str, **kwargs: Any) -> None:
-    global _counter
-    if setting == "RTCSTREAM":
-        _counter = None
-
-
-setting_changed.connect(_reset)

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 
 from rtcstream import conf
 from rtcstream.endpoints import registry
+
+# Settings that were renamed: old name -> new name.
+RENAMED = {"MAX_SESSIONS_PER_CLIENT": "MAX_SOCKETS_PER_CLIENT"}
+
+
+@checks.register("rtcstream")
+def check_setting_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    given = getattr(settings, "RTCSTREAM", {})
+    if not isinstance(given, dict):
+        return [checks.Error("settings.RTCSTREAM must be a dict.", id="rtcstream.E004")]
+    problems: list[checks.CheckMessage] = []
+    for name in sorted(set(given) - set(conf.DEFAULTS)):
+        if name in RENAMED:
+            hint = f"It is called RTCSTREAM[{RENAMED[name]!r}] now."
+        else:
+            close = difflib.get_close_matches(name, conf.DEFAULTS, n=1)
+            hint = f"Did you mean {close[0]!r}?" if close else f"Known settings: {', '.join(sorted(conf.DEFAULTS))}."
+        problems.append(
+            checks.Error(f"RTCSTREAM[{name!r}] is not an rtcstream setting.", hint=hint, id="rtcstream.E004")
+        )
+    return problems
 
 
 @checks.register("rtcstream")

@@ -22,8 +22,9 @@ LAYER_SNIPPET = (
     "# one process; for several: channels_redis.core.RedisChannelLayer"
 )
 ROUTES_SNIPPET = (
-    'application = ProtocolTypeRouter({"http": ..., '
-    '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(rtcstream.signalling.routing.websocket_urlpatterns)))})'
+    'application = ProtocolTypeRouter({"http": ..., "websocket": HostValidator(AllowedHostsOriginValidator('
+    "AuthMiddlewareStack(ClientLimits(URLRouter([*websocket_urlpatterns, catch_all])))))}) "
+    "(rtcstream.signalling.middleware and rtcstream.signalling.routing; the README's asgi.py)"
 )
 
 
@@ -156,8 +157,8 @@ def check_websocket_routes(app_configs: Any = None, **kwargs: Any) -> list[check
                 f"The ASGI application {path!r} serves no static files, so under `daphne {module}:{attribute}` "
                 "the widget's JS and CSS do not load and it stays inert "
                 "(`manage.py runserver` serves them itself).",
-                hint='Wrap its HTTP side: "http": ASGIStaticFilesHandler(django_asgi_app) '
-                "(from django.contrib.staticfiles.handlers), or use WhiteNoise, or serve STATIC_ROOT from a web server.",
+                hint='Wrap its HTTP side: "http": StaticFilesHandler(django_asgi_app) '
+                "(from rtcstream.static_files), or use WhiteNoise, or serve STATIC_ROOT from a web server.",
                 id="rtcstream.W015",
             )
         )
@@ -176,4 +177,38 @@ def check_websocket_routes(app_configs: Any = None, **kwargs: Any) -> list[check
                 id="rtcstream.E014",
             )
         )
+    else:
+        problems += _guard_problems(path, reachable(application, "websocket"))
     return problems
+
+
+def _guard_problems(path: str, chain: list[Any]) -> list[checks.CheckMessage]:
+    """Whether rtcstream's websockets pass its HostValidator and ClientLimits, the latter inside Channels' auth."""
+    from channels.auth import AuthMiddleware
+
+    from rtcstream.signalling.middleware import ClientLimits, HostValidator
+
+    def first(kind: type) -> int | None:
+        return next((i for i, app in enumerate(chain) if isinstance(app, kind)), None)
+
+    missing = [kind.__name__ for kind in (HostValidator, ClientLimits) if first(kind) is None]
+    if missing:
+        return [
+            checks.Warning(
+                f"The websocket side of {path!r} does not pass through {' and '.join(missing)}: "
+                "without them any Host is served and a visitor may open any number of sockets.",
+                hint=f"Compose them in asgi.py: {ROUTES_SNIPPET}",
+                id="rtcstream.W016",
+            )
+        ]
+    auth, limits = first(AuthMiddleware), first(ClientLimits)
+    if auth is None or limits is None or limits < auth:
+        return [
+            checks.Warning(
+                f"In {path!r}, ClientLimits is not inside AuthMiddlewareStack: logged-in users are counted by "
+                "address, so staff behind one NAT share one cap.",
+                hint=f"Put ClientLimits inside AuthMiddlewareStack: {ROUTES_SNIPPET}",
+                id="rtcstream.W017",
+            )
+        ]
+    return []

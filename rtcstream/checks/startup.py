@@ -19,18 +19,20 @@ from typing import Any
 from django.core import checks
 from django.core.signals import request_started
 
+from rtcstream.runtime import get_runtime
+
 logger = logging.getLogger("rtcstream.checks")
 
-_done = threading.Event()
 _lock = threading.Lock()
 
 
 def run_once() -> list[checks.CheckMessage]:
     """Run the checks tagged ``rtcstream`` unless they ran already; log and return what they found."""
+    ran = get_runtime().checks_ran
     with _lock:
-        if _done.is_set():
+        if ran.is_set():
             return []
-        _done.set()
+        ran.set()
     found = [message for message in checks.run_checks(tags=["rtcstream"]) if not message.is_silenced()]
     for message in found:
         level = logging.ERROR if message.is_serious() else logging.WARNING

@@ -13,7 +13,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
 from rtcstream.client.sinks import AudioSink, VideoSink, record_audio, record_video
 from rtcstream.client.transports import CommunicatorTransport, WebsocketTransport
-from rtcstream.session.ice import ice_configuration
+from rtcstream.relay.ice_servers import ice_configuration
 
 CANDIDATE_LINE = re.compile(r"^a=(candidate:.*|end-of-candidates)\r?$", re.MULTILINE)
 

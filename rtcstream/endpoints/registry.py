@@ -6,12 +6,12 @@ endpoints name entries of this registry, which only settings can fill.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from rtcstream import conf
@@ -19,6 +19,7 @@ from rtcstream.endpoints.install_hints import install_hint
 from rtcstream.endpoints.kinds import HandlerKind, Modality, Mode, kind_of
 from rtcstream.handlers.base import StreamHandlerBase
 from rtcstream.media.video import COLORS, DEFAULT_COLOR, Color
+from rtcstream.runtime import get_runtime
 
 ENTRY_KEYS = {
     "handler",
@@ -160,21 +161,38 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
     )
 
 
-_resolved: dict[str, HandlerSpec] = {}
+class Registry:
+    """The entries of ``RTCSTREAM["HANDLERS"]``, each resolved (imported and checked) the first time it is asked for.
+
+    One per process, in ``rtcstream.runtime``; thread-safe (the admin and checks
+    ask from threads, sessions from the event loop).
+    """
+
+    def __init__(self, entries: dict[str, Any]) -> None:
+        self._entries = dict(entries)
+        self._resolved: dict[str, HandlerSpec] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> HandlerSpec | None:
+        """Return the resolved entry called ``name``, or None if settings name no such handler."""
+        if name not in self._entries:
+            return None
+        with self._lock:
+            if name not in self._resolved:
+                self._resolved[name] = resolve_entry(name, self._entries[name])
+            return self._resolved[name]
+
+    def names(self) -> list[str]:
+        return list(self._entries)
 
 
 def get_handler(name: str) -> HandlerSpec | None:
-    """Return the resolved entry called ``name``, or None if settings name no such handler."""
-    if name not in _resolved:
-        entries = conf.get("HANDLERS")
-        if name not in entries:
-            return None
-        _resolved[name] = resolve_entry(name, entries[name])
-    return _resolved[name]
+    """Return the resolved entry called ``name`` (``RegistryError`` if it is wrong), or None if there is none."""
+    return get_runtime().registry.get(name)
 
 
 def handler_names() -> list[str]:
-    return list(conf.get("HANDLERS"))
+    return get_runtime().registry.names()
 
 
 def validate_all() -> list[RegistryError]:
@@ -186,11 +204,3 @@ def validate_all() -> list[RegistryError]:
         except RegistryError as exc:
             errors.append(exc)
     return errors
-
-
-def _reset(*, setting: str, **kwargs: Any) -> None:
-    if setting == "RTCSTREAM":
-        _resolved.clear()
-
-
-setting_changed.connect(_reset)

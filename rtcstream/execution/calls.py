@@ -1,17 +1,13 @@
 """Where sync user code runs: a bounded pool of daemon threads, never the event loop.
 
 ``run_sync`` and ``iterate`` are the one way rtcstream calls sync user code.
-A call whose caller gives up (its session ended, or it took longer than
-``HANDLER_CALL_TIMEOUT``) is *abandoned*:
-
-- after ``WAKE_AFTER`` seconds, if it is blocked in ``queue.Queue.get()`` or
-  ``put()`` (the user guide's ``EchoHandler.emit``), it is woken
-  (``rtcstream.execution.wake``);
-- if it is still running ``STUCK_GRACE`` seconds after that, it is logged
-  with the handler's name and released from the pool (``rtcstream.execution.pool``): it
-  holds no slot another session needs, and a call blocked forever never delays
-  process exit. Released calls are counted by ``OWNER``, the registry name of
-  the handler whose session made them (``stuck_calls``).
+A call whose caller gives up (its session ended) is handed to the runtime's
+``Reaper`` (``rtcstream.execution.reaper``): woken if it waits in a queue,
+released from the pool if it still runs a moment later; one that takes longer
+than ``HANDLER_CALL_TIMEOUT`` is released at once. Either way it holds no slot
+another session needs, and a call blocked forever never delays process exit.
+Released calls are counted by ``OWNER``, the registry name of the handler
+whose session made them (``stuck_calls``).
 """
 
 from __future__ import annotations
@@ -21,14 +17,12 @@ import concurrent.futures
 import contextvars
 import inspect
 import logging
-import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar
 
-from django.core.signals import setting_changed
-
 from rtcstream import conf
 from rtcstream.execution.pool import WorkerPool
+from rtcstream.runtime import get_runtime
 
 __all__ = [
     "NO_TIMEOUT",
@@ -38,6 +32,7 @@ __all__ = [
     "describe",
     "get_pool",
     "iterate",
+    "owned_context",
     "run_sync",
     "stuck_calls",
 ]
@@ -45,20 +40,18 @@ __all__ = [
 T = TypeVar("T")
 logger = logging.getLogger("rtcstream.workers")
 
-# How long after its caller gave up a call blocked in a queue is woken (a shutdown()
-# running meanwhile may wake it first), and how long after that it counts as stuck.
-WAKE_AFTER = 0.2
-STUCK_GRACE = 1.0
-# Released (stuck) threads allowed at once, as a multiple of WORKER_THREADS.
-RELEASED_PER_THREAD = 2
 # ``timeout=NO_TIMEOUT``: the call may wait as long as its session lives (a blocking emit).
 NO_TIMEOUT = float("inf")
 
 # Whose code the calls made in this context run: the registry name of a session's handler.
 OWNER: contextvars.ContextVar[str | None] = contextvars.ContextVar("rtcstream_owner", default=None)
 
-_pool: WorkerPool | None = None
-_pool_lock = threading.Lock()
+
+def owned_context(owner: str) -> contextvars.Context:
+    """A context for tasks whose calls into sync user code count as ``owner``'s (pass it to ``create_task``)."""
+    context = contextvars.copy_context()
+    context.run(OWNER.set, owner)
+    return context
 
 
 class HandlerTimeout(Exception):
@@ -66,29 +59,13 @@ class HandlerTimeout(Exception):
 
 
 def get_pool() -> WorkerPool:
-    """Return the process-wide pool (``RTCSTREAM["WORKER_THREADS"]`` threads)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            size = conf.get("WORKER_THREADS")
-            _pool = WorkerPool(size, max_released=RELEASED_PER_THREAD * size)
-        return _pool
+    """Return the process's pool (``RTCSTREAM["WORKER_THREADS"]`` threads; ``rtcstream.runtime``)."""
+    return get_runtime().pool
 
 
 def stuck_calls(owner: str) -> int:
     """How many calls of ``owner`` (a handler's registry name) were released as stuck and still run."""
     return get_pool().stuck(owner)
-
-
-def _reset(*, setting: str, **kwargs: Any) -> None:
-    """A new WORKER_THREADS takes effect for new calls; running calls finish on the old pool."""
-    global _pool
-    if setting == "RTCSTREAM":
-        with _pool_lock:
-            _pool = None
-
-
-setting_changed.connect(_reset)
 
 
 def describe(func: Any) -> str:
@@ -99,27 +76,7 @@ def describe(func: Any) -> str:
     return f"{module}.{qualname}" if module else qualname
 
 
-def _release_if_stuck(pool: WorkerPool, future: concurrent.futures.Future[Any], name: str, why: str) -> None:
-    if future.done():
-        return
-    if pool.release(future):
-        logger.warning(
-            "%s is still running %s; its worker thread is released from the pool "
-            "and will exit when the call returns (a blocking call should return when its session ends).",
-            name,
-            why,
-        )
-    else:
-        logger.error(
-            "%s is still running %s, and too many stuck calls hold released threads already: "
-            "it keeps its worker thread (RTCSTREAM['WORKER_THREADS'] = %d).",
-            name,
-            why,
-            pool.size,
-        )
-
-
-async def _result(pool: WorkerPool, future: concurrent.futures.Future[T], name: str, timeout: float | None) -> T:
+async def _result(future: concurrent.futures.Future[T], name: str, timeout: float | None) -> T:
     limit = conf.get("HANDLER_CALL_TIMEOUT") if timeout is None else timeout
     # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
     # cancellation that races with completion, and a cancelled session would run on.
@@ -129,25 +86,13 @@ async def _result(pool: WorkerPool, future: concurrent.futures.Future[T], name: 
     except TimeoutError:
         if future.done() and not future.cancelled():
             raise  # user code's own TimeoutError
-        _release_if_stuck(pool, future, name, f"after its {limit:g} s call timeout")
+        get_runtime().reaper.release(future, name, f"after its {limit:g} s call timeout")
         raise HandlerTimeout(f"{name} did not return within {limit:g} s") from None
     except asyncio.CancelledError:
         # The caller gave up (its session is ending). Not yet started: it never will.
         if not future.cancel() and not future.done():
-            _abandon(pool, future, name)
+            get_runtime().reaper.abandon(future, name)
         raise
-
-
-def _abandon(pool: WorkerPool, future: concurrent.futures.Future[Any], name: str) -> None:
-    """A running call whose session ended: wake it if it waits in a queue, then release it if it is still stuck."""
-    loop = asyncio.get_running_loop()
-
-    def wake() -> None:
-        if not future.done():
-            pool.wake(future)
-            loop.call_later(STUCK_GRACE, _release_if_stuck, pool, future, name, "after its session ended")
-
-    loop.call_later(WAKE_AFTER, wake)
 
 
 async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = None, name: str | None = None) -> T:
@@ -159,7 +104,7 @@ async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = N
     caller, runs on, released from the pool.
     """
     pool = get_pool()
-    return await _result(pool, pool.submit(func, *args, owner=OWNER.get()), name or describe(func), timeout)
+    return await _result(pool.submit(func, *args, owner=OWNER.get()), name or describe(func), timeout)
 
 
 _DONE = object()
@@ -237,7 +182,7 @@ async def iterate(source: Any) -> AsyncGenerator[Any, None]:
     try:
         while True:
             in_flight = pool.submit(_next, source, owner=owner)
-            item = await _result(pool, in_flight, name, None)
+            item = await _result(in_flight, name, None)
             in_flight = None
             if item is _DONE:
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -29,3 +30,6 @@ class HandlerContext(Protocol):
 
     def inputs(self) -> tuple[Any, ...]:
         """Return the latest additional input values from the client."""
+
+    def after_playback(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the loop) once the audio queued so far has been sent; a barge-in drops it."""

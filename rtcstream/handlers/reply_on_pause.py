@@ -63,7 +63,10 @@ class ReplyOnPause(AsyncStreamHandler):
     Events sent to the page: ``started_talking`` (``onset`` in seconds),
     ``pause_detected`` (``reason``: ``pause``, ``max_length`` or ``trigger``;
     ``duration`` in seconds), ``response_starting`` (before the first audio),
-    ``response_done`` (every item handed over), ``interrupted``.
+    ``response_done`` (every item handed over), ``playback_done`` (the reply's
+    last audio frame has been sent; right after ``response_done`` for a reply
+    with no audio), ``interrupted`` (the reply was talked over: no
+    ``playback_done`` follows).
 
     With ``can_interrupt=True`` speech that starts while a reply is producing
     or its audio is still queued stops the reply at once (the generator is
@@ -226,6 +229,9 @@ class ReplyOnPause(AsyncStreamHandler):
                 continue  # left over from an interrupted reply
             if item is _END:
                 self.send_message("response_done")
+                if self._context is not None:
+                    # Every item before _END has been handed to the output track by now.
+                    self._context.after_playback(lambda: self.send_message("playback_done"))
                 continue
             if isinstance(item, _Failure):
                 raise item.error

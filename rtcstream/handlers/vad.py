@@ -41,7 +41,6 @@ before it (``tests/test_vad.py`` checks that such speech is still found).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -56,9 +55,6 @@ CONTEXT_SAMPLES = 64
 # Digital silence is skipped after this many windows in a row scored below QUIET_PROBABILITY.
 QUIET_WINDOWS = 8  # 256 ms
 QUIET_PROBABILITY = 0.1
-
-_sessions: dict[str, Any] = {}
-_sessions_lock = threading.Lock()
 
 
 class VADUnavailable(RuntimeError):
@@ -118,23 +114,24 @@ def find_model() -> Path:
 
 
 def load_session(path: str | Path | None = None) -> Any:
-    """Return the process-wide onnxruntime session for ``path`` (the bundled model by default), loading it once."""
+    """Return the process's onnxruntime session for ``path`` (the bundled model by default), loading it once."""
+    from rtcstream.runtime import get_runtime
+
     key = str(path or find_model())
-    with _sessions_lock:
-        session = _sessions.get(key)
-        if session is None:
-            try:
-                import onnxruntime
-            except ImportError as exc:
-                raise VADUnavailable("onnxruntime is not installed: `pip install onnxruntime`.") from exc
-            options = onnxruntime.SessionOptions()
-            # One thread each: many sessions share a few cores, and a 576-sample
-            # window is far too small to gain from intra-op parallelism.
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            session = onnxruntime.InferenceSession(key, sess_options=options, providers=["CPUExecutionProvider"])
-            _sessions[key] = session
-        return session
+    return get_runtime().models.get(f"onnx:{key}", lambda: _open_session(key))
+
+
+def _open_session(path: str) -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise VADUnavailable("onnxruntime is not installed: `pip install onnxruntime`.") from exc
+    options = onnxruntime.SessionOptions()
+    # One thread each: many sessions share a few cores, and a 576-sample
+    # window is far too small to gain from intra-op parallelism.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 class SileroVAD:

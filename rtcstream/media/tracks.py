@@ -15,6 +15,7 @@ import contextlib
 import fractions
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import av
@@ -114,6 +115,9 @@ class AudioOutputTrack(OutputTrack):
         self.idle_frames = idle_frames
         self._chunks: collections.deque[np.ndarray] = collections.deque()
         self._queued = 0  # interleaved samples in _chunks
+        self._put_total = 0  # interleaved samples ever queued, and ever taken: marks count on them
+        self._taken_total = 0
+        self._marks: collections.deque[tuple[int, Callable[[], None]]] = collections.deque()
         self._clears = 0  # how many times clear() ran: a put() that waited across one drops its chunk
         self._converter = OutputConverter()
         self._pacer = Pacer(frame_period)  # real time; tests run it faster
@@ -146,13 +150,26 @@ class AudioOutputTrack(OutputTrack):
             return
         self._chunks.append(samples)
         self._queued += samples.size
+        self._put_total += samples.size
         self._changed.set()
+
+    def mark(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the audio queued so far has been sent (at the next frame if none is).
+
+        ``clear`` drops the marks with the audio: what they waited for will never play.
+        """
+        if self._put_total <= self._taken_total:
+            callback()
+        else:
+            self._marks.append((self._put_total, callback))
 
     def clear(self) -> float:
         """Drop everything queued (barge-in); return how many seconds were dropped."""
         dropped = self.buffered_seconds
         self._chunks.clear()
+        self._taken_total += self._queued  # as if played: later marks count from here
         self._queued = 0
+        self._marks.clear()
         self._clears += 1
         self._converter.reset()
         self._changed.set()
@@ -174,6 +191,7 @@ class AudioOutputTrack(OutputTrack):
                 self._chunks[0] = head[need:]
                 taken += need
         self._queued -= taken
+        self._taken_total += taken
         self._changed.set()
         if taken < _FRAME_VALUES:
             parts.append(_SILENCE[: _FRAME_VALUES - taken])
@@ -234,6 +252,12 @@ class AudioOutputTrack(OutputTrack):
         self._idle = not self._chunks  # the frame is the silence between replies
         frame = make_frame(self._take(), index * FRAME_SAMPLES)
         self.frames_sent += 1
+        while self._marks and self._marks[0][0] <= self._taken_total:
+            _, callback = self._marks.popleft()
+            try:
+                callback()
+            except Exception:  # a mark's listener must not stop the media
+                logger.exception("A playback mark's callback raised")
         return frame
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
@@ -12,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from rtcstream.execution.calls import OWNER
+from rtcstream.execution.calls import owned_context
 from rtcstream.handlers.context import HandlerContext
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.media.tracks import AudioOutputTrack, OutputTrack
@@ -90,9 +89,8 @@ class Runner(ABC):
         self._outgoing: list[OutputTrack] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
-        # The tasks' context: calls into sync user code count as this handler's (workers.OWNER).
-        self._task_context = contextvars.copy_context()
-        self._task_context.run(OWNER.set, context.owner)
+        # The tasks' context: calls into sync user code count as this handler's (calls.OWNER).
+        self._task_context = owned_context(context.owner)
 
     def own(self, track: T) -> T:
         """Make ``track`` one this runner sends; its end is watched from now on."""

@@ -13,45 +13,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 from rtcstream.reasons import CloseReason
+
+if TYPE_CHECKING:
+    from rtcstream.session.lifecycle import Session
 
 logger = logging.getLogger("rtcstream.session")
 
 DEADLINE = 3.0
-_installed = False
-_lock = threading.Lock()
 
 
-def install() -> None:
-    """Register the exit hook (once per process; sessions call this as they are made)."""
-    global _installed
-    with _lock:
-        if _installed:
-            return
-        try:
-            # The hook concurrent.futures uses for the same reason: it runs before non-daemon threads are joined.
-            threading._register_atexit(close_open_sessions)  # type: ignore[attr-defined]
-        except RuntimeError:  # the interpreter is already shutting down
-            return
-        _installed = True
+def install(hook: Callable[[], None]) -> bool:
+    """Run ``hook`` at exit before non-daemon threads are joined; False if the interpreter is already exiting."""
+    try:
+        # The hook concurrent.futures uses for the same reason (a private function: checks.hooks checks it is there).
+        threading._register_atexit(hook)  # type: ignore[attr-defined]
+    except RuntimeError:
+        return False
+    return True
 
 
-def close_open_sessions() -> None:
-    """Close every session still open, on its own loop if that loop can run again."""
-    from rtcstream.session.lifecycle import open_sessions
-
-    sessions = open_sessions()
+def close_sessions(sessions: Collection[Session]) -> None:
+    """Close ``sessions``, on their loop if that loop can run again."""
     if not sessions:
         return
-    loop = sessions[0].loop
+    loop = next(iter(sessions)).loop
     if loop.is_closed() or loop.is_running():
         logger.error("%d session(s) still open at exit, and their event loop cannot run to close them", len(sessions))
         return
     logger.info("Closing %d open session(s) before the process exits", len(sessions))
 
     async def close_all() -> None:
-        closing = [s.close_now(CloseReason.SERVER_SHUTDOWN, "The server is shutting down.") for s in sessions]
+        closing = [s.close_and_wait(CloseReason.SERVER_SHUTDOWN, "The server is shutting down.") for s in sessions]
         try:
             async with asyncio.timeout(DEADLINE):
                 await asyncio.gather(*closing, return_exceptions=True)

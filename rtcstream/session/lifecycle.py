@@ -1,7 +1,10 @@
-"""One WebRTC session: its peer connection, handler, tasks, time limit and exit_hook.
+"""One WebRTC session's life, from offer to close: its states, its timers, and one teardown.
 
-A session knows nothing of Channels: the consumer hands it two callbacks, one
-that sends a message on the signalling socket and one that publishes outputs.
+A session knows nothing of Channels: the consumer hands it a callback that
+sends a message on the signalling socket and one that publishes to the
+outputs socket. Its parts each do one job: the ``Seat`` (admission), the
+``Negotiation`` (peer connection, offer, answer, candidates), the
+``OutputsPipeline`` and the ``SessionContext`` its runner and handler use.
 """
 
 from __future__ import annotations
@@ -9,47 +12,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
-
 from rtcstream import conf
-from rtcstream.admission import heartbeat
-from rtcstream.admission.backends import Refused, get_admission, refuse_if_stuck
+from rtcstream.admission.refusals import Refused
+from rtcstream.admission.seat import Seat
 from rtcstream.endpoints.resolution import Endpoint
-from rtcstream.execution import calls
-from rtcstream.execution.calls import HandlerTimeout
-from rtcstream.handlers.results import AdditionalOutputs
-from rtcstream.media.errors import HandlerOutputError
-from rtcstream.media.jitter import install_audio_jitter_buffer
+from rtcstream.execution.calls import owned_context
 from rtcstream.reasons import CloseReason, Refusal
 from rtcstream.relay import turn_credentials
 from rtcstream.runners import MediaOptions, Runner
-from rtcstream.session import exit_hook
+from rtcstream.runtime import Runtime
+from rtcstream.session.context import SessionContext
 from rtcstream.session.disclosure import visitor_message
-from rtcstream.session.ice import describe, ice_configuration, parse_candidate
-from rtcstream.session.inputs import SessionInputs, StateOutputError
-from rtcstream.session.outputs_json import to_json_values
-from rtcstream.session.sdp import ask_for_opus_dtx, check_offer, first_codec
-from rtcstream.session.states import TRANSITIONS, InvalidTransition, SessionState
+from rtcstream.session.inputs import SessionInputs
+from rtcstream.session.negotiation import Negotiation
+from rtcstream.session.outputs import OutputsPipeline
+from rtcstream.session.sdp import check_offer
+from rtcstream.session.states import ENDING, TRANSITIONS, InvalidTransition, SessionState
 from rtcstream.signalling import protocol
 from rtcstream.signalling.outbox import Outbox
 from rtcstream.signalling.protocol import Candidate, Offer, ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
 
-MAX_PENDING_CANDIDATES = 64
 EVENT_CAPACITY = 256
-OUTPUT_CAPACITY = 1024
 
-SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
-PublishOutput = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-_open: set[Session] = set()
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def new_session_id() -> str:
@@ -58,64 +49,74 @@ def new_session_id() -> str:
 
 
 class Session:
-    """One client's stream on one endpoint, from offer to close."""
+    """One client's stream on one endpoint. Made on the event loop, by the signalling consumer."""
 
     def __init__(
         self,
         endpoint: Endpoint,
+        runtime: Runtime,
         *,
-        send: SendMessage,
-        publish: PublishOutput,
+        send: Send,
+        publish: Send,
         client: str | None = None,
         user: Any = None,
     ) -> None:
-        exit_hook.install()  # sessions still open when the process exits are closed first
         self.id = new_session_id()
         self.endpoint = endpoint
+        self.runtime = runtime
         self.client = client
         self.user = user
         self.ice_servers = turn_credentials.session_ice_servers(endpoint.effective_ice_servers, self.id)
         self.loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()  # sessions are made on the loop
         self.state = SessionState.NEW
         self.close_reason: CloseReason | None = None
-        self.pc: RTCPeerConnection | None = None
-        self.runner: Runner | None = None
-        self.connected_at: float | None = None
         self.opened_at = time.monotonic()
-        self.closed = asyncio.Event()
-        self._send = send
-        self._inputs = SessionInputs(endpoint.spec.state)
-        self._pending: list[RTCIceCandidate | None] = []
-        self._remote_set = False
-        self._admitted = False
+        self.connected_at: float | None = None
+        self.runner: Runner | None = None
+        self._closed = asyncio.Event()
         self._timers: list[asyncio.TimerHandle] = []
-        self._closing: asyncio.Task[None] | None = None
-        self._negotiation: asyncio.Task[None] | None = None
-        self._refusing = False
-        self._seq = 0
-        self._events = Outbox(f"session {self.id} events", send, EVENT_CAPACITY)
-        self._outputs = Outbox(f"session {self.id} outputs", self._deliver_output, OUTPUT_CAPACITY)
-        self._publish = publish
-        _open.add(self)
+        self._negotiating: asyncio.Task[None] | None = None
+        self._tasks = owned_context(endpoint.spec.name)  # calls into user code count as its handler's
+        inputs = SessionInputs(endpoint.spec.state)
+        self._inputs = inputs
+        self._events = Outbox(f"session {self.id} events", send, EVENT_CAPACITY, context=self._tasks)
+        self._outputs = OutputsPipeline(
+            self.id,
+            endpoint.spec.on_additional_outputs,
+            inputs,
+            publish,
+            lambda exc: self.context.fail(exc),
+            self._tasks,
+        )
+        self.context = SessionContext(
+            session_id=self.id,
+            owner=endpoint.spec.name,
+            endpoint_slug=endpoint.slug,
+            loop=self.loop,
+            inputs=inputs,
+            events=self._events,
+            outputs=self._outputs,
+            close=self.close,
+        )
+        self._seat = Seat(runtime, endpoint, self.id, {"user": user, "client": client})
+        self._negotiation = Negotiation(self.id, self.ice_servers, self._on_connection_state, self._events.put)
+        runtime.track(self)
 
-    # -- state -----------------------------------------------------------------
+    @property
+    def ending(self) -> bool:
+        """Whether the session is closing or closed."""
+        return self.state in ENDING
+
+    @property
+    def duration(self) -> float:
+        return time.monotonic() - self.opened_at
 
     def _move(self, target: SessionState) -> None:
         if target not in TRANSITIONS[self.state]:
             raise InvalidTransition(self.state, target)
         self.state = target
 
-    @property
-    def ending(self) -> bool:
-        """Whether the session is closing or closed (or about to start closing)."""
-        return self._closing is not None or self.state in (SessionState.CLOSING, SessionState.CLOSED)
-
-    @property
-    def duration(self) -> float:
-        return time.monotonic() - self.opened_at
-
-    # -- what the consumer calls ---------------------------------------------
+    # -- what the consumer calls ---------------------------------------------------
 
     def offer(self, offer: Offer) -> None:
         """Start answering ``offer``; the answer, or the refusal, goes out as a message.
@@ -123,160 +124,80 @@ class Session:
         Raises ``ProtocolError`` at once, before any slot is held, for an offer in
         the wrong state or one whose SDP lacks what DTLS and ICE need.
         """
-        if self.state is SessionState.NEGOTIATING:
+        if self.state in (SessionState.NEGOTIATING, SessionState.REFUSING):
             raise ProtocolError("invalid_state", "An offer is already being answered.")
-        if self.state is not SessionState.NEW or self.ending:
-            state = "closing" if self.state is SessionState.NEW else self.state.value
-            raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {state}.")
+        if self.state is not SessionState.NEW:
+            raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {self.state.value}.")
         check_offer(offer.sdp)
         self._move(SessionState.NEGOTIATING)
         if offer.inputs is not None:
             self._inputs.set_page(offer.inputs)
-        self._negotiation = self.loop.create_task(self._negotiate(offer.sdp), name=f"rtcstream:{self.id}:negotiate")
+        self._negotiating = self.loop.create_task(
+            self._negotiate(offer.sdp), name=f"rtcstream:{self.id}:negotiate", context=self._tasks.copy()
+        )
+
+    async def add_candidate(self, candidate: Candidate) -> None:
+        if self.ending:
+            raise ProtocolError("invalid_state", f"This session is {self.state.value}; candidates are not accepted.")
+        await self._negotiation.add_candidate(candidate)
+
+    def set_inputs(self, values: tuple[Any, ...]) -> None:
+        self._inputs.set_page(values)
+
+    def trigger(self) -> None:
+        if self.runner is not None and self.state is SessionState.CONNECTED:
+            self.runner.trigger()
+
+    def close(self, reason: CloseReason, message: str = "") -> None:
+        """End the session, from any thread; the first reason given is the one recorded. Returns at once."""
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self._start_close, reason, message)
+
+    async def close_and_wait(self, reason: CloseReason, message: str = "") -> None:
+        """End the session (from the loop) and wait until it is closed."""
+        self._start_close(reason, message)
+        await self._closed.wait()
+
+    # -- admission and negotiation ---------------------------------------------------
 
     async def _negotiate(self, sdp: str) -> None:
-        """Admit the session and answer; on refusal, tear down and go back to NEW.
+        """Take a seat and answer; a refusal gives back what was taken and the session is NEW again.
 
-        A close cancels this task (except while it tears down a refusal) and
-        then releases whatever it got, so nothing is held by a closed session.
+        A close cancels this task (unless it is refusing) and tears down what it got.
         """
         try:
-            await self._admit()
+            await self._seat.take()
+            self.runner = self.endpoint.spec.kind.runner(
+                self.endpoint.spec.new_handler(self.endpoint.handler_options), self.context, self._media_options()
+            )
+            self.context.audio_output = self.runner.audio_output()
             async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
-                answer = await self._answer(sdp)
+                answer = await self._negotiation.answer(sdp, self.runner)
         except asyncio.CancelledError:
             raise
         except ProtocolError as exc:
-            refusal, reason = exc.as_message(), Refusal.BAD_SDP
+            await self._refuse(exc.as_message(), Refusal.BAD_SDP)
         except Refused as exc:
-            refusal, reason = protocol.error(exc.code, str(exc)), exc.code
+            await self._refuse(protocol.error(exc.code, str(exc)), exc.code)
         except TimeoutError:
-            refusal, reason = (
-                protocol.error(Refusal.BAD_SDP, "The offer could not be answered in time."),
-                Refusal.BAD_SDP,
+            await self._refuse(
+                protocol.error(Refusal.BAD_SDP, "The offer could not be answered in time."), Refusal.BAD_SDP
             )
         except Exception as exc:
             logger.exception("Session %s: answering the offer failed", self.id)
             message = visitor_message("The server could not start this stream.", exc)
-            refusal, reason = protocol.error(Refusal.SERVER_ERROR, message), Refusal.SERVER_ERROR
+            await self._refuse(protocol.error(Refusal.SERVER_ERROR, message), Refusal.SERVER_ERROR)
         else:
+            self._timers.append(self.loop.call_later(conf.get("CONNECT_TIMEOUT"), self._connect_timeout))
             self._events.put(protocol.answer(answer))
-            return
-        self._refusing = True
-        try:
-            await self._teardown(reason)
-        finally:
-            self._refusing = False
-        if self.state is SessionState.NEGOTIATING:
+
+    async def _refuse(self, refusal: dict[str, Any], reason: Refusal) -> None:
+        self._move(SessionState.REFUSING)
+        await self._teardown(reason)
+        if self.state is SessionState.REFUSING:  # not closed meanwhile
             self._move(SessionState.NEW)
         self._events.put(refusal)
-
-    async def _admit(self) -> None:
-        """Take a slot. A database thread cannot be stopped, so a close that comes
-        while it runs waits for its verdict: a slot granted then is held, and the
-        close's teardown gives it back."""
-        refuse_if_stuck(self.endpoint)
-        acquiring = asyncio.ensure_future(
-            get_admission().acquire(self.endpoint, self.id, {"user": self.user, "client": self.client})
-        )
-        try:
-            await asyncio.shield(acquiring)
-        except asyncio.CancelledError:
-            await asyncio.wait([acquiring])
-            if not acquiring.cancelled() and acquiring.exception() is None:
-                self._hold_admission()
-            raise
-        self._hold_admission()
-
-    def _hold_admission(self) -> None:
-        self._admitted = True
-        heartbeat.add(self.id)
-
-    async def _teardown(self, reason: CloseReason | Refusal) -> None:
-        """Release what the session holds, each thing once: timers, runner tasks and
-        tracks, the peer connection, the admission slot and its heartbeat, then
-        tell the handler (``shutdown``), which may take a while: the slot is free by then.
-
-        The one teardown of both a refusal and a close; it never raises.
-        """
-        runner, self.runner = self.runner, None
-        pc, self.pc = self.pc, None
-        timers, self._timers = self._timers, []
-        for timer in timers:
-            timer.cancel()
-        self._remote_set = False
-        self._pending.clear()
-        try:
-            if runner is not None:
-                await runner.stop()
-        except Exception:
-            logger.exception("Session %s: stopping the runner failed", self.id)
-        try:
-            if pc is not None:
-                await pc.close()
-        except Exception:
-            logger.exception("Session %s: closing the peer connection failed", self.id)
-        if self._admitted:
-            self._admitted = False
-            heartbeat.discard(self.id)
-            try:
-                await get_admission().release(self.id, reason)
-            except Exception:
-                logger.exception("Session %s: releasing its admission failed", self.id)
-        if runner is not None:
-            await runner.close_handler()
-
-    async def _answer(self, sdp: str) -> str:
-        endpoint = self.endpoint
-        self.pc = pc = RTCPeerConnection(ice_configuration(self.ice_servers))
-        self.runner = runner = endpoint.spec.kind.runner(
-            endpoint.spec.new_handler(endpoint.handler_options), self, self._media_options()
-        )
-        pc.on("track", lambda track: self._on_track(pc, runner, track))
-        pc.on("connectionstatechange", lambda: self._on_connection_state(pc))
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        except Exception as exc:
-            logger.info("Session %s: the offer could not be applied: %s", self.id, describe(exc))
-            raise ProtocolError("bad_sdp", "The offer could not be applied.") from None
-        wanted = {t.kind for t in runner.outgoing_tracks()}
-        offered = {t.kind for t in pc.getTransceivers()}
-        if not wanted <= offered:
-            raise ProtocolError(
-                "bad_sdp",
-                f"This endpoint sends {', '.join(sorted(wanted))}, but the offer has no such media section.",
-            )
-        for track in runner.outgoing_tracks():
-            pc.addTrack(track)
-        self._remote_set = True
-        for candidate in self._pending:
-            try:
-                await self._apply_candidate(candidate)
-            except ProtocolError as exc:
-                self._events.put(exc.as_message())
-        self._pending.clear()
-        await pc.setLocalDescription(await pc.createAnswer())
-        self._timers.append(self.loop.call_later(conf.get("CONNECT_TIMEOUT"), self._connect_timeout))
-        answer = pc.localDescription.sdp
-        self._encode_opus_here(pc, runner, answer)
-        return ask_for_opus_dtx(answer) if conf.get("AUDIO_DTX") else answer
-
-    @staticmethod
-    def _encode_opus_here(pc: RTCPeerConnection, runner: Runner, answer: str) -> None:
-        """Let the audio output encode its own Opus packets when Opus is what its sender sends."""
-        track = runner.audio_output()
-        if track is None:
-            return
-        for transceiver in pc.getTransceivers():
-            if transceiver.sender.track is track and first_codec(answer, transceiver.mid) == "audio/opus":
-                track.send_opus_packets(dtx=conf.get("AUDIO_DTX"))
-
-    def _on_track(self, pc: RTCPeerConnection, runner: Runner, track: Any) -> None:
-        if track.kind == "audio":
-            for transceiver in pc.getTransceivers():
-                if transceiver.receiver.track is track:
-                    install_audio_jitter_buffer(transceiver.receiver, conf.get("AUDIO_JITTER_FRAMES"))
-        runner.on_track(track)
 
     def _media_options(self) -> MediaOptions:
         return MediaOptions(
@@ -288,142 +209,11 @@ class Session:
             color=self.endpoint.spec.color,
         )
 
-    async def add_candidate(self, candidate: Candidate) -> None:
-        """Apply a trickled browser candidate, or hold it until the offer is applied."""
-        if self.state in (SessionState.CLOSING, SessionState.CLOSED):
-            raise ProtocolError("invalid_state", f"This session is {self.state.value}; candidates are not accepted.")
-        parsed = parse_candidate(candidate)
-        if not self._remote_set:
-            if len(self._pending) >= MAX_PENDING_CANDIDATES:
-                raise ProtocolError(
-                    "invalid_state", f"At most {MAX_PENDING_CANDIDATES} candidates are held before the offer."
-                )
-            self._pending.append(parsed)
-            return
-        await self._apply_candidate(parsed)
+    # -- the connection and the timers ------------------------------------------------
 
-    async def _apply_candidate(self, candidate: RTCIceCandidate | None) -> None:
-        if self.pc is None:
-            return
-        try:
-            await self.pc.addIceCandidate(candidate)
-        except Exception as exc:
-            logger.info("Session %s: an ICE candidate could not be used: %s", self.id, describe(exc))
-            raise ProtocolError("bad_candidate", "The ICE candidate could not be used.") from None
-
-    def set_inputs(self, values: tuple[Any, ...]) -> None:
-        self._inputs.set_page(values)
-
-    def trigger(self) -> None:
-        if self.runner is not None and self.state is SessionState.CONNECTED:
-            self.runner.trigger()
-
-    # -- the handler's context (HandlerContext / RunnerContext) ---------------
-
-    @property
-    def session_id(self) -> str:
-        return self.id
-
-    @property
-    def owner(self) -> str:
-        return self.endpoint.spec.name
-
-    def inputs(self) -> tuple[Any, ...]:
-        return self._inputs.values()
-
-    def send_event(self, name: str, **data: Any) -> None:
-        self._events.put(protocol.event(name, data))
-
-    def _on_loop(self, func: Callable[[], Any]) -> None:
-        if threading.get_ident() == self._loop_thread:
-            func()
-        else:
-            self.loop.call_soon_threadsafe(func)
-
-    def clear_output(self) -> None:
-        track = self.runner.audio_output() if self.runner is not None else None
-        if track is not None:
-            self._on_loop(track.clear)
-
-    def output_busy(self) -> bool:
-        track = self.runner.audio_output() if self.runner is not None else None
-        return track is not None and track.busy()
-
-    def publish(self, outputs: AdditionalOutputs) -> None:
-        self._outputs.put(outputs)
-
-    async def _deliver_output(self, outputs: AdditionalOutputs) -> None:
-        values = list(outputs.args)
-        hook = self.endpoint.spec.on_additional_outputs
-        if hook is not None:
-            transformed = await calls.run_sync(hook, *values)
-            values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
-        try:
-            values = self._inputs.take_state(values)  # the entry's state slots come first
-        except StateOutputError as exc:
-            self.fail(exc)
-            return
-        if not values and self._inputs.state:
-            return  # it only updated the state
-        try:
-            values = to_json_values(values)
-        except TypeError as exc:
-            self.fail(HandlerOutputError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
-            return
-        self._seq += 1
-        await self._publish(protocol.output(self._seq, values))
-
-    def close_soon(self, reason: CloseReason, message: str = "") -> None:
-        """Start closing from any thread (handlers, timers)."""
-        self._on_loop(lambda: self._start_close(reason, message))
-
-    def fail(self, exc: BaseException, code: CloseReason = CloseReason.HANDLER_ERROR) -> None:
-        if code is CloseReason.MEDIA_ERROR:
-            logger.error(
-                "Session %s on %r: the server's media stopped (%s); ending the session.",
-                self.id,
-                self.endpoint.slug,
-                exc,
-                exc_info=(type(exc), exc, exc.__traceback__),
-            )
-            message = "The server stopped sending media because of an internal error; the session has ended."
-        else:
-            logger.error(
-                "Session %s on %r: the handler raised; ending the session.",
-                self.id,
-                self.endpoint.slug,
-                exc_info=(type(exc), exc, exc.__traceback__),
-            )
-            message = visitor_message("The handler failed.", exc, public=(HandlerOutputError, HandlerTimeout))
-        self._events.put(protocol.error(code, message))
-        self.close_soon(code, message)
-
-    # RunnerContext.close
-    def close(self, reason: CloseReason, message: str = "") -> None:
-        self.close_soon(reason, message)
-
-    # -- connection events and timers ----------------------------------------
-
-    def _on_connection_state(self, pc: RTCPeerConnection) -> None:
-        if pc is not self.pc:
-            return  # a connection dropped after a refused offer
-        state = pc.connectionState
+    def _on_connection_state(self, state: str) -> None:
         if state == "connected" and self.state is SessionState.NEGOTIATING:
-            self._move(SessionState.CONNECTED)
-            self.connected_at = time.monotonic()
-            logger.info(
-                "Session %s started on %r (%s %s) for %s",
-                self.id,
-                self.endpoint.slug,
-                self.endpoint.mode,
-                self.endpoint.modality,
-                self.client or "unknown client",
-            )
-            if self.endpoint.time_limit is not None:
-                self._timers.append(self.loop.call_later(self.endpoint.time_limit, self._time_is_up))
-            self.send_event("connected")
-            assert self.runner is not None
-            self.runner.spawn(self.runner.start(), "start")
+            self._connected()
         elif state == "closed" and self.state is SessionState.CONNECTED:
             # The peer closed its connection (DTLS close_notify): a hang-up, not a failure.
             self._start_close(CloseReason.DISCONNECTED, "The client closed the media connection.")
@@ -431,6 +221,24 @@ class Session:
             self._start_close(
                 CloseReason.CONNECTION_FAILED, "The media connection failed (ICE or DTLS); a TURN server may be needed."
             )
+
+    def _connected(self) -> None:
+        self._move(SessionState.CONNECTED)
+        self.connected_at = time.monotonic()
+        endpoint = self.endpoint
+        logger.info(
+            "Session %s started on %r (%s %s) for %s",
+            self.id,
+            endpoint.slug,
+            endpoint.mode,
+            endpoint.modality,
+            self.client or "unknown client",
+        )
+        if endpoint.time_limit is not None:
+            self._timers.append(self.loop.call_later(endpoint.time_limit, self._time_is_up))
+        self.context.send_event("connected")
+        assert self.runner is not None
+        self.runner.spawn(self.runner.start(), "start")
 
     def _time_is_up(self) -> None:
         self._start_close(CloseReason.TIME_LIMIT, f"The time limit of {self.endpoint.time_limit:g} s was reached.")
@@ -442,42 +250,56 @@ class Session:
                 "The media connection did not come up in time; a TURN server may be needed.",
             )
 
-    # -- closing ---------------------------------------------------------------
+    # -- the one way a session ends ------------------------------------------------------
 
     def _start_close(self, reason: CloseReason, message: str) -> None:
-        if self._closing is None and self.state not in (SessionState.CLOSING, SessionState.CLOSED):
-            self._closing = self.loop.create_task(self._close(reason, message), name=f"rtcstream:{self.id}:close")
-
-    async def close_now(self, reason: CloseReason, message: str = "") -> None:
-        """Close and wait until the session is fully closed."""
-        self._start_close(reason, message)
-        await self.closed.wait()
-
-    async def _close(self, reason: CloseReason, message: str) -> None:
+        if self.ending:
+            return
+        refusing = self.state is SessionState.REFUSING
         self._move(SessionState.CLOSING)
         self.close_reason = reason
-        negotiation = self._negotiation
-        if negotiation is not None and not negotiation.done():
-            if not self._refusing:
-                negotiation.cancel()
-            await asyncio.wait([negotiation])
-        if negotiation is not None and not negotiation.cancelled() and negotiation.exception() is not None:
-            logger.error("Session %s: negotiation ended with %r", self.id, negotiation.exception())
+        self.loop.create_task(
+            self._close(reason, message, refusing), name=f"rtcstream:{self.id}:close", context=self._tasks.copy()
+        )
+
+    async def _close(self, reason: CloseReason, message: str, refusing: bool) -> None:
+        negotiating = self._negotiating
+        if negotiating is not None and not negotiating.done():
+            if not refusing:  # a refusal's teardown finishes: it gives back what the offer took
+                negotiating.cancel()
+            await asyncio.wait([negotiating])
         try:
             await self._teardown(reason)
         finally:
-            await self._outputs.flush()
-            await self._outputs.close()
+            await self._outputs.close(reason)
             self._events.put(protocol.closed(reason, message))
             await self._events.flush()
             await self._events.close()
             self._move(SessionState.CLOSED)
-            _open.discard(self)
+            self.runtime.untrack(self)
             lived = time.monotonic() - (self.connected_at or self.opened_at)
             logger.info("Session %s on %r ended: reason=%s duration=%.1fs", self.id, self.endpoint.slug, reason, lived)
-            self.closed.set()
+            self._closed.set()
 
-
-def open_sessions() -> list[Session]:
-    """The sessions of this process that are not closed yet."""
-    return list(_open)
+    async def _teardown(self, reason: CloseReason | Refusal) -> None:
+        """Release what the session holds, each thing once: timers, the runner's tasks and tracks,
+        the peer connection, the seat; then tell the handler (``shutdown``), which may take a while:
+        the seat is free by then. The one teardown of both a refusal and a close; it never raises."""
+        runner, self.runner = self.runner, None
+        self.context.audio_output = None
+        timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
+        for step, what in (
+            (runner.stop if runner is not None else None, "stopping the runner"),
+            (self._negotiation.close, "closing the peer connection"),
+            (lambda: self._seat.give_back(reason), "giving back its seat"),
+        ):
+            if step is None:
+                continue
+            try:
+                await step()
+            except Exception:
+                logger.exception("Session %s: %s failed", self.id, what)
+        if runner is not None:
+            await runner.close_handler()

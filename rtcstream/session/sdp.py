@@ -9,7 +9,7 @@ import logging
 
 from aiortc.sdp import DIRECTIONS, SessionDescription
 
-from rtcstream.session.ice import MAX_PORT
+from rtcstream.session.candidates import MAX_PORT
 from rtcstream.signalling.protocol import ProtocolError
 
 logger = logging.getLogger("rtcstream.session")

@@ -7,7 +7,8 @@ import enum
 
 class SessionState(enum.Enum):
     NEW = "new"  # the socket is open; no offer yet (or the last one was refused)
-    NEGOTIATING = "negotiating"  # an offer is being answered; ICE and DTLS are connecting
+    NEGOTIATING = "negotiating"  # an offer is being admitted and answered; ICE and DTLS are connecting
+    REFUSING = "refusing"  # the offer was refused: what it took is being given back, then NEW
     CONNECTED = "connected"  # media flows and the handler runs
     CLOSING = "closing"  # tearing down tasks, tracks and the peer connection
     CLOSED = "closed"
@@ -15,12 +16,16 @@ class SessionState(enum.Enum):
 
 TRANSITIONS: dict[SessionState, set[SessionState]] = {
     SessionState.NEW: {SessionState.NEGOTIATING, SessionState.CLOSING},
-    # Back to NEW when an offer is refused (limit, bad SDP): the client may try again.
-    SessionState.NEGOTIATING: {SessionState.CONNECTED, SessionState.NEW, SessionState.CLOSING},
+    SessionState.NEGOTIATING: {SessionState.CONNECTED, SessionState.REFUSING, SessionState.CLOSING},
+    # Back to NEW once a refused offer (limit, bad SDP) has let go of all it held: the client may try again.
+    SessionState.REFUSING: {SessionState.NEW, SessionState.CLOSING},
     SessionState.CONNECTED: {SessionState.CLOSING},
     SessionState.CLOSING: {SessionState.CLOSED},
     SessionState.CLOSED: set(),
 }
+
+# Closing or closed: nothing new starts.
+ENDING = frozenset({SessionState.CLOSING, SessionState.CLOSED})
 
 
 class InvalidTransition(RuntimeError):

@@ -1,9 +1,12 @@
-"""The Channels consumers: signalling (one session per socket) and additional outputs."""
+"""The Channels consumers: signalling (one session per socket) and additional outputs.
+
+The Host check and the socket caps run before them, as ASGI middleware
+(``rtcstream.signalling.middleware``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -11,30 +14,22 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
-from django.http.request import split_domain_port, validate_host
 
 from rtcstream import conf
 from rtcstream.admission import client_identity
-from rtcstream.admission.socket_counts import get_client_counter
 from rtcstream.endpoints.resolution import get_endpoint, is_allowed
 from rtcstream.reasons import CloseReason
+from rtcstream.runtime import get_runtime
 from rtcstream.session.lifecycle import Session
 from rtcstream.signalling import protocol
+from rtcstream.signalling.close_codes import CloseCode
 from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
 from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
 
 logger = logging.getLogger("rtcstream.consumers")
 
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_BAD_HOST = 4400
-CLOSE_FORBIDDEN = 4403
-CLOSE_UNKNOWN_ENDPOINT = 4404
-CLOSE_GONE = 4410
-CLOSE_TOO_MANY = 4429
-
 # How long an outputs socket waits for its session's signalling consumer to vouch for it.
-LIVENESS_TIMEOUT = 5.0
+LIVENESS_TIMEOUT = 3.0
 
 INTERNAL_ERROR = "The server could not handle this message; the server log has the details."
 
@@ -57,36 +52,12 @@ def client_address(scope: dict[str, Any]) -> str | None:
     return host if host != client[0] else f"{client[0]}:{client[1]}"
 
 
-def _host_header(scope: dict[str, Any]) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name.lower() == b"host":
-            return value.decode("latin1")
-    return None
-
-
-def host_allowed(scope: dict[str, Any]) -> bool:
-    """Whether the Host header names this site (``ALLOWED_HOSTS``, as Django checks HTTP requests).
-
-    A connection without a Host header is let through: every browser sends one
-    (DNS rebinding, what this check stops, needs a browser), and in-process ASGI
-    tests send none. The Origin header is checked by Channels' AllowedHostsOriginValidator.
-    """
-    host = _host_header(scope)
-    if host is None:
-        return True
-    allowed = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not allowed:
-        allowed = [".localhost", "127.0.0.1", "[::1]"]  # as django.http.HttpRequest.get_host does
-    domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, allowed)
-
-
 class RtcstreamConsumer(AsyncWebsocketConsumer):
-    """What every rtcstream socket shares: the Host check, the per-client cap,
-    refusals with a close code, and an end that runs exactly once, however the
-    socket goes (disconnect, a failed connect, or the server cancelling it)."""
+    """What every rtcstream socket shares: refusals with a close code, a failed connect
+    that says so (4500, or 4501 without a channel layer), and an end that runs exactly
+    once, however the socket goes (disconnect, a failed connect, or the server cancelling it)."""
 
-    counted: str | None = None
+    accepted = False
     ended = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -96,9 +67,16 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
             # Server shutdown cancels the consumer without a disconnect: end it here.
             await asyncio.shield(self._end_once(CloseReason.SERVER_SHUTDOWN))
 
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        if self.channel_layer is None:
+            logger.error("Refused a websocket: settings.CHANNEL_LAYERS names no channel layer (rtcstream.E010)")
+            await self.refuse(CloseCode.NO_CHANNEL_LAYER)
+            return
+        await super().websocket_connect(message)
+
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Run one handler; an exception is logged, never lets the consumer die
-        (a failed connect is refused with 1011)."""
+        """Run one handler; an exception is logged and never lets the consumer die
+        (a connect that fails is refused with 4500)."""
         try:
             await super().dispatch(message)
         except StopConsumer:
@@ -106,27 +84,17 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("%s: handling %r failed", type(self).__name__, message.get("type"))
             if message.get("type") == "websocket.connect":
-                with contextlib.suppress(Exception):  # already accepted: nothing more to say
-                    await self.refuse(CLOSE_INTERNAL_ERROR)
+                await self.refuse(CloseCode.SERVER_ERROR)
 
-    async def refuse(self, code: int) -> None:
-        """Accept, then close with ``code``: a handshake denial reaches browsers as 1006, which says nothing."""
-        await self.accept()
-        await self.close(code=code)
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
 
-    async def admit_client(self) -> bool:
-        """Check the Host and count this socket against its client's cap; refuse and return False if not."""
-        if not host_allowed(self.scope):
-            logger.warning("Refused a websocket for host %r: not in ALLOWED_HOSTS", _host_header(self.scope))
-            await self.refuse(CLOSE_BAD_HOST)
-            return False
-        key = client_identity.client_key(self.scope)
-        if key is not None and not await get_client_counter().open(key, self.channel_name):
-            logger.warning("Refused a websocket from %s: it holds too many open sockets", key)
-            await self.refuse(CLOSE_TOO_MANY)
-            return False
-        self.counted = key or ""
-        return True
+    async def refuse(self, code: CloseCode) -> None:
+        """Accept (unless done already), then close with ``code``: a handshake denial reaches browsers as 1006."""
+        if not self.accepted:
+            await self.accept()
+        await self.close(code=int(code))
 
     async def disconnect(self, code: int) -> None:
         await self._end_once(CloseReason.DISCONNECTED)
@@ -139,10 +107,6 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
             await self.end(reason)
         except Exception:
             logger.exception("Ending a %s failed", type(self).__name__)
-        finally:
-            if self.counted:
-                await get_client_counter().close(self.counted, self.channel_name)
-            self.counted = None
 
     async def end(self, reason: CloseReason) -> None:
         """Release what this socket holds (called once)."""
@@ -155,7 +119,7 @@ class UnknownPathConsumer(RtcstreamConsumer):
     """Any other websocket path: refused with 4404, not an HTTP 500 and a traceback."""
 
     async def connect(self) -> None:
-        await self.refuse(CLOSE_UNKNOWN_ENDPOINT)
+        await self.refuse(CloseCode.NOT_FOUND)
 
 
 class SignallingConsumer(RtcstreamConsumer):
@@ -169,19 +133,24 @@ class SignallingConsumer(RtcstreamConsumer):
     socket_open = True
 
     async def connect(self) -> None:
-        if not await self.admit_client():
-            return
         slug = self.scope["url_route"]["kwargs"]["endpoint"]
         endpoint = await database_sync_to_async(get_endpoint)(slug)
         if endpoint is None:
-            await self.refuse(CLOSE_UNKNOWN_ENDPOINT)
+            await self.refuse(CloseCode.NOT_FOUND)
             return
         user = self.scope.get("user")
         if not await database_sync_to_async(is_allowed)(endpoint, user):
-            await self.refuse(CLOSE_FORBIDDEN)
+            await self.refuse(CloseCode.FORBIDDEN)
+            return
+        runtime = get_runtime()
+        limit = conf.get("MAX_SESSIONS")
+        if limit is not None and len(runtime.sessions) >= limit:
+            logger.warning("Refused a session on %r: this process holds its limit of %d (MAX_SESSIONS)", slug, limit)
+            await self.refuse(CloseCode.TOO_MANY_SESSIONS)
             return
         self.session = Session(
             endpoint,
+            runtime,
             send=self._send_from_session,
             publish=self._publish,
             client=client_address(self.scope),
@@ -207,7 +176,7 @@ class SignallingConsumer(RtcstreamConsumer):
         self.socket_open = False
         if self.session is not None:
             message = "The server is shutting down." if reason == CloseReason.SERVER_SHUTDOWN else ""
-            await self.session.close_now(reason, message)
+            await self.session.close_and_wait(reason, message)
             await self.channel_layer.group_discard(session_group(self.session.id), self.channel_name)
 
     async def _send_from_session(self, message: dict[str, Any]) -> None:
@@ -215,15 +184,14 @@ class SignallingConsumer(RtcstreamConsumer):
             return  # the page is gone; nothing to tell it
         await self.send_json(message)
         if message["type"] == "closed":
-            assert self.session is not None
-            await self.channel_layer.group_send(
-                outputs_group(self.session.id), {"type": "rtcstream.end", "reason": message["reason"]}
-            )
-            await self.close(code=1000)
+            await self.close(code=int(CloseCode.NORMAL))
 
-    async def _publish(self, output: dict[str, Any]) -> None:
+    async def _publish(self, message: dict[str, Any]) -> None:
+        """Send ``message`` (an ``output``, or the ``end``) to the session's outputs socket, in whatever process."""
         assert self.session is not None
-        await self.channel_layer.group_send(outputs_group(self.session.id), {**output, "type": "rtcstream.output"})
+        await self.channel_layer.group_send(
+            outputs_group(self.session.id), {**message, "type": f"rtcstream.{message['type']}"}
+        )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Handle one frame; whatever it holds, the socket lives and the client gets a coded answer."""
@@ -248,14 +216,14 @@ class SignallingConsumer(RtcstreamConsumer):
         elif isinstance(message, Trigger):
             session.trigger()
         elif isinstance(message, Stop):
-            await session.close_now(CloseReason.CLIENT_STOP, "Stopped by the client.")
+            await session.close_and_wait(CloseReason.CLIENT_STOP, "Stopped by the client.")
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong"})
 
     async def rtcstream_terminate(self, event: dict[str, Any]) -> None:
         """Handle a control message from the admin (possibly in another process)."""
         if self.session is not None:
-            await self.session.close_now(CloseReason.TERMINATED, "Stopped by an administrator.")
+            await self.session.close_and_wait(CloseReason.TERMINATED, "Stopped by an administrator.")
 
     async def rtcstream_probe(self, event: dict[str, Any]) -> None:
         """An outputs socket asks whether this session still lives (its token is only good while it does)."""
@@ -267,7 +235,10 @@ class OutputsConsumer(RtcstreamConsumer):
     """Forward a session's AdditionalOutputs from the channel layer to the page.
 
     The token names the session; the session's signalling consumer, in whatever
-    process, must confirm the session is still open, so a token dies with its session.
+    process, must confirm the session is still open, so a token dies with its
+    session (4410). The socket is accepted before it asks, so that the answer,
+    which can take ``LIVENESS_TIMEOUT``, never outlasts the server's handshake
+    timeout (daphne's is 5 s).
     """
 
     group: str | None = None
@@ -275,16 +246,13 @@ class OutputsConsumer(RtcstreamConsumer):
     async def connect(self) -> None:
         session_id = read_outputs_token(self.scope["url_route"]["kwargs"]["token"], self.scope.get("user"))
         if session_id is None:
-            await self.refuse(CLOSE_FORBIDDEN)
-            return
-        if not await self.admit_client():
+            await self.refuse(CloseCode.FORBIDDEN)
             return
         self.group = outputs_group(session_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        if not await self._session_alive(session_id):
-            await self.refuse(CLOSE_GONE)
-            return
         await self.accept()
+        if not await self._session_alive(session_id):
+            await self.refuse(CloseCode.GONE)
 
     async def _session_alive(self, session_id: str) -> bool:
         # The default prefix, not a name of our own: channels_redis serves every
@@ -312,4 +280,4 @@ class OutputsConsumer(RtcstreamConsumer):
 
     async def rtcstream_end(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "end", "reason": event["reason"]})
-        await self.close(code=1000)
+        await self.close(code=int(CloseCode.NORMAL))

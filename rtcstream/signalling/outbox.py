@@ -4,6 +4,7 @@ order they were produced, and a stalled receiver cannot grow memory."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,14 +19,20 @@ class Outbox:
     that stopped reading must not make the server hold everything.
     """
 
-    def __init__(self, name: str, deliver: Callable[[Any], Awaitable[None]], capacity: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        deliver: Callable[[Any], Awaitable[None]],
+        capacity: int,
+        context: contextvars.Context | None = None,
+    ) -> None:
         self.name = name
         self.capacity = capacity
         self.dropped = 0
         self._deliver = deliver
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
-        self._task = self._loop.create_task(self._run(), name=f"rtcstream:outbox:{name}")
+        self._task = self._loop.create_task(self._run(), name=f"rtcstream:outbox:{name}", context=context)
 
     def put(self, item: Any) -> None:
         """Queue ``item``; safe to call from worker threads."""

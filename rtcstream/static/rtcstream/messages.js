@@ -14,12 +14,13 @@ export const STATE_TEXT = {
   error: "Stopped",
 };
 
-// ReplyOnPause's turn-taking events, as widget states.
+// ReplyOnPause's turn-taking events, as widget states. The reply is heard until
+// its last frame has been sent (playback_done), not when its generator ends (response_done).
 export const EVENT_STATE = {
   started_talking: "hearing",
   pause_detected: "thinking",
   response_starting: "speaking",
-  response_done: "listening",
+  playback_done: "listening",
   interrupted: "listening",
 };
 
@@ -68,20 +69,32 @@ export function mediaError(err, what) {
   }
 }
 
+// Why the server refused a socket, by close code (rtcstream/signalling/close_codes.py).
+export const CLOSE_CODES = {
+  4400: ["bad_host", () => "This site's address is not one the server accepts (ALLOWED_HOSTS)."],
+  4403: ["forbidden", () => "Sign in with an account that may use this stream."],
+  4404: ["unknown_endpoint", ({ endpoint }) => `The stream "${endpoint}" does not exist or is disabled.`],
+  4410: ["gone", () => "This stream has already ended. Press start to begin a new one."],
+  4429: ["too_many_streams", () => "Too many streams are open from your network. Close one and try again."],
+  4500: ["server_error", () => "The server failed to open the stream; its log has the details. Please try again later."],
+  4501: ["no_channel_layer", () => "The server cannot stream: it has no channel layer (settings.CHANNEL_LAYERS). Its log says more."],
+  4503: ["server_busy", () => "The server is at its limit of streams. Please try again in a minute."],
+  4507: ["server_busy", () => "The server is at its limit of connections. Please try again in a minute."],
+};
+
 /**
- * Explain why the signalling socket closed before the session began.
- * 4404/4403/4429 are the server's refusals; a socket that never opened (1006)
+ * Explain why the signalling socket closed before the session began: one of the
+ * server's refusals (CLOSE_CODES), or a socket that never opened (1006), which
  * usually means the server cannot serve websockets on that path at all.
  */
 export function socketClosedError(code, { endpoint, path, opened }) {
-  if (code === 4404) return new StreamError("unknown_endpoint", `The stream "${endpoint}" does not exist or is disabled.`);
-  if (code === 4403) return new StreamError("forbidden", "Sign in with an account that may use this stream.");
-  if (code === 4429) return new StreamError("too_many_streams", "Too many streams are open from this address. Close one and try again.");
+  const known = CLOSE_CODES[code];
+  if (known) return new StreamError(known[0], known[1]({ endpoint, path }));
   if (!opened) {
     return new StreamError(
       "socket_unavailable",
       `The websocket ${path} could not be opened. Is the server running daphne (an ASGI server, not runserver without daphne or a WSGI server), `
-        + "does asgi.py route rtcstream.routing.websocket_urlpatterns under \"websocket\", and is CHANNEL_LAYERS set? "
+        + "does asgi.py route rtcstream.signalling.routing.websocket_urlpatterns under \"websocket\", and is CHANNEL_LAYERS set? "
         + "If the site was working, check your connection and try again.",
     );
   }

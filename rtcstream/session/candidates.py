@@ -1,11 +1,10 @@
-"""ICE for the server's peer connections: configuration and trickled browser candidates."""
+"""The browser's ICE candidates: parsed, and checked before the server sends checks to them."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer, RTCIceTransportPolicy
+from aiortc import RTCIceCandidate
 from aiortc.sdp import candidate_from_sdp
 
 from rtcstream.signalling.protocol import Candidate, ProtocolError
@@ -34,13 +33,3 @@ def parse_candidate(candidate: Candidate) -> RTCIceCandidate | None:
     parsed.sdpMid = candidate.sdp_mid
     parsed.sdpMLineIndex = candidate.sdp_mline_index
     return parsed
-
-
-def ice_configuration(servers: list[dict[str, Any]], policy: str = "all") -> RTCConfiguration:
-    """An aiortc configuration from ``iceServers`` dicts; ``policy`` "relay" uses TURN candidates only."""
-    return RTCConfiguration(
-        iceServers=[
-            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in servers
-        ],
-        iceTransportPolicy=RTCIceTransportPolicy(policy),
-    )

@@ -1,0 +1,156 @@
+"""What one process holds for rtcstream, in one object built from settings.
+
+The worker pool for sync user code, the admission backend and its heartbeat,
+the per-client socket counts, the open sessions, the resolved registry and the
+loaded models: each is built from settings the first time it is used (settings
+are read then, never at import), once per process. A test that changes
+``settings.RTCSTREAM`` (or ``DATABASES``) gets a new runtime, replaced whole;
+a session keeps the runtime it was opened with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.signals import setting_changed
+
+from rtcstream import conf
+
+if TYPE_CHECKING:
+    from rtcstream.admission.backends import BaseAdmission
+    from rtcstream.admission.heartbeat import Heartbeat
+    from rtcstream.admission.socket_counts import BaseClientCounter
+    from rtcstream.endpoints.registry import Registry
+    from rtcstream.execution.pool import WorkerPool
+    from rtcstream.execution.reaper import Reaper
+    from rtcstream.session.lifecycle import Session
+
+T = TypeVar("T")
+
+# Released (stuck) threads allowed at once, as a multiple of WORKER_THREADS.
+RELEASED_PER_THREAD = 2
+
+
+class ModelCache:
+    """Models loaded once per process and shared by every session (an ONNX session is thread-safe)."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[], T]) -> T:
+        """Return the model stored under ``key``, loading it with ``load()`` the first time."""
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = load()
+            model: T = self._models[key]
+            return model
+
+
+class Runtime:
+    """rtcstream's per-process state; each part is built from settings on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._parts: dict[str, Any] = {}
+        self.sessions: set[Session] = set()  # open in this process
+        self.open_sockets = 0  # rtcstream websockets open in this process (signalling/middleware.ClientLimits)
+        self.models = ModelCache()
+        self.checks_ran = threading.Event()  # the system checks logged on the first request (checks.startup)
+        self._exit_hook = False
+
+    def track(self, session: Session) -> None:
+        """Count ``session`` as open; the first one registers the hook that closes those left at exit."""
+        from rtcstream.session import exit_hook
+
+        with self._lock:
+            if not self._exit_hook:
+                self._exit_hook = exit_hook.install(lambda: exit_hook.close_sessions(list(self.sessions)))
+            self.sessions.add(session)
+
+    def untrack(self, session: Session) -> None:
+        self.sessions.discard(session)
+
+    def _part(self, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = build()
+            part: T = self._parts[name]
+            return part
+
+    @property
+    def pool(self) -> WorkerPool:
+        """Threads for sync user code (``RTCSTREAM["WORKER_THREADS"]``)."""
+        from rtcstream.execution.pool import WorkerPool
+
+        def build() -> WorkerPool:
+            size = conf.get("WORKER_THREADS")
+            return WorkerPool(size, max_released=RELEASED_PER_THREAD * size)
+
+        return self._part("pool", build)
+
+    @property
+    def reaper(self) -> Reaper:
+        """Sees calls abandoned by their sessions to their end: woken, or released from the pool."""
+        from rtcstream.execution.reaper import Reaper
+
+        return self._part("reaper", lambda: Reaper(self.pool))
+
+    @property
+    def registry(self) -> Registry:
+        """The handlers ``RTCSTREAM["HANDLERS"]`` names, resolved when first asked for."""
+        from rtcstream.endpoints.registry import Registry
+
+        return self._part("registry", lambda: Registry(conf.get("HANDLERS")))
+
+    @property
+    def admission(self) -> BaseAdmission:
+        """The backend ``RTCSTREAM["ADMISSION_BACKEND"]`` names."""
+        from rtcstream.admission.backends import BaseAdmission
+
+        return self._part("admission", lambda: conf.load("ADMISSION_BACKEND", BaseAdmission)())
+
+    @property
+    def heartbeat(self) -> Heartbeat:
+        """Tells the admission backend which of this process's sessions still live."""
+        from rtcstream.admission.heartbeat import Heartbeat
+
+        return self._part("heartbeat", lambda: Heartbeat(self.admission))
+
+    @property
+    def sockets(self) -> BaseClientCounter:
+        """The per-client socket counts (``RTCSTREAM["CLIENT_COUNTER"]``)."""
+        from rtcstream.admission.socket_counts import BaseClientCounter
+
+        return self._part("sockets", lambda: conf.load("CLIENT_COUNTER", BaseClientCounter)())
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """Return this process's runtime, making it on first use."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime()
+        return _runtime
+
+
+def replace_runtime(runtime: Runtime | None = None) -> Runtime:
+    """Install ``runtime`` (a fresh one by default) as this process's; return it. For tests and settings changes."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = runtime if runtime is not None else Runtime()
+        return _runtime
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("RTCSTREAM", "DATABASES"):
+        replace_runtime()
+
+
+setting_changed.connect(_on_setting_changed)

@@ -1,0 +1,98 @@
+"""A session's AdditionalOutputs on their way to the page: the entry's hook, its state slots, JSON, a sequence number.
+
+Outputs leave in the order they were produced, through an ``Outbox`` that a
+stalled page cannot grow, to the outputs socket's channel layer group (so they
+reach a page whose outputs socket lives in another process). When the session
+ends, the pipeline delivers what is queued, then publishes the end: the
+outputs socket closes with its session, however the session ended.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+from django.core.serializers.json import DjangoJSONEncoder
+
+from rtcstream.execution import calls
+from rtcstream.handlers.results import AdditionalOutputs
+from rtcstream.media.errors import HandlerOutputError
+from rtcstream.reasons import CloseReason
+from rtcstream.session.inputs import SessionInputs, StateOutputError
+from rtcstream.signalling import protocol
+from rtcstream.signalling.outbox import Outbox
+
+CAPACITY = 1024  # undelivered outputs a session holds; the oldest is dropped past that
+
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class OutputEncoder(DjangoJSONEncoder):
+    """Django's encoder (dates, decimals, UUIDs, lazy strings) plus numpy arrays and scalars."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, (set, frozenset, tuple)):
+            return list(o)
+        return super().default(o)
+
+
+def to_json_values(values: list[Any]) -> list[Any]:
+    """Return ``values`` as plain JSON data; raise TypeError naming what cannot be encoded."""
+    return json.loads(json.dumps(values, cls=OutputEncoder))
+
+
+class OutputsPipeline:
+    """Turns each ``AdditionalOutputs`` into an ``output`` message and publishes it; ``fail`` hears a bad one."""
+
+    def __init__(
+        self,
+        session_id: str,
+        hook: Callable[..., Any] | None,
+        inputs: SessionInputs,
+        publish: Publish,
+        fail: Callable[[BaseException], None],
+        context: contextvars.Context,
+    ) -> None:
+        self._hook = hook
+        self._inputs = inputs
+        self._publish = publish
+        self._fail = fail
+        self._seq = 0
+        self._outbox = Outbox(f"session {session_id} outputs", self._deliver, CAPACITY, context=context)
+
+    def put(self, outputs: AdditionalOutputs) -> None:
+        """Queue ``outputs`` for the page; safe from any thread."""
+        self._outbox.put(outputs)
+
+    async def close(self, reason: CloseReason) -> None:
+        """Deliver what is queued (for a moment at most), then tell the outputs socket the session has ended."""
+        await self._outbox.flush()
+        await self._outbox.close()
+        await self._publish({"type": "end", "reason": reason})
+
+    async def _deliver(self, outputs: AdditionalOutputs) -> None:
+        values = list(outputs.args)
+        if self._hook is not None:
+            transformed = await calls.run_sync(self._hook, *values)
+            values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
+        try:
+            values = self._inputs.take_state(values)  # the entry's state slots come first
+        except StateOutputError as exc:
+            self._fail(exc)
+            return
+        if not values and self._inputs.state:
+            return  # it only updated the state
+        try:
+            values = to_json_values(values)
+        except TypeError as exc:
+            self._fail(HandlerOutputError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
+            return
+        self._seq += 1
+        await self._publish(protocol.output(self._seq, values))
