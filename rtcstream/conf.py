@@ -18,6 +18,10 @@ DEFAULTS: dict[str, Any] = {
     # A TURN server shared-secret (coturn --use-auth-secret): {"urls": [...], "secret": ..., "ttl": 3600}.
     # Each session gets its own credentials, valid ttl seconds (rtcstream/turn.py); None: no TURN.
     "TURN": None,
+    # Addresses the server never sends ICE checks to, besides multicast, broadcast,
+    # reserved and unspecified ones (always refused): "private" (not globally
+    # routable), "public", or networks such as "10.0.0.0/8" (docs/security.md).
+    "REFUSED_CANDIDATE_ADDRESSES": [],
     # The browser's iceTransportPolicy: "all", or "relay" to use TURN only (to test a TURN server).
     "ICE_TRANSPORT_POLICY": "all",
     # Defaults for endpoints that do not set their own. None means unlimited.

@@ -229,3 +229,26 @@ async def test_an_exception_in_a_consumer_is_logged_and_the_socket_refused_not_l
     await communicator.disconnect()
     assert get_runtime().sockets.open_counts() == {}
     assert "database is gone" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/static/../../etc/passwd", "/static/rtcstream/../../../../etc/passwd", "/static/%2e%2e/x"]
+)
+async def test_on_daphne_a_static_path_out_of_the_static_folders_is_a_404_without_a_traceback(daphne_server, path):
+    """Sent as it is written (what curl --path-as-is does); a browser would have folded the dots."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from tests.daphne import OUTPUT
+
+    log = OUTPUT / "daphne.log"
+    before = len(log.read_text())
+    url = urlsplit(daphne_server)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    status = (await reader.readline()).decode()
+    writer.close()
+    assert status.split()[1] == "404", status
+    text = log.read_text()[before:]
+    assert "Traceback" not in text and "HTTP 500" not in text, text

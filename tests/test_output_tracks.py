@@ -213,3 +213,27 @@ async def test_a_frame_that_aiortcs_encoder_rejects_ends_the_session(asgi_app, m
 
     monkeypatch.setattr(tracks, "make_frame", sometimes_malformed)
     await echo_until_media_error(asgi_app)
+
+
+@pytestmark_sessions
+async def test_a_hang_up_the_sender_notices_first_is_a_disconnect_not_a_media_error(asgi_app, monkeypatch, caplog):
+    """aiortc's sender can stop on the closed transport before the connection reports "closed"
+    (1 hang-up in ~160 was logged as media_error): the session looks at the transport."""
+    from rtcstream.session.lifecycle import Session
+
+    on_state = Session._on_connection_state
+
+    def late(self, state):  # the connection's "closed" arrives after the sender's grace
+        if state == "closed":
+            self.loop.call_later(1.5, on_state, self, state)
+        else:
+            on_state(self, state)
+
+    monkeypatch.setattr(Session, "_on_connection_state", late)
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 5.0, 48000)))
+        await client.wait_for_audio(seconds=0.3)
+        await client.pc.close()  # DTLS close_notify: the server's transport closes under its sender
+        closed = await client.wait_closed(timeout=5)
+    assert closed["reason"] == "disconnected"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

@@ -10,6 +10,7 @@ from django.core import checks
 
 from rtcstream import conf
 from rtcstream.endpoints import registry
+from rtcstream.session.candidates import refused_addresses_problems
 
 # Settings that were renamed: old name -> new name.
 RENAMED = {"MAX_SESSIONS_PER_CLIENT": "MAX_SOCKETS_PER_CLIENT"}
@@ -52,3 +53,11 @@ def check_ice_servers(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
             )
         ]
     return []
+
+
+@checks.register("rtcstream")
+def check_refused_candidate_addresses(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(problem, id="rtcstream.E005")
+        for problem in refused_addresses_problems(conf.get("REFUSED_CANDIDATE_ADDRESSES"))
+    ]

@@ -31,6 +31,7 @@ from fractions import Fraction
 
 import av
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpreceiver import RemoteStreamTrack
 
 logger = logging.getLogger("rtcstream.media")
 
@@ -136,9 +137,12 @@ class InboundAudio:
         return frame
 
     def _shed_backlog(self) -> None:
-        # aiortc's RemoteStreamTrack keeps decoded frames in ``_queue`` (no API for its length).
-        backlog = getattr(self._track, "_queue", None)
-        if backlog is None or backlog.qsize() <= self._max_backlog:
+        # aiortc's RemoteStreamTrack keeps decoded frames in ``_queue`` (no API for its
+        # length; checks.hooks checks it is there). Other tracks hold no backlog of theirs.
+        if not isinstance(self._track, RemoteStreamTrack):
+            return
+        backlog = self._track._queue
+        if backlog.qsize() <= self._max_backlog:
             return
         dropped = 0
         while backlog.qsize() > self._max_backlog // 2:

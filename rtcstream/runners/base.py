@@ -63,6 +63,9 @@ class RunnerContext(HandlerContext, Protocol):
     def fail(self, exc: BaseException, code: CloseReason = CloseReason.HANDLER_ERROR) -> None:
         """End the session because ``exc`` was raised (by the handler, or on the media path)."""
 
+    def media_connected(self) -> bool:
+        """Whether the peer connection and every one of its DTLS transports are still connected."""
+
 
 async def drain(track: MediaStreamTrack) -> None:
     """Read and discard a track nobody uses: unread frames pile up in aiortc's queue."""
@@ -121,8 +124,14 @@ class Runner(ABC):
             self.context.loop.call_later(SENDER_STOP_GRACE, self._sender_stopped, track)
 
     def _sender_stopped(self, track: OutputTrack) -> None:
-        if not self._stopped:
-            self.context.fail(MediaFailure(f"the {track.kind} sender stopped"), code=CloseReason.MEDIA_ERROR)
+        if self._stopped:
+            return
+        if not self.context.media_connected():
+            # The transport closed under the sender: the client hung up, and the
+            # connection's state says so later than the sender noticed.
+            self.context.close(CloseReason.DISCONNECTED, "The client closed the media connection.")
+            return
+        self.context.fail(MediaFailure(f"the {track.kind} sender stopped"), code=CloseReason.MEDIA_ERROR)
 
     def on_track(self, track: MediaStreamTrack) -> None:
         """Keep the first incoming track of the kind this runner reads; drain any other."""

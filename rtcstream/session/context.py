@@ -41,6 +41,7 @@ class SessionContext:
         events: Outbox,
         outputs: OutputsPipeline,
         close: Callable[[CloseReason, str], None],
+        media_connected: Callable[[], bool],
     ) -> None:
         self.session_id = session_id
         self.owner = owner  # the handler's registry name (whose stuck calls the pool counts)
@@ -52,6 +53,7 @@ class SessionContext:
         self._events = events
         self._outputs = outputs
         self._close = close
+        self.media_connected = media_connected
 
     def inputs(self) -> tuple[Any, ...]:
         return self._inputs.values()

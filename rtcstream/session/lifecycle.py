@@ -97,6 +97,7 @@ class Session:
             events=self._events,
             outputs=self._outputs,
             close=self.close,
+            media_connected=lambda: self._negotiation.connected(),
         )
         self._seat = Seat(runtime, endpoint, self.id, {"user": user, "client": client})
         self._negotiation = Negotiation(self.id, self.ice_servers, self._on_connection_state, self._events.put)

@@ -86,6 +86,13 @@ class Negotiation:
             )
         self._waiting.append(parsed)
 
+    def connected(self) -> bool:
+        """Whether the connection, and the DTLS transport under each of its senders, are connected."""
+        pc = self.pc
+        if pc is None or pc.connectionState != "connected":
+            return False
+        return all(t.sender.transport.state == "connected" for t in pc.getTransceivers() if t.sender.transport)
+
     async def close(self) -> None:
         """Close the peer connection (its transports, tracks and aiortc's decoder threads)."""
         pc, self.pc = self.pc, None

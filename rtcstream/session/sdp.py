@@ -9,7 +9,7 @@ import logging
 
 from aiortc.sdp import DIRECTIONS, SessionDescription
 
-from rtcstream.session.candidates import MAX_PORT
+from rtcstream.session.candidates import MAX_PORT, refusal
 from rtcstream.signalling.protocol import ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
@@ -40,6 +40,9 @@ def check_offer(sdp: str) -> None:
         ports = [media.port, media.rtcp_port or 0, media.sctp_port or 0]
         for candidate in media.ice_candidates:
             ports += [candidate.port, candidate.relatedPort or 0]
+            why = refusal(candidate.ip)
+            if why is not None:
+                raise _bad(f"The offer's {where} has an ICE candidate the server sends no checks to: {why}.")
         if any(not 0 <= port <= MAX_PORT for port in ports):
             raise _bad(f"The offer's {where} has a port outside 0-{MAX_PORT}.")
         if media.port == 0:
