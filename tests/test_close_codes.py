@@ -1,0 +1,89 @@
+"""Every close code rtcstream sends is one daphne lets through, the widget has words for it,
+docs/protocol.md lists it, and a real daphne delivers each to a client."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import websockets
+
+from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.signalling.close_codes import CloseCode, sendable
+from tests.daphne import serve
+from tests.handlers import tone
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_code_is_one_an_application_may_send():
+    assert all(sendable(code) for code in CloseCode)
+    assert not sendable(1011) and not sendable(1006)
+
+
+def test_the_widget_and_the_protocol_doc_know_every_refusal():
+    messages = (ROOT / "rtcstream" / "static" / "rtcstream" / "messages.js").read_text()
+    table = messages[messages.index("export const CLOSE_CODES") :]
+    table = table[: table.index("};")]
+    assert {int(code) for code in re.findall(r"^\s+(\d{4}):", table, re.M)} == set(CloseCode) - {CloseCode.NORMAL}
+    protocol = (ROOT / "docs" / "protocol.md").read_text()
+    assert {int(code) for code in re.findall(r"^\| `(\d{4})` \|", protocol, re.M)} == set(CloseCode)
+
+
+async def close_code(url: str, path: str, *, host: str | None = None, linger: float = 5.0) -> int | None:
+    """Open ``path`` on daphne at ``url``; return the code the server closes it with (None: kept open)."""
+    address = urlsplit(url)
+    # The URL names the Host header; the connection itself goes to daphne's address.
+    ws_url = f"ws://{host or address.netloc}{path}"
+    connect = websockets.connect(ws_url, origin=websockets.Origin(url), host=address.hostname, port=address.port)
+    async with connect as socket:
+        try:
+            async with asyncio.timeout(linger):
+                while True:
+                    await socket.recv()
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else None
+        except TimeoutError:
+            return None
+
+
+async def test_daphne_delivers_the_codes_of_the_shared_test_server(daphne_server, fresh_address):
+    assert await close_code(daphne_server, "/ws/rtcstream/t-echo/", host="evil.example:80") == CloseCode.BAD_HOST
+    assert await close_code(daphne_server, "/ws/rtcstream/no-such-endpoint/") == CloseCode.NOT_FOUND
+    assert await close_code(daphne_server, "/ws/rtcstream/a/b/c/") == CloseCode.NOT_FOUND
+    assert await close_code(daphne_server, "/ws/rtcstream/outputs/forged:token/") == CloseCode.FORBIDDEN
+    async with await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address) as client:
+        outputs = client.session["outputs"]
+        await client.start(audio=ArrayAudioTrack(tone(440, 2, 48000)))
+        await client.wait_for_event("connected")
+        assert (await client.stop())["reason"] == "client_stop"
+        await client.wait_until(lambda: client.signalling.close_code is not None)
+        assert client.signalling.close_code == CloseCode.NORMAL
+    assert await close_code(daphne_server, outputs) == CloseCode.GONE  # the token of an ended session
+
+
+@pytest.fixture(scope="module")
+def limited_server() -> Iterator[str]:
+    """A daphne holding at most 1 session and 3 sockets."""
+    env = {"RTCSTREAM_TEST_MAX_SESSIONS": "1", "RTCSTREAM_TEST_MAX_SOCKETS": "3"}
+    with serve("tests.settings_limits", "daphne-limits", env=env) as (url, _process):
+        yield url
+
+
+async def test_daphne_delivers_the_process_limits_and_a_failed_connect(limited_server):
+    assert await close_code(limited_server, "/ws/rtcstream/t-broken/") == CloseCode.SERVER_ERROR
+    async with await RtcClient.connect(limited_server, "t-echo") as client:  # the one session
+        assert await close_code(limited_server, "/ws/rtcstream/t-echo/") == CloseCode.TOO_MANY_SESSIONS
+        await client.start(audio=ArrayAudioTrack(tone(440, 5, 48000)))  # its outputs socket: 2 sockets
+        ws_url, origin = limited_server.replace("http", "ws", 1), websockets.Origin(limited_server)
+        async with websockets.connect(ws_url + client.session["outputs"], origin=origin):  # a third, kept open
+            assert await close_code(limited_server, "/ws/rtcstream/t-echo/") == CloseCode.TOO_MANY_SOCKETS
+
+
+async def test_daphne_without_a_channel_layer_says_so():
+    with serve("tests.settings_limits", "daphne-no-layer", env={"RTCSTREAM_TEST_NO_LAYER": "1"}) as (url, _process):
+        assert await close_code(url, "/ws/rtcstream/t-echo/") == CloseCode.NO_CHANNEL_LAYER
