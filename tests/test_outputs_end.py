@@ -1,0 +1,90 @@
+"""Through daphne, however a session ends, its outputs socket gets what was queued, then
+``end`` with the session's reason, then a close with 1000: none outlives its session.
+
+(``terminated`` comes from the admin through the channel layer, which the test process
+cannot reach in daphne's in-memory layer: tests/test_audio_sessions.py ends a session that
+way in process, through the same close path. On ``server_shutdown`` daphne itself drops
+its sockets.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+import websockets
+
+from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.signalling.close_codes import CloseCode
+from tests.daphne import serve
+from tests.handlers import tone
+from tests.offers import audio_offer_sdp
+
+
+async def outputs_end(url: str, path: str, timeout: float = 10) -> tuple[list[dict], int | None]:
+    """Read the outputs socket ``path`` until the server closes it; return its messages and the close code."""
+    messages = []
+    async with websockets.connect(url.replace("http", "ws", 1) + path, origin=websockets.Origin(url)) as socket:
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    messages.append(json.loads(await socket.recv()))
+        except websockets.ConnectionClosed as closed:
+            return messages, closed.rcvd.code if closed.rcvd is not None else None
+    raise AssertionError("unreachable")
+
+
+async def stop(client: RtcClient) -> None:
+    await client.stop()
+
+
+async def drop_the_socket(client: RtcClient) -> None:
+    await client.signalling.close()  # the case that left outputs sockets open: the page's signalling socket goes
+
+
+async def wait(client: RtcClient) -> None:
+    await client.wait_closed(timeout=10)
+
+
+ENDINGS: dict[str, tuple[str, Callable[[RtcClient], Awaitable[None]]]] = {
+    "client_stop": ("t-echo", stop),
+    "disconnected": ("t-echo", drop_the_socket),
+    "time_limit": ("t-echo-timed", wait),
+    "handler_closed": ("t-closing", wait),
+    "handler_error": ("t-failing", wait),
+    "stream_ended": ("t-tones", wait),
+}
+
+
+@pytest.mark.parametrize("reason", list(ENDINGS))
+async def test_the_outputs_socket_ends_with_its_session(daphne_server, fresh_address, reason):
+    endpoint, end = ENDINGS[reason]
+    client = await RtcClient.connect(daphne_server, endpoint, local_address=fresh_address)
+    try:
+        reading = asyncio.ensure_future(outputs_end(daphne_server, client.session["outputs"]))
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)), inputs=[2])
+        await client.wait_for_event("connected")
+        await end(client)
+        messages, code = await reading
+    finally:
+        await client.close()
+    assert messages[-1] == {"type": "end", "reason": reason}, messages
+    assert code == CloseCode.NORMAL
+
+
+@pytest.fixture(scope="module")
+def impatient_server() -> Iterator[str]:
+    """A daphne that gives a session 2 s for its media to connect."""
+    with serve("tests.settings_limits", "daphne-impatient", env={"RTCSTREAM_TEST_CONNECT_TIMEOUT": "2"}) as (url, _):
+        yield url
+
+
+async def test_the_outputs_socket_ends_when_the_media_never_connects(impatient_server):
+    async with await RtcClient.connect(impatient_server, "t-echo") as client:
+        reading = asyncio.ensure_future(outputs_end(impatient_server, client.session["outputs"]))
+        await client.send({"type": "offer", "sdp": await audio_offer_sdp()})  # from a peer that is gone
+        await client.wait_for_message("answer")
+        messages, code = await reading
+    assert messages[-1] == {"type": "end", "reason": "connection_failed"}, messages
+    assert code == CloseCode.NORMAL
