@@ -252,7 +252,13 @@ def long_tone_reply(audio):
         yield 24000, tone(440.0, 0.1, 24000).reshape(1, -1)
 
 
+def echo_in_one_chunk(audio):
+    """The README's echo: the whole utterance back, as one chunk."""
+    yield audio
+
+
 reply_echo = ReplyOnPause(echo_utterance)
+reply_once = ReplyOnPause(echo_in_one_chunk)
 reply_tone = ReplyOnPause(long_tone_reply)
 reply_tone_no_interrupt = ReplyOnPause(long_tone_reply, can_interrupt=False)
 

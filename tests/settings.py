@@ -41,6 +41,7 @@ RTCSTREAM = {
         "t-hanging": "tests.handlers.HangingHandler",
         "t-garbage": "tests.handlers.GarbageHandler",
         "t-reply-echo": "tests.handlers.reply_echo",
+        "t-reply-once": "tests.handlers.reply_once",
         "t-reply-tone": "tests.handlers.reply_tone",
         "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",
         "t-slow": "tests.handlers.SlowHandler",

@@ -78,7 +78,13 @@ class StreamHandlerBase(ABC):
         """Called when the page sends ``trigger``; override to act on it."""
 
     def shutdown(self) -> None:
-        """Called once when the session ends, whatever the reason."""
+        """Called once when the session ends, whatever the reason, while ``emit`` may still be blocked.
+
+        A sync handler whose ``emit`` blocks until there is output makes it
+        return here: put a sentinel in its queue, set its event. (One blocked
+        in ``queue.Queue.get()`` is woken without it: rtcstream puts ``None``
+        in that queue. Any other wait keeps a thread until it ends.)
+        """
 
 
 class StreamHandler(StreamHandlerBase):
@@ -96,9 +102,11 @@ class StreamHandler(StreamHandlerBase):
         """Return the next output, or None when nothing is ready.
 
         It may block until output is ready (``return self.queue.get()``): it
-        has no call timeout, and a call still blocked when the session ends is
-        logged and leaves the worker pool. Each blocked ``emit`` holds one
-        worker thread while its session lives.
+        has no call timeout. When the session ends, ``shutdown()`` runs beside
+        it: make it return there. A call still blocked in ``queue.Queue.get()``
+        is woken for you (it gets ``None``); any other that still runs a second
+        later is logged and leaves the worker pool. Each blocked ``emit`` holds
+        one worker thread while its session lives.
         """
 
     @abstractmethod

@@ -1,0 +1,59 @@
+"""What the widget says while a reply plays: Speaking until the server has sent its last frame
+(playback_done), even when the whole reply is one chunk (the README's echo)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .widget import events, record_events, wait_state
+
+pytestmark = pytest.mark.browser
+
+MARKUP = """
+<rtc-stream id="w" class="rtcs" endpoint="t-reply-once" ws-path="/ws/rtcstream/t-reply-once/" mode="send-receive" modality="audio">
+  <span data-part="state-text">Ready</span>
+  <button type="button" data-part="start">Start</button>
+  <button type="button" data-part="stop" hidden>Stop</button>
+  <meter data-part="reply-meter" min="0" max="1" value="0"></meter>
+  <p class="rtcs-message" data-part="message" hidden></p>
+  <audio data-part="remote-audio" autoplay hidden></audio>
+</rtc-stream>
+"""
+
+# Every 25 ms: the widget's state and the level of what the page hears (its reply meter, an
+# AnalyserNode on the remote track).
+SAMPLE = """() => {
+  window.__samples = [];
+  const el = document.querySelector("#w");
+  const meter = el.querySelector("[data-part=reply-meter]");
+  window.__sampler = setInterval(() => window.__samples.push([performance.now(), el.dataset.state, meter.value]), 25);
+}"""
+
+
+def test_a_one_chunk_reply_shows_speaking_while_it_is_heard(page, site):
+    page.goto(site)
+    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    page.evaluate("html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)", MARKUP)
+    record_events(page)
+    page.click("#w [data-part=start]")
+    wait_state(page, "listening", selector="#w")
+    page.evaluate(SAMPLE)
+    page.wait_for_function(
+        "() => (window.__rtcs || []).some((e) => e.type === 'rtcstream:event' && e.detail.name === 'playback_done')",
+        timeout=30000,
+    )
+    wait_state(page, "listening", selector="#w")
+    # Until the page has heard the reply's tail (its jitter buffer holds it after the last frame was sent).
+    page.wait_for_function("() => document.querySelector('#w [data-part=reply-meter]').value < 0.01")
+    samples = page.evaluate("() => { clearInterval(window.__sampler); return window.__samples; }")
+    names = [e["detail"]["name"] for e in events(page) if e["type"] == "rtcstream:event"]
+    assert names.index("response_starting") < names.index("response_done") < names.index("playback_done")
+    peak = max(level for _, _, level in samples)
+    assert peak > 0.05, "the reply was not heard"
+    loud = [(t, state) for t, state, level in samples if level > peak / 4]
+    # The page hears the reply up to its jitter buffer's delay after the server sent it: the
+    # loud samples of the last 250 ms may already read "listening"; all earlier ones are "speaking".
+    last_loud = loud[-1][0]
+    early = [state for t, state in loud if t < last_loud - 250]
+    assert len(early) >= 8, samples
+    assert early.count("speaking") == len(early), [state for _, state in loud]
