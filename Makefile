@@ -7,19 +7,31 @@ PORT ?= 8000
 
 .PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-capacity bench-browser clean
 
-$(VENV)/.installed: requirements.txt
+# Layers (requirements/): the demo site (rtcstream with its extras), then the tests and linters,
+# then the benches; every one installed at the versions CI tested (constraints.txt).
+PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt
+
+$(VENV)/.demo: requirements/demo.txt pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PIP_INSTALL) -r requirements/demo.txt
 	touch $@
 
-setup: $(VENV)/.installed
+$(VENV)/.test: $(VENV)/.demo requirements/test.txt requirements/lint.txt
+	$(PIP_INSTALL) -r requirements/test.txt -r requirements/lint.txt
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.test requirements/bench.txt
+	$(PIP_INSTALL) -r requirements/bench.txt
+	touch $@
+
+setup: $(VENV)/.test
 
 system:
 	bash scripts/system-packages.sh
 
 ## Set up and serve the demo site with daphne on http://127.0.0.1:8000
-run: setup
+run: $(VENV)/.demo
 	-bash scripts/system-packages.sh
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py rtcstream_endpoints
@@ -28,7 +40,7 @@ run: setup
 
 ## N daphne workers on one port, sharing REDIS_URL and DATABASE_URL (docs/deploy.md)
 N ?= 2
-serve-workers: setup
+serve-workers: $(VENV)/.demo
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py rtcstream_endpoints
 	$(PY) scripts/serve_workers.py -n $(N) -b $(HOST) -p $(PORT)
@@ -47,7 +59,7 @@ lint: setup
 	$(PY) -m ruff format --check rtcstream rtcproject tests bench scripts
 	$(PY) -m mypy rtcstream
 
-bench: setup
+bench: $(VENV)/.bench
 	$(PY) bench/turn_latency.py
 
 # The browser bench's own venv: the real FastRTC 0.0.34 and the Silero v4 model in faster-whisper's wheel.
@@ -60,15 +72,15 @@ $(FASTRTC_VENV)/.installed:
 	touch $@
 
 ## Turn-taking heard in Chromium (rtcstream's demo page and FastRTC 0.0.34, LAN and impaired path); ~10 min
-bench-browser: setup system $(FASTRTC_VENV)/.installed
+bench-browser: $(VENV)/.bench system $(FASTRTC_VENV)/.installed
 	$(PY) bench/browser/run.py $(BENCH_ARGS)
 
 ## Chromium playout of server audio, with and without frames between replies (issue 8's evidence)
-bench-playout: setup system
+bench-playout: $(VENV)/.bench system
 	$(PY) bench/playout.py
 
 ## Sessions one and two daphne workers hold (audio echo, 640x480 video) against bare aiortc; where the time goes
-bench-capacity: setup
+bench-capacity: $(VENV)/.bench
 	$(PY) bench/capacity.py $(CAPACITY_ARGS)
 
 clean:

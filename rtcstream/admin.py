@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from rtcstream.admission.backends import session_expiry
-from rtcstream.endpoints import kinds
-from rtcstream.models import LiveSession, SessionHistory, SessionState, StreamEndpoint, session_group
+from rtcstream.forms import EndpointForm
+from rtcstream.models import LiveSession, SessionHistory, SessionStatus, StreamEndpoint, session_group
 
 TERMINATE_MESSAGE = {"type": "rtcstream.terminate"}
 
@@ -40,6 +40,7 @@ def send_terminate(session_ids: list[str]) -> None:
 
 @admin.register(StreamEndpoint)
 class StreamEndpointAdmin(admin.ModelAdmin):
+    form = EndpointForm
     list_display = [
         "slug",
         "label",
@@ -64,11 +65,12 @@ class StreamEndpointAdmin(admin.ModelAdmin):
         ("Access", {"fields": ["login_required", "allowed_groups"]}),
         ("Network", {"fields": ["ice_servers"], "classes": ["collapse"]}),
         (
-            "Reply on pause",
+            "Handler options",
             {
-                "fields": list(kinds.REPLY_ON_PAUSE_OPTIONS),
+                "fields": EndpointForm.option_field_names(),
                 "classes": ["collapse"],
-                "description": "Only for ReplyOnPause handlers. Empty keeps the handler's own value.",
+                "description": "Each applies to the handler kinds that take it (ReplyOnPause: turn-taking). "
+                "Empty keeps the handler's own value.",
             },
         ),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
@@ -78,7 +80,7 @@ class StreamEndpointAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(live_count=Count("sessions", filter=Q(sessions__state=SessionState.LIVE)))
+            .annotate(live_count=Count("sessions", filter=Q(sessions__state=SessionStatus.LIVE)))
         )
 
     @admin.display(description="live", ordering="live_count")

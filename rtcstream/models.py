@@ -14,9 +14,6 @@ from django.utils import timezone
 from rtcstream.endpoints import kinds, registry
 from rtcstream.reasons import EXPIRED, CloseReason, Refusal
 
-# Endpoint options of the handler kinds (kinds.HandlerKind.endpoint_options): one field each.
-HANDLER_OPTION_FIELDS = kinds.all_endpoint_options()
-
 
 def handler_choices() -> list[tuple[str, str]]:
     """Return the registry's handler names as choices (read when used, so settings may change)."""
@@ -48,7 +45,12 @@ def validate_ice_servers(value: Any) -> None:
 
 
 class StreamEndpoint(models.Model):
-    """A slug a client may connect to, exposing one registry handler with its limits."""
+    """A slug a client may connect to, exposing one registry handler.
+
+    Every setting left empty inherits the registry entry's (and that, the
+    ``DEFAULT_*`` settings): nothing is copied, so an edit of the registry
+    reaches every row that does not set its own value.
+    """
 
     MODE_CHOICES = [(mode, mode) for mode in kinds.MODES]
     MODALITY_CHOICES = [(modality, modality) for modality in kinds.MODALITIES]
@@ -58,21 +60,28 @@ class StreamEndpoint(models.Model):
     handler = models.CharField(
         "handler", max_length=100, choices=handler_choices, help_text='A name in settings RTCSTREAM["HANDLERS"].'
     )
-    mode = models.CharField("mode", max_length=16, choices=MODE_CHOICES, default="send-receive")
-    modality = models.CharField("modality", max_length=8, choices=MODALITY_CHOICES, default="audio")
+    mode = models.CharField(
+        "mode", max_length=16, choices=MODE_CHOICES, blank=True, help_text="Empty uses the registry entry's mode."
+    )
+    modality = models.CharField(
+        "modality",
+        max_length=8,
+        choices=MODALITY_CHOICES,
+        blank=True,
+        help_text="Empty uses the registry entry's modality.",
+    )
     time_limit = models.FloatField(
         "time limit (seconds)",
         null=True,
         blank=True,
-        validators=[MinValueValidator(1.0)],
-        help_text="Empty means no time limit.",
+        validators=[MinValueValidator(0.0)],
+        help_text="Empty uses the registry entry's limit; 0 means no limit.",
     )
     concurrency_limit = models.PositiveIntegerField(
         "concurrency limit",
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
-        help_text="Most sessions live at once, across all processes. Empty means unlimited.",
+        help_text="Most sessions live at once, across all processes. Empty uses the registry entry's; 0 means none.",
     )
     enabled = models.BooleanField("enabled", default=True)
     login_required = models.BooleanField("login required", default=False)
@@ -90,24 +99,9 @@ class StreamEndpoint(models.Model):
         validators=[validate_ice_servers],
         help_text='Overrides RTCSTREAM["ICE_SERVERS"] for this endpoint, e.g. [{"urls": "stun:stun.example.org"}].',
     )
-    # ReplyOnPause parameters: NULL keeps the handler's own value.
-    pause_seconds = models.FloatField(
-        "pause (seconds)",
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0.05)],
-        help_text="Silence that ends a turn.",
-    )
-    min_speech_seconds = models.FloatField(
-        "minimum speech (seconds)", null=True, blank=True, validators=[MinValueValidator(0.0)]
-    )
-    pre_roll_seconds = models.FloatField(
-        "pre-roll (seconds)", null=True, blank=True, validators=[MinValueValidator(0.0)]
-    )
-    max_utterance_seconds = models.FloatField(
-        "maximum utterance (seconds)", null=True, blank=True, validators=[MinValueValidator(0.5)]
-    )
-    can_interrupt = models.BooleanField("can interrupt", null=True, blank=True)
+    # The options of the handler's kind (kinds.HandlerKind.endpoint_options) this endpoint sets;
+    # an option it leaves out keeps the handler's own value.
+    handler_options = models.JSONField("handler options", default=dict, blank=True)
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
 
@@ -119,14 +113,8 @@ class StreamEndpoint(models.Model):
     def __str__(self) -> str:
         return self.slug
 
-    @property
-    def handler_options(self) -> dict[str, Any]:
-        """Return the handler options set on this endpoint (NULL ones left out)."""
-        values = {name: getattr(self, name) for name in HANDLER_OPTION_FIELDS}
-        return {name: value for name, value in values.items() if value is not None}
-
     def clean(self) -> None:
-        """Check the handler exists and can serve this mode and modality."""
+        """Check the handler exists, can serve this mode and modality, and takes these options."""
         super().clean()
         if not self.handler:
             return
@@ -136,20 +124,47 @@ class StreamEndpoint(models.Model):
             raise ValidationError({"handler": str(exc)}) from exc
         if spec is None:
             raise ValidationError({"handler": f'"{self.handler}" is not in settings RTCSTREAM["HANDLERS"].'})
-        if not spec.kind.can_serve(self.mode, self.modality):
+        mode, modality = self.mode or spec.mode, self.modality or spec.modality
+        if not spec.kind.can_serve(mode, modality):
             raise ValidationError(
                 {
                     "mode": f'The handler "{self.handler}" is a {spec.kind.label}; it can serve: {spec.kind.describe_serves()}.'
                 }
             )
-        refused = [name for name in self.handler_options if name not in spec.kind.endpoint_options]
-        if refused:
-            takers = [kind.label for kind in kinds.KINDS if set(refused) <= set(kind.endpoint_options)]
-            only = f"Only a {takers[0]} takes this parameter." if takers else "No handler takes this parameter."
-            raise ValidationError({name: only for name in refused})
+        if not isinstance(self.handler_options, dict):
+            raise ValidationError("The handler options must be a JSON object of option names and values.")
+        taken = {option.name: option for option in spec.kind.endpoint_options}
+        problems = {}
+        for name, value in self.handler_options.items():
+            if name not in taken:
+                takers = [kind.label for kind in kinds.KINDS if name in {o.name for o in kind.endpoint_options}]
+                problems[name] = f"Only a {takers[0]} takes this option." if takers else "No handler takes this option."
+                continue
+            try:
+                self.handler_options[name] = taken[name].clean(value)
+            except ValueError as exc:
+                problems[name] = str(exc)
+        if problems:
+            raise ValidationError([f"Handler option {name}: {why}" for name, why in problems.items()])
 
 
-class SessionState(models.TextChoices):
+class AdmissionLock(models.Model):
+    """One row per endpoint slug, locked while an admission counts that endpoint's live sessions.
+
+    A row of its own, not the endpoint's, so that an endpoint that exists only in
+    the registry is locked too, on every database with row locks
+    (``admission.backends.DatabaseAdmission``).
+    """
+
+    slug = models.SlugField("endpoint slug", max_length=64, primary_key=True)
+
+    class Meta:
+        verbose_name = "admission lock"
+
+
+class SessionStatus(models.TextChoices):
+    """Where a session's row stands: counted by admission (live), or history."""
+
     LIVE = "live", "live"
     ENDED = "ended", "ended"
     REFUSED = "refused", "refused"
@@ -207,7 +222,7 @@ class StreamSession(models.Model):
     started_at = models.DateTimeField("started", default=timezone.now)
     heartbeat_at = models.DateTimeField("last heartbeat", default=timezone.now)
     ended_at = models.DateTimeField("ended", null=True, blank=True)
-    state = models.CharField("state", max_length=8, choices=SessionState.choices, default=SessionState.LIVE)
+    state = models.CharField("state", max_length=8, choices=SessionStatus.choices, default=SessionStatus.LIVE)
     end_reason = models.CharField("end reason", max_length=32, choices=EndReason.choices, blank=True)
 
     class Meta:
@@ -246,7 +261,7 @@ class SessionsByLiveness(models.Manager[_S]):
 
     def get_queryset(self) -> models.QuerySet[_S]:
         rows = super().get_queryset()
-        return rows.filter(state=SessionState.LIVE) if self.live else rows.exclude(state=SessionState.LIVE)
+        return rows.filter(state=SessionStatus.LIVE) if self.live else rows.exclude(state=SessionStatus.LIVE)
 
 
 class LiveSession(StreamSession):

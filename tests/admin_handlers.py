@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from rtcstream import StreamHandler
+from rtcstream import ReplyOnPause, StreamHandler
 
 
 class Silence(StreamHandler):
@@ -22,11 +22,12 @@ class Silence(StreamHandler):
         return Silence()
 
 
-class ReplyOnPause(Silence):
-    """Stands in for rtcstream's ReplyOnPause: the admin recognises it by class name."""
+def say_nothing(audio) -> Iterator[tuple[int, np.ndarray]]:
+    """A ReplyOnPause reply with nothing in it."""
+    yield from ()
 
-    def copy(self):
-        return ReplyOnPause()
+
+pause = ReplyOnPause(say_nothing)  # loads no model until a session starts
 
 
 def beeps() -> Iterator[tuple[int, np.ndarray]]:
@@ -41,7 +42,7 @@ def mirror(frame: np.ndarray) -> np.ndarray:
 
 HANDLERS = {
     "silence": {"handler": "tests.admin_handlers.Silence", "time_limit": 60, "concurrency_limit": 3, "label": "Quiet"},
-    "pause": "tests.admin_handlers.ReplyOnPause",
+    "pause": "tests.admin_handlers.pause",
     "beeps": {"handler": "tests.admin_handlers.beeps", "mode": "receive", "modality": "audio"},
     "mirror": "tests.admin_handlers.mirror",
 }

@@ -43,10 +43,10 @@ async def leftovers(*, rows: bool = True) -> list[str]:
     if isinstance(backend, backends.InProcessAdmission) and (slots := backend.live_sessions()):
         found.append(f"in-process slots: {slots}")
     if rows:
-        from rtcstream.models import SessionState, StreamSession
+        from rtcstream.models import SessionStatus, StreamSession
 
         live = [
-            s async for s in StreamSession.objects.filter(state=SessionState.LIVE).values_list("session_id", flat=True)
+            s async for s in StreamSession.objects.filter(state=SessionStatus.LIVE).values_list("session_id", flat=True)
         ]
         if live:
             found.append(f"live rows: {live}")

@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.urls import path, reverse
 
-from rtcstream.models import SessionState, StreamEndpoint, StreamSession
+from rtcstream.models import SessionStatus, StreamEndpoint, StreamSession
 from tests.admin_handlers import RTCSTREAM
 
 pytestmark = pytest.mark.django_db
@@ -38,10 +38,10 @@ def sessions():
     StreamSession.objects.create(session_id="live-one", endpoint_slug="silence", client="192.0.2.1:1")
     StreamSession.objects.create(session_id="live-two", endpoint_slug="silence")
     StreamSession.objects.create(
-        session_id="done-one", endpoint_slug="silence", state=SessionState.ENDED, end_reason="time_limit"
+        session_id="done-one", endpoint_slug="silence", state=SessionStatus.ENDED, end_reason="time_limit"
     )
     StreamSession.objects.create(
-        session_id="turned-away", endpoint_slug="silence", state=SessionState.REFUSED, end_reason="concurrency_limit"
+        session_id="turned-away", endpoint_slug="silence", state=SessionStatus.REFUSED, end_reason="concurrency_limit"
     )
     return {row.session_id: row for row in StreamSession.objects.all()}
 
@@ -78,10 +78,13 @@ class TestEndpointAdmin:
             assert f'<option value="{name}">'.encode() in response.content
 
     def test_the_change_form_renders(self, superuser_client):
-        row = StreamEndpoint.objects.create(slug="talk", handler="pause", pause_seconds=0.5)
+        row = StreamEndpoint.objects.create(slug="talk", handler="pause", handler_options={"min_silence_s": 0.5})
         response = superuser_client.get(reverse("admin:rtcstream_streamendpoint_change", args=[row.pk]))
         assert response.status_code == 200
-        assert b"Reply on pause" in response.content
+        content = response.content.decode()
+        assert "Handler options" in content
+        assert 'name="option_min_silence_s"' in content and 'value="0.5"' in content
+        assert "Empty keeps the handler" in content and "own: 0.45." in content  # the pause of the handler itself
 
     def form(self, **fields) -> dict:
         return {
@@ -94,11 +97,11 @@ class TestEndpointAdmin:
             "time_limit": "",
             "concurrency_limit": "2",
             "ice_servers": "",
-            "pause_seconds": "",
-            "min_speech_seconds": "",
-            "pre_roll_seconds": "",
-            "max_utterance_seconds": "",
-            "can_interrupt": "unknown",
+            "option_min_silence_s": "",
+            "option_min_speech_s": "",
+            "option_pre_roll_s": "",
+            "option_max_utterance_s": "",
+            "option_can_interrupt": "unknown",
             **fields,
         }
 
@@ -106,13 +109,24 @@ class TestEndpointAdmin:
         response = superuser_client.post(reverse("admin:rtcstream_streamendpoint_add"), self.form())
         assert response.status_code == 302, response.context["adminform"].form.errors
         row = StreamEndpoint.objects.get(slug="mirror-me")
-        assert (row.handler, row.modality, row.concurrency_limit, row.ice_servers, row.can_interrupt) == (
+        assert (row.handler, row.modality, row.concurrency_limit, row.ice_servers, row.handler_options) == (
             "mirror",
             "video",
             2,
             None,
-            None,
+            {},
         )
+
+    def test_handler_options_are_saved_for_the_kinds_that_take_them_and_refused_for_others(self, superuser_client):
+        form = self.form(slug="talk", handler="pause", mode="", modality="", option_min_silence_s="0.8")
+        response = superuser_client.post(reverse("admin:rtcstream_streamendpoint_add"), form)
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        assert StreamEndpoint.objects.get(slug="talk").handler_options == {"min_silence_s": 0.8}
+        response = superuser_client.post(
+            reverse("admin:rtcstream_streamendpoint_add"), self.form(option_min_silence_s="0.8")
+        )
+        assert response.status_code == 200
+        assert "option_min_silence_s" in response.context["adminform"].form.errors  # a video function takes none
 
     def test_a_mode_the_handler_cannot_serve_is_refused_in_the_form(self, superuser_client):
         response = superuser_client.post(reverse("admin:rtcstream_streamendpoint_add"), self.form(modality="audio"))

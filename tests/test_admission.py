@@ -16,7 +16,7 @@ from django.utils import timezone
 from rtcstream.admission.backends import DatabaseAdmission, SessionLimitReached
 from rtcstream.endpoints import registry
 from rtcstream.endpoints.resolution import Endpoint, from_spec
-from rtcstream.models import EndReason, SessionState, StreamEndpoint, StreamSession
+from rtcstream.models import EndReason, SessionStatus, StreamEndpoint, StreamSession
 from rtcstream.runtime import get_runtime
 from tests.admin_handlers import RTCSTREAM
 
@@ -39,7 +39,7 @@ def endpoint(limit: int | None = 3, slug: str = "silence") -> Endpoint:
 
 def live_ids(slug: str = "silence") -> set[str]:
     return set(
-        StreamSession.objects.filter(endpoint_slug=slug, state=SessionState.LIVE).values_list("session_id", flat=True)
+        StreamSession.objects.filter(endpoint_slug=slug, state=SessionStatus.LIVE).values_list("session_id", flat=True)
     )
 
 
@@ -84,7 +84,7 @@ def test_fifty_clients_at_once_against_a_limit_of_three_admit_exactly_three():
 
     assert results.count(True) == 3
     assert len(live_ids()) == 3
-    refused = StreamSession.objects.filter(state=SessionState.REFUSED)
+    refused = StreamSession.objects.filter(state=SessionStatus.REFUSED)
     assert refused.count() == 47
     assert set(refused.values_list("end_reason", flat=True)) == {EndReason.CONCURRENCY_LIMIT}
     assert all(row.ended_at is not None for row in refused)
@@ -98,7 +98,7 @@ async def test_release_frees_a_slot_at_once():
     await admission.release("a", "client_stop")
     assert await admit(admission, target, "c")
     row = await StreamSession.objects.aget(session_id="a")
-    assert (row.state, row.end_reason) == (SessionState.ENDED, "client_stop")
+    assert (row.state, row.end_reason) == (SessionStatus.ENDED, "client_stop")
     assert row.ended_at is not None and row.ended_at >= row.started_at
 
 
@@ -136,7 +136,7 @@ async def test_a_refused_client_may_retry_with_the_same_session_id():
     await admission.release("a", "client_stop")
     assert await admit(admission, target, "b")
     row = await StreamSession.objects.aget(session_id="b")
-    assert (row.state, row.end_reason, row.ended_at) == (SessionState.LIVE, "", None)
+    assert (row.state, row.end_reason, row.ended_at) == (SessionStatus.LIVE, "", None)
 
 
 def test_a_session_whose_heartbeat_is_older_than_the_expiry_does_not_count():
@@ -148,7 +148,7 @@ def test_a_session_whose_heartbeat_is_older_than_the_expiry_does_not_count():
     age("dead", 31)
     assert async_admit(admission, target, "c")
     dead = StreamSession.objects.get(session_id="dead")
-    assert (dead.state, dead.end_reason) == (SessionState.ENDED, EndReason.EXPIRED)
+    assert (dead.state, dead.end_reason) == (SessionStatus.ENDED, EndReason.EXPIRED)
     assert dead.ended_at == dead.heartbeat_at
 
 
@@ -219,7 +219,7 @@ def test_on_default_sqlite_settings_twenty_processes_at_once_against_a_limit_of_
 
     assert results.count(True) == 3
     assert len(live_ids()) == 3
-    assert StreamSession.objects.filter(state=SessionState.REFUSED).count() == 17
+    assert StreamSession.objects.filter(state=SessionStatus.REFUSED).count() == 17
 
 
 def async_admit(admission: DatabaseAdmission, target: Endpoint, session_id: str, **info) -> bool:

@@ -50,8 +50,7 @@ class TestGetEndpoint:
             concurrency_limit=4,
             login_required=True,
             ice_servers=[{"urls": "turn:turn.example.org", "username": "u", "credential": "c"}],
-            pause_seconds=0.7,
-            can_interrupt=True,
+            handler_options={"min_silence_s": 0.7, "can_interrupt": True},
         )
         row.allowed_groups.set([Group.objects.create(name="staff"), Group.objects.create(name="beta")])
         endpoint = get_endpoint("talk")
@@ -62,17 +61,30 @@ class TestGetEndpoint:
         assert endpoint.login_required is True
         assert endpoint.allowed_groups == ("beta", "staff")
         assert endpoint.effective_ice_servers == [{"urls": "turn:turn.example.org", "username": "u", "credential": "c"}]
-        assert endpoint.handler_options == {"pause_seconds": 0.7, "can_interrupt": True}
+        assert endpoint.handler_options == {"min_silence_s": 0.7, "can_interrupt": True}
 
     def test_an_empty_label_falls_back_to_the_handler_label(self):
         make_row()
         assert get_endpoint("quiet").label == "Quiet"
 
     def test_a_row_wins_over_the_registry_entry_of_the_same_name(self):
-        make_row(slug="silence", handler="pause", concurrency_limit=None)
+        make_row(slug="silence", handler="pause", concurrency_limit=0)
         endpoint = get_endpoint("silence")
         assert endpoint.spec.name == "pause"
-        assert endpoint.concurrency_limit is None
+        assert endpoint.concurrency_limit is None  # 0: none, whatever the entry says
+
+    def test_what_a_row_leaves_empty_is_its_registry_entrys_read_when_used(self, settings):
+        make_row(slug="hush", handler="silence", mode="", modality="", time_limit=None, concurrency_limit=None)
+        endpoint = get_endpoint("hush")
+        assert (endpoint.mode, endpoint.modality, endpoint.time_limit, endpoint.concurrency_limit) == (
+            "send-receive",
+            "audio",
+            60.0,
+            3,
+        )
+        entry = {**RTCSTREAM["HANDLERS"]["silence"], "time_limit": 15, "concurrency_limit": 1}
+        settings.RTCSTREAM = {**RTCSTREAM, "HANDLERS": {**RTCSTREAM["HANDLERS"], "silence": entry}}
+        assert (get_endpoint("hush").time_limit, get_endpoint("hush").concurrency_limit) == (15.0, 1)
 
     def test_a_disabled_row_hides_the_registry_entry_too(self):
         make_row(slug="silence", enabled=False)
@@ -135,13 +147,20 @@ class TestEndpointsCommand:
         call_command("rtcstream_endpoints", *args, stdout=out, stderr=err)
         return out.getvalue(), err.getvalue()
 
-    def test_creates_one_row_per_registry_entry_with_its_mode_modality_and_limits(self):
+    def test_creates_one_row_per_registry_entry_that_copies_nothing(self):
         out, _ = self.run()
         rows = {row.slug: row for row in StreamEndpoint.objects.all()}
         assert set(rows) == {"silence", "pause", "beeps", "mirror"}
-        assert (rows["silence"].time_limit, rows["silence"].concurrency_limit) == (60, 3)
-        assert (rows["beeps"].mode, rows["beeps"].modality) == ("receive", "audio")
-        assert (rows["mirror"].mode, rows["mirror"].modality) == ("send-receive", "video")
+        for row in rows.values():
+            assert (row.mode, row.modality, row.time_limit, row.concurrency_limit, row.handler_options) == (
+                "",
+                "",
+                None,
+                None,
+                {},
+            )
+        assert (get_endpoint("silence").time_limit, get_endpoint("silence").concurrency_limit) == (60, 3)
+        assert (get_endpoint("beeps").mode, get_endpoint("beeps").modality) == ("receive", "audio")
         assert all(row.handler == row.slug and row.enabled for row in rows.values())
         for row in rows.values():
             row.full_clean()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rtcstream.models import (
     LiveSession,
     SessionHistory,
-    SessionState,
+    SessionStatus,
     StreamEndpoint,
     StreamSession,
     handler_choices,
@@ -56,21 +56,24 @@ class TestEndpointValidation:
         endpoint(handler="beeps", mode="receive", modality="audio").full_clean()
         endpoint(handler="mirror", mode="send-receive", modality="video").full_clean()
 
-    def test_reply_on_pause_parameters_need_a_reply_on_pause_handler(self):
+    def test_handler_options_are_those_of_the_handlers_kind_with_their_types_and_bounds(self):
         with pytest.raises(ValidationError) as info:
-            endpoint(handler="silence", pause_seconds=0.6).full_clean()
-        assert set(info.value.message_dict) == {"pause_seconds"}
-        endpoint(handler="pause", pause_seconds=0.6, can_interrupt=False).full_clean()
-
-    def test_limits_must_be_positive(self):
+            endpoint(handler="silence", handler_options={"min_silence_s": 0.6}).full_clean()
+        assert "min_silence_s: Only a ReplyOnPause handler takes this option." in info.value.messages[0]
         with pytest.raises(ValidationError) as info:
-            endpoint(time_limit=0, concurrency_limit=0).full_clean()
-        assert set(info.value.message_dict) == {"time_limit", "concurrency_limit"}
+            endpoint(handler="pause", handler_options={"min_silence_s": 0.01, "can_interrupt": "yes"}).full_clean()
+        assert "pause (seconds) must be at least 0.05" in " ".join(info.value.messages)
+        assert "can interrupt must be true or false" in " ".join(info.value.messages)
+        row = endpoint(handler="pause", handler_options={"min_silence_s": 1, "can_interrupt": False})
+        row.full_clean()
+        assert row.handler_options == {"min_silence_s": 1.0, "can_interrupt": False}
 
-    def test_handler_options_hold_only_the_parameters_set(self):
-        row = endpoint(handler="pause", pause_seconds=0.8, min_speech_seconds=None, can_interrupt=False)
-        assert row.handler_options == {"pause_seconds": 0.8, "can_interrupt": False}
-        assert endpoint().handler_options == {}
+    def test_limits_may_be_empty_to_inherit_or_zero_for_none_but_not_negative(self):
+        endpoint(time_limit=None, concurrency_limit=None).full_clean()
+        endpoint(time_limit=0, concurrency_limit=0).full_clean()
+        with pytest.raises(ValidationError) as info:
+            endpoint(time_limit=-1).full_clean()
+        assert set(info.value.message_dict) == {"time_limit"}
 
 
 class TestIceServers:
@@ -117,7 +120,7 @@ class TestSessions:
         assert datetime.timedelta(seconds=30) <= row.duration < datetime.timedelta(seconds=40)
 
     def test_live_and_history_split_the_rows_by_state(self):
-        for sid, state in [("l", SessionState.LIVE), ("e", SessionState.ENDED), ("r", SessionState.REFUSED)]:
+        for sid, state in [("l", SessionStatus.LIVE), ("e", SessionStatus.ENDED), ("r", SessionStatus.REFUSED)]:
             StreamSession.objects.create(session_id=sid, endpoint_slug="quiet", state=state)
         assert [s.session_id for s in LiveSession.objects.all()] == ["l"]
         assert sorted(s.session_id for s in SessionHistory.objects.all()) == ["e", "r"]

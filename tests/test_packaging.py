@@ -30,3 +30,23 @@ def test_the_wheel_holds_the_app_and_its_assets_and_nothing_of_the_demo(tmp_path
     ):
         assert expected in names, expected
     assert not [n for n in names if n.startswith(("rtcproject/", "tests/", "bench/"))]
+
+
+def test_the_vad_is_imported_only_when_a_voice_session_needs_it():
+    """Resolving every entry of the demo's registry, ReplyOnPause ones included, imports neither
+    the VAD module nor onnxruntime; building a ReplyOnPause session's turn detector does."""
+    script = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "rtcproject.settings"
+import django
+django.setup()
+import rtcproject.asgi
+from rtcstream.endpoints import registry
+for name in registry.handler_names():
+    registry.get_handler(name)
+print("resolved", "rtcstream.handlers.vad" in sys.modules, "onnxruntime" in sys.modules)
+registry.get_handler("talk-echo").handler.copy().new_detector(48000)
+print("detector", "rtcstream.handlers.vad" in sys.modules, "onnxruntime" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:2] == ["resolved False False", "detector True True"], result.stdout

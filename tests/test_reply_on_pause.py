@@ -480,7 +480,7 @@ class TestConfiguration:
 
     def test_configure_takes_endpoint_options(self):
         handler = ReplyOnPause(Recorder()).copy()
-        handler.configure(pause_seconds=0.3, pre_roll_seconds=0.5, max_utterance_seconds=10, can_interrupt=False)
+        handler.configure(min_silence_s=0.3, pre_roll_s=0.5, max_utterance_s=10, can_interrupt=False)
         assert (handler.options.min_silence_s, handler.options.pre_roll_s) == (0.3, 0.5)
         assert handler.options.max_utterance_s == 10 and handler.can_interrupt is False
         assert handler.copy().options == handler.options

@@ -133,7 +133,7 @@ async def test_an_admin_endpoint_sets_the_pause_for_new_sessions(asgi_app):
     from rtcstream.models import StreamEndpoint
 
     # 0.8 s gaps make two turns with the default pause (test above); a 1.5 s pause makes one.
-    await StreamEndpoint.objects.acreate(slug="patient", handler="t-reply-echo", pause_seconds=1.5)
+    await StreamEndpoint.objects.acreate(slug="patient", handler="t-reply-echo", handler_options={"min_silence_s": 1.5})
     recording = speech.two_utterances(0.8, lead=0.5, tail=2.5)
     async with await RtcClient.connect(asgi_app, "patient") as client:
         await play(client, recording.samples)

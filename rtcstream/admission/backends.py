@@ -8,7 +8,6 @@ so a stopped session frees its slot as soon as ``release`` returns.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -16,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import OperationalError, connections, router, transaction
+from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -86,12 +85,12 @@ class DatabaseAdmission(BaseAdmission):
     of a process that died stop counting on their own; the next acquire or
     heartbeat marks them ended with reason ``expired``.
 
-    Count-then-insert is serialised per endpoint: on PostgreSQL by a
-    transaction-scoped advisory lock on the slug (registry-only endpoints have
-    no row to lock), on other servers by locking the endpoint's row, and on
-    SQLite by ``transaction_mode: IMMEDIATE``, which takes the write lock when
-    the transaction begins, or, on Django's default (deferred) SQLite
-    transactions, by retrying the admission that loses the write lock.
+    Count-then-insert is serialised per endpoint slug (``_lock``): on servers
+    with row locks by locking the slug's ``AdmissionLock`` row (every slug has
+    one, registry-only endpoints included), and on SQLite by
+    ``transaction_mode: IMMEDIATE``, which takes the write lock when the
+    transaction begins, or, on Django's default (deferred) SQLite transactions,
+    by retrying the admission that loses the write lock.
     """
 
     def __init__(self) -> None:
@@ -109,6 +108,7 @@ class DatabaseAdmission(BaseAdmission):
         )
         # Within one process, admissions take turns, so they do not fight for that lock.
         self._turns = threading.Lock()
+        self._lock_rows: set[str] = set()  # slugs whose AdmissionLock row is known to exist
         # Threads for admission queries, apart from the loop's default executor: aiortc
         # encodes media there, and a query waiting on a database lock must never hold media back.
         self._queries = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rtcstream-db")
@@ -150,7 +150,7 @@ class DatabaseAdmission(BaseAdmission):
                 delay = min(delay * 2, 0.2)
 
     def _acquire_once(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> bool:
-        from rtcstream.models import EndReason, SessionState, StreamEndpoint, StreamSession
+        from rtcstream.models import EndReason, SessionStatus, StreamEndpoint, StreamSession
 
         user = info.get("user")
         fields: dict[str, Any] = {
@@ -159,25 +159,24 @@ class DatabaseAdmission(BaseAdmission):
             "client": (info.get("client") or "")[:64],
         }
         # The refusal is committed before raising: an exception inside atomic() would roll it back.
+        self._lock_row(endpoint.slug)
         with transaction.atomic(using=self.alias):
-            row = self._lock(endpoint.slug)
-            fields["endpoint"] = (
-                row if row is not None else StreamEndpoint.objects.using(self.alias).filter(slug=endpoint.slug).first()
-            )
+            self._lock(endpoint.slug)
+            fields["endpoint"] = StreamEndpoint.objects.using(self.alias).filter(slug=endpoint.slug).first()
             now = timezone.now()
             cutoff = now - datetime.timedelta(seconds=session_expiry())
-            live = StreamSession.objects.using(self.alias).filter(endpoint_slug=endpoint.slug, state=SessionState.LIVE)
+            live = StreamSession.objects.using(self.alias).filter(endpoint_slug=endpoint.slug, state=SessionStatus.LIVE)
             self._expire(live.filter(heartbeat_at__lt=cutoff))
             existing = StreamSession.objects.using(self.alias).filter(session_id=session_id).first()
-            if existing is not None and existing.state == SessionState.LIVE:
+            if existing is not None and existing.state == SessionStatus.LIVE:
                 return True  # acquired twice: count it once
             limit = endpoint.concurrency_limit
             admitted = limit is None or live.filter(heartbeat_at__gte=cutoff).count() < limit
             if admitted:
-                fields.update(state=SessionState.LIVE, end_reason="", started_at=now, heartbeat_at=now, ended_at=None)
+                fields.update(state=SessionStatus.LIVE, end_reason="", started_at=now, heartbeat_at=now, ended_at=None)
             else:
                 fields.update(
-                    state=SessionState.REFUSED,
+                    state=SessionStatus.REFUSED,
                     end_reason=EndReason.CONCURRENCY_LIMIT,
                     started_at=now,
                     heartbeat_at=now,
@@ -189,38 +188,53 @@ class DatabaseAdmission(BaseAdmission):
 
     def release_sync(self, session_id: str, reason: str) -> None:
         """Mark ``session_id`` ended with ``reason``; do nothing if it is not live."""
-        from rtcstream.models import SessionState, StreamSession
+        from rtcstream.models import SessionStatus, StreamSession
 
-        StreamSession.objects.using(self.alias).filter(session_id=session_id, state=SessionState.LIVE).update(
-            state=SessionState.ENDED, end_reason=reason[:32], ended_at=timezone.now()
+        StreamSession.objects.using(self.alias).filter(session_id=session_id, state=SessionStatus.LIVE).update(
+            state=SessionStatus.ENDED, end_reason=reason[:32], ended_at=timezone.now()
         )
 
     def heartbeat_sync(self, session_ids: list[str]) -> None:
         """Refresh these live sessions, and end the ones no process refreshes any more."""
-        from rtcstream.models import SessionState, StreamSession
+        from rtcstream.models import SessionStatus, StreamSession
 
         now = timezone.now()
-        live = StreamSession.objects.using(self.alias).filter(state=SessionState.LIVE)
+        live = StreamSession.objects.using(self.alias).filter(state=SessionStatus.LIVE)
         if session_ids:
             live.filter(session_id__in=session_ids).update(heartbeat_at=now)
         self._expire(live.filter(heartbeat_at__lt=now - datetime.timedelta(seconds=session_expiry())))
 
-    def _lock(self, slug: str) -> Any:
-        """Serialise admission on ``slug`` until the transaction ends; return its endpoint row if locked."""
-        from rtcstream.models import StreamEndpoint
+    def _lock_row(self, slug: str) -> None:
+        """Make sure ``slug`` has its ``AdmissionLock`` row (once per slug, in its own transaction)."""
+        from rtcstream.models import AdmissionLock
 
-        connection = connections[self.alias]
-        if connection.vendor == "postgresql":
-            key = int.from_bytes(hashlib.blake2b(slug.encode(), digest_size=8).digest(), "big", signed=True)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-            return None
-        if connection.features.has_select_for_update:
-            return StreamEndpoint.objects.using(self.alias).select_for_update().filter(slug=slug).first()
-        return None  # SQLite: the IMMEDIATE transaction already holds the database's write lock
+        if slug in self._lock_rows:
+            return
+        try:
+            with transaction.atomic(using=self.alias):
+                AdmissionLock.objects.using(self.alias).get_or_create(slug=slug)
+        except IntegrityError:
+            pass  # another process made it first
+        self._lock_rows.add(slug)
+
+    def _lock(self, slug: str) -> None:
+        """Serialise admission on ``slug`` until the transaction ends: lock its ``AdmissionLock`` row.
+
+        PostgreSQL, MySQL/MariaDB and Oracle lock the row (``SELECT ... FOR
+        UPDATE``); the next admission of the slug waits until this one commits,
+        then counts what it committed. On MySQL's default REPEATABLE READ that
+        holds because the locking read comes first: InnoDB takes a transaction's
+        snapshot at its first non-locking read, the count, which comes after the
+        lock was granted. SQLite has no row locks: the IMMEDIATE transaction (or
+        the retry of a deferred one) holds the database's write lock instead.
+        """
+        from rtcstream.models import AdmissionLock
+
+        if connections[self.alias].features.has_select_for_update:
+            AdmissionLock.objects.using(self.alias).select_for_update().filter(slug=slug).first()
 
     def _expire(self, stale: Any) -> int:
-        from rtcstream.models import EndReason, SessionState
+        from rtcstream.models import EndReason, SessionStatus
 
         # The last heartbeat is the best bound we have on when such a session ended.
-        return stale.update(state=SessionState.ENDED, end_reason=EndReason.EXPIRED, ended_at=F("heartbeat_at"))
+        return stale.update(state=SessionStatus.ENDED, end_reason=EndReason.EXPIRED, ended_at=F("heartbeat_at"))

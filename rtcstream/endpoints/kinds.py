@@ -1,6 +1,7 @@
 """The kinds of handler: one table that says, for each, how it is recognised, what
 it serves, what it does when an entry is silent, which runner drives it and which
-endpoint options it takes.
+options an endpoint may set on it (``Option``: an admin row's field, left empty
+to keep the handler's own value).
 
 The registry, the endpoint model and its admin, the management command and the
 session all read this table; no rule about a kind is written anywhere else.
@@ -14,6 +15,7 @@ from typing import Any, Literal
 
 from rtcstream.execution import calls
 from rtcstream.handlers.base import StreamHandlerBase
+from rtcstream.handlers.reply_on_pause import ReplyOnPause
 from rtcstream.runners import GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
 
 Mode = Literal["send-receive", "send", "receive"]
@@ -22,13 +24,46 @@ Modality = Literal["audio", "video"]
 MODES: tuple[Mode, ...] = ("send-receive", "send", "receive")
 MODALITIES: tuple[Modality, ...] = ("audio", "video")
 
-# The ReplyOnPause parameters an endpoint may override (StreamEndpoint fields, Endpoint.handler_options keys).
+
+@dataclass(frozen=True)
+class Option:
+    """A setting of a handler kind that an endpoint may set (``StreamEndpoint.handler_options``).
+
+    ``name`` is the keyword the handler's ``configure(**options)`` takes; an
+    endpoint that leaves it empty keeps the handler's own value.
+    """
+
+    name: str
+    label: str
+    type: type[float] | type[bool]
+    minimum: float | None = None
+    help: str = ""
+
+    def clean(self, value: Any) -> float | bool:
+        """Return ``value`` as this option's type, or raise ``ValueError`` saying what is wrong."""
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"{self.label} must be true or false.")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{self.label} must be a number.")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"{self.label} must be at least {self.minimum:g}.")
+        return float(value)
+
+    def current(self, handler: Any) -> Any:
+        """The value ``handler`` has on its own (shown beside the empty field)."""
+        options = getattr(handler, "options", None)
+        return getattr(options, self.name) if hasattr(options, self.name) else getattr(handler, self.name, None)
+
+
+# ReplyOnPause's turn-taking (rtcstream.handlers.turn_taking.TurnOptions) and barge-in.
 REPLY_ON_PAUSE_OPTIONS = (
-    "pause_seconds",
-    "min_speech_seconds",
-    "pre_roll_seconds",
-    "max_utterance_seconds",
-    "can_interrupt",
+    Option("min_silence_s", "pause (seconds)", float, 0.05, "Silence that ends a turn."),
+    Option("min_speech_s", "minimum speech (seconds)", float, 0.0, "Speech that starts a turn, or stops a reply."),
+    Option("pre_roll_s", "pre-roll (seconds)", float, 0.0, "Audio kept before the detected start of speech."),
+    Option("max_utterance_s", "maximum utterance (seconds)", float, 0.5, "An utterance this long is answered."),
+    Option("can_interrupt", "can interrupt", bool, None, "Speech during a reply stops it."),
 )
 
 
@@ -53,7 +88,7 @@ class HandlerKind:
     default: tuple[Mode, Modality]
     runner: type[Runner]
     calls: Callable[[Any], list[Call]]  # the calls a session makes into the handler
-    endpoint_options: tuple[str, ...] = ()
+    endpoint_options: tuple[Option, ...] = ()
     per_session_copy: bool = False  # each session runs handler.copy()
 
     def can_serve(self, mode: str, modality: str) -> bool:
@@ -67,8 +102,7 @@ class HandlerKind:
 
 
 def _is_reply_on_pause(handler: Any) -> bool:
-    # By class name, so that reading the table does not import the VAD stack.
-    return isinstance(handler, StreamHandlerBase) and any(c.__name__ == "ReplyOnPause" for c in type(handler).__mro__)
+    return isinstance(handler, ReplyOnPause)
 
 
 def _is_function(handler: Any) -> bool:
@@ -155,6 +189,6 @@ def kind_of(handler: Any) -> HandlerKind:
     )
 
 
-def all_endpoint_options() -> tuple[str, ...]:
-    """Every endpoint option any kind takes (the endpoint model has a field for each)."""
-    return tuple(dict.fromkeys(name for kind in KINDS for name in kind.endpoint_options))
+def all_endpoint_options() -> tuple[Option, ...]:
+    """Every option any kind takes, once each (the admin has a field for each)."""
+    return tuple({option.name: option for kind in KINDS for option in kind.endpoint_options}.values())

@@ -1,8 +1,9 @@
 """Endpoints: what a client may connect to, by slug, and with which limits.
 
 An endpoint exposes one registry entry. A row configured in the admin
-(``StreamEndpoint``) wins; a slug with no row falls back to the registry entry
-of the same name, so a site that never opens the admin still works (unless
+(``StreamEndpoint``) sets what it sets and inherits the rest from its registry
+entry; a slug with no row is the registry entry of the same name, so a site
+that never opens the admin still works (unless
 ``RTCSTREAM["ENDPOINTS_FROM_REGISTRY"]`` is False). Rows are read on every
 call, so admin edits apply to the next session without a restart.
 """
@@ -58,35 +59,44 @@ def from_spec(spec: HandlerSpec) -> Endpoint:
     )
 
 
+def inherited(own: Any, registry_value: Any) -> Any:
+    """A row's limit: its own if set (0: none), else the registry entry's."""
+    if own is None:
+        return registry_value
+    return None if own == 0 else own
+
+
 def from_row(row: StreamEndpoint) -> Endpoint | None:
-    """Return the endpoint an admin row describes, or None if its handler cannot serve it."""
+    """Return the endpoint an admin row describes (what it leaves empty, the registry entry's), or None
+    if its handler cannot serve it."""
     spec = registry.get_handler(row.handler)
     # Settings may have changed since the row was saved: refuse rather than guess.
     if spec is None:
         logger.error("Endpoint %r names handler %r, which is not in RTCSTREAM['HANDLERS'].", row.slug, row.handler)
         return None
-    if not spec.kind.can_serve(row.mode, row.modality):
+    mode, modality = row.mode or spec.mode, row.modality or spec.modality
+    if not spec.kind.can_serve(mode, modality):
         logger.error(
             "Endpoint %r: handler %r (a %s) cannot serve mode=%r modality=%r.",
             row.slug,
             row.handler,
             spec.kind.label,
-            row.mode,
-            row.modality,
+            mode,
+            modality,
         )
         return None
     return Endpoint(
         slug=row.slug,
         spec=spec,
-        mode=row.mode,  # type: ignore[arg-type]  # checked by can_serve above
-        modality=row.modality,  # type: ignore[arg-type]
-        time_limit=row.time_limit,
-        concurrency_limit=row.concurrency_limit,
+        mode=mode,  # type: ignore[arg-type]  # checked by can_serve above
+        modality=modality,  # type: ignore[arg-type]
+        time_limit=inherited(row.time_limit, spec.time_limit),
+        concurrency_limit=inherited(row.concurrency_limit, spec.concurrency_limit),
         label=row.label or spec.label,
         login_required=row.login_required,
         allowed_groups=tuple(sorted(group.name for group in row.allowed_groups.all())),
         ice_servers=row.ice_servers,
-        handler_options=row.handler_options,
+        handler_options=dict(row.handler_options or {}),
     )
 
 

@@ -17,14 +17,16 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from rtcstream.execution import calls
 from rtcstream.handlers.base import AsyncStreamHandler, EmitType
 from rtcstream.handlers.turn_taking import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
-from rtcstream.handlers.vad import VoiceActivityDetector
+
+if TYPE_CHECKING:
+    from rtcstream.handlers.vad import VoiceActivityDetector
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ class ReplyOnPause(AsyncStreamHandler):
         **turn_overrides: Any,
     ) -> None:
         super().__init__(expected_layout, output_sample_rate, input_sample_rate)
-        if model is not None and not isinstance(model, VoiceActivityDetector):
+        if model is not None and not _is_vad(model):
             raise TypeError(
                 "ReplyOnPause(model=...) takes a VoiceActivityDetector (process(window) -> probability, "
                 "reset(), copy(), sample_rate, window_samples); FastRTC's PauseDetectionModel is not supported."
@@ -154,24 +156,13 @@ class ReplyOnPause(AsyncStreamHandler):
             **self.turn_overrides,
         )
 
-    # Endpoint settings (rtcstream.endpoints.kinds.REPLY_ON_PAUSE_OPTIONS) -> TurnOptions fields.
-    ENDPOINT_OPTIONS = {
-        "pause_seconds": "min_silence_s",
-        "min_speech_seconds": "min_speech_s",
-        "pre_roll_seconds": "pre_roll_s",
-        "max_utterance_seconds": "max_utterance_s",
-    }
-
     def configure(self, **options: Any) -> None:
-        """Override turn-taking settings on this copy before its session starts (an endpoint's options).
-
-        Takes the endpoint names (``pause_seconds``, ``min_speech_seconds``,
-        ``pre_roll_seconds``, ``max_utterance_seconds``, ``can_interrupt``) or
-        ``TurnOptions`` field names.
+        """Override settings on this copy before its session starts (an endpoint's options,
+        ``rtcstream.endpoints.kinds.REPLY_ON_PAUSE_OPTIONS``): ``TurnOptions`` fields and ``can_interrupt``.
         """
         if "can_interrupt" in options:
             self.can_interrupt = bool(options.pop("can_interrupt"))
-        changes = {self.ENDPOINT_OPTIONS.get(name, name): value for name, value in options.items()}
+        changes = dict(options)
         unknown = sorted(set(changes) - set(self.options.__dict__))
         if unknown:
             raise TypeError(f"ReplyOnPause.configure got unknown options {unknown}")
@@ -349,6 +340,12 @@ class ReplyOnPause(AsyncStreamHandler):
         if calls.is_generator_function(fn):
             return fn(*args)
         return await calls.run_sync(fn, *args)
+
+
+def _is_vad(model: Any) -> bool:
+    from rtcstream.handlers.vad import VoiceActivityDetector  # only a site that brings its own VAD loads this
+
+    return isinstance(model, VoiceActivityDetector)
 
 
 def _takes_more_than_one(fn: Callable[..., Any]) -> bool:

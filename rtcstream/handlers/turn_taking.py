@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import soxr
 
-from rtcstream.handlers.vad import SileroVAD, VoiceActivityDetector
+if TYPE_CHECKING:
+    from rtcstream.handlers.vad import VoiceActivityDetector
 
 
 @dataclass
@@ -51,7 +52,7 @@ class TurnOptions:
       head of the utterance, so the first syllable is never clipped. 0.1 s
       clipped nothing more than 0.4 s on the browser bench's h/s/f onsets, and
       a handler that plays the utterance back (an echo) plays this much
-      silence first; raise it (endpoint ``pre_roll_seconds``) for a speech
+      silence first; raise it (the endpoint option ``pre_roll_s``) for a speech
       recogniser that wants more leading context.
     - ``max_utterance_s``: an utterance this long is turned in (reason
       ``"max_length"``); speech that goes on forms the next utterance.
@@ -203,7 +204,11 @@ class TurnDetector:
     ) -> None:
         self.options = options or TurnOptions()
         self.sample_rate = sample_rate
-        self.vad = vad if vad is not None else SileroVAD()
+        if vad is None:
+            from rtcstream.handlers.vad import SileroVAD  # the model loads here: a voice session has begun
+
+            vad = SileroVAD()
+        self.vad = vad
         self._window = self.vad.window_samples
         self._window_s = self._window / self.vad.sample_rate
         # Input samples per VAD window: maps window indices back to input positions.

@@ -7,16 +7,20 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from rtcstream import conf
 from rtcstream.execution.calls import owned_context
 from rtcstream.handlers.context import HandlerContext
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.media.tracks import AudioOutputTrack, OutputTrack
 from rtcstream.media.video import DEFAULT_COLOR, Color
 from rtcstream.reasons import CloseReason
+
+if TYPE_CHECKING:
+    from rtcstream.endpoints.resolution import Endpoint
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -42,6 +46,18 @@ class MediaOptions:
     audio_buffer: float = 0.5  # AUDIO_BUFFER_SECONDS
     idle_frames: bool = True  # AUDIO_IDLE_FRAMES
     color: Color = DEFAULT_COLOR  # the channel order of video frames user code sees
+
+    @classmethod
+    def for_endpoint(cls, endpoint: Endpoint) -> MediaOptions:
+        """The options of a session on ``endpoint``, with the settings as they are now."""
+        return cls(
+            mode=endpoint.mode,
+            modality=endpoint.modality,
+            fps=endpoint.spec.fps,
+            audio_buffer=conf.get("AUDIO_BUFFER_SECONDS"),
+            idle_frames=conf.get("AUDIO_IDLE_FRAMES"),
+            color=endpoint.spec.color,
+        )
 
     def audio_track(self) -> AudioOutputTrack:
         return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from rtcstream.execution.calls import HandlerTimeout
 from rtcstream.handlers.results import AdditionalOutputs
@@ -19,8 +20,14 @@ from rtcstream.session.outputs import OutputsPipeline
 from rtcstream.signalling import protocol
 from rtcstream.signalling.outbox import Outbox
 
+if TYPE_CHECKING:
+    from rtcstream.endpoints.resolution import Endpoint
+
 logger = logging.getLogger("rtcstream.session")
 
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+EVENT_CAPACITY = 256  # events a session holds for a page that does not read them; the oldest is dropped past that
 MEDIA_STOPPED = "The server stopped sending media because of an internal error; the session has ended."
 
 
@@ -34,35 +41,37 @@ class SessionContext:
         self,
         *,
         session_id: str,
-        owner: str,
-        endpoint_slug: str,
+        endpoint: Endpoint,
         loop: asyncio.AbstractEventLoop,
-        inputs: SessionInputs,
-        events: Outbox,
-        outputs: OutputsPipeline,
+        send: Send,
+        publish: Send,
         close: Callable[[CloseReason, str], None],
         media_connected: Callable[[], bool],
+        tasks: contextvars.Context,
     ) -> None:
         self.session_id = session_id
-        self.owner = owner  # the handler's registry name (whose stuck calls the pool counts)
-        self.endpoint_slug = endpoint_slug
+        self.owner = endpoint.spec.name  # the handler's registry name (whose stuck calls the pool counts)
+        self.endpoint_slug = endpoint.slug
         self.loop = loop
         self.audio_output: AudioOutputTrack | None = None  # set once the runner is made
-        self._loop_thread = threading.get_ident()  # contexts are made on the loop
-        self._inputs = inputs
-        self._events = events
-        self._outputs = outputs
-        self._close = close
+        self.session_inputs = SessionInputs(endpoint.spec.state)
+        # What goes to the page, in order: events on the signalling socket, outputs on the outputs socket.
+        self.events = Outbox(f"session {session_id} events", send, EVENT_CAPACITY, context=tasks)
+        self.outputs = OutputsPipeline(
+            session_id, endpoint.spec.on_additional_outputs, self.session_inputs, publish, self.fail, tasks
+        )
         self.media_connected = media_connected
+        self._close = close
+        self._loop_thread = threading.get_ident()  # contexts are made on the loop
 
     def inputs(self) -> tuple[Any, ...]:
-        return self._inputs.values()
+        return self.session_inputs.values()
 
     def send_event(self, name: str, **data: Any) -> None:
-        self._events.put(protocol.event(name, data))
+        self.events.put(protocol.event(name, data))
 
     def publish(self, outputs: AdditionalOutputs) -> None:
-        self._outputs.put(outputs)
+        self.outputs.put(outputs)
 
     def clear_output(self) -> None:
         if self.audio_output is not None:
@@ -101,7 +110,7 @@ class SessionContext:
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
             message = visitor_message("The handler failed.", exc, public=(HandlerOutputError, HandlerTimeout))
-        self._events.put(protocol.error(code, message))
+        self.events.put(protocol.error(code, message))
         self._close(code, message)
 
     def _on_loop(self, func: Callable[[], Any]) -> None:

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rtcstream import conf
-from rtcstream.admission.refusals import Refused
 from rtcstream.admission.seat import Seat
 from rtcstream.endpoints.resolution import Endpoint
 from rtcstream.execution.calls import owned_context
@@ -25,20 +24,15 @@ from rtcstream.reasons import CloseReason, Refusal
 from rtcstream.relay import turn_credentials
 from rtcstream.runners import MediaOptions, Runner
 from rtcstream.runtime import Runtime
+from rtcstream.session.clocks import Clocks
 from rtcstream.session.context import SessionContext
-from rtcstream.session.disclosure import visitor_message
-from rtcstream.session.inputs import SessionInputs
-from rtcstream.session.negotiation import Negotiation
-from rtcstream.session.outputs import OutputsPipeline
+from rtcstream.session.negotiation import Negotiation, refusal_for
 from rtcstream.session.sdp import check_offer
 from rtcstream.session.states import ENDING, TRANSITIONS, InvalidTransition, SessionState
 from rtcstream.signalling import protocol
-from rtcstream.signalling.outbox import Outbox
 from rtcstream.signalling.protocol import Candidate, Offer, ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
-
-EVENT_CAPACITY = 256
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -74,31 +68,20 @@ class Session:
         self.connected_at: float | None = None
         self.runner: Runner | None = None
         self._closed = asyncio.Event()
-        self._timers: list[asyncio.TimerHandle] = []
+        self._clocks = Clocks(self.loop, self._start_close)
         self._negotiating: asyncio.Task[None] | None = None
         self._tasks = owned_context(endpoint.spec.name)  # calls into user code count as its handler's
-        inputs = SessionInputs(endpoint.spec.state)
-        self._inputs = inputs
-        self._events = Outbox(f"session {self.id} events", send, EVENT_CAPACITY, context=self._tasks)
-        self._outputs = OutputsPipeline(
-            self.id,
-            endpoint.spec.on_additional_outputs,
-            inputs,
-            publish,
-            lambda exc: self.context.fail(exc),
-            self._tasks,
-        )
         self.context = SessionContext(
             session_id=self.id,
-            owner=endpoint.spec.name,
-            endpoint_slug=endpoint.slug,
+            endpoint=endpoint,
             loop=self.loop,
-            inputs=inputs,
-            events=self._events,
-            outputs=self._outputs,
+            send=send,
+            publish=publish,
             close=self.close,
             media_connected=lambda: self._negotiation.connected(),
+            tasks=self._tasks,
         )
+        self._events = self.context.events
         self._seat = Seat(runtime, endpoint, self.id, {"user": user, "client": client})
         self._negotiation = Negotiation(self.id, self.ice_servers, self._on_connection_state, self._events.put)
         runtime.track(self)
@@ -132,7 +115,7 @@ class Session:
         check_offer(offer.sdp)
         self._move(SessionState.NEGOTIATING)
         if offer.inputs is not None:
-            self._inputs.set_page(offer.inputs)
+            self.context.session_inputs.set_page(offer.inputs)
         self._negotiating = self.loop.create_task(
             self._negotiate(offer.sdp), name=f"rtcstream:{self.id}:negotiate", context=self._tasks.copy()
         )
@@ -143,7 +126,7 @@ class Session:
         await self._negotiation.add_candidate(candidate)
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
-        self._inputs.set_page(values)
+        self.context.session_inputs.set_page(values)
 
     def trigger(self) -> None:
         if self.runner is not None and self.state is SessionState.CONNECTED:
@@ -169,28 +152,18 @@ class Session:
         """
         try:
             await self._seat.take()
-            self.runner = self.endpoint.spec.kind.runner(
-                self.endpoint.spec.new_handler(self.endpoint.handler_options), self.context, self._media_options()
-            )
+            spec = self.endpoint.spec
+            handler = spec.new_handler(self.endpoint.handler_options)
+            self.runner = spec.kind.runner(handler, self.context, MediaOptions.for_endpoint(self.endpoint))
             self.context.audio_output = self.runner.audio_output()
             async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
                 answer = await self._negotiation.answer(sdp, self.runner)
         except asyncio.CancelledError:
             raise
-        except ProtocolError as exc:
-            await self._refuse(exc.as_message(), Refusal.BAD_SDP)
-        except Refused as exc:
-            await self._refuse(protocol.error(exc.code, str(exc)), exc.code)
-        except TimeoutError:
-            await self._refuse(
-                protocol.error(Refusal.BAD_SDP, "The offer could not be answered in time."), Refusal.BAD_SDP
-            )
         except Exception as exc:
-            logger.exception("Session %s: answering the offer failed", self.id)
-            message = visitor_message("The server could not start this stream.", exc)
-            await self._refuse(protocol.error(Refusal.SERVER_ERROR, message), Refusal.SERVER_ERROR)
+            await self._refuse(*refusal_for(exc, self.id))
         else:
-            self._timers.append(self.loop.call_later(conf.get("CONNECT_TIMEOUT"), self._connect_timeout))
+            self._clocks.answered(lambda: self.state is SessionState.NEGOTIATING)
             self._events.put(protocol.answer(answer))
 
     async def _refuse(self, refusal: dict[str, Any], reason: Refusal) -> None:
@@ -199,16 +172,6 @@ class Session:
         if self.state is SessionState.REFUSING:  # not closed meanwhile
             self._move(SessionState.NEW)
         self._events.put(refusal)
-
-    def _media_options(self) -> MediaOptions:
-        return MediaOptions(
-            mode=self.endpoint.mode,
-            modality=self.endpoint.modality,
-            fps=self.endpoint.spec.fps,
-            audio_buffer=conf.get("AUDIO_BUFFER_SECONDS"),
-            idle_frames=conf.get("AUDIO_IDLE_FRAMES"),
-            color=self.endpoint.spec.color,
-        )
 
     # -- the connection and the timers ------------------------------------------------
 
@@ -235,21 +198,10 @@ class Session:
             endpoint.modality,
             self.client or "unknown client",
         )
-        if endpoint.time_limit is not None:
-            self._timers.append(self.loop.call_later(endpoint.time_limit, self._time_is_up))
+        self._clocks.connected(endpoint.time_limit)
         self.context.send_event("connected")
         assert self.runner is not None
         self.runner.spawn(self.runner.start(), "start")
-
-    def _time_is_up(self) -> None:
-        self._start_close(CloseReason.TIME_LIMIT, f"The time limit of {self.endpoint.time_limit:g} s was reached.")
-
-    def _connect_timeout(self) -> None:
-        if self.state is SessionState.NEGOTIATING:
-            self._start_close(
-                CloseReason.CONNECTION_FAILED,
-                "The media connection did not come up in time; a TURN server may be needed.",
-            )
 
     # -- the one way a session ends ------------------------------------------------------
 
@@ -272,7 +224,7 @@ class Session:
         try:
             await self._teardown(reason)
         finally:
-            await self._outputs.close(reason)
+            await self.context.outputs.close(reason)
             self._events.put(protocol.closed(reason, message))
             await self._events.flush()
             await self._events.close()
@@ -288,9 +240,7 @@ class Session:
         the seat is free by then. The one teardown of both a refusal and a close; it never raises."""
         runner, self.runner = self.runner, None
         self.context.audio_output = None
-        timers, self._timers = self._timers, []
-        for timer in timers:
-            timer.cancel()
+        self._clocks.stop()
         for step, what in (
             (runner.stop if runner is not None else None, "stopping the runner"),
             (self._negotiation.close, "closing the peer connection"),

@@ -9,11 +9,15 @@ from typing import Any
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 
 from rtcstream import conf
+from rtcstream.admission.refusals import Refused
 from rtcstream.media.jitter import install_audio_jitter_buffer
+from rtcstream.reasons import Refusal
 from rtcstream.relay.ice_servers import ice_configuration
 from rtcstream.runners import Runner
 from rtcstream.session.candidates import describe, parse_candidate
+from rtcstream.session.disclosure import visitor_message
 from rtcstream.session.sdp import ask_for_opus_dtx, first_codec
+from rtcstream.signalling import protocol
 from rtcstream.signalling.protocol import Candidate, ProtocolError
 
 logger = logging.getLogger("rtcstream.session")
@@ -127,3 +131,16 @@ class Negotiation:
         for transceiver in pc.getTransceivers():
             if transceiver.sender.track is track and first_codec(answer, transceiver.mid) == "audio/opus":
                 track.send_opus_packets(dtx=conf.get("AUDIO_DTX"))
+
+
+def refusal_for(exc: BaseException, session_id: str) -> tuple[dict[str, Any], Refusal]:
+    """The ``error`` message a client gets for an offer that failed with ``exc``, and what admission records."""
+    if isinstance(exc, ProtocolError):
+        return exc.as_message(), Refusal.BAD_SDP
+    if isinstance(exc, Refused):
+        return protocol.error(exc.code, str(exc)), exc.code
+    if isinstance(exc, TimeoutError):
+        return protocol.error(Refusal.BAD_SDP, "The offer could not be answered in time."), Refusal.BAD_SDP
+    logger.error("Session %s: answering the offer failed", session_id, exc_info=(type(exc), exc, exc.__traceback__))
+    message = visitor_message("The server could not start this stream.", exc)
+    return protocol.error(Refusal.SERVER_ERROR, message), Refusal.SERVER_ERROR

@@ -31,7 +31,9 @@ def refusal(context, site: str, endpoint: str, path: str) -> tuple[str, str]:
     page = context.new_page()
     page.goto(site)
     page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
-    page.evaluate("html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)", markup(endpoint, path))
+    page.evaluate(
+        "html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)", markup(endpoint, path)
+    )
     page.click("#w [data-part=start]")
     wait_state(page, "error", selector="#w", timeout=8000)  # well before the widget's own 10 s deadline
     code = page.eval_on_selector("#w", "el => el.dataset.error")

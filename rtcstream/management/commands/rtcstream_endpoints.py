@@ -12,8 +12,9 @@ from rtcstream.models import StreamEndpoint
 
 class Command(BaseCommand):
     help = (
-        'Create an admin endpoint for each RTCSTREAM["HANDLERS"] entry that no endpoint uses yet, with the '
-        "entry's mode, modality and limits. Safe to run again: existing endpoints are left as they are "
+        'Create an admin endpoint for each RTCSTREAM["HANDLERS"] entry that no endpoint uses yet. It sets '
+        "nothing of its own: mode, modality and limits stay the entry's until someone sets them in the admin. "
+        "Safe to run again: existing endpoints are left as they are "
         "(to hide a demo endpoint, disable it rather than delete it)."
     )
 
@@ -39,14 +40,7 @@ class Command(BaseCommand):
                 continue
             assert spec is not None  # the name came from the registry
             if not dry_run:
-                StreamEndpoint.objects.create(
-                    slug=name,
-                    handler=name,
-                    mode=spec.mode,
-                    modality=spec.modality,
-                    time_limit=spec.time_limit,
-                    concurrency_limit=spec.concurrency_limit,
-                )
+                StreamEndpoint.objects.create(slug=name, handler=name)
             self.stdout.write(
                 f"{'Would create' if dry_run else 'Created'} endpoint {name!r} ({spec.mode} {spec.modality})."
             )
