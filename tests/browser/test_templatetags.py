@@ -53,12 +53,21 @@ def test_widget_matches_the_endpoint(slug, present, absent):
 
 def test_options_become_attributes_and_are_escaped():
     html = render(
-        '{% webrtc "generate" inputs="#a,#b" trigger="#go" outputs="#x" render="chat" label=name %}', name="<b>Hi</b>"
+        '{% webrtc "generate" inputs="#a,#b" trigger="#go" outputs="#x" render="chat" label=name stats_interval=500 %}',
+        name="<b>Hi</b>",
     )
-    for text in ('inputs="#a,#b"', 'trigger="#go"', 'outputs="#x"', 'render="chat"', "&lt;b&gt;Hi&lt;/b&gt;"):
+    for text in (
+        'inputs="#a,#b"',
+        'trigger="#go"',
+        'outputs="#x"',
+        'render="chat"',
+        "&lt;b&gt;Hi&lt;/b&gt;",
+        'stats-interval="500"',
+    ):
         assert text in html
     # In receive mode a trigger replaces the widget's own Start button.
     assert 'data-part="start" hidden' in html
+    assert "stats-interval" not in render('{% webrtc "generate" %}')  # no getStats() polling unless asked
 
 
 def test_unknown_option_is_an_error():

@@ -1,5 +1,5 @@
 """The {% webrtc %} widget on a page of its own (tests/browser/urls.py), in real Chromium against
-daphne: a device switch that Stop overtakes.
+daphne: a device switch that Stop overtakes, and getStats() polling only on request.
 
 An init script stands between the widget and the browser where a test must hold a call back:
 getUserMedia and RTCRtpSender.replaceTrack are held until the test releases them (GATES).
@@ -110,3 +110,46 @@ def test_a_device_switch_that_completes_keeps_one_microphone_live(context, site)
     wait_stats(page, f"s.audio.sent.packets > {before + 25}")  # the new microphone is sent
     page.click("rtc-stream [data-part=stop]")
     assert_all_tracks_end(page)
+
+
+# Count getStats() calls per peer connection, in the order the connections were made.
+COUNT_GETSTATS = """
+(() => {
+  window.__getStats = [];
+  const Peer = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Peer {
+    constructor(...args) {
+      super(...args);
+      this.__index = window.__getStats.push(0) - 1;
+    }
+  };
+  const getStats = Peer.prototype.getStats;
+  Peer.prototype.getStats = function (...args) {
+    if (this.__index !== undefined) window.__getStats[this.__index] += 1;
+    return getStats.apply(this, args);
+  };
+})();
+"""
+
+
+def test_getstats_is_polled_only_when_the_page_asks(context, site):
+    """Without stats_interval a live widget never calls getStats(); with it, it does, and writes the packet counts."""
+    context.add_init_script(COUNT_GETSTATS)
+    quiet = open_widget(context, site)
+    quiet.click("rtc-stream [data-part=start]")
+    wait_state(quiet, "listening")
+    polled = open_widget(context, site, query="?stats_interval=200")
+    assert polled.get_attribute(WIDGET, "stats-interval") == "200"  # the tag's stats_interval option
+    polled.click("rtc-stream [data-part=start]")
+    wait_state(polled, "listening")
+    # Several polls of the second widget (some 200 ms apart) while the first stays live.
+    polled.wait_for_function(
+        """() => window.__getStats[0] >= 5
+            && Number(document.querySelector('rtc-stream').dataset.packetsSent) > 0
+            && Number(document.querySelector('rtc-stream').dataset.packetsReceived) > 0"""
+    )
+    assert quiet.eval_on_selector(WIDGET, "el => el.dataset.state") == "listening"
+    assert quiet.evaluate("() => window.__getStats") == [0]
+    assert quiet.eval_on_selector(WIDGET, "el => [el.dataset.packetsSent, el.dataset.packetsReceived]") == [None, None]
+    polled.click("rtc-stream [data-part=stop]")
+    quiet.click("rtc-stream [data-part=stop]")

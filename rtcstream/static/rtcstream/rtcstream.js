@@ -318,14 +318,23 @@ export class RtcStream extends HTMLElement {
     this.#timers.countdown = setInterval(tick, 250);
   }
 
+  /**
+   * Only with stats-interval="ms" (for tests and dashboards): while live, write
+   * data-packets-sent / data-packets-received from getStats() every ms (at least 100;
+   * the attribute without a number: every second; 0: never).
+   * Off by default: a getStats() every second in every widget costs the page for nothing.
+   */
   #startStatsAttributes() {
-    // Cheap figures for tests and dashboards: data-packets-sent / data-packets-received.
     clearInterval(this.#timers.stats);
+    const attribute = this.getAttribute("stats-interval");
+    if (attribute === null) return;
+    const ms = attribute.trim() === "" || Number.isNaN(Number(attribute)) ? 1000 : Number(attribute);
+    if (!(ms > 0)) return;
     this.#timers.stats = setInterval(async () => {
       const s = await this.#controller.stats();
       this.dataset.packetsSent = s.audio.sent.packets + s.video.sent.packets;
       this.dataset.packetsReceived = s.audio.received.packets + s.video.received.packets;
-    }, 1000);
+    }, Math.max(100, ms));
   }
 
   /** Animate the meters and the waveform while a session runs; the loop ends with it. */
