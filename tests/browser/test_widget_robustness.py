@@ -1,8 +1,10 @@
 """The {% webrtc %} widget on a page of its own (tests/browser/urls.py), in real Chromium against
-daphne: a device switch that Stop overtakes, and getStats() polling only on request.
+daphne: a device switch that Stop overtakes, promise rejections, and getStats() polling only on
+request.
 
-An init script stands between the widget and the browser where a test must hold a call back:
-getUserMedia and RTCRtpSender.replaceTrack are held until the test releases them (GATES).
+Init scripts stand between the widget and the browser where a test must hold a call back or
+make it fail: getUserMedia and RTCRtpSender.replaceTrack are held until the test releases
+them (GATES), and enumerateDevices, replaceTrack and getStats can be made to reject (FAULTS).
 """
 
 from __future__ import annotations
@@ -41,6 +43,30 @@ GATES = """
   }));
   const replaceTrack = RTCRtpSender.prototype.replaceTrack;
   RTCRtpSender.prototype.replaceTrack = function (track) { return hold("replaceTrack", () => replaceTrack.call(this, track)); };
+})();
+"""
+
+# With __fail[name] set (true, or the name of the DOMException), that call rejects
+# (__failed[name] counts them); every unhandled rejection is kept in __unhandled.
+FAULTS = """
+(() => {
+  window.__unhandled = [];
+  window.addEventListener("unhandledrejection", (ev) => {
+    window.__unhandled.push(String(ev.reason && (ev.reason.stack || ev.reason.message) || ev.reason));
+  });
+  window.__fail = { enumerateDevices: false, replaceTrack: false, getStats: false, play: false };
+  window.__failed = { enumerateDevices: 0, replaceTrack: 0, getStats: 0, play: 0 };
+  const failing = (name, call) => function (...args) {
+    const fail = window.__fail[name];
+    if (!fail) return call.apply(this, args);
+    window.__failed[name] += 1;
+    return Promise.reject(new DOMException(`${name} made to fail by the test`, fail === true ? "InvalidStateError" : fail));
+  };
+  const devices = navigator.mediaDevices;
+  devices.enumerateDevices = failing("enumerateDevices", devices.enumerateDevices.bind(devices));
+  RTCRtpSender.prototype.replaceTrack = failing("replaceTrack", RTCRtpSender.prototype.replaceTrack);
+  RTCPeerConnection.prototype.getStats = failing("getStats", RTCPeerConnection.prototype.getStats);
+  HTMLMediaElement.prototype.play = failing("play", HTMLMediaElement.prototype.play);
 })();
 """
 
@@ -110,6 +136,99 @@ def test_a_device_switch_that_completes_keeps_one_microphone_live(context, site)
     wait_stats(page, f"s.audio.sent.packets > {before + 25}")  # the new microphone is sent
     page.click("rtc-stream [data-part=stop]")
     assert_all_tracks_end(page)
+
+
+def unhandled(page: Any) -> list[str]:
+    # Unhandled rejections are reported in a task after the microtasks: let two tasks run first.
+    return page.evaluate(
+        "async () => { for (let i = 0; i < 2; i++) await new Promise((r) => setTimeout(r, 0)); return window.__unhandled; }"
+    )
+
+
+def test_no_unhandled_rejections_in_start_stop_switch_and_failures(context, site):
+    """Start and Stop, Stop while connecting, device switches held past Stop, and failing browser
+    calls (enumerateDevices, replaceTrack, getStats): every promise the widget makes is handled."""
+    context.add_init_script(GATES)
+    context.add_init_script(FAULTS)
+    page = open_widget(context, site, query="?stats_interval=100")
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    start, stop = "rtc-stream [data-part=start]", "rtc-stream [data-part=stop]"
+
+    # Start, live (the getStats() polling writes its attributes), Stop.
+    page.click(start)
+    wait_state(page, "listening")
+    page.wait_for_function("() => Number(document.querySelector('rtc-stream').dataset.packetsSent) > 0")
+    page.click(stop)
+    wait_phase_idle(page)
+
+    # Stop at once, and Stop while the microphone is being opened (granted after Stop).
+    page.click(start)
+    page.click(stop)
+    wait_phase_idle(page)
+    page.evaluate("() => { window.__hold.getUserMedia = true; }")
+    page.click(start)
+    page.wait_for_function("() => window.__held.length === 1")
+    page.click(stop)
+    page.evaluate("() => { window.__hold.getUserMedia = false; window.__release(); }")
+    wait_phase_idle(page)
+    assert unhandled(page) == []
+
+    # The browser fails: the device list (at start and on devicechange), the polled getStats().
+    page.evaluate("() => { window.__fail.enumerateDevices = true; window.__fail.getStats = true; }")
+    page.click(start)
+    wait_state(page, "listening")
+    page.evaluate("() => navigator.mediaDevices.dispatchEvent(new Event('devicechange'))")
+    page.wait_for_function("() => window.__failed.enumerateDevices >= 2 && window.__failed.getStats >= 2")
+    page.evaluate("() => { window.__fail.enumerateDevices = false; window.__fail.getStats = false; }")
+    assert unhandled(page) == []
+    page.evaluate("() => navigator.mediaDevices.dispatchEvent(new Event('devicechange'))")
+    other = other_microphone(page)
+
+    # A switch whose replaceTrack fails: the visitor is told, the new microphone is closed.
+    page.evaluate("() => { window.__fail.replaceTrack = true; }")
+    count = page.evaluate("() => window.__tracks.length")
+    page.select_option(MIC_SELECT, other)
+    page.wait_for_function("() => window.__failed.replaceTrack === 1")
+    assert unhandled(page) == []
+    page.wait_for_selector("rtc-stream [data-part=message]:not([hidden])")
+    assert "Could not switch" in page.inner_text("rtc-stream [data-part=message]")
+    page.wait_for_function(
+        "n => window.__tracks.length === n + 1 && window.__tracks[n].readyState === 'ended'", arg=count
+    )
+    assert page.eval_on_selector(WIDGET, "el => el.dataset.state") == "listening"
+    page.evaluate("() => { window.__fail.replaceTrack = false; }")
+
+    # A switch held past Stop, released after the peer connection has closed.
+    page.evaluate("() => { window.__hold.replaceTrack = true; }")
+    page.select_option(
+        MIC_SELECT, page.eval_on_selector(MIC_SELECT, "s => [...s.options].find((o) => !o.selected).value")
+    )
+    page.wait_for_function("() => window.__held.length === 1")
+    page.click(stop)
+    wait_phase_idle(page)
+    page.evaluate("() => window.__release()")
+    page.wait_for_function("() => window.__settled === 2")
+    assert_all_tracks_end(page)
+    assert unhandled(page) == []
+
+    # The reply's play() interrupted (AbortError): nothing to tell; refused by autoplay rules: say so.
+    message = "rtc-stream [data-part=message]"
+    for name, shown in (("AbortError", False), ("NotAllowedError", True)):
+        page.evaluate("name => { window.__fail.play = name; window.__failed.play = 0; }", name)
+        page.click(start)
+        wait_state(page, "listening")
+        page.wait_for_function("() => window.__failed.play > 0")
+        if shown:
+            page.wait_for_selector(message, state="visible")
+            assert "autoplay" in page.inner_text(message)
+        else:
+            wait_stats(page, "s.audio.received.packets > 10")  # connected, and the media flows
+            assert page.is_hidden(message), page.inner_text(message)
+        page.click(stop)
+        wait_phase_idle(page)
+    assert unhandled(page) == []
+    assert errors == []
 
 
 # Count getStats() calls per peer connection, in the order the connections were made.

@@ -13,7 +13,7 @@
 //
 // Events (CustomEvent, detail): state {state, reconnecting}, session {session},
 // event {name, data}, local {stream}, track {track, stream}, connection {state},
-// output {values, seq, session}, notice {message, level}, error {code, message}
+// output {values, seq, session}, notice {message, level, untilConnected}, error {code, message}
 // (a server error that does not end the session), end {session, reason, message, error}.
 
 import { within } from "./deadline.js";
@@ -269,7 +269,7 @@ export class StreamController extends EventTarget {
     sig.send({ type: "offer", sdp: pc.localDescription.sdp, inputs: values });
     run.offered = true;
     run.later(SLOW_CONNECT_MS, () => {
-      if (!run.connected) this.#emit("notice", { message: `Still connecting… ${TURN_HINT}`, level: "warning" });
+      if (!run.connected) this.#emit("notice", { message: `Still connecting… ${TURN_HINT}`, level: "warning", untilConnected: true });
     });
     await within(run.answered, signal, ANSWER_TIMEOUT_MS, timeout("the offer"));
   }
@@ -436,12 +436,18 @@ export class StreamController extends EventTarget {
    * peer connection and the sockets (closing the media first could end the session as `disconnected`).
    */
   async #hangUp(run, sendStop) {
-    if (sendStop && run.sig?.isOpen) {
-      run.sig.send({ type: "stop" });
-      await Promise.race([run.serverDone, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
+    // Never rejects: the next start awaits this (#stopped), and nothing else listens to it.
+    try {
+      if (sendStop && run.sig?.isOpen) {
+        run.sig.send({ type: "stop" });
+        await Promise.race([run.serverDone, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
+      }
+    } catch (err) {
+      console.warn("rtcstream: could not tell the server to stop", err);
+    } finally {
+      run.closePeer();
+      this.#closeSockets(run);
     }
-    run.closePeer();
-    this.#closeSockets(run);
   }
 
   #closeSockets(run) {
