@@ -1,6 +1,6 @@
 """The {% webrtc %} widget on a page of its own (tests/browser/urls.py), in real Chromium against
-daphne: a device switch that Stop overtakes, promise rejections, and getStats() polling only on
-request.
+daphne: a device switch that Stop overtakes, promise rejections, getStats() polling only on
+request, and a strict Content-Security-Policy.
 
 Init scripts stand between the widget and the browser where a test must hold a call back or
 make it fail: getUserMedia and RTCRtpSender.replaceTrack are held until the test releases
@@ -272,3 +272,82 @@ def test_getstats_is_polled_only_when_the_page_asks(context, site):
     assert quiet.eval_on_selector(WIDGET, "el => [el.dataset.packetsSent, el.dataset.packetsReceived]") == [None, None]
     polled.click("rtc-stream [data-part=stop]")
     quiet.click("rtc-stream [data-part=stop]")
+
+
+# Every Content-Security-Policy violation the page reports, and the console's complaints.
+WATCH_CSP = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (ev) => {
+  window.__violations.push(`${ev.violatedDirective} ${ev.blockedURI} ${ev.sourceFile}:${ev.lineNumber}`);
+}, true);
+"""
+
+
+def console_csp_messages(page: Any) -> list[str]:
+    messages: list[str] = []
+
+    def keep(msg: Any) -> None:
+        if "Content Security Policy" in msg.text or "Refused to" in msg.text:
+            messages.append(msg.text)
+
+    page.on("console", keep)
+    return messages
+
+
+def test_a_strict_content_security_policy_is_enough(context, site):
+    """Under STRICT_CSP (no inline script or style; scripts, styles and sockets from the site only)
+    the widget starts a session and audio flows both ways, with no violation."""
+    from .urls import STRICT_CSP
+
+    context.add_init_script(WATCH_CSP)
+    page = context.new_page()
+    complaints = console_csp_messages(page)
+    response = page.goto(f"{site}/test-pages/widget/t-echo/?csp=1")
+    assert response.headers["content-security-policy"] == STRICT_CSP
+    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    # The stylesheet applied, and the "did not load" message is not shown.
+    assert page.eval_on_selector(WIDGET, "el => getComputedStyle(el).borderTopLeftRadius") == "12px"
+    assert page.is_hidden("rtc-stream [data-part=script-missing]")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "listening")
+    wait_stats(page, "s.audio.sent.packets > 50 && s.audio.received.packets > 50 && s.audio.received.energy > 0")
+    page.click("rtc-stream [data-part=stop]")
+    wait_phase_idle(page)
+    assert page.evaluate("() => window.__violations") == []
+    assert complaints == []
+
+
+@pytest.mark.parametrize("missing", ["script", "script and stylesheet"])
+def test_under_a_strict_policy_a_missing_script_is_still_explained(context, site, missing):
+    """The "did not load" message needs no inline script: shown by the stylesheet after a delay,
+    or at once, unstyled, when the stylesheet did not load either."""
+    context.add_init_script(WATCH_CSP)
+    page = context.new_page()
+    complaints = console_csp_messages(page)
+    pattern = "**/static/rtcstream/*.js" if missing == "script" else "**/static/rtcstream/*"
+    page.route(pattern, lambda route: route.fulfill(status=404, body="Not Found"))
+    page.goto(f"{site}/test-pages/widget/t-echo/?csp=1", wait_until="load")
+    message = "rtc-stream [data-part=script-missing]"
+    if missing == "script":
+        assert page.is_hidden(message)  # not at once: a slow script is not a missing one
+    page.wait_for_selector(message, state="visible")
+    assert "/static/rtcstream/rtcstream.js" in page.inner_text(message)
+    assert page.evaluate("() => customElements.get('rtc-stream')") is None
+    assert page.evaluate("() => window.__violations") == []
+    assert complaints == []
+
+
+def test_with_scripting_off_only_noscript_speaks(browser, site):
+    """A browser with JavaScript off is told so by <noscript>, not that the script did not load."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{site}/test-pages/widget/t-echo/", wait_until="load")
+        style = page.eval_on_selector(
+            "rtc-stream [data-part=script-missing]",
+            "el => [getComputedStyle(el).display, getComputedStyle(el).animationName]",
+        )
+        assert style == ["none", "none"]
+        assert page.is_visible("rtc-stream noscript")
+    finally:
+        context.close()

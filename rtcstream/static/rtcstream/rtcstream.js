@@ -46,6 +46,8 @@ export class RtcStream extends HTMLElement {
     this.#wiring?.abort();
     this.#wiring = new AbortController();
     const { signal } = this.#wiring;
+    // The script has loaded: the message that says it did not is never needed (rtcstream.css).
+    this.#part("script-missing")?.setAttribute("hidden", "");
     this.mode = this.getAttribute("mode") || "send-receive";
     this.modality = this.getAttribute("modality") || "audio";
     const click = (name, fn) => this.#part(name)?.addEventListener("click", fn, { signal });
