@@ -12,6 +12,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # DATABASE_URL: tests/en
     DATABASES["default"]["NAME"] = TEST_DB
     DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
 DEBUG = False
+ROOT_URLCONF = "tests.browser.urls"  # the demo site, and test-only pages for the browser suite
 # The suite serves one daphne process: the in-memory channel layer is right for it.
 SILENCED_SYSTEM_CHECKS = ["rtcstream.W010"]
 

@@ -22,7 +22,9 @@ register = template.Library()
 logger = logging.getLogger("rtcstream.templatetags")
 
 # Options the tag passes through to the element; anything else is a typo worth reporting.
-OPTIONS = ("inputs", "trigger", "outputs", "render", "label", "id", "class", "autostart")
+# stats_interval=1000 (milliseconds) becomes stats-interval: the element writes getStats() packet
+# counts into data-packets-sent / data-packets-received that often while live (off by default).
+OPTIONS = ("inputs", "trigger", "outputs", "render", "label", "id", "class", "autostart", "stats_interval")
 
 
 class UnknownEndpoint(template.TemplateSyntaxError):

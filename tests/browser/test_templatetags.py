@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
@@ -53,12 +54,31 @@ def test_widget_matches_the_endpoint(slug, present, absent):
 
 def test_options_become_attributes_and_are_escaped():
     html = render(
-        '{% webrtc "generate" inputs="#a,#b" trigger="#go" outputs="#x" render="chat" label=name %}', name="<b>Hi</b>"
+        '{% webrtc "generate" inputs="#a,#b" trigger="#go" outputs="#x" render="chat" label=name stats_interval=500 %}',
+        name="<b>Hi</b>",
     )
-    for text in ('inputs="#a,#b"', 'trigger="#go"', 'outputs="#x"', 'render="chat"', "&lt;b&gt;Hi&lt;/b&gt;"):
+    for text in (
+        'inputs="#a,#b"',
+        'trigger="#go"',
+        'outputs="#x"',
+        'render="chat"',
+        "&lt;b&gt;Hi&lt;/b&gt;",
+        'stats-interval="500"',
+    ):
         assert text in html
     # In receive mode a trigger replaces the widget's own Start button.
     assert 'data-part="start" hidden' in html
+    assert "stats-interval" not in render('{% webrtc "generate" %}')  # no getStats() polling unless asked
+
+
+def test_the_widget_has_no_inline_script_style_or_handler():
+    """A strict Content-Security-Policy (no 'unsafe-inline') allows the widget as it is."""
+    for slug in ("talk-echo", "transcript", "generate", "edges", "clip"):
+        html = render(f'{{% webrtc "{slug}" inputs="#a" trigger="#go" outputs="#x" autostart=True %}}')
+        assert "<script" not in html
+        assert not re.search(r"\sstyle\s*=|\son[a-z]+\s*=", html), html
+    assets = render("{% rtcstream_assets %}")
+    assert re.findall(r"<script[^>]*>", assets) == ['<script type="module" src="/static/rtcstream/rtcstream.js">']
 
 
 def test_unknown_option_is_an_error():

@@ -13,11 +13,11 @@
 //
 // Events (CustomEvent, detail): state {state, reconnecting}, session {session},
 // event {name, data}, local {stream}, track {track, stream}, connection {state},
-// output {values, seq, session}, notice {message, level}, error {code, message}
+// output {values, seq, session}, notice {message, level, untilConnected}, error {code, message}
 // (a server error that does not end the session), end {session, reason, message, error}.
 
 import { within } from "./deadline.js";
-import { openMedia, stopTracks } from "./media.js";
+import { deviceWord, openMedia, stopTracks } from "./media.js";
 import { ERROR_REASONS, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
 import { JsonSocket } from "./socket.js";
 import { summarize } from "./stats.js";
@@ -98,6 +98,7 @@ export class StreamController extends EventTarget {
   #reconnects = 0;
   #muted = false;
   #preferred = { audio: "", video: "" };
+  #switches = { audio: 0, video: 0 }; // device switches begun, by kind (see switchDevice)
 
   /** "idle", "connecting", "live" or "stopping". */
   get state() {
@@ -169,24 +170,51 @@ export class StreamController extends EventTarget {
     for (const track of this.#run?.local?.getAudioTracks() ?? []) track.enabled = !muted;
   }
 
-  /** Use `deviceId` for `kind`: now if a session is live, else at the next start. */
+  /**
+   * Use `deviceId` for `kind`: now if a session is live, else at the next start.
+   *
+   * Opening the device and replacing the sender's track both take time, and the visitor
+   * may press Stop meanwhile: after every await the switch checks that its run is still
+   * the current one, and otherwise stops the tracks it opened, so no microphone or camera
+   * stays on after Stop. Of switches that overlap, a device opened after a later switch
+   * began is closed unused. Never rejects: a failure is reported as a `notice`.
+   */
   async switchDevice(kind, deviceId) {
     this.#preferred[kind] = deviceId;
     const run = this.#run;
     if (!run?.local || !run.pc) return;
+    const turn = ++this.#switches[kind];
+    const live = () => run === this.#run && !run.signal.aborted && run.pc !== null;
+    const latest = () => live() && turn === this.#switches[kind];
     let fresh;
     try {
-      fresh = await within(openMedia(kind, deviceId), run.signal);
+      const pending = openMedia(kind, deviceId);
+      // A device granted after Stop (the wait below has already ended on the abort) is closed at once.
+      pending.then((stream) => latest() || stopTracks(stream), () => {});
+      fresh = await within(pending, run.signal);
     } catch (err) {
-      if (!run.signal.aborted) this.#emit("notice", { message: err.message, level: "error" });
+      if (latest()) this.#emit("notice", { message: err.message, level: "error" });
       return;
     }
-    if (run !== this.#run || !run.pc) {
+    if (!latest()) {
       stopTracks(fresh);
       return;
     }
     const sender = run.pc.getSenders().find((s) => s.track?.kind === kind);
-    await sender?.replaceTrack(fresh.getTracks()[0]);
+    try {
+      await sender?.replaceTrack(fresh.getTracks()[0]);
+    } catch (err) {
+      stopTracks(fresh);
+      if (live()) this.#emit("notice", { message: `Could not switch to that ${deviceWord(kind)}: ${err?.message || err}`, level: "warning" });
+      return;
+    }
+    if (!live()) {
+      // Stopped while the track was being replaced: the run's release stopped the
+      // tracks it knew of, and this one was not yet among them.
+      stopTracks(fresh);
+      return;
+    }
+    // The sender sends `fresh` now, even if a later switch has begun (it replaces it in turn).
     stopTracks(run.local);
     run.local = fresh;
     this.setMuted(this.#muted);
@@ -241,7 +269,7 @@ export class StreamController extends EventTarget {
     sig.send({ type: "offer", sdp: pc.localDescription.sdp, inputs: values });
     run.offered = true;
     run.later(SLOW_CONNECT_MS, () => {
-      if (!run.connected) this.#emit("notice", { message: `Still connecting… ${TURN_HINT}`, level: "warning" });
+      if (!run.connected) this.#emit("notice", { message: `Still connecting… ${TURN_HINT}`, level: "warning", untilConnected: true });
     });
     await within(run.answered, signal, ANSWER_TIMEOUT_MS, timeout("the offer"));
   }
@@ -408,12 +436,18 @@ export class StreamController extends EventTarget {
    * peer connection and the sockets (closing the media first could end the session as `disconnected`).
    */
   async #hangUp(run, sendStop) {
-    if (sendStop && run.sig?.isOpen) {
-      run.sig.send({ type: "stop" });
-      await Promise.race([run.serverDone, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
+    // Never rejects: the next start awaits this (#stopped), and nothing else listens to it.
+    try {
+      if (sendStop && run.sig?.isOpen) {
+        run.sig.send({ type: "stop" });
+        await Promise.race([run.serverDone, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
+      }
+    } catch (err) {
+      console.warn("rtcstream: could not tell the server to stop", err);
+    } finally {
+      run.closePeer();
+      this.#closeSockets(run);
     }
-    run.closePeer();
-    this.#closeSockets(run);
   }
 
   #closeSockets(run) {

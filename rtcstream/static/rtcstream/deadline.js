@@ -6,18 +6,18 @@
  */
 export function within(promise, signal, ms = 0, onTimeout = () => new Error("timed out")) {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
+    // Subscribe to `promise` first, even when the signal has already aborted: a promise
+    // nobody listens to that rejects later (a closed peer connection's createOffer) would
+    // be an unhandled rejection. Once this promise has settled, later outcomes are ignored.
     const abort = () => reject(signal.reason);
-    const timer = ms ? setTimeout(() => reject(onTimeout()), ms) : 0;
-    signal.addEventListener("abort", abort, { once: true });
+    const timer = ms && !signal.aborted ? setTimeout(() => reject(onTimeout()), ms) : 0;
     Promise.resolve(promise)
       .then(resolve, reject)
       .finally(() => {
         clearTimeout(timer);
         signal.removeEventListener("abort", abort);
       });
+    if (signal.aborted) abort();
+    else signal.addEventListener("abort", abort, { once: true });
   });
 }

@@ -9,18 +9,21 @@
 // renderer keeps a value on (RENDERED_VALUE: the `chat` renderer keeps its list of
 // {role, content} messages), which gives that value, as gradio's Chatbot does.
 //
-// Changes: `input` and `change` events, the custom `rtcstream:input` event (page
-// code dispatches it after changing an element some other way; the built-in
-// renderers dispatch it on the elements they write), and programmatic writes
-// to `value` / `checked` / `valueAsNumber`, which fire no event of their own:
-// the binding wraps those setters on each bound element to dispatch
-// `rtcstream:input`.
+// Changes: `input` and `change` events (what a user's edit fires), and the custom
+// `rtcstream:input` event, which page code dispatches on an element after changing
+// it from script (`el.value = ...` fires no event of its own) and the built-in
+// renderers dispatch on the elements they write. The binding listens for them on
+// the document (capture phase, so `rtcstream:input` need not bubble) and never
+// touches the elements themselves: frameworks such as React define their own
+// `value` / `checked` property on an input to track it, and must keep it. Values
+// are read afresh from the selectors at every change, with the offer and with
+// every trigger, so a value written without an event is still sent then, and an
+// element a framework renders anew is found again.
 
 export const JSON_ATTRIBUTE = "data-rtcstream-json";
 export const RENDERED_VALUE = "rtcstreamValue";
 export const INPUT_EVENT = "rtcstream:input";
-const WATCHED_PROPERTIES = ["value", "checked", "valueAsNumber"];
-const watched = new WeakSet();
+const CHANGE_EVENTS = ["input", "change", INPUT_EVENT];
 
 /** Split a comma-separated selector list ("#a,#b") into selectors. */
 export function splitSelectors(list) {
@@ -62,36 +65,12 @@ export function readValue(el) {
   return el.textContent;
 }
 
-function findSetter(el, name) {
-  for (let proto = Object.getPrototypeOf(el); proto; proto = Object.getPrototypeOf(proto)) {
-    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
-    if (descriptor) return descriptor.set && descriptor.get ? descriptor : null;
-  }
-  return null;
-}
-
-/**
- * Make programmatic writes (`el.value = ...`) dispatch `rtcstream:input` on `el`.
- * Done once per element; the own property only adds the event, so it stays.
- */
-export function watchWrites(el) {
-  if (watched.has(el)) return;
-  watched.add(el);
-  for (const name of WATCHED_PROPERTIES) {
-    const descriptor = findSetter(el, name);
-    if (!descriptor || Object.prototype.hasOwnProperty.call(el, name)) continue;
-    Object.defineProperty(el, name, {
-      configurable: true,
-      enumerable: descriptor.enumerable,
-      get() {
-        return descriptor.get.call(this);
-      },
-      set(value) {
-        descriptor.set.call(this, value);
-        this.dispatchEvent(new Event(INPUT_EVENT));
-      },
-    });
-  }
+/** Whether an event on `target` may change the value of `el`: it is `el`, inside it, or a radio of its group. */
+function concerns(el, target) {
+  if (!el || !(target instanceof Node)) return false;
+  if (el.contains(target)) return true;
+  return el instanceof HTMLInputElement && el.type === "radio" && target instanceof HTMLInputElement
+    && target.type === "radio" && target.name === el.name && target.form === el.form;
 }
 
 /** Watches the input elements and reports their values, coalescing bursts (a dragged slider). */
@@ -101,26 +80,21 @@ export class InputBinding {
     this.onChange = onChange;
     this.delayMs = delayMs;
     this.timer = null;
-    this.elements = [];
     this.listening = null; // AbortController of the current listeners
   }
 
-  /** Resolve the selectors now (the elements may come after the widget in the page). */
+  /** Listen for changes; call once the page has parsed, so that a missing element is worth a warning. */
   bind() {
     this.unbind();
     this.listening = new AbortController();
     const { signal } = this.listening;
-    const listener = () => this.schedule();
-    this.elements = this.selectors.map((sel) => {
-      const el = document.querySelector(sel);
-      if (!el) {
-        console.warn(`rtcstream: no element matches the input selector ${sel}`);
-        return null;
-      }
-      for (const type of ["input", "change", INPUT_EVENT]) el.addEventListener(type, listener, { signal });
-      watchWrites(el);
-      return el;
+    this.elements().forEach((el, i) => {
+      if (!el) console.warn(`rtcstream: no element matches the input selector ${this.selectors[i]}`);
     });
+    const listener = (ev) => {
+      if (this.elements().some((el) => concerns(el, ev.target))) this.schedule();
+    };
+    for (const type of CHANGE_EVENTS) document.addEventListener(type, listener, { capture: true, signal });
   }
 
   unbind() {
@@ -129,9 +103,19 @@ export class InputBinding {
     clearTimeout(this.timer);
   }
 
+  /** The elements the selectors name now (null for a selector that matches nothing or is not valid CSS). */
+  elements() {
+    return this.selectors.map((sel) => {
+      try {
+        return document.querySelector(sel);
+      } catch {
+        return null;
+      }
+    });
+  }
+
   values() {
-    if (!this.elements.length && this.selectors.length) this.bind();
-    return this.elements.map(readValue);
+    return this.elements().map(readValue);
   }
 
   schedule() {

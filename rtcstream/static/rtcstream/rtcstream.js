@@ -25,6 +25,7 @@ export class RtcStream extends HTMLElement {
   #meters = { mic: null, reply: null };
   #frame = 0;
   #timers = { countdown: 0, stats: 0 };
+  #messageUntilConnected = false; // the message shown is "Still connecting…"
 
   constructor() {
     super();
@@ -36,7 +37,7 @@ export class RtcStream extends HTMLElement {
     on("track", (d) => this.#attachRemote(d.track, d.stream));
     on("connection", (d) => this.#onConnection(d.state));
     on("output", (d) => this.#onOutput(d));
-    on("notice", (d) => this.#showMessage(d.message, d.level));
+    on("notice", (d) => this.#showMessage(d.message, d.level, { untilConnected: d.untilConnected }));
     on("error", (d) => this.#onServerError(d));
     on("end", (d) => this.#onEnd(d));
   }
@@ -45,6 +46,8 @@ export class RtcStream extends HTMLElement {
     this.#wiring?.abort();
     this.#wiring = new AbortController();
     const { signal } = this.#wiring;
+    // The script has loaded: the message that says it did not is never needed (rtcstream.css).
+    this.#part("script-missing")?.setAttribute("hidden", "");
     this.mode = this.getAttribute("mode") || "send-receive";
     this.modality = this.getAttribute("modality") || "audio";
     const click = (name, fn) => this.#part(name)?.addEventListener("click", fn, { signal });
@@ -53,7 +56,8 @@ export class RtcStream extends HTMLElement {
     click("mute", () => this.setMuted(!this.#muted));
     click("speaker", () => this.#toggleSpeaker());
     for (const [name, kind] of [["mic-select", "audio"], ["camera-select", "video"]]) {
-      this.#part(name)?.addEventListener("change", (ev) => this.#controller.switchDevice(kind, ev.target.value), { signal });
+      const change = (ev) => this.#controller.switchDevice(kind, ev.target.value).catch((err) => console.warn("rtcstream: device switch failed", err));
+      this.#part(name)?.addEventListener("change", change, { signal });
     }
     window.addEventListener("pagehide", () => this.#controller.leave(), { signal });
     navigator.mediaDevices?.addEventListener?.("devicechange", () => this.#listDevices(), { signal });
@@ -163,7 +167,7 @@ export class RtcStream extends HTMLElement {
 
   #onConnection(state) {
     this.dataset.connection = state;
-    if (state === "connected" && this.#part("message")?.dataset.level === "warning") this.#showMessage("");
+    if (state === "connected" && this.#messageUntilConnected) this.#showMessage("");
   }
 
   #onOutput({ values, seq, session }) {
@@ -222,7 +226,11 @@ export class RtcStream extends HTMLElement {
     if (audio) {
       // Chrome feeds a remote stream to Web Audio only while a media element plays it.
       audio.srcObject = stream;
-      audio.play().catch(() => this.#showMessage("Press start again to hear the reply (the browser blocked autoplay).", "warning"));
+      audio.play().catch((err) => {
+        if (err?.name === "NotAllowedError") this.#showMessage("Press start again to hear the reply (the browser blocked autoplay).", "warning");
+        // AbortError: a new stream or the end of the session interrupted play(); nothing to say.
+        else if (err?.name !== "AbortError") console.warn("rtcstream: the reply could not be played", err);
+      });
     }
     this.#meters.reply?.disconnect();
     this.#meters.reply = new Meter(stream);
@@ -231,7 +239,12 @@ export class RtcStream extends HTMLElement {
 
   // -- devices ---------------------------------------------------------------------
 
-  async #listDevices() {
+  /** Fill the device menu (without the list, it stays as it was). */
+  #listDevices() {
+    this.#fillDeviceMenu().catch((err) => console.warn("rtcstream: could not list the devices", err));
+  }
+
+  async #fillDeviceMenu() {
     if (this.mode === "receive" || !navigator.mediaDevices?.enumerateDevices) return;
     const kind = this.modality === "video" ? "videoinput" : "audioinput";
     const select = this.#part(this.modality === "video" ? "camera-select" : "mic-select");
@@ -275,7 +288,9 @@ export class RtcStream extends HTMLElement {
     this.#emit("rtcstream:state", { state });
   }
 
-  #showMessage(text, level = "info") {
+  /** Show `text` (or nothing, for ""); `untilConnected`: cleared once the media connection is up. */
+  #showMessage(text, level = "info", { untilConnected = false } = {}) {
+    this.#messageUntilConnected = untilConnected;
     const el = this.#part("message");
     if (!el) return;
     el.textContent = text;
@@ -318,14 +333,32 @@ export class RtcStream extends HTMLElement {
     this.#timers.countdown = setInterval(tick, 250);
   }
 
+  /**
+   * Only with stats-interval="ms" (for tests and dashboards): while live, write
+   * data-packets-sent / data-packets-received from getStats() every ms (at least 100;
+   * the attribute without a number: every second; 0: never).
+   * Off by default: a getStats() every second in every widget costs the page for nothing.
+   */
   #startStatsAttributes() {
-    // Cheap figures for tests and dashboards: data-packets-sent / data-packets-received.
     clearInterval(this.#timers.stats);
+    const attribute = this.getAttribute("stats-interval");
+    if (attribute === null) return;
+    const ms = attribute.trim() === "" || Number.isNaN(Number(attribute)) ? 1000 : Number(attribute);
+    if (!(ms > 0)) return;
+    let busy = false; // a slow getStats() is not overlapped by the next one
     this.#timers.stats = setInterval(async () => {
-      const s = await this.#controller.stats();
-      this.dataset.packetsSent = s.audio.sent.packets + s.video.sent.packets;
-      this.dataset.packetsReceived = s.audio.received.packets + s.video.received.packets;
-    }, 1000);
+      if (busy) return;
+      busy = true;
+      try {
+        const s = await this.#controller.stats();
+        this.dataset.packetsSent = s.audio.sent.packets + s.video.sent.packets;
+        this.dataset.packetsReceived = s.audio.received.packets + s.video.received.packets;
+      } catch (err) {
+        console.warn("rtcstream: getStats() failed", err);
+      } finally {
+        busy = false;
+      }
+    }, Math.max(100, ms));
   }
 
   /** Animate the meters and the waveform while a session runs; the loop ends with it. */

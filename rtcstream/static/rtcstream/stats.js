@@ -4,11 +4,16 @@ function blank() {
   return { packets: 0, bytes: 0, frames: 0, energy: 0 };
 }
 
-/** Return {audio: {sent, received}, video: {sent, received}}; zeros without a connection. */
+/** Return {audio: {sent, received}, video: {sent, received}}; zeros without a connection. Never rejects. */
 export async function summarize(pc) {
   const out = { audio: { sent: blank(), received: blank() }, video: { sent: blank(), received: blank() } };
   if (!pc) return out;
-  const report = await pc.getStats();
+  let report;
+  try {
+    report = await pc.getStats();
+  } catch {
+    return out; // the connection closed meanwhile (Stop): it has nothing more to count
+  }
   report.forEach((s) => {
     const kind = s.kind ?? s.mediaType;
     if (kind !== "audio" && kind !== "video") return;
