@@ -20,24 +20,23 @@ def test_the_hook_is_there(name):
     assert BY_NAME[name].probe() is None
 
 
-def _without_remote_queue(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = rtcrtpreceiver.RemoteStreamTrack.__init__
+def _without_instance_attribute(monkeypatch: pytest.MonkeyPatch, cls: type, attribute: str) -> None:
+    """Make ``cls``'s constructor leave ``attribute`` out, as a release that renamed it would."""
+    original = cls.__init__
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        del self._queue
+        delattr(self, attribute)
 
-    monkeypatch.setattr(rtcrtpreceiver.RemoteStreamTrack, "__init__", init)
+    monkeypatch.setattr(cls, "__init__", init)
+
+
+def _without_remote_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_instance_attribute(monkeypatch, rtcrtpreceiver.RemoteStreamTrack, "_queue")
 
 
 def _without_jitter_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = rtcrtpreceiver.RTCRtpReceiver.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        del self._RTCRtpReceiver__jitter_buffer
-
-    monkeypatch.setattr(rtcrtpreceiver.RTCRtpReceiver, "__init__", init)
+    _without_instance_attribute(monkeypatch, rtcrtpreceiver.RTCRtpReceiver, "_RTCRtpReceiver__jitter_buffer")
 
 
 def _without_packet_data(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,13 +47,7 @@ def _without_packet_data(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _without_opus_codec(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = opus.OpusEncoder.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        del self.codec
-
-    monkeypatch.setattr(opus.OpusEncoder, "__init__", init)
+    _without_instance_attribute(monkeypatch, opus.OpusEncoder, "codec")
 
 
 def _without_register_atexit(monkeypatch: pytest.MonkeyPatch) -> None:

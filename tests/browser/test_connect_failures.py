@@ -9,31 +9,14 @@ import pytest
 
 from tests.daphne import serve
 
-from .widget import wait_state
+from .widget import wait_state, widget_page
 
 pytestmark = pytest.mark.browser
 
 
-def markup(endpoint: str, path: str) -> str:
-    return f"""
-<rtc-stream id="w" class="rtcs" endpoint="{endpoint}" ws-path="{path}" mode="send-receive" modality="audio">
-  <span data-part="state-text">Ready</span>
-  <button type="button" data-part="start">Start</button>
-  <button type="button" data-part="stop" hidden>Stop</button>
-  <p class="rtcs-message" data-part="message" hidden></p>
-  <audio data-part="remote-audio" autoplay hidden></audio>
-</rtc-stream>
-"""
-
-
 def refusal(context, site: str, endpoint: str, path: str) -> tuple[str, str]:
     """Start a widget on ``path``; return the error code and the message it shows."""
-    page = context.new_page()
-    page.goto(site)
-    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
-    page.evaluate(
-        "html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)", markup(endpoint, path)
-    )
+    page = widget_page(context, site, endpoint, path=path)
     page.click("#w [data-part=start]")
     wait_state(page, "error", selector="#w", timeout=8000)  # well before the widget's own 10 s deadline
     code = page.eval_on_selector("#w", "el => el.dataset.error")

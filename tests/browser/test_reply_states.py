@@ -9,42 +9,30 @@ from .widget import events, record_events, wait_state
 
 pytestmark = pytest.mark.browser
 
-MARKUP = """
-<rtc-stream id="w" class="rtcs" endpoint="t-reply-once" ws-path="/ws/rtcstream/t-reply-once/" mode="send-receive" modality="audio">
-  <span data-part="state-text">Ready</span>
-  <button type="button" data-part="start">Start</button>
-  <button type="button" data-part="stop" hidden>Stop</button>
-  <meter data-part="reply-meter" min="0" max="1" value="0"></meter>
-  <p class="rtcs-message" data-part="message" hidden></p>
-  <audio data-part="remote-audio" autoplay hidden></audio>
-</rtc-stream>
-"""
-
 # Every 25 ms: the widget's state and the level of what the page hears (its reply meter, an
 # AnalyserNode on the remote track).
 SAMPLE = """() => {
   window.__samples = [];
-  const el = document.querySelector("#w");
+  const el = document.querySelector("rtc-stream");
   const meter = el.querySelector("[data-part=reply-meter]");
   window.__sampler = setInterval(() => window.__samples.push([performance.now(), el.dataset.state, meter.value]), 25);
 }"""
 
 
 def test_a_one_chunk_reply_shows_speaking_while_it_is_heard(page, site):
-    page.goto(site)
+    page.goto(f"{site}/test-pages/widget/t-reply-once/")  # the {% webrtc %} tag's widget alone on a page
     page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
-    page.evaluate("html => document.querySelector('main').insertAdjacentHTML('afterbegin', html)", MARKUP)
     record_events(page)
-    page.click("#w [data-part=start]")
-    wait_state(page, "listening", selector="#w")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "listening")
     page.evaluate(SAMPLE)
     page.wait_for_function(
         "() => (window.__rtcs || []).some((e) => e.type === 'rtcstream:event' && e.detail.name === 'playback_done')",
         timeout=30000,
     )
-    wait_state(page, "listening", selector="#w")
+    wait_state(page, "listening")
     # Until the page has heard the reply's tail (its jitter buffer holds it after the last frame was sent).
-    page.wait_for_function("() => document.querySelector('#w [data-part=reply-meter]').value < 0.01")
+    page.wait_for_function("() => document.querySelector('rtc-stream [data-part=reply-meter]').value < 0.01")
     samples = page.evaluate("() => { clearInterval(window.__sampler); return window.__samples; }")
     names = [e["detail"]["name"] for e in events(page) if e["type"] == "rtcstream:event"]
     assert names.index("response_starting") < names.index("response_done") < names.index("playback_done")
