@@ -33,31 +33,31 @@ T = TypeVar("T")
 RELEASED_PER_THREAD = 2
 
 
-class ModelCache:
-    """Models loaded once per process and shared by every session (an ONNX session is thread-safe)."""
+class BuiltOnce:
+    """Things built once each, by name, on first use: a runtime's parts, or the models its sessions share."""
 
     def __init__(self) -> None:
-        self._models: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._built: dict[str, Any] = {}
+        self._lock = threading.RLock()  # a part's build may ask for another part
 
-    def get(self, key: str, load: Callable[[], T]) -> T:
-        """Return the model stored under ``key``, loading it with ``load()`` the first time."""
+    def get(self, key: str, build: Callable[[], T]) -> T:
+        """Return what is stored under ``key``, building it with ``build()`` the first time."""
         with self._lock:
-            if key not in self._models:
-                self._models[key] = load()
-            model: T = self._models[key]
-            return model
+            if key not in self._built:
+                self._built[key] = build()
+            built: T = self._built[key]
+            return built
 
 
 class Runtime:
     """rtcstream's per-process state; each part is built from settings on first use."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._parts: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._parts = BuiltOnce()
         self.sessions: set[Session] = set()  # open in this process
         self.open_sockets = 0  # rtcstream websockets open in this process (signalling/middleware.ClientLimits)
-        self.models = ModelCache()
+        self.models = BuiltOnce()  # models loaded once and shared by every session (an ONNX session is thread-safe)
         self.checks_ran = threading.Event()  # the system checks logged on the first request (checks.startup)
         self._exit_hook = False
 
@@ -73,13 +73,6 @@ class Runtime:
     def untrack(self, session: Session) -> None:
         self.sessions.discard(session)
 
-    def _part(self, name: str, build: Callable[[], T]) -> T:
-        with self._lock:
-            if name not in self._parts:
-                self._parts[name] = build()
-            part: T = self._parts[name]
-            return part
-
     @property
     def pool(self) -> WorkerPool:
         """Threads for sync user code (``RTCSTREAM["WORKER_THREADS"]``)."""
@@ -89,42 +82,42 @@ class Runtime:
             size = conf.get("WORKER_THREADS")
             return WorkerPool(size, max_released=RELEASED_PER_THREAD * size)
 
-        return self._part("pool", build)
+        return self._parts.get("pool", build)
 
     @property
     def reaper(self) -> Reaper:
         """Sees calls abandoned by their sessions to their end: woken, or released from the pool."""
         from rtcstream.execution.reaper import Reaper
 
-        return self._part("reaper", lambda: Reaper(self.pool))
+        return self._parts.get("reaper", lambda: Reaper(self.pool))
 
     @property
     def registry(self) -> Registry:
         """The handlers ``RTCSTREAM["HANDLERS"]`` names, resolved when first asked for."""
         from rtcstream.endpoints.registry import Registry
 
-        return self._part("registry", lambda: Registry(conf.get("HANDLERS")))
+        return self._parts.get("registry", lambda: Registry(conf.get("HANDLERS")))
 
     @property
     def admission(self) -> BaseAdmission:
         """The backend ``RTCSTREAM["ADMISSION_BACKEND"]`` names."""
         from rtcstream.admission.backends import BaseAdmission
 
-        return self._part("admission", lambda: conf.load("ADMISSION_BACKEND", BaseAdmission)())
+        return self._parts.get("admission", lambda: conf.load("ADMISSION_BACKEND", BaseAdmission)())
 
     @property
     def heartbeat(self) -> Heartbeat:
         """Tells the admission backend which of this process's sessions still live."""
         from rtcstream.admission.heartbeat import Heartbeat
 
-        return self._part("heartbeat", lambda: Heartbeat(self.admission))
+        return self._parts.get("heartbeat", lambda: Heartbeat(self.admission))
 
     @property
     def sockets(self) -> BaseClientCounter:
         """The per-client socket counts (``RTCSTREAM["CLIENT_COUNTER"]``)."""
         from rtcstream.admission.socket_counts import BaseClientCounter
 
-        return self._part("sockets", lambda: conf.load("CLIENT_COUNTER", BaseClientCounter)())
+        return self._parts.get("sockets", lambda: conf.load("CLIENT_COUNTER", BaseClientCounter)())
 
 
 _runtime: Runtime | None = None
