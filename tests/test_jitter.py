@@ -11,7 +11,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.rtp import RtpPacket
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rtcstream.media.jitter import AudioJitterBuffer, install_audio_jitter_buffer
@@ -88,6 +88,7 @@ def test_bad_settings_are_refused():
         AudioJitterBuffer(prefetch=-1)
 
 
+@example(prefetch=1, start=0, events=[(False, 0), *[(True, 0)] * 15, (False, 0)])  # a jump of 16 restarts it
 @settings(max_examples=300, deadline=None)
 @given(
     prefetch=st.integers(0, 4),
@@ -104,8 +105,9 @@ def test_any_loss_and_reordering_keeps_the_buffer_bounded_and_in_order(prefetch,
     frames, held = released(buffer, [n for _when, n in arrivals])
     assert frames == sorted(set(frames))
     assert max(held, default=0) <= prefetch + 1
-    # Everything that arrived is released, dropped as late, skipped, or still held (at most prefetch + 1).
-    assert len(frames) + buffer.late + len(buffer) == len(arrivals)
+    # Everything that arrived is released, dropped as late, discarded by a restart after a jump of a
+    # whole buffer's length, or still held (at most prefetch + 1).
+    assert len(frames) + buffer.late + buffer.discarded + len(buffer) == len(arrivals)
 
 
 class _Transport:

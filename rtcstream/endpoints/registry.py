@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from rtcstream import conf
-from rtcstream.endpoints.install_hints import install_hint
+from rtcstream.endpoints.install_hints import install_hint, missing_hint
 from rtcstream.endpoints.kinds import HandlerKind, Modality, Mode, kind_of
 from rtcstream.handlers.base import StreamHandlerBase
 from rtcstream.media.video import COLORS, DEFAULT_COLOR, Color
@@ -115,6 +115,13 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         kind = kind_of(handler)
     except TypeError as exc:
         raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r}: {exc}.") from exc
+    missing = missing_hint(kind.needs)
+    if missing is not None:
+        module, hint = missing
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r} is a {kind.label}, which needs {module!r}: it is not installed.",
+            hint,
+        )
     default_mode, default_modality = kind.default
     mode = entry.get("mode", default_mode)
     modality = entry.get("modality", default_modality)

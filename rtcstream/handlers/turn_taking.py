@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import soxr
 
 if TYPE_CHECKING:
     from rtcstream.handlers.vad import VoiceActivityDetector
@@ -190,6 +189,12 @@ class _History:
         return self._buffer[indices]
 
 
+def _soxr() -> Any:
+    import soxr  # loaded when a voice session starts; the registry checks it is installed (kinds.needs)
+
+    return soxr
+
+
 class TurnDetector:
     """Find speech onsets and pauses in a live mono int16 stream.
 
@@ -231,7 +236,7 @@ class TurnDetector:
         self._resampler = (
             None
             if self.sample_rate == self.vad.sample_rate
-            else soxr.ResampleStream(self.sample_rate, self.vad.sample_rate, 1, dtype="float32", quality="LQ")
+            else _soxr().ResampleStream(self.sample_rate, self.vad.sample_rate, 1, dtype="float32", quality="LQ")
         )
         self._pending = np.zeros(0, dtype=np.float32)  # VAD-rate samples not yet a full window
         self._window_index = 0

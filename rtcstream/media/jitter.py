@@ -59,8 +59,9 @@ class AudioJitterBuffer:
         self._next: int | None = None  # the sequence number to release next
         self._newest = 0  # how far the newest packet held is ahead of _next
         self._packets: dict[int, RtpPacket] = {}
-        self.skipped = 0  # packets given up on (lost, or later than the buffer waits)
+        self.skipped = 0  # sequence numbers given up on (lost, or later than the buffer waits)
         self.late = 0  # packets that arrived after their turn and were dropped
+        self.discarded = 0  # packets held when a jump restarted the buffer, dropped with it
 
     def __len__(self) -> int:
         return len(self._packets)
@@ -75,7 +76,7 @@ class AudioJitterBuffer:
             self.late += 1
             return False, None
         if abs(ahead) >= self.capacity:
-            self.skipped += len(self._packets)
+            self.discarded += len(self._packets)
             self._restart(sequence_number)
             ahead = 0
         self._packets[sequence_number] = packet
