@@ -13,10 +13,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from rtcstream import AdditionalOutputs
+from rtcstream import AdditionalOutputs, ReplyOnPause
 
 from . import stt
-from .lazy import lazy_attributes, reply_on_pause
 
 AudioChunk = tuple[int, np.ndarray]
 
@@ -88,4 +87,4 @@ def respond(audio: AudioChunk) -> Iterator[AudioChunk | AdditionalOutputs]:
         yield out_rate, out[:, start : start + step]
 
 
-__getattr__ = lazy_attributes(globals(), {"talk": lambda: reply_on_pause(respond)})
+talk = ReplyOnPause(respond)  # loads no model until a session starts

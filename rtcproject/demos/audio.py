@@ -7,9 +7,7 @@ from queue import Queue
 
 import numpy as np
 
-from rtcstream import StreamHandler
-
-from .lazy import lazy_attributes, reply_on_pause
+from rtcstream import ReplyOnPause, StreamHandler
 
 AudioChunk = tuple[int, np.ndarray]
 
@@ -65,4 +63,4 @@ def generate(num_steps: float = 5) -> Iterator[AudioChunk]:
         yield RATE, gap
 
 
-__getattr__ = lazy_attributes(globals(), {"reply_echo": lambda: reply_on_pause(echo)})
+reply_echo = ReplyOnPause(echo)  # loads no model until a session starts

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from rtcstream import AdditionalOutputs
+from rtcstream import AdditionalOutputs, ReplyOnPause
 
 from . import stt
-from .lazy import lazy_attributes, reply_on_pause
 
 
 def transcribe_turn(audio: tuple[int, np.ndarray]) -> Iterator[AdditionalOutputs]:
@@ -25,4 +24,4 @@ def transcribe_turn(audio: tuple[int, np.ndarray]) -> Iterator[AdditionalOutputs
     yield AdditionalOutputs({"role": "user", "content": text or f"(nothing recognised in {seconds:.1f} s of speech)"})
 
 
-__getattr__ = lazy_attributes(globals(), {"transcribe": lambda: reply_on_pause(transcribe_turn)})
+transcribe = ReplyOnPause(transcribe_turn)  # loads no model until a session starts
