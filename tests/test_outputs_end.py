@@ -1,15 +1,16 @@
 """Through daphne, however a session ends, its outputs socket gets what was queued, then
 ``end`` with the session's reason, then a close with 1000: none outlives its session.
 
-(``terminated`` comes from the admin through the channel layer, which the test process
-cannot reach in daphne's in-memory layer: tests/test_audio_sessions.py ends a session that
-way in process, through the same close path. On ``server_shutdown`` daphne itself drops
+(``media_error`` needs a fault injected into the server's media path: tests/test_output_tracks.py
+does that in process, through the same close path. On ``server_shutdown`` daphne itself drops
 its sockets.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -17,9 +18,10 @@ import websockets
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.signalling.close_codes import CloseCode
-from tests.daphne import serve
+from tests.daphne import OUTPUT, serve
 from tests.handlers import tone
 from tests.offers import audio_offer_sdp
+from tests.workers import admin_terminate, create_admin
 
 
 async def outputs_end(url: str, path: str, timeout: float = 10) -> tuple[list[dict], int | None]:
@@ -87,4 +89,26 @@ async def test_the_outputs_socket_ends_when_the_media_never_connects(impatient_s
         await client.wait_for_message("answer")
         messages, code = await reading
     assert messages[-1] == {"type": "end", "reason": "connection_failed"}, messages
+    assert code == CloseCode.NORMAL
+
+
+async def test_the_outputs_socket_ends_when_an_administrator_terminates_the_session(daphne_server, fresh_address):
+    """Through the admin's own page, as staff would do it."""
+    database = OUTPUT / "daphne.sqlite3"  # tests.daphne.serve gave the shared daphne this database
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "RTCSTREAM_TEST_DB": str(database)}
+    await asyncio.to_thread(create_admin, env)
+    client = await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address)
+    try:
+        reading = asyncio.ensure_future(outputs_end(daphne_server, client.session["outputs"], timeout=20))
+        await client.start(audio=ArrayAudioTrack(tone(440, 20, 48000)))
+        await client.wait_for_event("connected")
+        with sqlite3.connect(database) as db:
+            (row_id,) = db.execute(
+                "SELECT id FROM rtcstream_streamsession WHERE session_id = ?", [client.session["session"]]
+            ).fetchone()
+        await asyncio.to_thread(admin_terminate, daphne_server, row_id)
+        messages, code = await reading
+    finally:
+        await client.close()
+    assert messages[-1] == {"type": "end", "reason": "terminated"}, messages
     assert code == CloseCode.NORMAL
