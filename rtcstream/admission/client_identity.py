@@ -12,7 +12,6 @@ anonymous sockets are counted by address (``rtcstream.admission.socket_counts`` 
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from collections.abc import Iterable
 from typing import Any
@@ -22,13 +21,9 @@ from rtcstream import conf
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@functools.lru_cache(maxsize=8)
-def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
-
-
 def trusted_proxies() -> tuple[Network, ...]:
-    return _networks(tuple(conf.get("TRUSTED_PROXIES")))
+    """The networks of ``TRUSTED_PROXIES`` (parsed each time: a few microseconds a connection)."""
+    return tuple(ipaddress.ip_network(p, strict=False) for p in conf.get("TRUSTED_PROXIES"))
 
 
 def _is_trusted(address: str, networks: Iterable[Network]) -> bool:
