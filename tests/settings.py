@@ -62,6 +62,13 @@ RTCSTREAM = {
             "on_additional_outputs": "tests.guide.examples.additional_outputs.on_additional_outputs",
         },
         "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
+        "t-wake": "tests.handlers.reply_on_wake",
+        "t-text": {"handler": "tests.handlers.reply_with_text", "text": True},
+        "t-text-stream": {"handler": "tests.handlers.TextStreamHandler", "mode": "send", "text": True},
+        "t-messages": {"handler": "tests.handlers.MessagesHandler", "mode": "send"},
+        "t-async-messages": {"handler": "tests.handlers.AsyncMessagesHandler", "mode": "send"},
+        "t-ask": {"handler": "tests.handlers.AskingHandler", "mode": "send"},
+        "t-async-ask": {"handler": "tests.handlers.AsyncAskingHandler", "mode": "send"},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.
