@@ -511,3 +511,15 @@ class AsyncAskingHandler(AsyncStreamHandler):
 
     def copy(self):
         return AsyncAskingHandler()
+
+
+class PeriodicAskingHandler(AskingHandler):
+    """AskingHandler that also asks by itself, every second of audio: nothing on the page prompts it."""
+
+    def receive(self, frame):
+        self.frames = getattr(self, "frames", 0) + 1
+        if self.frames % 50 == 0:
+            self.trigger_response()
+
+    def copy(self):
+        return PeriodicAskingHandler()

@@ -69,6 +69,7 @@ RTCSTREAM = {
         "t-async-messages": {"handler": "tests.handlers.AsyncMessagesHandler", "mode": "send"},
         "t-ask": {"handler": "tests.handlers.AskingHandler", "mode": "send"},
         "t-async-ask": {"handler": "tests.handlers.AsyncAskingHandler", "mode": "send"},
+        "t-ask-periodic": {"handler": "tests.handlers.PeriodicAskingHandler", "mode": "send"},
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.
