@@ -5,13 +5,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
-from .demos import assistant, audio, stt, transcript, video
+from .demos import assistant, audio, chat, stt, transcript, video, wake
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Demo:
     title: str
     section: str  # the user guide's section, as docs/guide.md names it
     summary: str
-    code: tuple[Callable[..., Any] | type, ...]
+    code: tuple[Callable[..., Any] | type | ModuleType, ...]
 
 
 DEMOS: tuple[Demo, ...] = (
@@ -74,6 +75,20 @@ DEMOS: tuple[Demo, ...] = (
         "A voice assistant",
         "Ask for the time, the date or a joke: it answers aloud and in text.",
         (assistant.respond, assistant.answer),
+    ),
+    Demo(
+        "wake-word",
+        "Wake word",
+        "Reply on stop words",
+        "Say “computer”, then a question, then pause: only then does the assistant answer.",
+        (wake, assistant.respond),
+    ),
+    Demo(
+        "chat",
+        "Text and voice",
+        "Text beside voice",
+        "Type or speak: both reach the same handler, in one conversation.",
+        (chat.respond,),
     ),
 )
 BY_SLUG = {demo.slug: demo for demo in DEMOS}

@@ -105,6 +105,8 @@ RTCSTREAM = {
         "clip": {"handler": "rtcproject.demos.video.clip", "mode": "receive", "modality": "video"},
         "transcript": {"handler": "rtcproject.demos.transcript.transcribe", "mode": "send", "label": "Transcript"},
         "assistant": {"handler": "rtcproject.demos.assistant.talk", "time_limit": 300, "label": "Voice assistant"},
+        "wake-word": {"handler": "rtcproject.demos.wake.talk", "time_limit": 300, "label": "Wake word"},
+        "chat": {"handler": "rtcproject.demos.chat.chat", "text": True, "time_limit": 300, "label": "Text and voice"},
     },
     "ICE_SERVERS": [],
     "DEFAULT_CONCURRENCY_LIMIT": 8,

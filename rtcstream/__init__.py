@@ -5,14 +5,17 @@ The public API, for handler authors::
     from rtcstream import StreamHandler, AsyncStreamHandler, AdditionalOutputs, CloseStream
 
 ``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
-``rtcstream.handlers.reply_on_pause`` and is re-exported here lazily, so that
-importing rtcstream does not load the VAD model.
+``rtcstream.handlers.reply_on_pause`` and ``ReplyOnStopWords`` (the same after a
+wake phrase) in ``rtcstream.handlers.reply_on_stopwords``; both are re-exported
+here lazily, so that importing rtcstream loads neither. ``WebRTCData`` is what
+their function gets on an entry with ``"text": True``.
 """
 
 from typing import Any
 
 from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+from rtcstream.handlers.webrtc_data import WebRTCData
 
 __all__ = [
     "AdditionalOutputs",
@@ -20,8 +23,10 @@ __all__ = [
     "AsyncStreamHandler",
     "CloseStream",
     "ReplyOnPause",
+    "ReplyOnStopWords",
     "StreamHandler",
     "StreamHandlerBase",
+    "WebRTCData",
 ]
 
 
@@ -30,4 +35,8 @@ def __getattr__(name: str) -> Any:
         from rtcstream.handlers import reply_on_pause
 
         return getattr(reply_on_pause, name)
+    if name == "ReplyOnStopWords":
+        from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
+
+        return ReplyOnStopWords
     raise AttributeError(f"module 'rtcstream' has no attribute {name!r}")

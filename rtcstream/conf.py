@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 
 DEFAULTS: dict[str, Any] = {
     # name -> dotted path, or a dict {"handler": path, "mode", "modality",
-    # "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps", "color", "state"}.
+    # "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps", "color", "state", "text"}.
     "HANDLERS": {},
     # For RTCPeerConnection on both sides: [{"urls": ..., "username": ..., "credential": ...}].
     # Empty means host candidates only: right for a LAN and for tests, wrong behind NAT.
@@ -63,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT": 30.0,
     # How long one call into sync user code may take before the session fails.
     "HANDLER_CALL_TIMEOUT": 60.0,
+    # How long a handler's wait_for_args() waits for the page to answer send_input
+    # with its current inputs before going on with the last ones it has.
+    "WAIT_FOR_INPUTS_TIMEOUT": 5.0,
     # Later packets the server waits for before decoding an incoming audio frame
     # (rtcstream.media.jitter; aiortc's own buffer waits for 4: 80 ms). 1 means 20 ms.
     "AUDIO_JITTER_FRAMES": 1,

@@ -31,3 +31,16 @@ class ReceiveWithoutFrame(StreamHandler):
 
     def copy(self):
         return ReceiveWithoutFrame()
+
+
+def wake_reply(audio):
+    yield audio
+
+
+def _stop_words_handler(words):
+    from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
+
+    return ReplyOnStopWords(wake_reply, words)
+
+
+unknown_stop_word = _stop_words_handler(["hey zorblax"])

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from rtcstream import AdditionalOutputs, AsyncStreamHandler, CloseStream, StreamHandler
+from rtcstream import AdditionalOutputs, AsyncStreamHandler, CloseStream, StreamHandler, WebRTCData
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
+from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
 
 
 class EchoHandler(StreamHandler):
@@ -367,3 +368,158 @@ class StateHandler(StreamHandler):
 
     def copy(self):
         return StateHandler()
+
+
+def wake_echo_utterance(audio):
+    """ReplyOnStopWords reply: report what was heard after the phrase, then play it back."""
+    yield from echo_utterance(audio)
+
+
+reply_on_wake = ReplyOnStopWords(wake_echo_utterance, ["computer"])
+
+
+def reply_to_data(data: WebRTCData, *inputs):
+    """ReplyOnPause reply on an entry with "text": True: say what arrived, then a short tone."""
+    rate, samples = data.audio
+    yield AdditionalOutputs(
+        {
+            "type": type(data).__name__,
+            "textbox": data.textbox,
+            "seconds": samples.shape[1] / rate,
+            "webrtc_id": data.webrtc_id,
+            "inputs": list(inputs),
+        }
+    )
+    yield 24000, tone(660.0, 0.3, 24000).reshape(1, -1)
+
+
+reply_with_text = ReplyOnPause(reply_to_data)
+
+
+class TextStreamHandler(StreamHandler):
+    """Mode 'send', "text": True: on each submitted text (FastRTC's set_args + trigger_response), publish
+    latest_args[0]'s type and textbox and the thread trigger_response ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: collections.deque = collections.deque(maxlen=8)
+
+    def receive(self, frame):
+        pass
+
+    def trigger_response(self):
+        stream = self.latest_args[0]
+        self.pending.append(AdditionalOutputs(type(stream).__name__, stream.textbox, threading.current_thread().name))
+
+    def emit(self):
+        return self.pending.popleft() if self.pending else None
+
+    def copy(self):
+        return TextStreamHandler()
+
+
+class MessagesHandler(StreamHandler):
+    """Mode 'send': on the first frame, an event, FastRTC-style JSON text and plain text, through
+    send_message and send_message_sync."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = False
+
+    def receive(self, frame):
+        if not self.sent:
+            self.sent = True
+            self.send_message("plain_event", n=1)
+            self.send_message('{"type": "log", "data": "pause_detected"}')
+            self.send_message_sync("just text")
+
+    def emit(self):
+        return None
+
+    def copy(self):
+        return MessagesHandler()
+
+
+class AsyncMessagesHandler(AsyncStreamHandler):
+    """The async twin of MessagesHandler: FastRTC's `await self.send_message(...)`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = False
+
+    async def receive(self, frame):
+        if not self.sent:
+            self.sent = True
+            await self.send_message("plain_event", n=1)
+            await self.send_message('{"type": "log", "data": "pause_detected"}')
+            self.send_message_sync("just text")
+
+    async def emit(self):
+        return None
+
+    def copy(self):
+        return AsyncMessagesHandler()
+
+
+class AskingHandler(StreamHandler):
+    """Mode 'send': on each trigger, ask the page for its inputs (wait_for_args_sync, in the pool) and
+    publish whether they came and what they are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asks = 0
+        self.lock = threading.Lock()
+
+    def receive(self, frame):
+        pass
+
+    def trigger_response(self):
+        with self.lock:
+            self.asks += 1
+
+    def emit(self):
+        with self.lock:
+            if not self.asks:
+                return None
+            self.asks -= 1
+        arrived = self.wait_for_args_sync(timeout=3.0)
+        return AdditionalOutputs(arrived, list(self.inputs), threading.current_thread().name)
+
+    def copy(self):
+        return AskingHandler()
+
+
+class AsyncAskingHandler(AsyncStreamHandler):
+    """The async twin of AskingHandler: `await self.wait_for_args()` on the loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asks = 0
+
+    async def receive(self, frame):
+        pass
+
+    def trigger_response(self):
+        self.asks += 1
+
+    async def emit(self):
+        if not self.asks:
+            return None
+        self.asks -= 1
+        arrived = await self.wait_for_args(timeout=3.0)
+        return AdditionalOutputs(arrived, list(self.inputs), threading.current_thread().name)
+
+    def copy(self):
+        return AsyncAskingHandler()
+
+
+class PeriodicAskingHandler(AskingHandler):
+    """AskingHandler that also asks by itself, every second of audio: nothing on the page prompts it."""
+
+    def receive(self, frame):
+        self.frames = getattr(self, "frames", 0) + 1
+        if self.frames % 50 == 0:
+            self.trigger_response()
+
+    def copy(self):
+        return PeriodicAskingHandler()

@@ -140,3 +140,17 @@ def test_servers_that_run_no_checks_log_them_on_the_first_request(settings, monk
     errors = [r for r in caplog.records if r.name == "rtcstream.checks"]
     assert len(errors) == 1 and errors[0].levelno == logging.ERROR
     assert "rtcstream.E010" in errors[0].getMessage() and "InMemoryChannelLayer" in errors[0].getMessage()
+
+
+def test_a_stop_word_pocketsphinx_cannot_spot_is_named(settings):
+    settings.RTCSTREAM = {"HANDLERS": {"wake": "tests.check_handlers.unknown_stop_word"}}
+    (error,) = signatures.check_handler_signatures()
+    assert error.id == "rtcstream.E006" and "zorblax" in error.msg and "pronunciations" in error.hint
+
+
+def test_reply_on_stopwords_without_pocketsphinx_names_the_extra(settings, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    settings.RTCSTREAM = {"HANDLERS": {"wake": "tests.check_handlers_pocketsphinx.handler"}}
+    (error,) = entries.check_registry()
+    assert "ReplyOnStopWords" in error.msg and "'pocketsphinx' is missing" in error.hint
+    assert 'pip install "rtcstream[stopwords]"' in error.hint

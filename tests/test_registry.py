@@ -91,3 +91,14 @@ def test_a_correct_registry_passes_the_checks():
         assert run_checks() == []
         assert registry.get_handler("echo").name == "echo"
         assert registry.get_handler("something-else") is None
+
+
+def test_text_is_an_entry_key_of_the_kinds_that_take_it():
+    assert resolve_entry("t", {"handler": "tests.handlers.reply_with_text", "text": True}).text is True
+    assert resolve_entry("w", "tests.handlers.reply_on_wake").kind.name == "reply_on_stopwords"
+    assert resolve_entry("s", {"handler": "tests.handlers.TextStreamHandler", "text": True}).text is True
+    assert resolve_entry("r", "tests.handlers.reply_echo").text is False
+    with pytest.raises(RegistryError, match="takes no text.*ReplyOnPause handler"):
+        resolve_entry("g", {"handler": "tests.handlers.tones", "text": True})
+    with pytest.raises(RegistryError, match="True or False"):
+        resolve_entry("t", {"handler": "tests.handlers.reply_with_text", "text": "yes"})

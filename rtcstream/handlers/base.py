@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Generator
 from typing import Any, Literal, Union
 
 import numpy as np
 
 from rtcstream.handlers.context import HandlerContext
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+from rtcstream.handlers.webrtc_data import WebRTCData
 
 AudioChunk = Union[tuple[int, np.ndarray], tuple[int, np.ndarray, Literal["mono", "stereo"]]]
 EmitType = Union[AudioChunk, AdditionalOutputs, tuple[AudioChunk, AdditionalOutputs], CloseStream, None]
 
 INPUT_PLACEHOLDER = "__webrtc_value__"
+# What ``send_message`` takes for an event's name; any other text is sent as it is (a ``message``).
+EVENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+
+
+class Sent:
+    """What ``send_message`` returns: the message is on its way, and awaiting this waits for nothing.
+
+    FastRTC's ``send_message`` is a coroutine (``await self.send_message(...)``);
+    rtcstream's returns at once, from the loop or a worker thread, and may be awaited all the same.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from ()
 
 
 class StreamHandlerBase(ABC):
@@ -39,6 +58,7 @@ class StreamHandlerBase(ABC):
         self.input_sample_rate = input_sample_rate
         self.fps = fps
         self._context: HandlerContext | None = None
+        self._text = ""  # the page's last submitted text (latest_args[0].textbox)
 
     def bind(self, context: HandlerContext) -> None:
         """Attach this copy to its session (called by rtcstream, once)."""
@@ -57,17 +77,86 @@ class StreamHandlerBase(ABC):
 
     @property
     def latest_args(self) -> list[Any]:
-        """FastRTC's view of the inputs: a placeholder for the stream, then the values."""
+        """FastRTC's view of the inputs: the stream's value, then the input values.
+
+        The stream's value is a placeholder, or, on an entry with ``"text": True``, a
+        ``WebRTCData`` holding the text the page submitted last (FastRTC's textbox variant).
+        """
+        if self._context is not None and self._context.takes_text:
+            return [WebRTCData(webrtc_id=self._context.session_id, textbox=self._text), *self.inputs]
         return [INPUT_PLACEHOLDER, *self.inputs]
 
     @property
     def session_id(self) -> str | None:
         return self._context.session_id if self._context is not None else None
 
-    def send_message(self, name: str, **data: Any) -> None:
-        """Send an ``event`` message to the page (safe from any thread)."""
+    def send_message(self, message: str, /, **data: Any) -> Sent:
+        """Send something to the page (safe from any thread); it may be awaited, as FastRTC's may.
+
+        An event name (letters, digits, ``_ . -``, at most 64), with or without keyword ``data``,
+        sends an ``event`` (a ``rtcstream:event`` on the page). Any other text, such as
+        FastRTC's ``json.dumps({"type": ..., "data": ...})``, is sent as it is: a ``message``
+        (a ``rtcstream:message`` on the page), as FastRTC sends it on its data channel.
+        """
+        if EVENT_NAME.fullmatch(message):
+            if self._context is not None:
+                self._context.send_event(message, **data)
+        elif data:
+            raise ValueError(
+                f"send_message({message[:40]!r}, ...): an event's name is letters, digits, '_', '.' or '-'"
+            )
+        else:
+            self.send_message_sync(message)
+        return Sent()
+
+    def send_message_sync(self, message: str) -> None:
+        """Send ``message`` to the page as it is (a ``message``; FastRTC's ``send_message_sync``); safe from any thread."""
+        if not isinstance(message, str):
+            raise TypeError(f"send_message_sync takes a str, not {type(message).__name__}")
         if self._context is not None:
-            self._context.send_event(name, **data)
+            self._context.send_raw(message)
+
+    async def fetch_args(self) -> None:
+        """Ask the page for its current inputs (``send_input``), without waiting for them."""
+        if self._context is not None:
+            self._context.ask_for_inputs()
+
+    async def wait_for_args(self, timeout: float | None = None) -> bool:
+        """Ask the page for its current inputs and wait for them (FastRTC's ``wait_for_args``).
+
+        True once they arrived (``self.inputs`` and ``latest_args`` hold them); False after
+        ``timeout`` seconds (default ``RTCSTREAM["WAIT_FOR_INPUTS_TIMEOUT"]``, 5 s) or when
+        the session ends: the last values the page sent stay. The page sends its inputs on
+        every change anyway; this is for a handler that must not act on a stale value.
+        """
+        if self._context is None:
+            return False
+        return await self._context.wait_for_inputs(timeout)
+
+    def wait_for_args_sync(self, timeout: float | None = None) -> bool:
+        """``wait_for_args`` for sync code: a ``StreamHandler``'s methods, which run in the worker pool.
+
+        It blocks its worker thread while it waits, never the event loop: called on the loop it raises.
+        """
+        context = self._context
+        if context is None:
+            return False
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is context.loop:
+            raise RuntimeError("wait_for_args_sync() would block the event loop: await wait_for_args() there.")
+        return asyncio.run_coroutine_threadsafe(context.wait_for_inputs(timeout), context.loop).result()
+
+    def receive_text(self, text: str) -> None:
+        """Called when the page submits text (an entry with ``"text": True``).
+
+        As FastRTC does for its textbox: keep it as ``latest_args[0].textbox``, then call
+        ``trigger_response()``. Override to act on it otherwise.
+        """
+        self._text = text
+        self.trigger_response()
 
     def clear_queue(self) -> None:
         """Drop the audio already emitted but not yet played (for barge-in)."""

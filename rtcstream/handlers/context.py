@@ -10,7 +10,8 @@ from typing import Any, Protocol
 class HandlerContext(Protocol):
     """The session's side of a handler: events, output control, the loop.
 
-    Every method is safe to call from the event loop or from a worker thread.
+    Every method is safe to call from the event loop or from a worker thread,
+    except ``wait_for_inputs``, a coroutine awaited on the loop.
     """
 
     @property
@@ -19,8 +20,22 @@ class HandlerContext(Protocol):
     @property
     def loop(self) -> asyncio.AbstractEventLoop: ...
 
+    @property
+    def takes_text(self) -> bool:
+        """Whether the endpoint's entry says ``"text": True``: the page may submit text to the handler."""
+
     def send_event(self, name: str, **data: Any) -> None:
         """Send ``{"type": "event", "name": name, "data": data}`` to the client."""
+
+    def send_raw(self, text: str) -> None:
+        """Send ``{"type": "message", "data": text}``: ``text`` as it is (FastRTC's ``send_message``)."""
+
+    def ask_for_inputs(self) -> None:
+        """Send ``send_input``: the page answers with an ``inputs`` message of its current values."""
+
+    async def wait_for_inputs(self, timeout: float | None = None) -> bool:
+        """Ask for the page's inputs and wait for them: True once they arrived, False after ``timeout``
+        seconds (``None``: ``WAIT_FOR_INPUTS_TIMEOUT``) or when the session ends."""
 
     def clear_output(self) -> None:
         """Drop the audio queued for the client but not yet played (barge-in)."""

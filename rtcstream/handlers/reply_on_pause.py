@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from rtcstream.execution import calls
 from rtcstream.handlers.base import AsyncStreamHandler, EmitType
 from rtcstream.handlers.turn_taking import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
+from rtcstream.handlers.webrtc_data import WebRTCData
 
 if TYPE_CHECKING:
     from rtcstream.handlers.vad import VoiceActivityDetector
@@ -34,6 +36,24 @@ __all__ = ["AlgoOptions", "ReplyOnPause", "TurnOptions"]
 
 _END = object()  # the reply's generator is exhausted
 _EMIT_WAIT = 0.02  # how long emit may wait for an item before returning None
+
+
+class Turns(Protocol):
+    """What ReplyOnPause needs of the turn detector ``new_detector`` makes: a ``TurnDetector``, or one in front of it."""
+
+    sample_rate: int
+
+    @property
+    def speaking(self) -> bool: ...
+
+    def feed(self, samples: np.ndarray) -> list[Any]:
+        """Take mono int16 audio; return the events (``SpeechStarted``, ``TurnEnded``, ...) it completes."""
+
+    def flush(self) -> TurnEnded:
+        """End the turn now with what was heard so far (an empty (1, 0) array if nothing)."""
+
+    def discard(self) -> None:
+        """Drop the utterance in progress."""
 
 
 class _Failure:
@@ -83,6 +103,10 @@ class ReplyOnPause(AsyncStreamHandler):
     override them. ``model`` is a ``VoiceActivityDetector`` (each session gets
     ``model.copy()``); Silero is the default. ``needs_args`` only forces
     passing the inputs: rtcstream always has the latest ones, with no round trip.
+
+    On an entry with ``"text": True`` (FastRTC's textbox variant) ``fn`` gets
+    ``WebRTCData(textbox, audio)`` in place of the audio, on every turn: text the
+    page submitted starts a turn at once (``pause_detected`` with reason ``text``).
     """
 
     queue_size = 4  # reply items buffered ahead of the output track
@@ -128,7 +152,7 @@ class ReplyOnPause(AsyncStreamHandler):
             unknown = sorted(set(turn_overrides) - set(options.__dict__))
             raise TypeError(f"ReplyOnPause got unknown arguments {unknown}") from None
         self._fn_takes_inputs = needs_args or _takes_more_than_one(fn)
-        self._detector: TurnDetector | None = None
+        self._detector: Turns | None = None
         self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(self.queue_size)
         self._generation = 0  # bumps on every reply start and interruption; stale items are dropped
         self._reply: asyncio.Task[None] | None = None
@@ -139,22 +163,25 @@ class ReplyOnPause(AsyncStreamHandler):
         """Return a fresh instance with the same configuration (and a fresh VAD state).
 
         Subclasses keep their class; one whose constructor takes other
-        arguments overrides ``copy``.
+        arguments adds them to ``copy_arguments``.
         """
-        return type(self)(
-            self.fn,
-            startup_fn=self.startup_fn,
-            algo_options=self.algo_options,
-            model_options=self.model_options,
-            can_interrupt=self.can_interrupt,
-            expected_layout=self.expected_layout,
-            output_sample_rate=self.output_sample_rate,
-            input_sample_rate=self.input_sample_rate,
-            model=self.model.copy() if self.model is not None else None,
-            needs_args=self.needs_args,
-            turn_options=self.turn_options,
+        return type(self)(self.fn, **self.copy_arguments())
+
+    def copy_arguments(self) -> dict[str, Any]:
+        """The keyword arguments ``copy`` passes to the constructor, after ``fn``."""
+        return {
+            "startup_fn": self.startup_fn,
+            "algo_options": self.algo_options,
+            "model_options": self.model_options,
+            "can_interrupt": self.can_interrupt,
+            "expected_layout": self.expected_layout,
+            "output_sample_rate": self.output_sample_rate,
+            "input_sample_rate": self.input_sample_rate,
+            "model": self.model.copy() if self.model is not None else None,
+            "needs_args": self.needs_args,
+            "turn_options": self.turn_options,
             **self.turn_overrides,
-        )
+        }
 
     def configure(self, **options: Any) -> None:
         """Override settings on this copy before its session starts (an endpoint's options,
@@ -191,16 +218,22 @@ class ReplyOnPause(AsyncStreamHandler):
             events = [event for event in events if not isinstance(event, TurnEnded)]
         self._was_busy = busy
         for event in events:
-            if busy and not self.can_interrupt:
-                continue
-            if isinstance(event, SpeechStarted):
-                self.send_message("started_talking", onset=round(event.onset_s, 3))
-                if busy:
-                    self._interrupt()
-                    busy = False
-            else:
-                self._turn(event, "pause" if event.reason == "pause" else event.reason)
-                busy = True
+            busy = self.on_turn_event(event, busy)
+
+    def on_turn_event(self, event: Any, busy: bool) -> bool:
+        """Act on one event of the turn detector; ``busy``: a reply is producing or playing. Return whether one is now.
+
+        A subclass whose ``new_detector`` reports events of its own handles them here, then calls this.
+        """
+        if busy and not self.can_interrupt:
+            return busy
+        if isinstance(event, SpeechStarted):
+            self.send_message("started_talking", onset=round(event.onset_s, 3))
+            if busy:
+                self._interrupt()
+            return False
+        self._turn(event, "pause" if event.reason == "pause" else event.reason)
+        return True
 
     async def emit(self) -> EmitType:
         """Return the reply's next item, waiting at most 20 ms; None when nothing is ready."""
@@ -222,7 +255,7 @@ class ReplyOnPause(AsyncStreamHandler):
                 self.send_message("response_done")
                 if self._context is not None:
                     # Every item before _END has been handed to the output track by now.
-                    self._context.after_playback(lambda: self.send_message("playback_done"))
+                    self._context.after_playback(functools.partial(self._context.send_event, "playback_done"))
                 continue
             if isinstance(item, _Failure):
                 raise item.error
@@ -235,6 +268,15 @@ class ReplyOnPause(AsyncStreamHandler):
             logger.info("trigger ignored: a reply is playing and can_interrupt is False")
             return
         self._turn(detector.flush(), "trigger")
+
+    def receive_text(self, text: str) -> None:
+        """Reply to text the page submitted (an entry with ``"text": True``): ``fn`` gets
+        ``WebRTCData(textbox=text, audio=...)`` with the speech heard so far (none: an empty array), now.
+
+        Typed text is a deliberate request: it replaces a reply still producing or playing, whatever
+        ``can_interrupt`` says of speech.
+        """
+        self._turn(self._detector_for(self.input_sample_rate).flush(), "text", text)
 
     def shutdown(self) -> None:
         """Stop the reply: cancel its producer, which closes the generator (after an in-flight ``next``)."""
@@ -259,7 +301,7 @@ class ReplyOnPause(AsyncStreamHandler):
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
 
-    def new_detector(self, sample_rate: int) -> TurnDetector:
+    def new_detector(self, sample_rate: int) -> Turns:
         """Return this session's turn detector; override to detect turns another way.
 
         It is built in a worker thread (it may load a model). ReplyOnPause uses
@@ -271,7 +313,7 @@ class ReplyOnPause(AsyncStreamHandler):
 
     # -- internals --------------------------------------------------------------
 
-    def _detector_for(self, sample_rate: int) -> TurnDetector:
+    def _detector_for(self, sample_rate: int) -> Turns:
         if self._detector is None or self._detector.sample_rate != sample_rate:
             self._detector = self.new_detector(sample_rate)
         return self._detector
@@ -293,12 +335,15 @@ class ReplyOnPause(AsyncStreamHandler):
             return True
         return self._context is not None and self._context.output_busy()
 
-    def _turn(self, turn: TurnEnded, reason: str) -> None:
+    def _turn(self, turn: TurnEnded, reason: str, text: str = "") -> None:
         self.send_message("pause_detected", reason=reason, duration=round(turn.duration_s, 3))
         if self._busy():
             self._interrupt()  # a new turn replaces the reply still producing or playing
         inputs = self.inputs if self._fn_takes_inputs else ()
-        self._start_reply(self.fn, ((turn.sample_rate, turn.audio), *inputs))
+        audio = (turn.sample_rate, turn.audio)
+        takes_text = self._context is not None and self._context.takes_text
+        stream = WebRTCData(webrtc_id=self.session_id or "", textbox=text, audio=audio) if takes_text else audio
+        self._start_reply(self.fn, (stream, *inputs))
 
     def _interrupt(self) -> None:
         """Stop the reply now: no more items from it, queued ones dropped, played-out audio cleared."""

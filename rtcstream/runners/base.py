@@ -163,6 +163,10 @@ class Runner(ABC):
     def trigger(self) -> None:
         """React to the page's ``trigger`` message."""
 
+    def text(self, text: str) -> None:
+        """Hand the page's ``text`` message to the handler (only kinds whose row says ``takes_text`` get one)."""
+        raise NotImplementedError(f"{type(self).__name__} takes no text")
+
     async def stop(self) -> None:
         """Cancel every task and wait for them, then end the outgoing tracks."""
         self._stopped = True

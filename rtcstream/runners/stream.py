@@ -61,14 +61,21 @@ class StreamRunner(Runner):
         self.spawn(self._emit_loop(), "emit")
 
     def trigger(self) -> None:
+        self._call_soon(self.handler.trigger_response, "trigger")
+
+    def text(self, text: str) -> None:
+        self._call_soon(self.handler.receive_text, "text", text)
+
+    def _call_soon(self, method: Any, name: str, *args: Any) -> None:
+        """Call a handler method for a page message: at once on the loop if async, else in the pool."""
         if self.is_async:
-            self.handler.trigger_response()  # async handlers' methods run on the loop
+            method(*args)  # async handlers' methods run on the loop
             self._input.set()
         else:
-            self.spawn(self._trigger_in_pool(), "trigger")
+            self.spawn(self._call_in_pool(method, *args), name)
 
-    async def _trigger_in_pool(self) -> None:
-        await self.call(self.handler.trigger_response)
+    async def _call_in_pool(self, method: Any, *args: Any) -> None:
+        await self.call(method, *args)
         self._input.set()
 
     async def _receive_loop(self, track: MediaStreamTrack) -> None:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from rtcstream import conf
 from rtcstream.execution.calls import HandlerTimeout
 from rtcstream.handlers.results import AdditionalOutputs
 from rtcstream.media.errors import HandlerOutputError
@@ -61,14 +62,50 @@ class SessionContext:
             session_id, endpoint.spec.on_additional_outputs, self.session_inputs, publish, self.fail, tasks
         )
         self.media_connected = media_connected
+        self.takes_text = endpoint.spec.text
         self._close = close
         self._loop_thread = threading.get_ident()  # contexts are made on the loop
+        self._input_waiters: set[asyncio.Future[bool]] = set()  # wait_for_inputs calls, answered by set_page_inputs
 
     def inputs(self) -> tuple[Any, ...]:
         return self.session_inputs.values()
 
     def send_event(self, name: str, **data: Any) -> None:
         self.events.put(protocol.event(name, data))
+
+    def send_raw(self, text: str) -> None:
+        self.events.put(protocol.raw_message(text))
+
+    def ask_for_inputs(self) -> None:
+        self.events.put(protocol.send_input())
+
+    async def wait_for_inputs(self, timeout: float | None = None) -> bool:
+        """Ask the page for its inputs and wait for the next ``inputs`` message (on the loop)."""
+        limit = conf.get("WAIT_FOR_INPUTS_TIMEOUT") if timeout is None else timeout
+        waiter: asyncio.Future[bool] = self.loop.create_future()
+        self._input_waiters.add(waiter)
+        try:
+            self.ask_for_inputs()
+            async with asyncio.timeout(limit):
+                return await waiter
+        except TimeoutError:
+            return False
+        finally:
+            self._input_waiters.discard(waiter)
+
+    def set_page_inputs(self, values: tuple[Any, ...]) -> None:
+        """Keep the page's values (from the offer or an ``inputs`` message) and answer whoever waits for them."""
+        self.session_inputs.set_page(values)
+        self._answer_waiters(True)
+
+    def stop_waiting(self) -> None:
+        """The session is ending: every ``wait_for_inputs`` returns False now."""
+        self._answer_waiters(False)
+
+    def _answer_waiters(self, arrived: bool) -> None:
+        for waiter in list(self._input_waiters):
+            if not waiter.done():
+                waiter.set_result(arrived)
 
     def publish(self, outputs: AdditionalOutputs) -> None:
         self.outputs.put(outputs)

@@ -115,7 +115,7 @@ class Session:
         check_offer(offer.sdp)
         self._move(SessionState.NEGOTIATING)
         if offer.inputs is not None:
-            self.context.session_inputs.set_page(offer.inputs)
+            self.context.set_page_inputs(offer.inputs)
         self._negotiating = self.loop.create_task(
             self._negotiate(offer.sdp), name=f"rtcstream:{self.id}:negotiate", context=self._tasks.copy()
         )
@@ -126,11 +126,24 @@ class Session:
         await self._negotiation.add_candidate(candidate)
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
-        self.context.session_inputs.set_page(values)
+        self.context.set_page_inputs(values)
 
     def trigger(self) -> None:
         if self.runner is not None and self.state is SessionState.CONNECTED:
             self.runner.trigger()
+
+    def text(self, text: str) -> None:
+        """Hand text the page submitted to the handler (an entry with ``"text": True``), once media flows."""
+        if not self.endpoint.spec.text:
+            raise ProtocolError(
+                "text_not_accepted",
+                f'The endpoint {self.endpoint.slug!r} takes no text (its registry entry does not say "text": True).',
+            )
+        if self.runner is None or self.state is not SessionState.CONNECTED:
+            raise ProtocolError(
+                "invalid_state", f"Text is taken once the media is connected; this session is {self.state.value}."
+            )
+        self.runner.text(text)
 
     def close(self, reason: CloseReason, message: str = "") -> None:
         """End the session, from any thread; the first reason given is the one recorded. Returns at once."""
@@ -240,6 +253,7 @@ class Session:
         the seat is free by then. The one teardown of both a refusal and a close; it never raises."""
         runner, self.runner = self.runner, None
         self.context.audio_output = None
+        self.context.stop_waiting()
         self._clocks.stop()
         for step, what in (
             (runner.stop if runner is not None else None, "stopping the runner"),

@@ -23,7 +23,7 @@ from rtcstream.runtime import get_runtime
 from rtcstream.session.lifecycle import Session
 from rtcstream.signalling import protocol
 from rtcstream.signalling.close_codes import CloseCode
-from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
+from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Text, Trigger
 from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
 
 logger = logging.getLogger("rtcstream.consumers")
@@ -215,6 +215,8 @@ class SignallingConsumer(RtcstreamConsumer):
             session.set_inputs(message.values)
         elif isinstance(message, Trigger):
             session.trigger()
+        elif isinstance(message, Text):
+            session.text(message.text)
         elif isinstance(message, Stop):
             await session.close_and_wait(CloseReason.CLIENT_STOP, "Stopped by the client.")
         elif isinstance(message, Ping):

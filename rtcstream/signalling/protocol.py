@@ -11,6 +11,7 @@ from typing import Any, Union
 MAX_SDP_CHARS = 100_000
 MAX_CANDIDATE_CHARS = 2_000
 MAX_INPUTS = 64
+MAX_TEXT_CHARS = 4000  # a ``text`` message's text: a chat message, not a document
 MAX_DEPTH = 32  # arrays and objects within one another
 
 
@@ -52,6 +53,13 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Text:
+    """Text the visitor typed beside the microphone, for an endpoint that takes text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Stop:
     pass
 
@@ -61,7 +69,7 @@ class Ping:
     pass
 
 
-ClientMessage = Union[Offer, Candidate, Inputs, Trigger, Stop, Ping]
+ClientMessage = Union[Offer, Candidate, Inputs, Trigger, Text, Stop, Ping]
 
 
 def _field(data: dict[str, Any], name: str, types: type | tuple[type, ...], *, required: bool = True) -> Any:
@@ -120,11 +128,21 @@ def _parse_inputs(data: dict[str, Any]) -> Inputs:
     return Inputs(values=values)
 
 
+def _parse_text(data: dict[str, Any]) -> Text:
+    text = _field(data, "text", str)
+    if len(text) > MAX_TEXT_CHARS:
+        raise ProtocolError("message_too_large", f"'text.text' is longer than {MAX_TEXT_CHARS} characters.")
+    if not text.strip():
+        raise ProtocolError("invalid_message", "'text.text' is empty.")
+    return Text(text=text)
+
+
 PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "offer": _parse_offer,
     "candidate": _parse_candidate,
     "inputs": _parse_inputs,
     "trigger": lambda data: Trigger(),
+    "text": _parse_text,
     "stop": lambda data: Stop(),
     "ping": lambda data: Ping(),
 }
@@ -188,6 +206,16 @@ def event(name: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def answer(sdp: str) -> dict[str, Any]:
     return {"type": "answer", "sdp": sdp}
+
+
+def raw_message(text: str) -> dict[str, Any]:
+    """A handler's own message, its text as it gave it (FastRTC's ``send_message``)."""
+    return {"type": "message", "data": text}
+
+
+def send_input() -> dict[str, Any]:
+    """Ask the page for its current input values (it answers with ``inputs``)."""
+    return {"type": "send_input"}
 
 
 def output(seq: int, values: list[Any]) -> dict[str, Any]:

@@ -24,7 +24,8 @@ logger = logging.getLogger("rtcstream.templatetags")
 # Options the tag passes through to the element; anything else is a typo worth reporting.
 # stats_interval=1000 (milliseconds) becomes stats-interval: the element writes getStats() packet
 # counts into data-packets-sent / data-packets-received that often while live (off by default).
-OPTIONS = ("inputs", "trigger", "outputs", "render", "label", "id", "class", "autostart", "stats_interval")
+# text=True puts a text box beside the microphone, for an endpoint whose entry says "text": True.
+OPTIONS = ("inputs", "trigger", "outputs", "render", "label", "id", "class", "autostart", "stats_interval", "text")
 
 
 class UnknownEndpoint(template.TemplateSyntaxError):
@@ -86,6 +87,15 @@ def webrtc(endpoint: str, **options: Any) -> SafeString:
             raise UnknownEndpoint(message)
         logger.error(message)
         return SafeString(render_to_string("rtcstream/unavailable.html", {"slug": slug}))
+    if options.get("text") and not found.spec.text:
+        message = (
+            f"{{% webrtc {slug!r} text=True %}}: the endpoint takes no text; "
+            f"its entry in RTCSTREAM['HANDLERS'] needs \"text\": True (and a kind that takes text)."
+        )
+        if settings.DEBUG:
+            raise template.TemplateSyntaxError(message)
+        logger.error(message)
+        options = {**options, "text": False}  # the stream works; the box would only be refused
     context = {
         "endpoint": found,
         "ws_path": f"/{conf.get('WS_PREFIX').strip('/')}/{found.slug}/",

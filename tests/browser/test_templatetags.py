@@ -99,3 +99,17 @@ def test_unknown_endpoint_in_production_is_a_placeholder_and_a_log_line(settings
         html = render('{% webrtc "nope" %}')
     assert "rtcs-unavailable" in html and "<rtc-stream" not in html
     assert "'nope'" in caplog.text
+
+
+def test_text_puts_a_text_box_beside_the_microphone_of_an_endpoint_that_takes_text(settings, caplog):
+    html = render('{% webrtc "t-text" text=True %}')
+    assert 'data-part="text-form"' in html and 'maxlength="4000"' in html
+    assert 'data-part="text-form"' not in render('{% webrtc "t-text" %}')
+    settings.DEBUG = True
+    with pytest.raises(TemplateSyntaxError, match='"text": True'):
+        render('{% webrtc "t-reply-echo" text=True %}')
+    settings.DEBUG = False
+    with caplog.at_level(logging.ERROR, logger="rtcstream.templatetags"):
+        html = render('{% webrtc "t-reply-echo" text=True %}')
+    assert 'data-part="text-form"' not in html and 'endpoint="t-reply-echo"' in html
+    assert "takes no text" in caplog.text

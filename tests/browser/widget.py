@@ -52,7 +52,7 @@ def record_events(page: Any) -> None:
     page.evaluate(
         """() => {
             window.__rtcs = [];
-            for (const type of ["rtcstream:state", "rtcstream:event", "rtcstream:error", "rtcstream:closed", "rtcstream:output"]) {
+            for (const type of ["rtcstream:state", "rtcstream:event", "rtcstream:error", "rtcstream:closed", "rtcstream:output", "rtcstream:message"]) {
                 document.addEventListener(type, (ev) => window.__rtcs.push({type, detail: ev.detail}));
             }
         }"""

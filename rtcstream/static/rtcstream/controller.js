@@ -14,7 +14,9 @@
 // Events (CustomEvent, detail): state {state, reconnecting}, session {session},
 // event {name, data}, local {stream}, track {track, stream}, connection {state},
 // output {values, seq, session}, notice {message, level, untilConnected}, error {code, message}
-// (a server error that does not end the session), end {session, reason, message, error}.
+// (a server error that does not end the session), message {data} (a handler's own text, as it
+// sent it), end {session, reason, message, error}. The server's send_input is answered here, with
+// the inputs read afresh.
 
 import { within } from "./deadline.js";
 import { deviceWord, openMedia, stopTracks } from "./media.js";
@@ -30,6 +32,7 @@ const SLOW_CONNECT_MS = 12000;
 const STOP_TIMEOUT_MS = 2000;
 const OUTPUTS_GRACE_MS = 2000;
 const RECONNECT_DELAY_MS = 1000;
+const PENDING_TEXTS = 8; // texts typed before the media connected, sent once it has
 
 /** The abort reason of a run the visitor stopped, or that ended normally: never shown. */
 const STOPPED = new StreamError("stopped", "");
@@ -53,6 +56,7 @@ class Run {
     this.offered = false;
     this.connected = false;
     this.candidatesDone = false;
+    this.pendingTexts = [];
     this.sessionArrived = new Promise((resolve) => { this.resolveSession = resolve; });
     this.answered = new Promise((resolve) => { this.resolveAnswer = resolve; });
     this.serverDone = new Promise((resolve) => { this.resolveServerDone = resolve; });
@@ -151,6 +155,16 @@ export class StreamController extends EventTarget {
     if (!run?.offered || !run.sig?.isOpen) return false;
     this.sendInputs(run.config.inputs(), { force: true });
     run.sig.send({ type: "trigger" });
+    return true;
+  }
+
+  /** Send typed text to the handler: now if the media is connected, else once it is. False without a session. */
+  sendText(text) {
+    const run = this.#run;
+    if (!run) return false;
+    if (run.connected && run.sig?.isOpen) run.sig.send({ type: "text", text });
+    else if (run.pendingTexts.length < PENDING_TEXTS) run.pendingTexts.push(text);
+    else return false;
     return true;
   }
 
@@ -351,6 +365,12 @@ export class StreamController extends EventTarget {
       case "closed":
         this.#end(run, msg.reason, msg.message || "");
         break;
+      case "message":
+        this.#emit("message", { data: msg.data });
+        break;
+      case "send_input":
+        this.sendInputs(run.config.inputs(), { force: true }); // the handler waits for the values now
+        break;
       case "pong":
         break;
       default:
@@ -364,6 +384,7 @@ export class StreamController extends EventTarget {
       run.connected = true;
       this.#reconnects = 0;
       this.#setState("live");
+      for (const text of run.pendingTexts.splice(0)) run.sig?.send({ type: "text", text });
     }
   }
 

@@ -5,6 +5,7 @@ export const STATE_TEXT = {
   connecting: "Connecting…",
   reconnecting: "Reconnecting…",
   listening: "Listening",
+  heard: "Heard the wake word",
   hearing: "Hearing you",
   thinking: "Thinking…",
   speaking: "Speaking",
@@ -17,11 +18,17 @@ export const STATE_TEXT = {
 // ReplyOnPause's turn-taking events, as widget states. The reply is heard until
 // its last frame has been sent (playback_done), not when its generator ends (response_done).
 export const EVENT_STATE = {
+  stopword: "heard", // ReplyOnStopWords: the wake phrase was heard; a command may follow
   started_talking: "hearing",
   pause_detected: "thinking",
   response_starting: "speaking",
   playback_done: "listening",
   interrupted: "listening",
+};
+
+// A state's words that depend on the event (the phrase heard), where STATE_TEXT's would say less.
+export const EVENT_TEXT = {
+  stopword: ({ phrase }) => (phrase ? `Heard “${phrase}”` : STATE_TEXT.heard),
 };
 
 export const TURN_HINT =

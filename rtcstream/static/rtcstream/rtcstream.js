@@ -11,7 +11,7 @@ import { StreamController } from "./controller.js";
 import { InputBinding, splitSelectors } from "./inputs.js";
 import { deviceWord } from "./media.js";
 import { LevelView, Meter, audioContext } from "./meters.js";
-import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, STATE_TEXT } from "./messages.js";
+import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, EVENT_TEXT, STATE_TEXT } from "./messages.js";
 import { prepareOutputs, renderOutputs, renderers } from "./outputs.js";
 
 export class RtcStream extends HTMLElement {
@@ -37,6 +37,7 @@ export class RtcStream extends HTMLElement {
     on("track", (d) => this.#attachRemote(d.track, d.stream));
     on("connection", (d) => this.#onConnection(d.state));
     on("output", (d) => this.#onOutput(d));
+    on("message", (d) => this.#emit("rtcstream:message", d));
     on("notice", (d) => this.#showMessage(d.message, d.level, { untilConnected: d.untilConnected }));
     on("error", (d) => this.#onServerError(d));
     on("end", (d) => this.#onEnd(d));
@@ -55,6 +56,7 @@ export class RtcStream extends HTMLElement {
     click("stop", () => this.stop());
     click("mute", () => this.setMuted(!this.#muted));
     click("speaker", () => this.#toggleSpeaker());
+    this.#part("text-form")?.addEventListener("submit", (ev) => this.#submitText(ev), { signal });
     for (const [name, kind] of [["mic-select", "audio"], ["camera-select", "video"]]) {
       const change = (ev) => this.#controller.switchDevice(kind, ev.target.value).catch((err) => console.warn("rtcstream: device switch failed", err));
       this.#part(name)?.addEventListener("change", change, { signal });
@@ -125,6 +127,15 @@ export class RtcStream extends HTMLElement {
     else this.#controller.trigger();
   }
 
+  /**
+   * Send typed text to the handler (an endpoint whose entry says "text": True), starting the
+   * session first if none runs: it goes once the media is connected. False when it cannot go.
+   */
+  sendText(text) {
+    if (!this.#controller.running) this.start();
+    return this.#controller.sendText(text);
+  }
+
   /** Mute or unmute the microphone (the track keeps flowing, as silence). */
   setMuted(muted) {
     this.#muted = muted;
@@ -162,7 +173,15 @@ export class RtcStream extends HTMLElement {
 
   #onEvent({ name, data }) {
     this.#emit("rtcstream:event", { name, data });
-    if (name in EVENT_STATE && this.#controller.state === "live") this.#setState(EVENT_STATE[name]);
+    if (name in EVENT_STATE && this.#controller.state === "live") this.#setState(EVENT_STATE[name], EVENT_TEXT[name]?.(data));
+  }
+
+  #submitText(ev) {
+    ev.preventDefault();
+    const input = this.#part("text-input");
+    const text = input?.value.trim();
+    if (!text) return;
+    if (this.sendText(text) !== false) input.value = "";
   }
 
   #onConnection(state) {
@@ -280,11 +299,13 @@ export class RtcStream extends HTMLElement {
     return this.querySelector(`[data-part="${name}"]`);
   }
 
-  #setState(state) {
-    if (this.dataset.state === state) return;
-    this.dataset.state = state;
+  /** Show `state`, in its own words or those given (`text`: the phrase a stopword event heard). */
+  #setState(state, text) {
     const label = this.#part("state-text");
-    if (label) label.textContent = STATE_TEXT[state] ?? state;
+    const words = text ?? STATE_TEXT[state] ?? state;
+    if (this.dataset.state === state && (!label || label.textContent === words)) return;
+    this.dataset.state = state;
+    if (label) label.textContent = words;
     this.#emit("rtcstream:state", { state });
   }
 
