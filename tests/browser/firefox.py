@@ -20,6 +20,7 @@ tone, which no speech test can use.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.util
 import json
@@ -296,10 +297,10 @@ class Page:
         self.driver.browsing_context.set_viewport(context=self.id, viewport=size)
 
     def screenshot(self, path: str, full_page: bool = False) -> None:
-        data = self.driver.browsing_context.capture_screenshot(
-            context=self.id, origin="document" if full_page else "viewport"
+        origin = "document" if full_page else "viewport"
+        Path(path).write_bytes(
+            base64.b64decode(self.driver.browsing_context.capture_screenshot(self.id, origin=origin))
         )
-        Path(path).write_bytes(__import__("base64").b64decode(data["data"] if isinstance(data, dict) else data))
 
     def close(self) -> None:
         if self in self.context.pages:
@@ -330,8 +331,7 @@ class Context:
         self.driver.script.add_preload_script(function_declaration=f"() => {{\n{source}\n}}", user_contexts=[self.id])
 
     def new_page(self) -> Page:
-        created = self.driver.browsing_context.create(type="window", user_context=self.id)
-        page = Page(self, created if isinstance(created, str) else created["context"])
+        page = Page(self, self.driver.browsing_context.create(type="window", user_context=self.id))
         if self.viewport:
             page.set_viewport_size(self.viewport)
         self.pages.append(page)
@@ -370,8 +370,7 @@ class Firefox:
                     page._log(kind, message)
 
     def new_context(self, viewport: dict[str, int] | None = None) -> Context:
-        created = self.driver.browser.create_user_context()
-        context = Context(self.driver, created if isinstance(created, str) else created["userContext"], viewport)
+        context = Context(self.driver, self.driver.browser.create_user_context(), viewport)
         self.contexts.append(context)
         return context
 
