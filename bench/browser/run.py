@@ -43,7 +43,7 @@ import psutil  # noqa: E402
 from bench.browser import fixture, metrics  # noqa: E402
 from tests.browser import firefox  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.daphne import free_port, running, serve  # noqa: E402
+from tests.daphne import free_port, running, serve, stop  # noqa: E402
 
 BENCH = ROOT / ".bench"
 FASTRTC_PYTHON = BENCH / "fastrtc-venv" / "bin" / "python"
@@ -184,7 +184,7 @@ def drive_firefox(scenario: Scenario, url: str, server_pid: int, wav: Path, dura
         _start(page, scenario)
         page.wait_for_function("() => window.__bench.marks.microphone", timeout=30000)
         player = pulse.play(wav)
-        stack.callback(firefox._stop, player)
+        stack.callback(stop, player)
         server = psutil.Process(server_pid)
         processes = psutil.Process(browser.driver.service.process.pid).children(recursive=True)  # not geckodriver
         daemon = [psutil.Process(pulse.pid)]

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.daphne import stop
+
 FIREFOX = "/usr/bin/firefox-esr"
 MIC_DEVICE = "rtcs-microphone"  # the description of the PulseAudio source Firefox records from
 os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager, should it ever run: never download
@@ -400,11 +402,11 @@ class Microphone:
     def looping(self, wav: Path) -> Iterator[None]:
         """Speak ``wav`` into the microphone again and again until the block ends, as Chromium's fake
         capture loops its file."""
-        stop = threading.Event()
+        done = threading.Event()
         players: list[subprocess.Popen[bytes]] = []
 
         def run() -> None:
-            while not stop.is_set():
+            while not done.is_set():
                 players.append(self.play(wav))
                 players[-1].wait()
 
@@ -413,10 +415,10 @@ class Microphone:
         try:
             yield
         finally:
-            stop.set()
+            done.set()
             while thread.is_alive():
                 for player in players:
-                    _stop(player)
+                    stop(player)
                 thread.join(timeout=0.1)
 
 
@@ -473,14 +475,4 @@ def pulse_microphone(folder: Path, deadline_s: float = 15.0) -> Iterator[Microph
         yield mic
     finally:
         for process in (*keepers, daemon):
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+            stop(process)
