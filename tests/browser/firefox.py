@@ -401,7 +401,8 @@ class Microphone:
     @contextlib.contextmanager
     def looping(self, wav: Path) -> Iterator[None]:
         """Speak ``wav`` into the microphone again and again until the block ends, as Chromium's fake
-        capture loops its file."""
+        capture loops its file. (A silent microphone would send few packets: the answer asks for Opus
+        DTX, which Firefox honours, so a test waiting for packets sent would wait for speech.)"""
         done = threading.Event()
         players: list[subprocess.Popen[bytes]] = []
 
