@@ -45,7 +45,7 @@ serve-workers: $(VENV)/.demo
 	$(PY) manage.py rtcstream_endpoints
 	$(PY) scripts/serve_workers.py -n $(N) -b $(HOST) -p $(PORT)
 
-## Set up and run the whole test suite (unit, end to end, real daphne, real Chromium)
+## Set up and run the whole test suite (unit, end to end, real daphne, real Chromium and Firefox)
 test: setup system
 	$(PY) -m pytest
 
@@ -71,7 +71,7 @@ $(FASTRTC_VENV)/.installed:
 	$(FASTRTC_VENV)/bin/python -m pip install -q --no-deps "faster-whisper==1.0.2"
 	touch $@
 
-## Turn-taking heard in Chromium (rtcstream's demo page and FastRTC 0.0.34, LAN and impaired path); ~10 min
+## Turn-taking heard in Chromium and Firefox (rtcstream's demo page and FastRTC 0.0.34, LAN and impaired path); ~12 min
 bench-browser: $(VENV)/.bench system $(FASTRTC_VENV)/.installed
 	$(PY) bench/browser/run.py $(BENCH_ARGS)
 

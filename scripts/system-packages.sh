@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite and the demo use, if any is missing:
-# chromium (browser tests), espeak-ng and sox (speech fixtures and the demo's voice),
+# chromium and firefox-esr (browser tests; Firefox records from and plays into a private PulseAudio:
+# pulseaudio, and pulseaudio-utils for paplay, pacat and pactl), espeak-ng and sox (speech fixtures and the demo's voice),
 # redis-server and postgresql (the tests of several workers start private ones),
 # iproute2 (the several-hosts test builds hosts in network namespaces).
 # coturn (the TURN tests run a real turnserver on loopback).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
+command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+command -v pulseaudio >/dev/null || missing+=(pulseaudio)
+command -v paplay >/dev/null || missing+=(pulseaudio-utils)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
 command -v redis-server >/dev/null || missing+=(redis-server)

@@ -26,6 +26,16 @@ async def asgi_app(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def pulse_audio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One private PulseAudio for the run: the microphone and the speaker of every Firefox of the
+    browser tests (tests/browser/firefox.py)."""
+    from tests.browser.firefox import pulse_microphone
+
+    with pulse_microphone(tmp_path_factory.mktemp("pulse")) as microphone:
+        yield microphone
+
+
+@pytest.fixture(scope="session")
 def daphne_server() -> Iterator[str]:
     """A real daphne process serving the site with the test settings; yields its base URL."""
     with serve("tests.settings", "daphne") as (url, _process):

@@ -19,12 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import browser, speech_wav  # noqa: F401  (fixtures)
+from tests.browser.conftest import browser, pytest_generate_tests, speech_wav  # noqa: F401  (fixtures, browser_name)
 from tests.browser.widget import events, record_events, wait_stats
 from tests.daphne import free_port, wait_for_port
 
 # The first run on a machine fills the wheelhouse through the package index; later runs install offline.
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.timeout(600),
+    pytest.mark.chromium_only("the quick start is heard in one browser: this test's minutes go to its fresh venv"),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 # Wheels of everything the fresh venv installs, so that later runs need no package index.

@@ -11,6 +11,9 @@
 // - window.__bench.events: [t, name, detail] for rtcstream's turn events
 //   (the widget's rtcstream:event) and FastRTC's data-channel messages.
 (() => {
+  // Firefox runs init scripts in a new window's first about:blank too, which is not a secure
+  // context: it has no navigator.mediaDevices, and nothing to measure.
+  if (!navigator.mediaDevices) return;
   const now = () => performance.timeOrigin + performance.now();
   const bench = (window.__bench = { local: [], remote: [], stats: [], events: [], marks: {} });
   // Levels are measured on the audio thread (an AudioWorklet: every 512 frames, the RMS and

@@ -52,8 +52,11 @@ ROWS: list[tuple[str, Any]] = [
     ("  new speech -> `started_talking` in the page (ms, median)", lambda s: ms(s["barge_in"]["server_onset_median"])),
     ("  new speech -> server's last loud reply frame (ms, median)", lambda s: ms(s["barge_in"]["server_stop_median"])),
     ("reply start clipped (ms, median / p95, n)", lambda s: f"{pair(s['clip_start'])}, {s['clip_start']['n']}"),
-    ("Chromium jitter buffer delay, mean (ms)", lambda s: f"{s['stats'].get('jitter_buffer_ms_mean') or 0:.0f}"),
-    ("Chromium jitter buffer target delay, mean (ms)", lambda s: f"{s['stats'].get('target_delay_ms_mean') or 0:.0f}"),
+    ("the browser's jitter buffer delay, mean (ms)", lambda s: f"{s['stats'].get('jitter_buffer_ms_mean') or 0:.0f}"),
+    (
+        "the browser's jitter buffer target delay, mean (ms)",
+        lambda s: f"{s['stats'].get('target_delay_ms_mean') or 0:.0f}",
+    ),
     ("concealed samples (% of received)", lambda s: f"{s['stats'].get('concealed_pct') or 0:.1f}"),
     (
         "time-stretched: decelerated + / accelerated - (s)",
@@ -62,6 +65,10 @@ ROWS: list[tuple[str, Any]] = [
     ("packets received / lost", lambda s: f"{s['stats'].get('packets_received')} / {s['stats'].get('packets_lost')}"),
     ("server process CPU (% of a core)", lambda s: f"{s['cpu']['server_pct_core']:.1f}"),
     ("browser CPU, all its processes (% of a core)", lambda s: f"{s['cpu']['browser_pct_core']:.1f}"),
+    (
+        "PulseAudio CPU, Firefox's audio devices (% of a core)",
+        lambda s: f"{s['cpu']['pulseaudio_pct_core']:.1f}" if "pulseaudio_pct_core" in s["cpu"] else "-",
+    ),
     ("machine load average (5 min) after the round", lambda s: f"{s.get('load_average', 0):.1f}"),
 ]
 
@@ -76,7 +83,7 @@ def table(summaries: dict[str, Any], names: list[str]) -> str:
 
 def main() -> None:
     summaries = json.loads(Path(sys.argv[1]).read_text())["summaries"]
-    print(table(summaries, ["rtcstream", "fastrtc"]))
+    print(table(summaries, ["rtcstream", "rtcstream firefox", "fastrtc", "fastrtc firefox"]))
     if "rtcstream" in summaries and "fastrtc" in summaries:
         a, b = summaries["rtcstream"], summaries["fastrtc"]
         print("\nFastRTC / rtcstream:")

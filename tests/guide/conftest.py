@@ -1,5 +1,5 @@
 """Fixtures of the guide's suite: the media it needs, a daphne serving tests.guide.settings, and
-Debian's chromium with a fake microphone that each test module chooses (``fake_mic``)."""
+each browser of tests/browser/conftest.py with the guide's own microphone (``fake_mic``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _missing, context, page  # noqa: F401
+from tests.browser.conftest import _missing, context, launch, page, parametrize_browsers  # noqa: F401
 from tests.daphne import OUTPUT, serve
 
 from . import media
@@ -51,22 +51,13 @@ def fake_mic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return media.concatenate(folder / "mic.wav", question, media.beeps(folder / "beeps.wav", MIC_BEEP_HZ, count=6))
 
 
-# One chromium for the package (its launch takes seconds): package scope, not session, because
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_browsers(metafunc, "package")
+
+
+# One browser of each kind for the package (a launch takes seconds): package scope, not session, because
 # Playwright's sync API keeps an event loop in this thread, which would break sync Django code after it.
 @pytest.fixture(scope="package")
-def browser(fake_mic: Path) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        _missing(CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    args = [
-        *CHROMIUM_ARGS,
-        "--autoplay-policy=no-user-gesture-required",
-        f"--use-file-for-fake-audio-capture={fake_mic}",
-    ]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def browser(browser_name: str, fake_mic: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    with launch(request, browser_name, fake_mic, chromium_args=("--autoplay-policy=no-user-gesture-required",)) as b:
+        yield b
