@@ -3,6 +3,7 @@
 The public API, for handler authors::
 
     from rtcstream import StreamHandler, AsyncStreamHandler, AdditionalOutputs, CloseStream
+    from rtcstream import AudioVideoStreamHandler, AsyncAudioVideoStreamHandler
 
 ``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
 ``rtcstream.handlers.reply_on_pause`` and is re-exported here lazily, so that
@@ -11,13 +12,16 @@ importing rtcstream does not load the VAD model.
 
 from typing import Any
 
+from rtcstream.handlers.audio_video import AsyncAudioVideoStreamHandler, AudioVideoStreamHandler
 from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 
 __all__ = [
     "AdditionalOutputs",
     "AlgoOptions",
+    "AsyncAudioVideoStreamHandler",
     "AsyncStreamHandler",
+    "AudioVideoStreamHandler",
     "CloseStream",
     "ReplyOnPause",
     "StreamHandler",

@@ -62,6 +62,10 @@ RTCSTREAM = {
             "on_additional_outputs": "tests.guide.examples.additional_outputs.on_additional_outputs",
         },
         "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
+        "t-av-echo": "tests.av_handlers.AVEcho",
+        "t-av-async-echo": "tests.av_handlers.AsyncAVEcho",
+        "t-av-echo-rgb": {"handler": "tests.av_handlers.AVEcho", "color": "rgb"},
+        "t-av-flash": "tests.av_handlers.FlashBeep",
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.

