@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
-from .demos import assistant, audio, stt, transcript, video
+from .demos import assistant, audio, call, stt, transcript, video
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,14 @@ DEMOS: tuple[Demo, ...] = (
         "A voice assistant",
         "Ask for the time, the date or a joke: it answers aloud and in text.",
         (assistant.respond, assistant.answer),
+    ),
+    Demo(
+        "call",
+        "Video call",
+        "Audio and video together",
+        "Your camera comes back with your voice level drawn on it; stop talking and a tone answers, "
+        "with a bar on the video that follows it.",
+        (call.ToneCall,),
     ),
 )
 BY_SLUG = {demo.slug: demo for demo in DEMOS}

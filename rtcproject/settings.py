@@ -105,6 +105,12 @@ RTCSTREAM = {
         "clip": {"handler": "rtcproject.demos.video.clip", "mode": "receive", "modality": "video"},
         "transcript": {"handler": "rtcproject.demos.transcript.transcribe", "mode": "send", "label": "Transcript"},
         "assistant": {"handler": "rtcproject.demos.assistant.talk", "time_limit": 300, "label": "Voice assistant"},
+        "call": {
+            "handler": "rtcproject.demos.call.ToneCall",
+            "modality": "audio-video",
+            "time_limit": 120,
+            "label": "Video call",
+        },
     },
     "ICE_SERVERS": [],
     "DEFAULT_CONCURRENCY_LIMIT": 8,

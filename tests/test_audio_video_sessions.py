@@ -71,13 +71,12 @@ async def test_lip_sync_a_flash_and_a_beep_made_at_one_instant_arrive_together(a
     """The handler starts a beep (emit) and a white frame (video_emit) at the same instants.
 
     The offset is the flash's arrival minus the beep's at this client, per instant (negative:
-    the audio comes later). Measured on an idle 2-core machine: median -33 ms, all within
-    -55..-20 ms. It includes the server's side (emit is polled at least every 20 ms and audio
-    leaves on the next 20 ms tick; video_emit is called when a frame is due, every 33 ms: the
-    audio left 10 ms after the video, median) and this client's: VP8 and Opus encoding,
-    packetisation and decoding, and aiortc's receive jitter buffers, whose audio one holds
-    about 60 ms (4 packets) against the video's 35 ms. A video frame made ahead of its time
-    (the track filled two frames early, as a queue would) arrives 35 ms after the beep and fails.
+    the audio comes later). It includes the server's side (emit polled at least every 20 ms,
+    its audio out on the next 20 ms tick; video_emit called when a frame is due, every
+    33 ms) and this client's (VP8 and Opus coding, aiortc's receive jitter buffers, whose
+    audio one holds about 60 ms against the video's 35 ms). Figures: docs/performance.md,
+    "Audio and video in step". A video frame made ahead of its time (the track filled two
+    frames early, as a queue would) arrives about 35 ms after the beep, and fails here.
     """
     async with await RtcClient.connect(asgi_app, "t-av-flash") as client:
         client.video = VideoSink(keep=600)  # 96x128 frames: 20 s of them
@@ -102,3 +101,32 @@ async def test_lip_sync_a_flash_and_a_beep_made_at_one_instant_arrive_together(a
         # Well inside lip-sync tolerance (ITU-R BT.1359: audio at most 45 ms early, 125 ms late).
         assert -90 <= statistics.median(offsets) <= 15, offsets
         assert all(-150 <= o <= 45 for o in offsets), offsets
+
+
+def camera(index: int) -> np.ndarray:
+    """A mid-grey 160x120 camera (RGB)."""
+    return np.full((120, 160, 3), 128, dtype=np.uint8)
+
+
+def border_is(frame: np.ndarray, rgb: tuple[int, int, int]) -> bool:
+    """Whether the top border the call demo draws has colour ``rgb`` (VP8 shifts values a little)."""
+    return bool(np.abs(frame[2, 40:120].reshape(-1, 3).mean(axis=0) - rgb).max() < 30)
+
+
+async def test_the_call_demo_answers_a_voice_with_a_tone_and_draws_on_the_video(asgi_app):
+    # 0.8 s of "voice" (a 200 Hz tone at -12 dBFS), then quiet: the demo's answer is two notes.
+    voice = np.concatenate([np.zeros(24000), tone(200, 0.8, 48000) * 0.5, np.zeros(48000 * 10)]).astype(np.int16)
+    async with await RtcClient.connect(asgi_app, "call") as client:
+        await client.start(audio=ArrayAudioTrack(voice), video=ArrayVideoTrack(camera))
+        video = client.video
+        # The border (RGB here): green while it hears the voice, then blue while it answers.
+        await client.wait_until(lambda: video.count and border_is(video.frames[-1][1], (40, 200, 80)), timeout=20)
+        await client.wait_until(lambda: border_is(video.frames[-1][1], (0, 90, 255)), timeout=10)
+        frame = video.frames[-1][1]
+        assert np.abs(frame[60, 80].astype(int) - 128).max() < 20  # the camera's grey, inside
+        # The answer: as long as the voice (0.8 s), 587 Hz then 880 Hz.
+        audio = await client.wait_until(lambda: client.audio.audible_seconds() >= 0.7 and client.audio, timeout=10)
+        answer = loud_part(audio.samples())
+        half = answer.size // 2
+        assert abs(dominant_frequency(answer[: half - 2400]) - 587) < 10
+        assert abs(dominant_frequency(answer[half + 2400 :]) - 880) < 10
