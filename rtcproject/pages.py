@@ -5,13 +5,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
-from .demos import assistant, audio, call, stt, transcript, video
+from .demos import assistant, audio, call, fastrtc_app, stt, transcript, video
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Demo:
     title: str
     section: str  # the user guide's section, as docs/guide.md names it
     summary: str
-    code: tuple[Callable[..., Any] | type, ...]
+    code: tuple[Callable[..., Any] | type | ModuleType, ...]
 
 
 DEMOS: tuple[Demo, ...] = (
@@ -82,6 +83,14 @@ DEMOS: tuple[Demo, ...] = (
         "Your camera comes back with your voice level drawn on it; stop talking and a tone answers, "
         "with a bar on the video that follows it.",
         (call.ToneCall,),
+    ),
+    Demo(
+        "fastrtc-app",
+        "A FastRTC app, moved",
+        "Moving a FastRTC app",
+        "A FastRTC module with its Stream(...), a Slider and a Chatbot, moved with import changes only: "
+        "speak and pause, and it says your words back at the slider's volume.",
+        (fastrtc_app,),
     ),
 )
 BY_SLUG = {demo.slug: demo for demo in DEMOS}

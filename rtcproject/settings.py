@@ -105,6 +105,8 @@ RTCSTREAM = {
         "clip": {"handler": "rtcproject.demos.video.clip", "mode": "receive", "modality": "video"},
         "transcript": {"handler": "rtcproject.demos.transcript.transcribe", "mode": "send", "label": "Transcript"},
         "assistant": {"handler": "rtcproject.demos.assistant.talk", "time_limit": 300, "label": "Voice assistant"},
+        # A FastRTC app module moved with import changes only: its Stream(...) named by dotted path.
+        "fastrtc-app": "rtcproject.demos.fastrtc_app.stream",
         "call": {
             "handler": "rtcproject.demos.call.ToneCall",
             "modality": "audio-video",

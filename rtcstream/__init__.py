@@ -4,6 +4,7 @@ The public API, for handler authors::
 
     from rtcstream import StreamHandler, AsyncStreamHandler, AdditionalOutputs, CloseStream
     from rtcstream import AudioVideoStreamHandler, AsyncAudioVideoStreamHandler
+    from rtcstream import Stream, components   # FastRTC's Stream(...), and stand-ins for its gradio components
 
 ``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
 ``rtcstream.handlers.reply_on_pause`` and is re-exported here lazily, so that
@@ -15,6 +16,7 @@ from typing import Any
 from rtcstream.handlers.audio_video import AsyncAudioVideoStreamHandler, AudioVideoStreamHandler
 from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+from rtcstream.stream import Stream
 
 __all__ = [
     "AdditionalOutputs",
@@ -25,6 +27,7 @@ __all__ = [
     "CloseStream",
     "ReplyOnPause",
     "StreamHandler",
+    "Stream",
     "StreamHandlerBase",
 ]
 

@@ -67,11 +67,17 @@ function rendererName(renderNames, i) {
   return renderNames[Math.min(i, renderNames.length - 1)] || "text";
 }
 
-/** Before a session: an element the chat renderer writes holds an empty conversation as its input value, as gradio's Chatbot does. */
+/**
+ * Before a session: an element the chat renderer writes holds a conversation as its input value, as
+ * gradio's Chatbot does: empty, or the messages its `data-rtcstream-messages` attribute holds (JSON), shown.
+ */
 export function prepareOutputs(selectors, renderNames) {
   selectors.forEach((selector, i) => {
     const el = document.querySelector(selector);
-    if (el && rendererName(renderNames, i) === "chat" && !(RENDERED_VALUE in el)) el[RENDERED_VALUE] = [];
+    if (!el || rendererName(renderNames, i) !== "chat" || RENDERED_VALUE in el) return;
+    el[RENDERED_VALUE] = [];
+    const initial = el.getAttribute("data-rtcstream-messages");
+    if (initial) renderers.get("chat")(el, JSON.parse(initial));
   });
 }
 

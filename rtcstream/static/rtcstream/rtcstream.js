@@ -66,6 +66,7 @@ export class RtcStream extends HTMLElement {
     const bind = () => {
       this.#inputs.bind();
       this.#bindTrigger(signal);
+      prepareOutputs(splitSelectors(this.getAttribute("outputs")), splitSelectors(this.getAttribute("render")));
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bind, { once: true, signal });
     else bind();
