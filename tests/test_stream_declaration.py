@@ -127,3 +127,21 @@ async def test_the_moved_app_runs_with_the_python_client(asgi_app):
         later = await client.wait_until(lambda: replied(client, 0.25), timeout=40)
         assert later[: len(chat)] == chat
         assert later[-1]["content"] == f"Said back at volume 0.25, turn {users(later)}."
+
+
+def test_components_render_what_the_page_reads():
+    from rtcstream.components import page_fields
+
+    numbers = gr.Dropdown([1, 2], value=2, label="N")
+    radio = gr.Radio(["a", "b"], label="R")
+    notes = gr.Markdown("**as text**")
+    fields = page_fields([numbers, radio], [notes], "p")
+    html = "".join(fields.inputs_html + fields.outputs_html)
+    assert '<select id="p-0" data-rtcstream-json>' in html and '<option value="2" selected>' in html
+    assert 'id="p-1-0" name="p-1" value="a"' in html  # one button of the group is the input
+    assert '<div id="p-2" class="rtcs-text">**as text**</div>' in html  # Markdown is shown as text
+    assert fields.options == {"inputs": "#p-0,#p-1-0", "outputs": "#p-2", "render": "text"}
+    with pytest.raises(AttributeError, match="has no 'Image'.*Slider"):
+        gr.Image()
+    with pytest.raises(ValueError, match="type='messages'"):
+        gr.Chatbot(type="tuples")

@@ -64,3 +64,28 @@ def check_fastrtc_app(page: Any, site: str, shot: str = "fastrtc-app") -> None:
 
 def test_a_moved_fastrtc_app_renders_and_works(page, site):
     check_fastrtc_app(page, site)
+
+
+def check_components_give_typed_values(page: Any, site: str) -> None:
+    """Each component the tag renders gives the handler its value with gradio's type; a State stays on the server."""
+    from tests.stream_components import EXPECTED
+
+    page.goto(f"{site}/test-pages/widget/t-components/")
+    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    page.click("rtc-stream [data-part=start]")
+    # The chatbot shows the conversation it starts with.
+    assert page.inner_text("#rtcs-t-components-9 .rtcs-chat-text") == "Hello"
+    shown = "#rtcs-t-components-10"  # the JSON output, after the ten page inputs (the State is not one)
+    handle = page.wait_for_function(
+        "(selector) => { const t = document.querySelector(selector).textContent; return t && JSON.parse(t); }",
+        arg=shown,
+    )
+    assert handle.json_value() == EXPECTED
+    # An edit reaches the handler: the radio group's other button.
+    page.check("#rtcs-t-components-6-0")
+    page.wait_for_function("(selector) => JSON.parse(document.querySelector(selector).textContent)[6][1] === 'x'", arg=shown)
+    page.click("rtc-stream [data-part=stop]")
+
+
+def test_components_give_the_handler_typed_values(page, site):
+    check_components_give_typed_values(page, site)

@@ -12,7 +12,7 @@ import { InputBinding, splitSelectors } from "./inputs.js";
 import { deviceWord, kindsOf } from "./media.js";
 import { LevelView, Meter, audioContext } from "./meters.js";
 import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, STATE_TEXT } from "./messages.js";
-import { prepareOutputs, renderOutputs, renderers } from "./outputs.js";
+import { prepareChat, prepareOutputs, renderOutputs, renderers } from "./outputs.js";
 
 export class RtcStream extends HTMLElement {
   static renderers = renderers;
@@ -66,6 +66,7 @@ export class RtcStream extends HTMLElement {
     const bind = () => {
       this.#inputs.bind();
       this.#bindTrigger(signal);
+      for (const el of this.#inputs.elements()) prepareChat(el);
       prepareOutputs(splitSelectors(this.getAttribute("outputs")), splitSelectors(this.getAttribute("render")));
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bind, { once: true, signal });
