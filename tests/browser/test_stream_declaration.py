@@ -83,7 +83,9 @@ def check_components_give_typed_values(page: Any, site: str) -> None:
     assert handle.json_value() == EXPECTED
     # An edit reaches the handler: the radio group's other button.
     page.check("#rtcs-t-components-6-0")
-    page.wait_for_function("(selector) => JSON.parse(document.querySelector(selector).textContent)[6][1] === 'x'", arg=shown)
+    page.wait_for_function(
+        "(selector) => JSON.parse(document.querySelector(selector).textContent)[6][1] === 'x'", arg=shown
+    )
     page.click("rtc-stream [data-part=stop]")
 
 
