@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from rtcstream import AdditionalOutputs, Stream, StreamHandler
+from rtcstream import Stream
 from rtcstream import components as gr
+from tests.handlers import InputTypesHandler
 
 
-class ValuesHandler(StreamHandler):
+class ValuesHandler(InputTypesHandler):
     """Mode 'send': publish [type name, value] of every additional input whenever they change."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list | None = None
-
-    def receive(self, frame):
-        pass
-
-    def emit(self):
-        values = [[type(value).__name__, value] for value in self.inputs]
-        if values == self.seen:
-            return None
-        self.seen = values
-        return AdditionalOutputs(values)
-
-    def copy(self):
-        return ValuesHandler()
+    def describe(self, value):
+        return [type(value).__name__, value]
 
 
 stream = Stream(

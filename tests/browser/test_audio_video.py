@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from .conftest import screenshot
-from .widget import record_events, wait_state, wait_stats
+from .widget import open_page, record_events, wait_state, wait_stats
 
 pytestmark = pytest.mark.browser
 
@@ -50,8 +50,7 @@ def check_call_demo(page: Any, site: str, shot: str = "call") -> None:
 
     ``shot`` names the screenshot taken while the call is live (test-output/screenshots/).
     """
-    page.goto(f"{site}/demos/call/")
-    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    open_page(page, f"{site}/demos/call/")
     record_events(page)
     page.click("rtc-stream [data-part=start]")
     wait_state(page, "live")
@@ -81,8 +80,7 @@ def test_call_demo_shows_camera_reply_video_and_both_meters(page, site):
 
 def check_switching_the_microphone_keeps_the_camera(page: Any, site: str) -> None:
     """With audio and video, a device switch replaces that kind's track only: the camera keeps flowing."""
-    page.goto(f"{site}/demos/call/")
-    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    open_page(page, f"{site}/demos/call/")
     page.click("rtc-stream [data-part=start]")
     wait_state(page, "live")
     local = "rtc-stream [data-part=local-video]"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .conftest import screenshot
-from .widget import set_input, wait_state, wait_stats
+from .widget import open_page, set_input, wait_state, wait_stats
 
 pytestmark = pytest.mark.browser
 
@@ -38,8 +38,7 @@ def wait_reply(page: Any, volume: str, timeout: float = 40000) -> None:
 
 def check_fastrtc_app(page: Any, site: str, shot: str = "fastrtc-app") -> None:
     """The Stream's slider reaches the handler; its chatbot shows the conversation and sends it back."""
-    page.goto(f"{site}/demos/fastrtc-app/")
-    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    open_page(page, f"{site}/demos/fastrtc-app/")
     assert page.eval_on_selector(SLIDER, "el => [el.type, el.min, el.max, el.value]") == ["range", "0", "1", "0.5"]
     assert "Volume" in page.inner_text("main") and "Talk back" in page.inner_text("rtc-stream .rtcs-label")
     set_input(page, SLIDER, "0.3")
@@ -70,8 +69,7 @@ def check_components_give_typed_values(page: Any, site: str) -> None:
     """Each component the tag renders gives the handler its value with gradio's type; a State stays on the server."""
     from tests.stream_components import EXPECTED
 
-    page.goto(f"{site}/test-pages/widget/t-components/")
-    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+    open_page(page, f"{site}/test-pages/widget/t-components/")
     page.click("rtc-stream [data-part=start]")
     # The chatbot shows the conversation it starts with.
     assert page.inner_text("#rtcs-t-components-9 .rtcs-chat-text") == "Hello"
