@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
-from .demos import assistant, audio, chat, stt, transcript, video, wake
+from .demos import assistant, audio, call, chat, fastrtc_app, stt, transcript, video, wake
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,22 @@ DEMOS: tuple[Demo, ...] = (
         "Text beside voice",
         "Type or speak: both reach the same handler, in one conversation.",
         (chat.respond,),
+    ),
+    Demo(
+        "call",
+        "Video call",
+        "Audio and video together",
+        "Your camera comes back with your voice level drawn on it; stop talking and a tone answers, "
+        "with a bar on the video that follows it.",
+        (call.ToneCall,),
+    ),
+    Demo(
+        "fastrtc-app",
+        "A FastRTC app, moved",
+        "Moving a FastRTC app",
+        "A FastRTC module with its Stream(...), a Slider and a Chatbot, moved with import changes only: "
+        "speak and pause, and it says your words back at the slider's volume.",
+        (fastrtc_app,),
     ),
 )
 BY_SLUG = {demo.slug: demo for demo in DEMOS}

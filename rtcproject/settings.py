@@ -107,6 +107,14 @@ RTCSTREAM = {
         "assistant": {"handler": "rtcproject.demos.assistant.talk", "time_limit": 300, "label": "Voice assistant"},
         "wake-word": {"handler": "rtcproject.demos.wake.talk", "time_limit": 300, "label": "Wake word"},
         "chat": {"handler": "rtcproject.demos.chat.chat", "text": True, "time_limit": 300, "label": "Text and voice"},
+        # A FastRTC app module moved with import changes only: its Stream(...) named by dotted path.
+        "fastrtc-app": "rtcproject.demos.fastrtc_app.stream",
+        "call": {
+            "handler": "rtcproject.demos.call.ToneCall",
+            "modality": "audio-video",
+            "time_limit": 120,
+            "label": "Video call",
+        },
     },
     "ICE_SERVERS": [],
     "DEFAULT_CONCURRENCY_LIMIT": 8,

@@ -3,6 +3,8 @@
 The public API, for handler authors::
 
     from rtcstream import StreamHandler, AsyncStreamHandler, AdditionalOutputs, CloseStream
+    from rtcstream import AudioVideoStreamHandler, AsyncAudioVideoStreamHandler
+    from rtcstream import Stream, components   # FastRTC's Stream(...), and stand-ins for its gradio components
 
 ``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
 ``rtcstream.handlers.reply_on_pause`` and ``ReplyOnStopWords`` (the same after a
@@ -13,18 +15,23 @@ their function gets on an entry with ``"text": True``.
 
 from typing import Any
 
+from rtcstream.handlers.audio_video import AsyncAudioVideoStreamHandler, AudioVideoStreamHandler
 from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.handlers.webrtc_data import WebRTCData
+from rtcstream.stream import Stream
 
 __all__ = [
     "AdditionalOutputs",
     "AlgoOptions",
+    "AsyncAudioVideoStreamHandler",
     "AsyncStreamHandler",
+    "AudioVideoStreamHandler",
     "CloseStream",
     "ReplyOnPause",
     "ReplyOnStopWords",
     "StreamHandler",
+    "Stream",
     "StreamHandlerBase",
     "WebRTCData",
 ]

@@ -9,8 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 DEFAULTS: dict[str, Any] = {
-    # name -> dotted path, or a dict {"handler": path, "mode", "modality",
-    # "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps", "color", "state", "text"}.
+    # name -> dotted path (a handler, or a FastRTC-style rtcstream.Stream), or a dict {"handler": path,
+    # "mode", "modality", "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps",
+    # "color", "state", "additional_inputs", "additional_outputs", "text"}.
     "HANDLERS": {},
     # For RTCPeerConnection on both sides: [{"urls": ..., "username": ..., "credential": ...}].
     # Empty means host candidates only: right for a LAN and for tests, wrong behind NAT.

@@ -65,7 +65,7 @@ class StreamEndpoint(models.Model):
     )
     modality = models.CharField(
         "modality",
-        max_length=8,
+        max_length=16,
         choices=MODALITY_CHOICES,
         blank=True,
         help_text="Empty uses the registry entry's modality.",

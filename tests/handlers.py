@@ -309,20 +309,23 @@ class InputTypesHandler(StreamHandler):
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen: list[str] | None = None
+        self.seen: list | None = None
+
+    def describe(self, value):
+        return type(value).__name__
 
     def receive(self, frame):
         pass
 
     def emit(self):
-        names = [type(value).__name__ for value in self.inputs]
+        names = [self.describe(value) for value in self.inputs]
         if names == self.seen:
             return None
         self.seen = names
         return AdditionalOutputs(names)
 
     def copy(self):
-        return InputTypesHandler()
+        return type(self)()
 
 
 class TriggerHandler(StreamHandler):

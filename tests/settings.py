@@ -70,6 +70,11 @@ RTCSTREAM = {
         "t-ask": {"handler": "tests.handlers.AskingHandler", "mode": "send"},
         "t-async-ask": {"handler": "tests.handlers.AsyncAskingHandler", "mode": "send"},
         "t-ask-periodic": {"handler": "tests.handlers.PeriodicAskingHandler", "mode": "send"},
+        "t-av-echo": "tests.av_handlers.AVEcho",
+        "t-av-async-echo": "tests.av_handlers.AsyncAVEcho",
+        "t-av-echo-rgb": {"handler": "tests.av_handlers.AVEcho", "color": "rgb"},
+        "t-av-flash": "tests.av_handlers.FlashBeep",
+        "t-components": "tests.stream_components.stream",
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.

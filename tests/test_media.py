@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import av
@@ -12,7 +13,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from rtcstream.media.audio import FRAME_SAMPLES, InputConverter, OutputConverter
 from rtcstream.media.errors import HandlerOutputError
-from rtcstream.media.pacing import Pacer
+from rtcstream.media.pacing import MediaClock, Pacer
 from rtcstream.media.tracks import AudioOutputTrack, VideoOutputTrack
 from rtcstream.media.video import array_to_frame
 from tests.handlers import tone
@@ -123,4 +124,31 @@ async def test_video_track_keeps_only_the_newest_frame():
         track.offer(np.full((16, 16, 3), value, dtype=np.uint8))
     frame = await asyncio.wait_for(track.recv(), 1)
     assert frame.to_ndarray(format="rgb24").mean() == pytest.approx(30, abs=2)
+    track.stop()
+
+
+async def test_pacers_on_one_clock_share_its_start():
+    clock = MediaClock()
+    audio, video = Pacer(0.02, clock=clock), Pacer(0.05, clock=clock)
+    assert await audio.next() == 0  # the first track to send starts the clock
+    assert clock.origin is not None
+    await asyncio.sleep(0.07)
+    before = time.monotonic() - clock.origin
+    index = await video.next()
+    # The other track's first frame is the next one due on the shared timeline, not frame 0 now.
+    assert index in (math.ceil(before / 0.05), math.ceil(before / 0.05) + 1), (before, index)
+    assert time.monotonic() >= clock.origin + index * 0.05
+
+
+async def test_video_track_wants_a_frame_only_when_one_is_due_and_none_is_waiting():
+    track = VideoOutputTrack(fps=50)
+    wanted = asyncio.ensure_future(track.wanted())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not wanted.done()  # nobody asked for a frame yet
+    receiving = asyncio.ensure_future(track.recv())
+    await asyncio.wait_for(wanted, 1)  # recv is due and the slot is empty: make one now
+    track.offer(np.full((16, 16, 3), 200, dtype=np.uint8))
+    frame = await asyncio.wait_for(receiving, 1)
+    assert frame.to_ndarray(format="rgb24").mean() == pytest.approx(200, abs=2)
     track.stop()

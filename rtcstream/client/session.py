@@ -15,6 +15,12 @@ from rtcstream.client.sinks import AudioSink, VideoSink, record_audio, record_vi
 from rtcstream.client.transports import CommunicatorTransport, WebsocketTransport
 from rtcstream.relay.ice_servers import ice_configuration
 
+
+def media_kinds(modality: str) -> tuple[str, ...]:
+    """The kinds of track a modality carries: "audio-video" carries both."""
+    return ("audio", "video") if modality == "audio-video" else (modality,)
+
+
 CANDIDATE_LINE = re.compile(r"^a=(candidate:.*|end-of-candidates)\r?$", re.MULTILINE)
 
 
@@ -193,13 +199,14 @@ class RtcClient:
         policy = ice_transport_policy or self.session.get("ice_transport_policy") or "all"
         self.pc = pc = RTCPeerConnection(ice_configuration(self.session.get("ice_servers") or [], policy))
         pc.on("track", self._on_track)
-        mode, modality = self.session["mode"], self.session["modality"]
+        mode = self.session["mode"]
+        kinds = media_kinds(self.session["modality"])
         for kind, track in (("audio", audio), ("video", video)):
             if track is not None and mode in ("send", "send-receive"):
                 pc.addTransceiver(
-                    track, direction="sendrecv" if mode == "send-receive" and kind == modality else "sendonly"
+                    track, direction="sendrecv" if mode == "send-receive" and kind in kinds else "sendonly"
                 )
-            elif mode in ("receive", "send-receive") and kind == modality:
+            elif mode in ("receive", "send-receive") and kind in kinds:
                 pc.addTransceiver(kind, direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())
         sdp = pc.localDescription.sdp

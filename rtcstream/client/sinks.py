@@ -52,7 +52,10 @@ class VideoSink:
     keep: int = 120
     count: int = 0
     ended: bool = False
-    frames: collections.deque[tuple[float, np.ndarray]] = field(default_factory=lambda: collections.deque(maxlen=120))
+    frames: collections.deque[tuple[float, np.ndarray]] = field(default_factory=collections.deque)
+
+    def __post_init__(self) -> None:
+        self.frames = collections.deque(self.frames, maxlen=self.keep)
 
 
 async def record_audio(track: MediaStreamTrack, sink: AudioSink, notify: Callable[[], None]) -> None:

@@ -14,16 +14,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rtcstream.execution import calls
+from rtcstream.handlers.audio_video import AUDIO_VIDEO_HANDLERS
 from rtcstream.handlers.base import StreamHandlerBase
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
 from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
-from rtcstream.runners import GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
+from rtcstream.runners import AudioVideoRunner, GeneratorRunner, Runner, StreamRunner, VideoFunctionRunner
 
 Mode = Literal["send-receive", "send", "receive"]
-Modality = Literal["audio", "video"]
+Modality = Literal["audio", "video", "audio-video"]
 
 MODES: tuple[Mode, ...] = ("send-receive", "send", "receive")
-MODALITIES: tuple[Modality, ...] = ("audio", "video")
+MODALITIES: tuple[Modality, ...] = ("audio", "video", "audio-video")
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,14 @@ def _stream_calls(handler: Any) -> list[Call]:
     ]
 
 
+def _audio_video_calls(handler: Any) -> list[Call]:
+    return [
+        *_stream_calls(handler),
+        Call(handler.video_receive, 1, False, "video_receive(frame): one (height, width, 3) uint8 array"),
+        Call(handler.video_emit, 0, False, "video_emit(): no arguments"),
+    ]
+
+
 def _reply_on_pause_calls(handler: Any) -> list[Call]:
     return [
         Call(
@@ -181,6 +190,16 @@ KINDS: tuple[HandlerKind, ...] = (
         takes_text=True,
     ),
     HandlerKind(
+        "audio_video",
+        "audio-video stream handler",
+        lambda handler: isinstance(handler, AUDIO_VIDEO_HANDLERS),
+        frozenset({("send-receive", "audio-video")}),
+        ("send-receive", "audio-video"),
+        AudioVideoRunner,
+        _audio_video_calls,
+        per_session_copy=True,
+    ),
+    HandlerKind(
         "stream",
         "stream handler",
         lambda handler: isinstance(handler, StreamHandlerBase),
@@ -219,7 +238,8 @@ def kind_of(handler: Any) -> HandlerKind:
         if kind.recognises(handler):
             return kind
     raise TypeError(
-        "expected a StreamHandler or AsyncStreamHandler (class or instance), a ReplyOnPause or ReplyOnStopWords, "
+        "expected a StreamHandler, AsyncStreamHandler or AudioVideoStreamHandler (class or instance), a ReplyOnPause or "
+        "ReplyOnStopWords, "
         f"a generator function or a function, got {type(handler).__name__}"
     )
 

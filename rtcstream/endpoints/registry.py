@@ -6,6 +6,7 @@ endpoints name entries of this registry, which only settings can fill.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,11 +16,17 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from rtcstream import conf
+from rtcstream.components import Component
 from rtcstream.endpoints.install_hints import install_hint, missing_hint
 from rtcstream.endpoints.kinds import KINDS, HandlerKind, Modality, Mode, kind_of
+from rtcstream.endpoints.wiring import Declared, wire
 from rtcstream.handlers.base import StreamHandlerBase
 from rtcstream.media.video import COLORS, DEFAULT_COLOR, Color
 from rtcstream.runtime import get_runtime
+from rtcstream.session.inputs import Wiring
+from rtcstream.stream import Stream
+
+logger = logging.getLogger("rtcstream.endpoints")
 
 ENTRY_KEYS = {
     "handler",
@@ -33,6 +40,8 @@ ENTRY_KEYS = {
     "color",
     "state",
     "text",
+    "additional_inputs",  # gradio-style components (rtcstream.components), as FastRTC's Stream lists them
+    "additional_outputs",
 }
 
 
@@ -60,8 +69,16 @@ class HandlerSpec:
     label: str
     fps: float = 30.0
     color: Color = DEFAULT_COLOR  # channel order of the video arrays user code gets and gives
-    state: tuple[Any, ...] = ()  # initial values of the per-session state slots (rtcstream.session.inputs)
     text: bool = False  # the page may submit text to the handler (the kind's ``takes_text`` says how it gets it)
+    # Where additional inputs come from and outputs go: state slots and the page (rtcstream.session.inputs).
+    wiring: Wiring = Wiring()
+    page_inputs: tuple[Component, ...] = ()  # components {% webrtc %} renders beside the widget
+    page_outputs: tuple[Component, ...] = ()
+
+    @property
+    def state(self) -> tuple[Any, ...]:
+        """Initial values of the per-session state slots."""
+        return self.wiring.state
 
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
@@ -96,8 +113,11 @@ def _import(name: str, path: str, what: str) -> Any:
         raise (RegistryError(message, hint) if hint else RegistryError(message)) from exc
 
 
-def resolve_entry(name: str, entry: Any) -> HandlerSpec:
-    """Resolve one ``HANDLERS`` entry into a ``HandlerSpec``."""
+def _declared(name: str, entry: Any) -> tuple[str, dict[str, Any]]:
+    """The entry's dotted path, and the entry with its handler imported.
+
+    A path to a ``Stream`` gives the Stream's entry, under the keys the settings add.
+    """
     if isinstance(entry, str):
         entry = {"handler": entry}
     if not isinstance(entry, dict) or not isinstance(entry.get("handler"), str):
@@ -111,6 +131,44 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         )
     path = entry["handler"]
     handler = _import(name, path, "handler")
+    if not isinstance(handler, Stream):
+        return path, {**entry, "handler": handler}
+    if handler.unused():
+        logger.warning(
+            "RTCSTREAM['HANDLERS'][%r] = %r: rtcstream does not use %s (ICE servers come from "
+            "RTCSTREAM['ICE_SERVERS'] and ['TURN'], media constraints from the widget).",
+            name,
+            path,
+            ", ".join(handler.unused()),
+        )
+    return path, {**handler.entry(), **{key: value for key, value in entry.items() if key != "handler"}}
+
+
+def _wiring(name: str, entry: dict[str, Any]) -> Declared:
+    state = entry.get("state", ())
+    if not isinstance(state, (list, tuple)):
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['state'] must be a list of initial values, one per state slot "
+            f"(like gr.State(value=...)), not {state!r}."
+        )
+    components = [entry.get(key, []) for key in ("additional_inputs", "additional_outputs")]
+    if not any(components):
+        return Declared(Wiring.state_first(state))
+    if state:
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}] has both 'state' and additional_inputs/outputs: "
+            "declare state slots as State components among them instead."
+        )
+    try:
+        return wire(*(list(c) for c in components))
+    except (TypeError, ValueError) as exc:
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]: {exc}.") from exc
+
+
+def resolve_entry(name: str, entry: Any) -> HandlerSpec:
+    """Resolve one ``HANDLERS`` entry (a dotted path, a dict, or a dotted path to a ``Stream``) into a ``HandlerSpec``."""
+    path, entry = _declared(name, entry)
+    handler = entry["handler"]
     if isinstance(handler, type) and issubclass(handler, StreamHandlerBase):
         handler = handler()
     try:
@@ -145,12 +203,6 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
             f"RTCSTREAM['HANDLERS'][{name!r}]['color'] must be one of {sorted(COLORS)} "
             f"(the channel order of video frames), not {color!r}."
         )
-    state = entry.get("state", ())
-    if not isinstance(state, (list, tuple)):
-        raise RegistryError(
-            f"RTCSTREAM['HANDLERS'][{name!r}]['state'] must be a list of initial values, one per state slot "
-            f"(like gr.State(value=...)), not {state!r}."
-        )
     text = entry.get("text", False)
     if not isinstance(text, bool):
         raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]['text'] must be True or False, not {text!r}.")
@@ -159,6 +211,7 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
             f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r} is a {kind.label}, which takes no text; "
             f'"text": True needs one of: {", ".join(k.label for k in KINDS if k.takes_text)}.'
         )
+    declared = _wiring(name, entry)
     return HandlerSpec(
         name=name,
         path=path,
@@ -174,7 +227,9 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         label=str(entry.get("label") or name.replace("-", " ").replace("_", " ").capitalize()),
         fps=_optional_number(name, "fps", entry.get("fps", 30), float),
         color=color,
-        state=tuple(state),
+        wiring=declared.wiring,
+        page_inputs=declared.inputs,
+        page_outputs=declared.outputs,
         text=text,
     )
 

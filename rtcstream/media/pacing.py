@@ -4,7 +4,27 @@ so an output track must sleep until each frame is due."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+
+
+class MediaClock:
+    """The start of a session's media timeline, shared by its outgoing tracks.
+
+    The first track to send sets it; every pacer on the clock schedules its
+    frames from it, so audio frame ``n`` and video frame ``k`` are due at
+    ``origin + n * 0.02`` and ``origin + k / fps``: media a handler makes at the
+    same moment leaves on one timeline (docs/guide.md, "Audio and video together").
+    """
+
+    def __init__(self) -> None:
+        self.origin: float | None = None
+
+    def start(self, now: float) -> float:
+        """Return the origin, setting it to ``now`` if no track has started yet."""
+        if self.origin is None:
+            self.origin = now
+        return self.origin
 
 
 class Pacer:
@@ -14,20 +34,21 @@ class Pacer:
     the start. After a gap longer than ``resync`` (nothing to send, or a slow
     producer) the schedule restarts from now instead of bursting to catch up;
     the index then jumps by the frames the gap would have held, so timestamps
-    keep following the wall clock.
+    keep following the wall clock. Pacers on one ``clock`` share its start: the
+    first frame of a pacer that starts later is the next one due on that timeline.
     """
 
-    def __init__(self, period: float, resync: float = 0.1) -> None:
+    def __init__(self, period: float, resync: float = 0.1, clock: MediaClock | None = None) -> None:
         self.period = period
         self.resync = resync
-        self._start: float | None = None
+        self.clock = clock if clock is not None else MediaClock()
         self._index = -1
 
     def due(self) -> float:
         """Return when the next frame is due (monotonic seconds)."""
-        if self._start is None:
+        if self._index < 0 or self.clock.origin is None:
             return time.monotonic()
-        return self._start + (self._index + 1) * self.period
+        return self.clock.origin + (self._index + 1) * self.period
 
     def skip_to_now(self) -> None:
         """Leave out the frames whose time passed during a deliberate pause: the next is due now.
@@ -35,20 +56,25 @@ class Pacer:
         ``next`` alone catches up a pause shorter than ``resync`` in a burst;
         after this call, no pause is caught up.
         """
-        if self._start is not None:
-            self._index = max(self._index, int((time.monotonic() - self._start) / self.period) - 1)
+        if self._index >= 0 and self.clock.origin is not None:
+            self._index = max(self._index, int((time.monotonic() - self.clock.origin) / self.period) - 1)
 
     async def next(self) -> int:
         now = time.monotonic()
-        if self._start is None:
-            self._start = now
-            self._index = 0
-            return 0
+        if self._index < 0:
+            start = self.clock.start(now)
+            # The first frame: now if this pacer started the clock, else the next one due on it.
+            self._index = max(0, math.ceil((now - start) / self.period - 1e-9))
+            due = start + self._index * self.period
+            if due > now:
+                await asyncio.sleep(due - now)
+            return self._index
+        start = self.clock.start(now)
         self._index += 1
-        due = self._start + self._index * self.period
+        due = start + self._index * self.period
         if now - due > self.resync:
             # Skip the frames the gap held: their time has passed.
-            self._index = int((now - self._start) / self.period)
+            self._index = int((now - start) / self.period)
         else:
             await asyncio.sleep(max(0.0, due - now))
         return self._index

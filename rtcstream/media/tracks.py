@@ -24,7 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from rtcstream.media.audio import FRAME_SAMPLES, OUTPUT_RATE, OutputConverter, make_frame
 from rtcstream.media.opus import OpusPacketEncoder
-from rtcstream.media.pacing import Pacer
+from rtcstream.media.pacing import MediaClock, Pacer
 from rtcstream.media.video import array_to_frame
 
 logger = logging.getLogger("rtcstream.media")
@@ -109,7 +109,14 @@ class AudioOutputTrack(OutputTrack):
 
     kind = "audio"
 
-    def __init__(self, max_buffer: float = 0.5, *, idle_frames: bool = True, frame_period: float = AUDIO_PTIME) -> None:
+    def __init__(
+        self,
+        max_buffer: float = 0.5,
+        *,
+        idle_frames: bool = True,
+        frame_period: float = AUDIO_PTIME,
+        clock: MediaClock | None = None,
+    ) -> None:
         super().__init__()
         self.max_buffer = max_buffer
         self.idle_frames = idle_frames
@@ -120,7 +127,7 @@ class AudioOutputTrack(OutputTrack):
         self._marks: collections.deque[tuple[int, Callable[[], None]]] = collections.deque()
         self._clears = 0  # how many times clear() ran: a put() that waited across one drops its chunk
         self._converter = OutputConverter()
-        self._pacer = Pacer(frame_period)  # real time; tests run it faster
+        self._pacer = Pacer(frame_period, clock=clock)  # real time; tests run it faster
         self._encoder: OpusPacketEncoder | None = None
         self._dtx = False
         self._idle = True
@@ -266,16 +273,20 @@ class VideoOutputTrack(OutputTrack):
 
     With ``fps`` set (generated video) ``recv`` paces frames at that rate and
     ``put`` waits until the previous frame was taken; without it (processed
-    camera video) frames go out as soon as they are ready.
+    camera video) frames go out as soon as they are ready. A producer that
+    makes each frame just in time awaits ``wanted()``: the track is due to send
+    and has nothing. Timestamps count from ``clock``'s start (shared with the
+    session's audio when the runner gives both the same clock).
     """
 
     kind = "video"
 
-    def __init__(self, fps: float | None = None) -> None:
+    def __init__(self, fps: float | None = None, clock: MediaClock | None = None) -> None:
         super().__init__()
         self._slot: av.VideoFrame | None = None
-        self._pacer = Pacer(1 / fps) if fps else None
-        self._start: float | None = None
+        self._clock = clock if clock is not None else MediaClock()
+        self._pacer = Pacer(1 / fps, clock=self._clock) if fps else None
+        self._wanting = False  # recv is due to send and waits for a frame
 
     def offer(self, frame: Any) -> None:
         """Replace the slot with ``frame`` (a BGR array or a VideoFrame); never waits."""
@@ -291,20 +302,27 @@ class VideoOutputTrack(OutputTrack):
         self._slot = converted
         self._changed.set()
 
+    async def wanted(self) -> None:
+        """Wait until a frame is due and the slot is empty (or the track has stopped or ended)."""
+        while not (self._wanting and self._slot is None) and self.readyState == "live" and not self._ended:
+            self._changed.clear()
+            await self._changed.wait()
+
     async def _next_frame(self) -> av.VideoFrame:
         if self._pacer is not None:
             await self._pacer.next()
+        self._wanting = True
+        self._changed.set()
         while self._slot is None and self.readyState == "live" and not self._ended:
             self._changed.clear()
             await self._changed.wait()
+        self._wanting = False
         if self._slot is None:
             raise self._finish() if self._ended else MediaStreamError()
         frame, self._slot = self._slot, None
         self._changed.set()
         now = time.monotonic()
-        if self._start is None:
-            self._start = now
-        frame.pts = int((now - self._start) * VIDEO_CLOCK)
+        frame.pts = int((now - self._clock.start(now)) * VIDEO_CLOCK)
         frame.time_base = VIDEO_TIME_BASE
         self.frames_sent += 1
         return frame

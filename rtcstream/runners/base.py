@@ -15,6 +15,7 @@ from rtcstream import conf
 from rtcstream.execution.calls import owned_context
 from rtcstream.handlers.context import HandlerContext
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+from rtcstream.media.pacing import MediaClock
 from rtcstream.media.tracks import AudioOutputTrack, OutputTrack
 from rtcstream.media.video import DEFAULT_COLOR, Color
 from rtcstream.reasons import CloseReason
@@ -59,8 +60,8 @@ class MediaOptions:
             color=endpoint.spec.color,
         )
 
-    def audio_track(self) -> AudioOutputTrack:
-        return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames)
+    def audio_track(self, clock: MediaClock | None = None) -> AudioOutputTrack:
+        return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames, clock=clock)
 
 
 class RunnerContext(HandlerContext, Protocol):
@@ -98,13 +99,14 @@ class Runner(ABC):
     demand, then ``stop`` exactly once at the end and, once the session's slot
     is given back, ``close_handler``."""
 
-    consumes: str | None = None  # the kind of incoming track the handler reads
+    consumes: tuple[str, ...] = ()  # the kinds of incoming track the handler reads
 
     def __init__(self, handler: Any, context: RunnerContext, media: MediaOptions) -> None:
         self.handler = handler
         self.context = context
         self.media = media
-        self.inbound: MediaStreamTrack | None = None
+        self.inbound: dict[str, MediaStreamTrack] = {}  # the incoming track of each kind it reads
+        self.clock = MediaClock()  # the start the outgoing tracks share
         self._outgoing: list[OutputTrack] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
@@ -150,9 +152,9 @@ class Runner(ABC):
         self.context.fail(MediaFailure(f"the {track.kind} sender stopped"), code=CloseReason.MEDIA_ERROR)
 
     def on_track(self, track: MediaStreamTrack) -> None:
-        """Keep the first incoming track of the kind this runner reads; drain any other."""
-        if track.kind == self.consumes and self.inbound is None:
-            self.inbound = track
+        """Keep the first incoming track of each kind this runner reads; drain any other."""
+        if track.kind in self.consumes and track.kind not in self.inbound:
+            self.inbound[track.kind] = track
         else:
             self.spawn(drain(track), "drain")
 

@@ -36,13 +36,13 @@ class StreamRunner(Runner):
     released from the pool (``rtcstream.execution.calls``).
     """
 
-    consumes = "audio"
+    consumes: tuple[str, ...] = ("audio",)
 
     def __init__(self, handler: StreamHandlerBase, context: RunnerContext, media: MediaOptions) -> None:
         super().__init__(handler, context, media)
         handler.bind(context)
         self.is_async = isinstance(handler, AsyncStreamHandler)
-        self.audio_out = self.own(media.audio_track()) if media.mode == "send-receive" else None
+        self.audio_out = self.own(media.audio_track(self.clock)) if media.mode == "send-receive" else None
         self._converter = InputConverter(handler.input_sample_rate, handler.expected_layout)
         self._input = asyncio.Event()
         self._dropped_audio = False
@@ -56,8 +56,8 @@ class StreamRunner(Runner):
 
     async def start(self) -> None:
         await self.call(self.handler.start_up)
-        if self.inbound is not None:
-            self.spawn(self._receive_loop(self.inbound), "receive")
+        if (track := self.inbound.get("audio")) is not None:
+            self.spawn(self._receive_loop(track), "receive")
         self.spawn(self._emit_loop(), "emit")
 
     def trigger(self) -> None:

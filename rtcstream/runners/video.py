@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc.mediastreams import MediaStreamTrack
 
 from rtcstream.execution import calls
+from rtcstream.media.inbound_video import NewestFrame
 from rtcstream.media.tracks import VideoOutputTrack
 from rtcstream.media.video import array_to_frame, frame_to_array
 from rtcstream.runners.base import MediaOptions, Runner, RunnerContext
@@ -21,29 +20,19 @@ class VideoFunctionRunner(Runner):
     processes it. When ``fn`` is slower than the camera, older frames are
     dropped, so latency never accumulates."""
 
-    consumes = "video"
+    consumes: tuple[str, ...] = ("video",)
 
     def __init__(self, handler: Callable[..., Any], context: RunnerContext, media: MediaOptions) -> None:
         super().__init__(handler, context, media)
         self._name = f"{calls.describe(handler)} (session {context.session_id})"
-        self.video_out = self.own(VideoOutputTrack())
-        self._latest: av.VideoFrame | None = None
-        self._arrived = asyncio.Event()
-        self.frames_in = 0
+        self.video_out = self.own(VideoOutputTrack(clock=self.clock))
+        self.camera = NewestFrame()
         self.frames_processed = 0
 
     async def start(self) -> None:
-        if self.inbound is not None:
-            self.spawn(self._read(self.inbound), "read")
+        if (track := self.inbound.get("video")) is not None:
+            self.spawn(self.camera.read(track), "read")
             self.spawn(self._process(), "process")
-
-    async def _read(self, track: MediaStreamTrack) -> None:
-        while True:
-            frame = await track.recv()
-            assert isinstance(frame, av.VideoFrame)
-            self._latest = frame
-            self.frames_in += 1
-            self._arrived.set()
 
     def _apply(self, frame: av.VideoFrame, inputs: tuple[Any, ...]) -> Any:
         # Runs in a worker thread: decoding to an array costs as much as a light filter.
@@ -51,11 +40,7 @@ class VideoFunctionRunner(Runner):
 
     async def _process(self) -> None:
         while True:
-            await self._arrived.wait()
-            self._arrived.clear()
-            frame, self._latest = self._latest, None
-            if frame is None:
-                continue
+            frame = await self.camera.next()
             result = self.handle_control(
                 await calls.run_sync(self._apply, frame, self.context.inputs(), name=self._name)
             )

@@ -55,7 +55,7 @@ class SessionContext:
         self.endpoint_slug = endpoint.slug
         self.loop = loop
         self.audio_output: AudioOutputTrack | None = None  # set once the runner is made
-        self.session_inputs = SessionInputs(endpoint.spec.state)
+        self.session_inputs = SessionInputs(wiring=endpoint.spec.wiring)
         # What goes to the page, in order: events on the signalling socket, outputs on the outputs socket.
         self.events = Outbox(f"session {session_id} events", send, EVENT_CAPACITY, context=tasks)
         self.outputs = OutputsPipeline(

@@ -1,5 +1,8 @@
 """A session's AdditionalOutputs on their way to the page: the entry's hook, its state slots, JSON, a sequence number.
 
+Where each value goes (a state slot or the page), and what the hook is called
+with, is the session's ``Wiring`` (``rtcstream.session.inputs``).
+
 Outputs leave in the order they were produced, through an ``Outbox`` that a
 stalled page cannot grow, to the outputs socket's channel layer group (so they
 reach a page whose outputs socket lives in another process). When the session
@@ -80,10 +83,10 @@ class OutputsPipeline:
     async def _deliver(self, outputs: AdditionalOutputs) -> None:
         values = list(outputs.args)
         if self._hook is not None:
-            transformed = await calls.run_sync(self._hook, *values)
-            values = list(transformed) if isinstance(transformed, (tuple, list)) else [transformed]
+            transformed = await calls.run_sync(self._hook, *self._inputs.hook_arguments(values))
+            values = self._inputs.hook_values(transformed)
         try:
-            values = self._inputs.take_state(values)  # the entry's state slots come first
+            values = self._inputs.take_state(values)  # the state slots' values stay on the server
         except StateOutputError as exc:
             self._fail(exc)
             return

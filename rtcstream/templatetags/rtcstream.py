@@ -96,11 +96,28 @@ def webrtc(endpoint: str, **options: Any) -> SafeString:
             raise template.TemplateSyntaxError(message)
         logger.error(message)
         options = {**options, "text": False}  # the stream works; the box would only be refused
+    fields = _fields(found, options)
+    if fields is not None:
+        options = {**fields.options, **options}  # the template's own inputs/outputs/render win
     context = {
         "endpoint": found,
         "ws_path": f"/{conf.get('WS_PREFIX').strip('/')}/{found.slug}/",
         "label": options.get("label") or found.label,
         "options": options,
         "script_url": static("rtcstream/rtcstream.js"),
+        "fields": fields,
     }
-    return SafeString(render_to_string("rtcstream/widget.html", context))
+    return SafeString(render_to_string("rtcstream/stream.html" if fields else "rtcstream/widget.html", context))
+
+
+def _fields(found: Any, options: dict[str, Any]) -> Any:
+    """The entry's components (a FastRTC Stream's additional_inputs/outputs) to render beside the widget,
+    except those the template wires itself (its own ``inputs`` or ``outputs``)."""
+    from rtcstream.components import page_fields
+
+    spec = found.spec
+    inputs = () if "inputs" in options else spec.page_inputs
+    outputs = () if "outputs" in options else spec.page_outputs
+    if not inputs and not outputs:
+        return None
+    return page_fields(inputs, outputs, str(options.get("id") or f"rtcs-{found.slug}"))

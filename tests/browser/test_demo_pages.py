@@ -9,7 +9,19 @@ from .widget import events, record_events, set_input, video_pixels, wait_pixels,
 
 pytestmark = pytest.mark.browser
 
-DEMOS = ("talk-echo", "echo", "generate", "edges", "clip", "transcript", "assistant", "wake-word", "chat")
+DEMOS = (
+    "talk-echo",
+    "echo",
+    "generate",
+    "edges",
+    "clip",
+    "transcript",
+    "assistant",
+    "wake-word",
+    "chat",
+    "call",
+    "fastrtc-app",
+)
 
 
 def open_demo(page, site: str, slug: str) -> None:

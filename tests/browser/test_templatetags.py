@@ -41,6 +41,22 @@ def test_assets_load_the_module_and_stylesheet():
             ["<canvas"],
         ),
         ("clip", ['data-part="remote-video"'], ['data-part="local-video"']),
+        (
+            "call",
+            [
+                'modality="audio-video"',
+                'data-part="remote-video"',
+                'data-part="local-video"',
+                'data-part="mic-meter"',
+                'data-part="reply-meter"',
+                'data-part="mute"',
+                'data-part="speaker"',
+                'data-part="mic-select"',
+                'data-part="camera-select"',
+                'data-part="remote-audio"',
+            ],
+            ["<canvas"],
+        ),
     ],
 )
 def test_widget_matches_the_endpoint(slug, present, absent):
@@ -73,7 +89,7 @@ def test_options_become_attributes_and_are_escaped():
 
 def test_the_widget_has_no_inline_script_style_or_handler():
     """A strict Content-Security-Policy (no 'unsafe-inline') allows the widget as it is."""
-    for slug in ("talk-echo", "transcript", "generate", "edges", "clip"):
+    for slug in ("talk-echo", "transcript", "generate", "edges", "clip", "call"):
         html = render(f'{{% webrtc "{slug}" inputs="#a" trigger="#go" outputs="#x" autostart=True %}}')
         assert "<script" not in html
         assert not re.search(r"\sstyle\s*=|\son[a-z]+\s*=", html), html

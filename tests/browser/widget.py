@@ -47,6 +47,12 @@ def wait_state(page: Any, states: str | tuple[str, ...], timeout: float = 20000,
     return page.eval_on_selector(selector, "el => el.dataset.state")
 
 
+def open_page(page: Any, url: str) -> None:
+    """Go to ``url`` and wait until the widget's script has defined <rtc-stream>."""
+    page.goto(url)
+    page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
+
+
 def record_events(page: Any) -> None:
     """Keep every rtcstream:* event the page sees in window.__rtcs (call before starting)."""
     page.evaluate(

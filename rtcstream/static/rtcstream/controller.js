@@ -19,7 +19,7 @@
 // the inputs read afresh.
 
 import { within } from "./deadline.js";
-import { deviceWord, openMedia, stopTracks } from "./media.js";
+import { deviceWord, kindsOf, openMedia, stopTracks } from "./media.js";
 import { ERROR_REASONS, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
 import { JsonSocket } from "./socket.js";
 import { summarize } from "./stats.js";
@@ -124,7 +124,7 @@ export class StreamController extends EventTarget {
     return this.#run?.session ?? null;
   }
 
-  /** The microphone or camera stream of the current session, or null. */
+  /** The microphone and/or camera stream of the current session, or null. */
   get localStream() {
     return this.#run?.local ?? null;
   }
@@ -191,7 +191,8 @@ export class StreamController extends EventTarget {
    * may press Stop meanwhile: after every await the switch checks that its run is still
    * the current one, and otherwise stops the tracks it opened, so no microphone or camera
    * stays on after Stop. Of switches that overlap, a device opened after a later switch
-   * began is closed unused. Never rejects: a failure is reported as a `notice`.
+   * began is closed unused. Only `kind`'s track changes: with audio and video, the other
+   * keeps flowing. Never rejects: a failure is reported as a `notice`.
    */
   async switchDevice(kind, deviceId) {
     this.#preferred[kind] = deviceId;
@@ -202,7 +203,7 @@ export class StreamController extends EventTarget {
     const latest = () => live() && turn === this.#switches[kind];
     let fresh;
     try {
-      const pending = openMedia(kind, deviceId);
+      const pending = openMedia(kind, { [kind]: deviceId });
       // A device granted after Stop (the wait below has already ended on the abort) is closed at once.
       pending.then((stream) => latest() || stopTracks(stream), () => {});
       fresh = await within(pending, run.signal);
@@ -215,8 +216,9 @@ export class StreamController extends EventTarget {
       return;
     }
     const sender = run.pc.getSenders().find((s) => s.track?.kind === kind);
+    const track = fresh.getTracks()[0];
     try {
-      await sender?.replaceTrack(fresh.getTracks()[0]);
+      await sender?.replaceTrack(track);
     } catch (err) {
       stopTracks(fresh);
       if (live()) this.#emit("notice", { message: `Could not switch to that ${deviceWord(kind)}: ${err?.message || err}`, level: "warning" });
@@ -228,11 +230,12 @@ export class StreamController extends EventTarget {
       stopTracks(fresh);
       return;
     }
-    // The sender sends `fresh` now, even if a later switch has begun (it replaces it in turn).
-    stopTracks(run.local);
-    run.local = fresh;
+    // The sender sends `track` now, even if a later switch has begun (it replaces it in turn).
+    const kept = run.local.getTracks().filter((t) => t.kind !== kind);
+    for (const old of run.local.getTracks()) if (old.kind === kind) old.stop();
+    run.local = new MediaStream([...kept, track]);
     this.setMuted(this.#muted);
-    this.#emit("local", { stream: fresh });
+    this.#emit("local", { stream: run.local });
   }
 
   preferredDevice(kind) {
@@ -301,10 +304,9 @@ export class StreamController extends EventTarget {
     }
   }
 
-  /** Open the device; a stream that arrives after the run ended is stopped at once. */
+  /** Open the devices; a stream that arrives after the run ended is stopped at once. */
   async #openMedia(run) {
-    const kind = run.config.modality;
-    const pending = openMedia(kind, this.#preferred[kind]);
+    const pending = openMedia(run.config.modality, this.#preferred);
     pending.then((stream) => run.signal.aborted && stopTracks(stream), () => {});
     return within(pending, run.signal);
   }
@@ -325,9 +327,12 @@ export class StreamController extends EventTarget {
       if (pc.connectionState === "failed") this.#fail(run, new StreamError("connection_failed", `The media connection failed. ${turnError() || TURN_HINT}`));
     });
     const direction = mode === "send" ? "sendonly" : mode === "receive" ? "recvonly" : "sendrecv";
-    const track = run.local?.getTracks()[0];
-    if (track) pc.addTransceiver(track, { direction, streams: [run.local] });
-    else pc.addTransceiver(modality, { direction });
+    // One transceiver per kind: the local track when there is one, else receive only.
+    for (const kind of kindsOf(modality)) {
+      const track = run.local?.getTracks().find((t) => t.kind === kind);
+      if (track) pc.addTransceiver(track, { direction, streams: [run.local] });
+      else pc.addTransceiver(kind, { direction });
+    }
     return pc;
   }
 

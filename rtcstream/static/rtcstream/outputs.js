@@ -67,10 +67,21 @@ function rendererName(renderNames, i) {
   return renderNames[Math.min(i, renderNames.length - 1)] || "text";
 }
 
-/** Before a session: an element the chat renderer writes holds an empty conversation as its input value, as gradio's Chatbot does. */
+/**
+ * An element that starts with a conversation (`data-rtcstream-messages`, a JSON list of messages, as
+ * gradio's Chatbot(value=[...]) and rtcstream.components.Chatbot render): shown, and its input value.
+ */
+export function prepareChat(el) {
+  if (!el || RENDERED_VALUE in el || !el.hasAttribute("data-rtcstream-messages")) return;
+  el[RENDERED_VALUE] = [];
+  renderers.get("chat")(el, JSON.parse(el.getAttribute("data-rtcstream-messages")));
+}
+
+/** Before a session: an element the chat renderer writes holds a conversation as its input value, as gradio's Chatbot does. */
 export function prepareOutputs(selectors, renderNames) {
   selectors.forEach((selector, i) => {
     const el = document.querySelector(selector);
+    prepareChat(el);
     if (el && rendererName(renderNames, i) === "chat" && !(RENDERED_VALUE in el)) el[RENDERED_VALUE] = [];
   });
 }

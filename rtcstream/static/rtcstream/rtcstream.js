@@ -9,10 +9,10 @@
 
 import { StreamController } from "./controller.js";
 import { InputBinding, splitSelectors } from "./inputs.js";
-import { deviceWord } from "./media.js";
+import { deviceWord, kindsOf } from "./media.js";
 import { LevelView, Meter, audioContext } from "./meters.js";
 import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, EVENT_TEXT, STATE_TEXT } from "./messages.js";
-import { prepareOutputs, renderOutputs, renderers } from "./outputs.js";
+import { prepareChat, prepareOutputs, renderOutputs, renderers } from "./outputs.js";
 
 export class RtcStream extends HTMLElement {
   static renderers = renderers;
@@ -68,6 +68,8 @@ export class RtcStream extends HTMLElement {
     const bind = () => {
       this.#inputs.bind();
       this.#bindTrigger(signal);
+      for (const el of this.#inputs.elements()) prepareChat(el);
+      prepareOutputs(splitSelectors(this.getAttribute("outputs")), splitSelectors(this.getAttribute("render")));
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bind, { once: true, signal });
     else bind();
@@ -105,7 +107,7 @@ export class RtcStream extends HTMLElement {
   /** Open a session: signalling, outputs, media, offer. */
   start() {
     if (this.#controller.running) return Promise.resolve();
-    if (this.modality === "audio") audioContext(); // inside the click, so autoplay rules let the reply play
+    if (this.modality !== "video") audioContext(); // inside the click, so autoplay rules let the reply play
     prepareOutputs(splitSelectors(this.getAttribute("outputs")), splitSelectors(this.getAttribute("render")));
     return this.#controller.start({
       path: this.getAttribute("ws-path"),
@@ -223,10 +225,12 @@ export class RtcStream extends HTMLElement {
   // -- media on the page ---------------------------------------------------------
 
   #attachLocal(stream) {
-    if (this.modality === "video") {
+    const kinds = kindsOf(this.modality);
+    if (kinds.includes("video")) {
       const video = this.#part("local-video");
       if (video) video.srcObject = stream;
-    } else {
+    }
+    if (kinds.includes("audio")) {
       this.#meters.mic?.disconnect();
       this.#meters.mic = new Meter(stream);
       this.#startDrawing();
@@ -258,22 +262,25 @@ export class RtcStream extends HTMLElement {
 
   // -- devices ---------------------------------------------------------------------
 
-  /** Fill the device menu (without the list, it stays as it was). */
+  /** Fill the device menus (without the list, they stay as they were). */
   #listDevices() {
-    this.#fillDeviceMenu().catch((err) => console.warn("rtcstream: could not list the devices", err));
+    this.#fillDeviceMenus().catch((err) => console.warn("rtcstream: could not list the devices", err));
   }
 
-  async #fillDeviceMenu() {
+  async #fillDeviceMenus() {
     if (this.mode === "receive" || !navigator.mediaDevices?.enumerateDevices) return;
-    const kind = this.modality === "video" ? "videoinput" : "audioinput";
-    const select = this.#part(this.modality === "video" ? "camera-select" : "mic-select");
-    if (!select) return;
-    const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === kind && d.deviceId);
-    const current = this.#controller.localStream?.getTracks()[0]?.getSettings().deviceId || this.#controller.preferredDevice(this.modality);
-    const word = deviceWord(this.modality);
-    const label = `${word[0].toUpperCase()}${word.slice(1)}`;
-    select.replaceChildren(...devices.map((d, i) => new Option(d.label || `${label} ${i + 1}`, d.deviceId, false, d.deviceId === current)));
-    select.hidden = devices.length < 2 && !this.hasAttribute("show-devices");
+    const all = await navigator.mediaDevices.enumerateDevices();
+    for (const kind of kindsOf(this.modality)) {
+      const select = this.#part(kind === "video" ? "camera-select" : "mic-select");
+      if (!select) continue;
+      const devices = all.filter((d) => d.kind === `${kind}input` && d.deviceId);
+      const track = this.#controller.localStream?.getTracks().find((t) => t.kind === kind);
+      const current = track?.getSettings().deviceId || this.#controller.preferredDevice(kind);
+      const word = deviceWord(kind);
+      const label = `${word[0].toUpperCase()}${word.slice(1)}`;
+      select.replaceChildren(...devices.map((d, i) => new Option(d.label || `${label} ${i + 1}`, d.deviceId, false, d.deviceId === current)));
+      select.hidden = devices.length < 2 && !this.hasAttribute("show-devices");
+    }
   }
 
   #bindTrigger(signal) {
