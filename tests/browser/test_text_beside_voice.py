@@ -45,7 +45,11 @@ def test_typed_text_starts_the_stream_and_joins_the_spoken_conversation(page, si
     items = chat_items(page)
     assert ["user" in i["role"] for i in items[:4]] == [True, False, True, False]
     assert items[2]["text"] != "what time is it"
-    pauses = [e["detail"]["data"]["reason"] for e in events(page) if e["type"] == "rtcstream:event" and e["detail"]["name"] == "pause_detected"]
+    pauses = [
+        e["detail"]["data"]["reason"]
+        for e in events(page)
+        if e["type"] == "rtcstream:event" and e["detail"]["name"] == "pause_detected"
+    ]
     assert pauses[0] == "text" and "pause" in pauses[1:]
     screenshot(page, "chat")
 
@@ -77,5 +81,7 @@ def test_handler_messages_reach_the_page_as_events_and_as_they_were_sent(page, s
     )
     seen = [e["detail"] for e in page.evaluate("() => window.__rtcs") if e["type"] == "rtcstream:message"]
     assert [m["data"] for m in seen] == ['{"type": "log", "data": "pause_detected"}', "just text"]
-    plain = [e["detail"] for e in events(page) if e["type"] == "rtcstream:event" and e["detail"]["name"] == "plain_event"]
+    plain = [
+        e["detail"] for e in events(page) if e["type"] == "rtcstream:event" and e["detail"]["name"] == "plain_event"
+    ]
     assert plain == [{"name": "plain_event", "data": {"n": 1}}]

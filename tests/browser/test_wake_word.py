@@ -64,7 +64,9 @@ def test_the_assistant_answers_only_after_the_wake_word(page, site):
     first_stopword = names.index("stopword")
     assert names[1:first_stopword] == [], names
     assert names[first_stopword : first_stopword + 3] == ["stopword", "started_talking", "pause_detected"], names
-    stopword = next(e["detail"] for e in events(page) if e["type"] == "rtcstream:event" and e["detail"]["name"] == "stopword")
+    stopword = next(
+        e["detail"] for e in events(page) if e["type"] == "rtcstream:event" and e["detail"]["name"] == "stopword"
+    )
     assert stopword["data"] == {"phrase": "computer"}
     # The server heard the other speech and the near miss first: the microphone was on before the
     # media connected, so at most the first second or two of the file went unheard.
