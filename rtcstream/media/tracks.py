@@ -126,6 +126,8 @@ class AudioOutputTrack(OutputTrack):
         self._idle = True
         self._silent_frames = 0  # silent frames in a row since the last reply
         self._quiet_until: float | None = None  # after a DTX packet: send nothing until then, or a reply
+        # Called as the frame holding each chunk's last sample is made (a websocket transport's marks).
+        self.chunk_listener: Callable[[], None] | None = None
 
     @property
     def buffered_seconds(self) -> float:
@@ -152,6 +154,8 @@ class AudioOutputTrack(OutputTrack):
         self._queued += samples.size
         self._put_total += samples.size
         self._changed.set()
+        if self.chunk_listener is not None:
+            self.mark(self.chunk_listener)
 
     def mark(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the audio queued so far has been sent (at the next frame if none is).
@@ -164,7 +168,10 @@ class AudioOutputTrack(OutputTrack):
             self._marks.append((self._put_total, callback))
 
     def clear(self) -> float:
-        """Drop everything queued (barge-in); return how many seconds were dropped."""
+        """Drop everything queued (barge-in); return how many seconds were dropped.
+
+        Listeners of the track's ``clear`` event hear it (a websocket transport tells the far end).
+        """
         dropped = self.buffered_seconds
         self._chunks.clear()
         self._taken_total += self._queued  # as if played: later marks count from here
@@ -173,6 +180,7 @@ class AudioOutputTrack(OutputTrack):
         self._clears += 1
         self._converter.reset()
         self._changed.set()
+        self.emit("clear", dropped)
         return dropped
 
     def _take(self) -> np.ndarray:
