@@ -154,6 +154,7 @@ class PhoneCall:
     _marks: list[tuple[int, str]] = field(default_factory=list)  # (received bytes when it came, name)
     _voice: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     _voice_at: int = 0
+    _loop_voice: bool = False
     _started_at: float = 0.0
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -198,10 +199,12 @@ class PhoneCall:
 
     # -- the caller's side -----------------------------------------------------------
 
-    def say(self, samples_48k: np.ndarray) -> float:
-        """Speak ``samples`` (a 48 kHz fixture) from the next frame on; return when that frame goes out."""
+    def say(self, samples_48k: np.ndarray, *, loop: bool = False) -> float:
+        """Speak ``samples`` (a 48 kHz fixture, over and over with ``loop``) from the next frame on;
+        return when that frame goes out."""
         self._voice = to_8k(samples_48k)
         self._voice_at = 0
+        self._loop_voice = loop
         return self._started_at + (self.sent_frames + 1) * FRAME_SECONDS
 
     async def _talk(self) -> None:
@@ -211,6 +214,8 @@ class PhoneCall:
         while self.closed_at is None:
             due = self._started_at + self.sent_frames * FRAME_SECONDS
             await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if self._loop_voice and self._voice_at >= self._voice.size:
+                self._voice_at = 0
             chunk = self._voice[self._voice_at : self._voice_at + FRAME]
             self._voice_at += FRAME
             if chunk.size < FRAME:
