@@ -104,8 +104,11 @@ async def open_stream(asgi_app, path: str) -> tuple[bool, int | None, WebsocketC
     communicator = WebsocketCommunicator(asgi_app, path)  # no Origin header, as Twilio
     communicator.scope["client"] = ("127.0.0.1", 46000)
     connected, code = await communicator.connect(timeout=5)
-    if connected:
-        closing = await communicator.receive_output(timeout=5)
+    if connected:  # refusals accept, then close at once
+        try:
+            closing = await communicator.receive_output(timeout=1)
+        except TimeoutError:
+            return True, None, communicator  # kept open: served
         if closing["type"] == "websocket.close":
             return False, closing.get("code"), communicator
     return connected, code, communicator

@@ -202,19 +202,18 @@ class SignallingConsumer(SessionConsumer):
         endpoint = await self.endpoint_for(self.scope["url_route"]["kwargs"]["endpoint"], user)
         if endpoint is None:
             return
-        await self.open_session(endpoint, user, self._send_from_session)
-        assert self.session is not None
+        session = await self.open_session(endpoint, user, self._send_from_session)
         await self.accept()
         await self.send_json(
             {
                 "type": "session",
-                "session": self.session.id,
+                "session": session.id,
                 "endpoint": endpoint.slug,
                 "mode": endpoint.mode,
                 "modality": endpoint.modality,
                 "time_limit": endpoint.time_limit,
-                "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(self.session.id, user)}/",
-                "ice_servers": self.session.ice_servers,
+                "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(session.id, user)}/",
+                "ice_servers": session.ice_servers,
                 "ice_transport_policy": conf.get("ICE_TRANSPORT_POLICY"),
                 "transports": page_transports(endpoint.mode, endpoint.modality),
             }
