@@ -6,8 +6,8 @@
 One daphne process (``bench.settings``) serves ``bench-echo``, a ``ReplyOnPause``
 that plays each utterance back. For each transport in turn, a load generator in
 its own process (``bench/transports_load.py``, so its CPU is not the server's)
-opens K sessions whose caller says a sentence, then is silent 2.5 s, over and
-over; after a warm-up, the server process's CPU time (user + system, every
+opens K sessions whose caller says a sentence, then is silent 4.5 s (the echo
+plays it back whole meanwhile), over and over; after a warm-up, the server process's CPU time (user + system, every
 thread: the event loop, aiortc's codec threads, the worker pool running the
 VAD's resampling and the reply) is read over a window.
 
@@ -18,7 +18,11 @@ decoded; Twilio: base64 JSON around μ-law), the VAD, the reply, and sending it
 resampling 48 kHz stereo to the client's rate and encoding; nothing between
 replies). Not included: TLS (the loopback sockets are plain; a deployment adds
 it on the websocket, and DTLS-SRTP is already in the WebRTC row), the client's
-work, and the channel layer's outputs (the echo publishes none).
+work, and the channel layer's outputs (the echo publishes none). The server's
+CPU with no session (measured over a window first) is taken off, so a row is
+what K sessions add, divided by K. Each transport is measured ``--rounds``
+times, in turn with the others, so that they share the machine's load of the
+moment; the median is printed, with the range.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -59,6 +64,8 @@ def measure(url: str, server: psutil.Process, transport: str, sessions: int, war
             raise RuntimeError(f"the load generator for {transport} did not start: {line!r}")
         time.sleep(warmup)
         generator = psutil.Process(load.pid)
+        load.stdin.write("window\n")
+        load.stdin.flush()
         server_before, load_before, started = cpu_seconds(server), cpu_seconds(generator), time.monotonic()
         time.sleep(window)
         elapsed = time.monotonic() - started
@@ -79,26 +86,46 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=4, help="conversations at once on each transport")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--window", type=float, default=20.0, help="seconds measured")
+    parser.add_argument("--rounds", type=int, default=2, help="times each transport is measured")
     parser.add_argument("--transports", nargs="*", default=list(TRANSPORTS), choices=TRANSPORTS)
     args = parser.parse_args()
     print(
-        f"{args.sessions} sessions a transport, {args.window:g} s measured after {args.warmup:g} s; "
-        f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
+        f"{args.sessions} sessions a transport, {args.window:g} s measured after {args.warmup:g} s, "
+        f"{args.rounds} rounds; machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
     )
-    rows = []
+    per_session: dict[str, list[float]] = {t: [] for t in args.transports}
+    generator: dict[str, list[float]] = {t: [] for t in args.transports}
+    heard: dict[str, list[float]] = {t: [] for t in args.transports}
     with serve(SETTINGS, "bench-transports") as (url, process):
         server = psutil.Process(process.pid)
-        for n, transport in enumerate(args.transports, start=2):
-            server_cpu, load_cpu, result = measure(url, server, transport, args.sessions, args.warmup, args.window, n)
-            rows.append((transport, server_cpu / args.sessions, load_cpu, result))
-    baseline = rows[0][1] if rows else 0.0
+        before = cpu_seconds(server)
+        time.sleep(args.window)
+        idle = (cpu_seconds(server) - before) / args.window
+        n = 1
+        for _ in range(args.rounds):
+            for transport in args.transports:
+                n += 1
+                server_cpu, load_cpu, result = measure(
+                    url, server, transport, args.sessions, args.warmup, args.window, n
+                )
+                per_session[transport].append((server_cpu - idle) / args.sessions)
+                generator[transport].append(load_cpu)
+                heard[transport] += result["heard"]
+    first = args.transports[0]
+    baseline = statistics.median(per_session[first])
+    print(f"\nthe server with no session: {idle * 100:.1f} % of a core (taken off below)")
     print(
-        f"\n{'transport':<20} {'server CPU/session':>19} {'vs ' + rows[0][0]:>10} {'generator CPU':>14}  heard (s) per session"
+        f"{'transport':<20} {'server CPU/session':>19} {'(range)':>11} {'vs ' + first:>10} {'generator':>10}"
+        f"  audio heard per session in {args.window:g} s (median)"
     )
-    for transport, per_session, load_cpu, result in rows:
-        ratio = per_session / baseline if baseline else float("nan")
-        heard = ", ".join(f"{h:.1f}" for h in result["heard"])
-        print(f"{transport:<20} {per_session * 100:>17.1f} % {ratio:>9.2f}x {load_cpu * 100:>12.0f} %  {heard}")
+    for transport in args.transports:
+        values = per_session[transport]
+        median = statistics.median(values)
+        spread = f"{min(values) * 100:.1f}-{max(values) * 100:.1f}"
+        print(
+            f"{transport:<20} {median * 100:>17.1f} % {spread:>11} {median / baseline:>9.2f}x "
+            f"{statistics.median(generator[transport]) * 100:>8.0f} %  {statistics.median(heard[transport]):.1f} s"
+        )
     print(f"\nmachine load after: {os.getloadavg()[0]:.2f}")
 
 

@@ -1,13 +1,15 @@
 """The load generator of ``bench/transports.py``, in its own process: K conversations on one transport.
 
-Each session talks to a ``ReplyOnPause`` echo: a spoken sentence, then 2.5 s of
+Each session talks to a ``ReplyOnPause`` echo: a spoken sentence, then 4.5 s of
 silence, over and over, so the server hears speech, detects each pause and plays
-each utterance back. Transports: ``webrtc`` (as a browser sends, Opus DTX while
+each utterance back whole before the next (no barge-in: every transport does the
+same work). Transports: ``webrtc`` (as a browser sends, Opus DTX while
 silent), ``webrtc-every-frame`` (no DTX), ``websocket-pcm16`` (16 kHz),
 ``websocket-mulaw`` (8 kHz) and ``twilio`` (the simulated Twilio of
 tests/twilio_peer.py). It talks to its parent on stdout, one JSON object a line:
-``{"event": "up"}`` once every session is connected, then, after the parent
-writes a line on stdin, what each session heard, and it hangs up.
+``{"event": "up"}`` once every session is connected; the parent writes a line
+on stdin when its window starts and another when it ends; then what each session
+heard in the window, and it hangs up.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ WEBSOCKET_FORMATS = {"websocket-pcm16": ("pcm16", 16000), "websocket-mulaw": ("m
 
 
 def conversation() -> np.ndarray:
-    return np.concatenate([speech.speech(), speech.silence(2.5)])
+    return np.concatenate([speech.speech(), speech.silence(4.5)])
 
 
 async def open_client(url: str, endpoint: str, transport: str, address: str) -> RtcClient:
@@ -55,6 +57,11 @@ async def open_call(url: str, endpoint: str) -> PhoneCall:
     return call
 
 
+def heard(peer: RtcClient | PhoneCall) -> float:
+    """Seconds of reply audio the peer has received (heard, for the phone) so far."""
+    return peer.heard_seconds() if isinstance(peer, PhoneCall) else peer.audio.audible_seconds()
+
+
 async def run(url: str, endpoint: str, transport: str, sessions: int, address: str) -> None:
     if transport == "twilio":
         peers: list[Any] = [await open_call(url, endpoint) for _ in range(sessions)]
@@ -62,15 +69,10 @@ async def run(url: str, endpoint: str, transport: str, sessions: int, address: s
         peers = [await open_client(url, endpoint, transport, address) for _ in range(sessions)]
     print(json.dumps({"event": "up"}), flush=True)
     await asyncio.to_thread(sys.stdin.readline)
-    if transport == "twilio":
-        heard = [call.heard_seconds() for call in peers]
-        turns: list[int | None] = [None for _ in peers]  # a phone line carries no events
-        replies = [len(call.events("mark")) for call in peers]  # here: reply chunks played
-    else:
-        heard = [client.audio.audible_seconds() for client in peers]
-        turns = [client.events().count("pause_detected") for client in peers]
-        replies = [client.events().count("playback_done") for client in peers]
-    print(json.dumps({"event": "result", "heard": heard, "turns": turns, "replies": replies}), flush=True)
+    before = [heard(peer) for peer in peers]
+    await asyncio.to_thread(sys.stdin.readline)
+    during = [heard(peer) - was for peer, was in zip(peers, before, strict=True)]
+    print(json.dumps({"event": "result", "heard": during}), flush=True)
     for peer in peers:
         if transport == "twilio":
             await peer.hang_up()

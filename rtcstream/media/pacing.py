@@ -15,11 +15,16 @@ class Pacer:
     producer) the schedule restarts from now instead of bursting to catch up;
     the index then jumps by the frames the gap would have held, so timestamps
     keep following the wall clock.
+
+    ``lead`` (seconds): at the start, and after each such gap, that much is due
+    at once, so a receiver that plays what arrives (a websocket's far end) holds
+    it ahead and a late packet leaves no gap.
     """
 
-    def __init__(self, period: float, resync: float = 0.1) -> None:
+    def __init__(self, period: float, resync: float = 0.1, lead: float = 0.0) -> None:
         self.period = period
         self.resync = resync
+        self.lead = lead
         self._start: float | None = None
         self._index = -1
 
@@ -41,7 +46,7 @@ class Pacer:
     async def next(self) -> int:
         now = time.monotonic()
         if self._start is None:
-            self._start = now
+            self._start = now - self.lead
             self._index = 0
             return 0
         self._index += 1
@@ -49,6 +54,7 @@ class Pacer:
         if now - due > self.resync:
             # Skip the frames the gap held: their time has passed.
             self._index = int((now - self._start) / self.period)
+            self._start -= self.lead
         else:
             await asyncio.sleep(max(0.0, due - now))
         return self._index

@@ -109,7 +109,14 @@ class AudioOutputTrack(OutputTrack):
 
     kind = "audio"
 
-    def __init__(self, max_buffer: float = 0.5, *, idle_frames: bool = True, frame_period: float = AUDIO_PTIME) -> None:
+    def __init__(
+        self,
+        max_buffer: float = 0.5,
+        *,
+        idle_frames: bool = True,
+        frame_period: float = AUDIO_PTIME,
+        lead: float = 0.0,
+    ) -> None:
         super().__init__()
         self.max_buffer = max_buffer
         self.idle_frames = idle_frames
@@ -120,7 +127,7 @@ class AudioOutputTrack(OutputTrack):
         self._marks: collections.deque[tuple[int, Callable[[], None]]] = collections.deque()
         self._clears = 0  # how many times clear() ran: a put() that waited across one drops its chunk
         self._converter = OutputConverter()
-        self._pacer = Pacer(frame_period)  # real time; tests run it faster
+        self._pacer = Pacer(frame_period, lead=lead)  # real time (tests run it faster), ``lead`` ahead
         self._encoder: OpusPacketEncoder | None = None
         self._dtx = False
         self._idle = True

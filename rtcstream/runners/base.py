@@ -6,7 +6,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -21,6 +21,7 @@ from rtcstream.reasons import CloseReason
 
 if TYPE_CHECKING:
     from rtcstream.endpoints.resolution import Endpoint
+    from rtcstream.transports.table import TransportKind
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -45,6 +46,7 @@ class MediaOptions:
     fps: float = 30.0  # generated video
     audio_buffer: float = 0.5  # AUDIO_BUFFER_SECONDS
     idle_frames: bool = True  # AUDIO_IDLE_FRAMES
+    audio_lead: float = 0.0  # seconds of a reply sent ahead of real time (its transport's)
     color: Color = DEFAULT_COLOR  # the channel order of video frames user code sees
 
     @classmethod
@@ -59,8 +61,12 @@ class MediaOptions:
             color=endpoint.spec.color,
         )
 
+    def for_transport(self, kind: TransportKind) -> MediaOptions:
+        """These options on the transport ``kind``: silence between replies only where it carries it, and its lead."""
+        return replace(self, idle_frames=self.idle_frames and kind.idle_audio, audio_lead=kind.audio_lead)
+
     def audio_track(self) -> AudioOutputTrack:
-        return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames)
+        return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames, lead=self.audio_lead)
 
 
 class RunnerContext(HandlerContext, Protocol):

@@ -16,7 +16,6 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 from rtcstream import conf
@@ -187,9 +186,7 @@ class Session:
             await self._seat.take()
             spec = self.endpoint.spec
             handler = spec.new_handler(self.endpoint.handler_options)
-            media = MediaOptions.for_endpoint(self.endpoint)
-            if not transport.kind.idle_audio:
-                media = replace(media, idle_frames=False)
+            media = MediaOptions.for_endpoint(self.endpoint).for_transport(transport.kind)
             self.runner = spec.kind.runner(handler, self.context, media)
             self.context.audio_output = self.runner.audio_output()
             async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):

@@ -21,6 +21,7 @@ class TransportKind:
     serves: frozenset[tuple[str, str]]  # (mode, modality) pairs it can carry; None of the others
     formats: tuple[AudioFormat, ...]  # the audio formats on the wire; empty: negotiated in the SDP
     idle_audio: bool  # whether the server sends silence between replies (AUDIO_IDLE_FRAMES applies)
+    audio_lead: float  # seconds of each reply sent at once, ahead of real time (the far end buffers them)
     requested_by: str  # what the client sends to use it
 
     def can_serve(self, mode: str, modality: str) -> bool:
@@ -36,15 +37,18 @@ WEBRTC = TransportKind(
     frozenset({(mode, modality) for mode in ("send-receive", "send", "receive") for modality in ("audio", "video")}),
     (),
     idle_audio=True,
+    audio_lead=0.0,  # the browser's jitter buffer sizes itself to the RTP stream
     requested_by="an 'offer' message",
 )
-# Frames only go out when there is something to hear: a page or a phone plays what arrives.
+# Frames only go out when there is something to hear: a page or a phone plays what arrives, and holds
+# the lead ahead, so a frame a little late on the way (TCP, the internet) leaves no gap.
 WEBSOCKET = TransportKind(
     "websocket",
     "audio over the signalling websocket",
     AUDIO_ONLY,
     BROWSER_FORMATS,
     idle_audio=False,
+    audio_lead=0.1,
     requested_by="a 'media' message",
 )
 TWILIO = TransportKind(
@@ -53,6 +57,7 @@ TWILIO = TransportKind(
     AUDIO_ONLY,
     (MULAW_8K,),
     idle_audio=False,
+    audio_lead=0.1,
     requested_by="Twilio's 'start' message",
 )
 TRANSPORTS: tuple[TransportKind, ...] = (WEBRTC, WEBSOCKET, TWILIO)
