@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-capacity bench-browser clean
+.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-capacity bench-browser bench-transports clean
 
 # Layers (requirements/): the demo site (rtcstream with its extras), then the tests and linters,
 # then the benches; every one installed at the versions CI tested (constraints.txt).
@@ -82,6 +82,10 @@ bench-playout: $(VENV)/.bench system
 ## Sessions one and two daphne workers hold (audio echo, 640x480 video) against bare aiortc; where the time goes
 bench-capacity: $(VENV)/.bench
 	$(PY) bench/capacity.py $(CAPACITY_ARGS)
+
+## Server CPU of a conversation on each transport: WebRTC, audio over the websocket, a Twilio call (~2 min)
+bench-transports: $(VENV)/.bench system
+	$(PY) bench/transports.py $(TRANSPORTS_ARGS)
 
 clean:
 	rm -rf $(VENV) test-output db.sqlite3 .bench

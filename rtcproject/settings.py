@@ -126,6 +126,8 @@ RTCSTREAM = {
     ),
     # Addresses of the reverse proxies in front of the workers (deploy/nginx.conf), comma-separated.
     "TRUSTED_PROXIES": [p for p in os.environ.get("RTCSTREAM_TRUSTED_PROXIES", "").split(",") if p],
+    # Phone calls: a Twilio number's "A call comes in" webhook is https://<host>/rtcstream/twilio/talk-echo/.
+    "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
 }
 
 LOGGING = {

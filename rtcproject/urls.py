@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("rtcstream/", include("rtcstream.urls")),  # Twilio's incoming-call webhook
     path("", include("rtcproject.pages")),
 ]

@@ -83,6 +83,20 @@ DEFAULTS: dict[str, Any] = {
     # between replies goes out as DTX too (rtcstream.media.tracks). False: every
     # frame is sent, both ways.
     "AUDIO_DTX": True,
+    # Whether a page may carry its audio on its signalling websocket (a "media" message instead
+    # of an offer: PCM16 or μ-law frames) when WebRTC cannot connect (docs/protocol.md).
+    "WEBSOCKET_AUDIO": True,
+    # Phone calls through Twilio Media Streams (docs/guide.md, "Phone calls (Twilio)"). The
+    # account's auth token checks the X-Twilio-Signature of the incoming-call webhook; None:
+    # phone calls are off (the webhook answers 404, stream sockets are refused with 4404).
+    "TWILIO_AUTH_TOKEN": None,
+    # The base of the stream URL the webhook's TwiML names ("wss://voice.example.com");
+    # None: wss:// and the webhook request's host (docs/deploy.md).
+    "TWILIO_STREAM_URL": None,
+    # Seconds the stream URL's token is good for; it is good for one socket only, as
+    # recorded in this Django cache (shared across workers only if the cache is: docs/security.md).
+    "TWILIO_TOKEN_MAX_AGE": 60,
+    "TWILIO_TOKEN_CACHE": "default",
     # URL prefix of the websocket routes (without slashes).
     "WS_PREFIX": "ws/rtcstream",
 }

@@ -79,4 +79,6 @@ RTCSTREAM = {
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.
     "MAX_SOCKETS_PER_CLIENT": 32,
+    # Phone calls from the simulated Twilio (tests/twilio_peer.py), which signs with this token.
+    "TWILIO_AUTH_TOKEN": "test-twilio-auth-token",
 }

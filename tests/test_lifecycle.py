@@ -212,24 +212,27 @@ async def test_server_shutdown_during_negotiation_ends_the_session(asgi_app, soc
     assert (row.state, row.end_reason) == ("ended", "server_shutdown")
 
 
-ACTIONS = ["stop", "close", "terminate", "ping", "candidate"]
+ACTIONS = ["stop", "close", "terminate", "ping", "candidate", "audio"]
+# A WebRTC offer, or audio over the websocket (docs/protocol.md, section 4): the lifecycle is one.
+MEDIA_REQUEST = {"type": "media", "transport": "websocket", "codec": "pcm16", "rate": 16000}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     admission_delay=st.sampled_from([0.0, 0.02, 0.1]),
+    websocket_audio=st.booleans(),
     steps=st.lists(
         st.tuples(st.sampled_from([0.0, 0.0, 0.005, 0.03, 0.1]), st.sampled_from(ACTIONS)), min_size=1, max_size=4
     ),
 )
 async def test_any_interleaving_of_offer_stop_close_and_terminate_leaves_nothing(
-    asgi_app, offer_sdp, slow_admission, errors, admission_delay, steps
+    asgi_app, offer_sdp, slow_admission, errors, admission_delay, websocket_audio, steps
 ):
     slow_admission.delay = admission_delay
     socket = Socket(asgi_app, "t-echo-one")
     await socket.open()
     try:
-        await socket.send({"type": "offer", "sdp": offer_sdp})
+        await socket.send(MEDIA_REQUEST if websocket_audio else {"type": "offer", "sdp": offer_sdp})
         for delay, action in steps:
             if delay:
                 await asyncio.sleep(delay)
@@ -242,6 +245,8 @@ async def test_any_interleaving_of_offer_stop_close_and_terminate_leaves_nothing
                 await terminate(socket)
             elif action == "ping":
                 await socket.send({"type": "ping"})
+            elif action == "audio":
+                await socket.communicator.send_to(bytes_data=b"\x01\x00" * 320)
             else:
                 await socket.send({"type": "candidate", "candidate": None})
     finally:

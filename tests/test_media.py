@@ -90,6 +90,32 @@ async def test_pacer_follows_the_clock_and_resyncs_after_a_gap():
     assert index >= 45  # the frames the gap held were skipped, not burst out
 
 
+async def test_a_pacer_lead_is_due_at_once_at_the_start_and_after_each_gap(monkeypatch):
+    """What a websocket transport sends at the start of a reply: 100 ms at once, then real time."""
+    from types import SimpleNamespace
+
+    from rtcstream.media import pacing
+
+    clock = SimpleNamespace(now=100.0, slept=[])
+
+    async def sleep(seconds: float) -> None:
+        clock.slept.append(round(seconds, 6))
+        clock.now += seconds
+
+    monkeypatch.setattr(pacing, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr(pacing, "asyncio", SimpleNamespace(sleep=sleep))
+    pacer = Pacer(0.02, lead=0.1)
+    for _ in range(9):
+        await pacer.next()
+    assert clock.slept == [0.0] * 5 + [0.02] * 3  # the first frame, 5 of lead, then one every 20 ms
+    clock.now += 0.5  # nothing to send for a while
+    clock.slept.clear()
+    for _ in range(9):
+        await pacer.next()
+    assert clock.slept[:4] == [0.0] * 4 and clock.slept[-2:] == [0.02, 0.02]
+    assert Pacer(0.02).lead == 0.0  # WebRTC's: none
+
+
 async def test_audio_track_pads_partial_frames_and_ends_after_playout():
     track = AudioOutputTrack(max_buffer=1.0)
     await track.put((48000, tone(440, 0.05, 48000)))  # 2.5 frames

@@ -221,7 +221,7 @@ async def test_a_hang_up_the_sender_notices_first_is_a_disconnect_not_a_media_er
     (1 hang-up in ~160 was logged as media_error): the session looks at the transport."""
     from rtcstream.session.lifecycle import Session
 
-    on_state = Session._on_connection_state
+    on_state = Session.on_media_state
 
     def late(self, state):  # the connection's "closed" arrives after the sender's grace
         if state == "closed":
@@ -229,7 +229,7 @@ async def test_a_hang_up_the_sender_notices_first_is_a_disconnect_not_a_media_er
         else:
             on_state(self, state)
 
-    monkeypatch.setattr(Session, "_on_connection_state", late)
+    monkeypatch.setattr(Session, "on_media_state", late)
     async with await RtcClient.connect(asgi_app, "t-echo") as client:
         await client.start(audio=ArrayAudioTrack(tone(440, 5.0, 48000)))
         await client.wait_for_audio(seconds=0.3)

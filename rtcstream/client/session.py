@@ -13,7 +13,9 @@ from aiortc.mediastreams import MediaStreamTrack
 from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
 from rtcstream.client.sinks import AudioSink, VideoSink, record_audio, record_video
 from rtcstream.client.transports import CommunicatorTransport, WebsocketTransport
+from rtcstream.client.websocket_audio import WebsocketAudioLink
 from rtcstream.relay.ice_servers import ice_configuration
+from rtcstream.transports.formats import AudioFormat, Codec
 
 
 def media_kinds(modality: str) -> tuple[str, ...]:
@@ -39,6 +41,7 @@ class RtcClient:
         self.pc: RTCPeerConnection | None = None
         # What to answer the server's ``send_input`` with (the page's current inputs); None: leave it unanswered.
         self.answer_inputs: Callable[[], Sequence[Any]] | None = None
+        self.link: WebsocketAudioLink | None = None  # the audio, when it goes over the signalling socket
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -101,7 +104,11 @@ class RtcClient:
 
     async def _read(self, transport: Any, into: list[dict[str, Any]]) -> None:
         while True:
-            message = await transport.receive_json()
+            message = await transport.receive()
+            if isinstance(message, bytes):
+                if self.link is not None:
+                    self.link.received(message)
+                continue
             async with self._changed:
                 into.append(message if message is not None else {"type": "socket_closed"})
                 self._changed.notify_all()
@@ -183,8 +190,16 @@ class RtcClient:
         trickle: bool = False,
         ice_transport_policy: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        transport: str = "webrtc",
+        codec: Codec = "pcm16",
+        rate: int = 16000,
     ) -> None:
         """Open the outputs socket, offer, and wait for the answer (``RtcError`` if refused).
+
+        ``transport="websocket"`` sends a ``media`` message instead of an offer and
+        carries the audio on the signalling socket as 20 ms frames of ``codec`` at
+        ``rate`` (docs/protocol.md, "Audio over the websocket"); what comes back is
+        recorded in ``audio`` as WebRTC audio is.
 
         The directions follow the endpoint's mode: local tracks are sent when it
         receives, and a receive-only section is added for what it sends.
@@ -196,6 +211,9 @@ class RtcClient:
         if self.outputs_socket is None:
             self.outputs_socket = await self._open_outputs(self.session["outputs"])
             self._tasks.append(asyncio.ensure_future(self._read(self.outputs_socket, self.outputs)))
+        if transport == "websocket":
+            await self._start_websocket_audio(audio, AudioFormat(codec, rate), inputs, timeout)
+            return
         policy = ice_transport_policy or self.session.get("ice_transport_policy") or "all"
         self.pc = pc = RTCPeerConnection(ice_configuration(self.session.get("ice_servers") or [], policy))
         pc.on("track", self._on_track)
@@ -220,22 +238,38 @@ class RtcClient:
         if trickle:
             candidates = [m.group(1) for m in CANDIDATE_LINE.finditer(sdp) if m.group(1).startswith("candidate:")]
             sdp = CANDIDATE_LINE.sub("", sdp).replace("\r\n\r\n", "\r\n")
-        answers_before = len([m for m in self.messages if m["type"] in ("answer", "error")])
+        answers_before = len([m for m in self.messages if m["type"] in ("media", "answer", "error")])
         await self.send({"type": "offer", "sdp": sdp, **({"inputs": list(inputs)} if inputs is not None else {})})
         half = len(candidates) // 2
         for candidate in candidates[:half]:
             await self.send({"type": "candidate", "candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0})
-        reply = await self.wait_until(
-            lambda: next(iter([m for m in self.messages if m["type"] in ("answer", "error")][answers_before:]), None),
-            timeout,
-        )
-        if reply["type"] == "error":
-            raise RtcError(reply["code"], reply["message"])
+        reply = await self._reply(answers_before, timeout)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
         for candidate in candidates[half:]:
             await self.send({"type": "candidate", "candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0})
         if trickle:
             await self.send({"type": "candidate", "candidate": "", "sdpMid": "0", "sdpMLineIndex": 0})
+
+    async def _start_websocket_audio(
+        self, audio: MediaStreamTrack | None, audio_format: AudioFormat, inputs: Sequence[Any] | None, timeout: float
+    ) -> None:
+        replies_before = len([m for m in self.messages if m["type"] in ("media", "answer", "error")])
+        request = {"type": "media", "transport": "websocket", "codec": audio_format.codec, "rate": audio_format.rate}
+        await self.send({**request, **({"inputs": list(inputs)} if inputs is not None else {})})
+        await self._reply(replies_before, timeout)
+        self.link = link = WebsocketAudioLink(audio_format, self.signalling.send_bytes, self.audio, self._notify)
+        if audio is not None and self.session["mode"] in ("send", "send-receive"):
+            self._tasks.append(asyncio.ensure_future(link.send(audio)))
+
+    async def _reply(self, before: int, timeout: float) -> dict[str, Any]:
+        """The next ``answer`` (or ``media``) after the first ``before``; ``RtcError`` for an ``error``."""
+        replies = ("answer", "media", "error")
+        reply: dict[str, Any] = await self.wait_until(
+            lambda: next(iter([m for m in self.messages if m["type"] in replies][before:]), None), timeout
+        )
+        if reply["type"] == "error":
+            raise RtcError(reply["code"], reply["message"])
+        return reply
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":

@@ -14,7 +14,8 @@ _ports = itertools.count(40000)
 
 class Transport(Protocol):
     async def send_json(self, message: dict[str, Any]) -> None: ...
-    async def receive_json(self) -> dict[str, Any] | None: ...  # None when the socket closed
+    async def send_bytes(self, data: bytes) -> None: ...
+    async def receive(self) -> dict[str, Any] | bytes | None: ...  # a JSON message, a binary frame, None: closed
     async def close(self) -> None: ...
 
 
@@ -40,11 +41,15 @@ class WebsocketTransport:
     async def send_text(self, text: str) -> None:
         await self.socket.send(text)
 
-    async def receive_json(self) -> dict[str, Any] | None:
+    async def send_bytes(self, data: bytes) -> None:
+        await self.socket.send(data)
+
+    async def receive(self) -> dict[str, Any] | bytes | None:
         import websockets
 
         try:
-            return json.loads(await self.socket.recv())
+            frame = await self.socket.recv()
+            return frame if isinstance(frame, bytes) else json.loads(frame)
         except websockets.ConnectionClosed as closed:
             self.close_code = closed.rcvd.code if closed.rcvd is not None else None
             return None
@@ -79,11 +84,16 @@ class CommunicatorTransport:
     async def send_text(self, text: str) -> None:
         await self.communicator.send_to(text_data=text)
 
-    async def receive_json(self) -> dict[str, Any] | None:
+    async def send_bytes(self, data: bytes) -> None:
+        await self.communicator.send_to(bytes_data=data)
+
+    async def receive(self) -> dict[str, Any] | bytes | None:
         message = await self.communicator.output_queue.get()
         if message["type"] == "websocket.close":
             self.close_code = message.get("code")
             return None
+        if message.get("bytes") is not None:
+            return bytes(message["bytes"])
         return json.loads(message["text"])
 
     async def close(self) -> None:

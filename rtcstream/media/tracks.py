@@ -116,6 +116,7 @@ class AudioOutputTrack(OutputTrack):
         idle_frames: bool = True,
         frame_period: float = AUDIO_PTIME,
         clock: MediaClock | None = None,
+        lead: float = 0.0,
     ) -> None:
         super().__init__()
         self.max_buffer = max_buffer
@@ -127,12 +128,14 @@ class AudioOutputTrack(OutputTrack):
         self._marks: collections.deque[tuple[int, Callable[[], None]]] = collections.deque()
         self._clears = 0  # how many times clear() ran: a put() that waited across one drops its chunk
         self._converter = OutputConverter()
-        self._pacer = Pacer(frame_period, clock=clock)  # real time; tests run it faster
+        self._pacer = Pacer(frame_period, clock=clock, lead=lead)  # real time (tests run it faster), ``lead`` ahead
         self._encoder: OpusPacketEncoder | None = None
         self._dtx = False
         self._idle = True
         self._silent_frames = 0  # silent frames in a row since the last reply
         self._quiet_until: float | None = None  # after a DTX packet: send nothing until then, or a reply
+        # Called as the frame holding each chunk's last sample is made (a websocket transport's marks).
+        self.chunk_listener: Callable[[], None] | None = None
 
     @property
     def buffered_seconds(self) -> float:
@@ -159,6 +162,8 @@ class AudioOutputTrack(OutputTrack):
         self._queued += samples.size
         self._put_total += samples.size
         self._changed.set()
+        if self.chunk_listener is not None:
+            self.mark(self.chunk_listener)
 
     def mark(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the audio queued so far has been sent (at the next frame if none is).
@@ -171,7 +176,10 @@ class AudioOutputTrack(OutputTrack):
             self._marks.append((self._put_total, callback))
 
     def clear(self) -> float:
-        """Drop everything queued (barge-in); return how many seconds were dropped."""
+        """Drop everything queued (barge-in); return how many seconds were dropped.
+
+        Listeners of the track's ``clear`` event hear it (a websocket transport tells the far end).
+        """
         dropped = self.buffered_seconds
         self._chunks.clear()
         self._taken_total += self._queued  # as if played: later marks count from here
@@ -180,6 +188,7 @@ class AudioOutputTrack(OutputTrack):
         self._clears += 1
         self._converter.reset()
         self._changed.set()
+        self.emit("clear", dropped)
         return dropped
 
     def _take(self) -> np.ndarray:

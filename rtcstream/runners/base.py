@@ -6,7 +6,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -22,6 +22,7 @@ from rtcstream.reasons import CloseReason
 
 if TYPE_CHECKING:
     from rtcstream.endpoints.resolution import Endpoint
+    from rtcstream.transports.table import TransportKind
 
 logger = logging.getLogger("rtcstream.runners")
 
@@ -46,6 +47,7 @@ class MediaOptions:
     fps: float = 30.0  # generated video
     audio_buffer: float = 0.5  # AUDIO_BUFFER_SECONDS
     idle_frames: bool = True  # AUDIO_IDLE_FRAMES
+    audio_lead: float = 0.0  # seconds of a reply sent ahead of real time (its transport's)
     color: Color = DEFAULT_COLOR  # the channel order of video frames user code sees
 
     @classmethod
@@ -60,8 +62,14 @@ class MediaOptions:
             color=endpoint.spec.color,
         )
 
+    def for_transport(self, kind: TransportKind) -> MediaOptions:
+        """These options on the transport ``kind``: silence between replies only where it carries it, and its lead."""
+        return replace(self, idle_frames=self.idle_frames and kind.idle_audio, audio_lead=kind.audio_lead)
+
     def audio_track(self, clock: MediaClock | None = None) -> AudioOutputTrack:
-        return AudioOutputTrack(max_buffer=self.audio_buffer, idle_frames=self.idle_frames, clock=clock)
+        return AudioOutputTrack(
+            max_buffer=self.audio_buffer, idle_frames=self.idle_frames, clock=clock, lead=self.audio_lead
+        )
 
 
 class RunnerContext(HandlerContext, Protocol):

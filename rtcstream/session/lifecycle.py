@@ -1,10 +1,12 @@
-"""One WebRTC session's life, from offer to close: its states, its timers, and one teardown.
+"""One session's life, from offer to close: its states, its timers, and one teardown.
 
 A session knows nothing of Channels: the consumer hands it a callback that
 sends a message on the signalling socket and one that publishes to the
 outputs socket. Its parts each do one job: the ``Seat`` (admission), the
-``Negotiation`` (peer connection, offer, answer, candidates), the
-``OutputsPipeline`` and the ``SessionContext`` its runner and handler use.
+media transport (``rtcstream.transports.base.MediaTransport``: the
+``Negotiation``'s peer connection, offer, answer and candidates, or audio on a
+websocket), the ``OutputsPipeline`` and the ``SessionContext`` its runner and
+handler use.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rtcstream.session.sdp import check_offer
 from rtcstream.session.states import ENDING, TRANSITIONS, InvalidTransition, SessionState
 from rtcstream.signalling import protocol
 from rtcstream.signalling.protocol import Candidate, Offer, ProtocolError
+from rtcstream.transports.base import MediaTransport
 
 logger = logging.getLogger("rtcstream.session")
 
@@ -78,12 +81,13 @@ class Session:
             send=send,
             publish=publish,
             close=self.close,
-            media_connected=lambda: self._negotiation.connected(),
+            media_connected=lambda: self.transport.connected(),
             tasks=self._tasks,
         )
         self._events = self.context.events
         self._seat = Seat(runtime, endpoint, self.id, {"user": user, "client": client})
-        self._negotiation = Negotiation(self.id, self.ice_servers, self._on_connection_state, self._events.put)
+        self._negotiation = Negotiation(self.id, self.ice_servers, self.on_media_state, self._events.put)
+        self.transport: MediaTransport = self._negotiation  # WebRTC, unless the client asks for another
         runtime.track(self)
 
     @property
@@ -108,21 +112,48 @@ class Session:
         Raises ``ProtocolError`` at once, before any slot is held, for an offer in
         the wrong state or one whose SDP lacks what DTLS and ICE need.
         """
+        self._check_new()
+        check_offer(offer.sdp)
+        self._negotiation.take_offer(offer.sdp)
+        self._begin(self._negotiation, offer.inputs)
+
+    def open_media(self, transport: MediaTransport, inputs: tuple[Any, ...] | None = None) -> None:
+        """Carry the media over ``transport`` (audio on a websocket) instead of WebRTC; its
+        reply (``media``), or the refusal, goes out as a message, as an answer would.
+
+        Raises ``ProtocolError`` at once, before any slot is held, in the wrong state
+        or when the transport cannot carry this endpoint's mode and modality.
+        """
+        self._check_new()
+        kind, endpoint = transport.kind, self.endpoint
+        if not kind.can_serve(endpoint.mode, endpoint.modality):
+            raise ProtocolError(
+                "unsupported_transport",
+                f"This endpoint is {endpoint.mode} {endpoint.modality}: {kind.label} carries audio only "
+                "(send-receive or send); use WebRTC.",
+            )
+        self._begin(transport, inputs)
+
+    def _check_new(self) -> None:
         if self.state in (SessionState.NEGOTIATING, SessionState.REFUSING):
             raise ProtocolError("invalid_state", "An offer is already being answered.")
         if self.state is not SessionState.NEW:
             raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {self.state.value}.")
-        check_offer(offer.sdp)
+
+    def _begin(self, transport: MediaTransport, inputs: tuple[Any, ...] | None) -> None:
         self._move(SessionState.NEGOTIATING)
-        if offer.inputs is not None:
-            self.context.set_page_inputs(offer.inputs)
+        self.transport = transport
+        if inputs is not None:
+            self.context.set_page_inputs(inputs)
         self._negotiating = self.loop.create_task(
-            self._negotiate(offer.sdp), name=f"rtcstream:{self.id}:negotiate", context=self._tasks.copy()
+            self._negotiate(transport), name=f"rtcstream:{self.id}:negotiate", context=self._tasks.copy()
         )
 
     async def add_candidate(self, candidate: Candidate) -> None:
         if self.ending:
             raise ProtocolError("invalid_state", f"This session is {self.state.value}; candidates are not accepted.")
+        if self.transport is not self._negotiation:
+            raise ProtocolError("invalid_state", f"This session's media goes over {self.transport.kind.label}.")
         await self._negotiation.add_candidate(candidate)
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
@@ -158,8 +189,9 @@ class Session:
 
     # -- admission and negotiation ---------------------------------------------------
 
-    async def _negotiate(self, sdp: str) -> None:
-        """Take a seat and answer; a refusal gives back what was taken and the session is NEW again.
+    async def _negotiate(self, transport: MediaTransport) -> None:
+        """Take a seat and open the transport (answer the offer); a refusal gives back what
+        was taken and the session is NEW again.
 
         A close cancels this task (unless it is refusing) and tears down what it got.
         """
@@ -167,17 +199,18 @@ class Session:
             await self._seat.take()
             spec = self.endpoint.spec
             handler = spec.new_handler(self.endpoint.handler_options)
-            self.runner = spec.kind.runner(handler, self.context, MediaOptions.for_endpoint(self.endpoint))
+            media = MediaOptions.for_endpoint(self.endpoint).for_transport(transport.kind)
+            self.runner = spec.kind.runner(handler, self.context, media)
             self.context.audio_output = self.runner.audio_output()
             async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
-                answer = await self._negotiation.answer(sdp, self.runner)
+                reply = await transport.open(self.runner)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             await self._refuse(*refusal_for(exc, self.id))
         else:
             self._clocks.answered(lambda: self.state is SessionState.NEGOTIATING)
-            self._events.put(protocol.answer(answer))
+            self._events.put(reply)
 
     async def _refuse(self, refusal: dict[str, Any], reason: Refusal) -> None:
         self._move(SessionState.REFUSING)
@@ -188,7 +221,8 @@ class Session:
 
     # -- the connection and the timers ------------------------------------------------
 
-    def _on_connection_state(self, state: str) -> None:
+    def on_media_state(self, state: str) -> None:
+        """Hear the transport's connection state (``rtcstream.transports.base.OnState``)."""
         if state == "connected" and self.state is SessionState.NEGOTIATING:
             self._connected()
         elif state == "closed" and self.state is SessionState.CONNECTED:
@@ -249,7 +283,7 @@ class Session:
 
     async def _teardown(self, reason: CloseReason | Refusal) -> None:
         """Release what the session holds, each thing once: timers, the runner's tasks and tracks,
-        the peer connection, the seat; then tell the handler (``shutdown``), which may take a while:
+        the transport (the peer connection), the seat; then tell the handler (``shutdown``), which may take a while:
         the seat is free by then. The one teardown of both a refusal and a close; it never raises."""
         runner, self.runner = self.runner, None
         self.context.audio_output = None
@@ -257,7 +291,7 @@ class Session:
         self._clocks.stop()
         for step, what in (
             (runner.stop if runner is not None else None, "stopping the runner"),
-            (self._negotiation.close, "closing the peer connection"),
+            (self.transport.close, f"closing its {self.transport.kind} transport"),
             (lambda: self._seat.give_back(reason), "giving back its seat"),
         ):
             if step is None:

@@ -1,4 +1,5 @@
-"""A session's peer connection from offer to answer, and the browser's trickled candidates."""
+"""A session's peer connection from offer to answer, and the browser's trickled candidates:
+the WebRTC ``MediaTransport`` (``rtcstream.transports.base``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from rtcstream.session.disclosure import visitor_message
 from rtcstream.session.sdp import ask_for_opus_dtx, first_codec
 from rtcstream.signalling import protocol
 from rtcstream.signalling.protocol import Candidate, ProtocolError
+from rtcstream.transports.base import OnState
+from rtcstream.transports.table import WEBRTC, TransportKind
 
 logger = logging.getLogger("rtcstream.session")
 
@@ -32,11 +35,13 @@ class Negotiation:
     gets the protocol error of a waiting candidate that could not be used.
     """
 
+    kind: TransportKind = WEBRTC
+
     def __init__(
         self,
         session_id: str,
         ice_servers: list[dict[str, Any]],
-        on_state: Callable[[str], None],
+        on_state: OnState,
         report: Callable[[dict[str, Any]], None],
     ) -> None:
         self.session_id = session_id
@@ -46,6 +51,17 @@ class Negotiation:
         self._report = report
         self._waiting: list[RTCIceCandidate | None] = []  # candidates that came before the offer was applied
         self._applied = False
+        self._offer: str | None = None
+
+    def take_offer(self, sdp: str) -> None:
+        """Keep the offer ``open`` answers (the lifecycle checked it first)."""
+        self._offer = sdp
+
+    async def open(self, runner: Runner) -> dict[str, Any]:
+        """Answer the offer taken last (``MediaTransport.open``): the ``answer`` message."""
+        if self._offer is None:
+            raise ProtocolError("invalid_state", "There is no offer to answer.")
+        return protocol.answer(await self.answer(self._offer, runner))
 
     async def answer(self, sdp: str, runner: Runner) -> str:
         """Apply the offer ``sdp``, give ``runner`` its tracks, and return the answer's SDP."""

@@ -1,4 +1,5 @@
 """The Channels consumers: signalling (one session per socket) and additional outputs.
+(A Twilio media stream's consumer, a session socket too, is ``rtcstream.transports.twilio.consumer``.)
 
 The Host check and the socket caps run before them, as ASGI middleware
 (``rtcstream.signalling.middleware``).
@@ -17,14 +18,17 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from rtcstream import conf
 from rtcstream.admission import client_identity
-from rtcstream.endpoints.resolution import get_endpoint, is_allowed
+from rtcstream.endpoints.resolution import Endpoint, get_endpoint, is_allowed
 from rtcstream.reasons import CloseReason
 from rtcstream.runtime import get_runtime
-from rtcstream.session.lifecycle import Session
+from rtcstream.session.lifecycle import Send, Session
 from rtcstream.signalling import protocol
 from rtcstream.signalling.close_codes import CloseCode
-from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Text, Trigger
+from rtcstream.signalling.protocol import Candidate, Inputs, Media, Offer, Ping, ProtocolError, Stop, Text, Trigger
 from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
+from rtcstream.transports.browser import BrowserWire
+from rtcstream.transports.table import WEBSOCKET, page_transports
+from rtcstream.transports.websocket import WebsocketAudio
 
 logger = logging.getLogger("rtcstream.consumers")
 
@@ -122,55 +126,41 @@ class UnknownPathConsumer(RtcstreamConsumer):
         await self.refuse(CloseCode.NOT_FOUND)
 
 
-class SignallingConsumer(RtcstreamConsumer):
-    """Offer/answer, trickled candidates, inputs, trigger and stop for one session.
-
-    The session answers an offer in its own task, so candidates and ``stop``
-    are handled while the offer is being answered.
-    """
+class SessionConsumer(RtcstreamConsumer):
+    """A socket that holds one session: it opens it, ends it with the socket, lets the admin
+    terminate it and outputs sockets ask after it, and publishes its outputs."""
 
     session: Session | None = None
     socket_open = True
 
-    async def connect(self) -> None:
-        slug = self.scope["url_route"]["kwargs"]["endpoint"]
+    async def endpoint_for(self, slug: str, user: Any) -> Endpoint | None:
+        """The endpoint ``slug`` if ``user`` may open a session on it; else the socket is refused (None)."""
         endpoint = await database_sync_to_async(get_endpoint)(slug)
         if endpoint is None:
             await self.refuse(CloseCode.NOT_FOUND)
-            return
-        user = self.scope.get("user")
+            return None
         if not await database_sync_to_async(is_allowed)(endpoint, user):
             await self.refuse(CloseCode.FORBIDDEN)
-            return
-        runtime = get_runtime()
+            return None
         limit = conf.get("MAX_SESSIONS")
-        if limit is not None and len(runtime.sessions) >= limit:
+        if limit is not None and len(get_runtime().sessions) >= limit:
             logger.warning("Refused a session on %r: this process holds its limit of %d (MAX_SESSIONS)", slug, limit)
             await self.refuse(CloseCode.TOO_MANY_SESSIONS)
-            return
+            return None
+        return endpoint
+
+    async def open_session(self, endpoint: Endpoint, user: Any, send: Send) -> Session:
+        """Make this socket's session; ``send`` gets every message it has for its client."""
         self.session = Session(
             endpoint,
-            runtime,
-            send=self._send_from_session,
+            get_runtime(),
+            send=send,
             publish=self._publish,
             client=client_address(self.scope),
             user=user if getattr(user, "is_authenticated", False) else None,
         )
         await self.channel_layer.group_add(session_group(self.session.id), self.channel_name)
-        await self.accept()
-        await self.send_json(
-            {
-                "type": "session",
-                "session": self.session.id,
-                "endpoint": endpoint.slug,
-                "mode": endpoint.mode,
-                "modality": endpoint.modality,
-                "time_limit": endpoint.time_limit,
-                "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(self.session.id, user)}/",
-                "ice_servers": self.session.ice_servers,
-                "ice_transport_policy": conf.get("ICE_TRANSPORT_POLICY"),
-            }
-        )
+        return self.session
 
     async def end(self, reason: CloseReason) -> None:
         self.socket_open = False
@@ -179,13 +169,6 @@ class SignallingConsumer(RtcstreamConsumer):
             await self.session.close_and_wait(reason, message)
             await self.channel_layer.group_discard(session_group(self.session.id), self.channel_name)
 
-    async def _send_from_session(self, message: dict[str, Any]) -> None:
-        if not self.socket_open:
-            return  # the page is gone; nothing to tell it
-        await self.send_json(message)
-        if message["type"] == "closed":
-            await self.close(code=int(CloseCode.NORMAL))
-
     async def _publish(self, message: dict[str, Any]) -> None:
         """Send ``message`` (an ``output``, or the ``end``) to the session's outputs socket, in whatever process."""
         assert self.session is not None
@@ -193,9 +176,70 @@ class SignallingConsumer(RtcstreamConsumer):
             outputs_group(self.session.id), {**message, "type": f"rtcstream.{message['type']}"}
         )
 
+    async def rtcstream_terminate(self, event: dict[str, Any]) -> None:
+        """Handle a control message from the admin (possibly in another process)."""
+        if self.session is not None:
+            await self.session.close_and_wait(CloseReason.TERMINATED, "Stopped by an administrator.")
+
+    async def rtcstream_probe(self, event: dict[str, Any]) -> None:
+        """An outputs socket asks whether this session still lives (its token is only good while it does)."""
+        if self.session is not None and not self.session.ending:
+            await self.channel_layer.send(event["reply"], {"type": "rtcstream.alive"})
+
+
+class SignallingConsumer(SessionConsumer):
+    """Offer/answer, trickled candidates, inputs, trigger and stop for one session; or,
+    after a ``media`` message, its audio as binary frames on this socket (``WebsocketAudio``).
+
+    The session answers an offer in its own task, so candidates and ``stop``
+    are handled while the offer is being answered.
+    """
+
+    audio: WebsocketAudio | None = None  # the session's audio, once it goes over this socket
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        endpoint = await self.endpoint_for(self.scope["url_route"]["kwargs"]["endpoint"], user)
+        if endpoint is None:
+            return
+        session = await self.open_session(endpoint, user, self._send_from_session)
+        await self.accept()
+        await self.send_json(
+            {
+                "type": "session",
+                "session": session.id,
+                "endpoint": endpoint.slug,
+                "mode": endpoint.mode,
+                "modality": endpoint.modality,
+                "time_limit": endpoint.time_limit,
+                "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(session.id, user)}/",
+                "ice_servers": session.ice_servers,
+                "ice_transport_policy": conf.get("ICE_TRANSPORT_POLICY"),
+                "transports": page_transports(endpoint.mode, endpoint.modality),
+            }
+        )
+
+    async def _send_from_session(self, message: dict[str, Any]) -> None:
+        if not self.socket_open:
+            return  # the page is gone; nothing to tell it
+        await self.send_json(message)
+        if message["type"] == "closed":
+            await self.close(code=int(CloseCode.NORMAL))
+
+    async def _send_audio(self, payload: bytes) -> None:
+        if self.socket_open:
+            await self.send(bytes_data=payload)
+
+    async def _send_control(self, message: dict[str, Any]) -> None:
+        if self.socket_open:
+            await self.send_json(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Handle one frame; whatever it holds, the socket lives and the client gets a coded answer."""
         try:
+            if bytes_data is not None and self.audio is not None:
+                self.audio.feed(bytes_data)
+                return
             message = protocol.parse(text_data, conf.get("MAX_MESSAGE_BYTES"))
             await self.handle(message)
         except ProtocolError as exc:
@@ -209,6 +253,9 @@ class SignallingConsumer(RtcstreamConsumer):
         assert session is not None
         if isinstance(message, Offer):
             session.offer(message)
+            self.audio = None
+        elif isinstance(message, Media):
+            self.open_audio(session, message)
         elif isinstance(message, Candidate):
             await session.add_candidate(message)
         elif isinstance(message, Inputs):
@@ -222,15 +269,16 @@ class SignallingConsumer(RtcstreamConsumer):
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong"})
 
-    async def rtcstream_terminate(self, event: dict[str, Any]) -> None:
-        """Handle a control message from the admin (possibly in another process)."""
-        if self.session is not None:
-            await self.session.close_and_wait(CloseReason.TERMINATED, "Stopped by an administrator.")
-
-    async def rtcstream_probe(self, event: dict[str, Any]) -> None:
-        """An outputs socket asks whether this session still lives (its token is only good while it does)."""
-        if self.session is not None and not self.session.ending:
-            await self.channel_layer.send(event["reply"], {"type": "rtcstream.alive"})
+    def open_audio(self, session: Session, message: Media) -> None:
+        """Carry the session's audio on this socket, in the format the page asked for."""
+        if not conf.get("WEBSOCKET_AUDIO"):
+            raise ProtocolError(
+                "unsupported_transport", "This server carries media by WebRTC only (RTCSTREAM['WEBSOCKET_AUDIO'])."
+            )
+        wire = BrowserWire(self._send_audio, self._send_control)
+        audio = WebsocketAudio(WEBSOCKET, message.format, wire, session.on_media_state, session_id=session.id)
+        session.open_media(audio, message.inputs)
+        self.audio = audio
 
 
 class OutputsConsumer(RtcstreamConsumer):

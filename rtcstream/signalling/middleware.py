@@ -87,8 +87,9 @@ class ClientLimits:
     across workers). A socket is counted until its consumer returns.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, per_client: bool = True) -> None:
         self.app = app
+        self.per_client = per_client  # False: the process's cap only (Twilio's streams, rtcstream.transports.twilio)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
@@ -100,7 +101,7 @@ class ClientLimits:
             logger.warning("Refused a websocket: this process holds its limit of %d (MAX_SOCKETS)", limit)
             await refuse(receive, send, CloseCode.TOO_MANY_SOCKETS)
             return
-        key = client_key(scope)
+        key = client_key(scope) if self.per_client else None
         socket = secrets.token_hex(8)
         if key is not None and not await runtime.sockets.open(key, socket):
             logger.warning("Refused a websocket from %s: it holds too many open sockets", key)

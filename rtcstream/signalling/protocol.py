@@ -8,6 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
+from rtcstream.transports.formats import CODECS, AudioFormat
+from rtcstream.transports.table import WEBSOCKET
+
 MAX_SDP_CHARS = 100_000
 MAX_CANDIDATE_CHARS = 2_000
 MAX_INPUTS = 64
@@ -30,6 +33,14 @@ class ProtocolError(Exception):
 @dataclass(frozen=True)
 class Offer:
     sdp: str
+    inputs: tuple[Any, ...] | None
+
+
+@dataclass(frozen=True)
+class Media:
+    """Audio over this websocket instead of an offer (docs/protocol.md, "Audio over the websocket")."""
+
+    format: AudioFormat
     inputs: tuple[Any, ...] | None
 
 
@@ -69,7 +80,7 @@ class Ping:
     pass
 
 
-ClientMessage = Union[Offer, Candidate, Inputs, Trigger, Text, Stop, Ping]
+ClientMessage = Union[Offer, Media, Candidate, Inputs, Trigger, Text, Stop, Ping]
 
 
 def _field(data: dict[str, Any], name: str, types: type | tuple[type, ...], *, required: bool = True) -> Any:
@@ -109,6 +120,19 @@ def _parse_offer(data: dict[str, Any]) -> Offer:
     return Offer(sdp=sdp, inputs=_values(data, "inputs", required=False))
 
 
+def _parse_media(data: dict[str, Any]) -> Media:
+    if _field(data, "transport", str) != WEBSOCKET.name:
+        raise ProtocolError("invalid_message", f"'media.transport' must be '{WEBSOCKET.name}'.")
+    codec = _field(data, "codec", str)
+    rate = _field(data, "rate", int)
+    audio_format = AudioFormat(codec, rate) if codec in CODECS else None
+    if audio_format not in WEBSOCKET.formats:
+        offered = ", ".join(str(f) for f in WEBSOCKET.formats)
+        raise ProtocolError("invalid_message", f"'media' asks for {codec[:20]}/{rate}; the formats are {offered}.")
+    assert audio_format is not None
+    return Media(format=audio_format, inputs=_values(data, "inputs", required=False))
+
+
 def _parse_candidate(data: dict[str, Any]) -> Candidate:
     candidate = _field(data, "candidate", str, required=False)
     if candidate is not None and len(candidate) > MAX_CANDIDATE_CHARS:
@@ -139,6 +163,7 @@ def _parse_text(data: dict[str, Any]) -> Text:
 
 PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "offer": _parse_offer,
+    "media": _parse_media,
     "candidate": _parse_candidate,
     "inputs": _parse_inputs,
     "trigger": lambda data: Trigger(),
@@ -165,7 +190,9 @@ def _too_deep(data: Any, limit: int) -> bool:
 def parse(text: str | None, max_bytes: int) -> ClientMessage:
     """Parse one websocket text frame into a client message."""
     if text is None:
-        raise ProtocolError("invalid_json", "Send JSON text frames, not binary ones.")
+        raise ProtocolError(
+            "invalid_json", "Send JSON text frames; binary frames carry audio only after a 'media' message."
+        )
     if len(text) > max_bytes or len(text.encode()) > max_bytes:
         raise ProtocolError("message_too_large", f"Messages are limited to {max_bytes} bytes.")
     try:
