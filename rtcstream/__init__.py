@@ -4,6 +4,9 @@ The public API, for handler authors::
 
     from rtcstream import StreamHandler, AsyncStreamHandler, AdditionalOutputs, CloseStream
 
+``current_session()`` tells any handler whom its session serves (``SessionInfo``:
+the user, their groups, the Django session, the endpoint).
+
 ``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
 ``rtcstream.handlers.reply_on_pause`` and is re-exported here lazily, so that
 importing rtcstream does not load the VAD model.
@@ -13,6 +16,7 @@ from typing import Any
 
 from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+from rtcstream.handlers.session_info import SessionInfo, current_session
 
 __all__ = [
     "AdditionalOutputs",
@@ -20,8 +24,10 @@ __all__ = [
     "AsyncStreamHandler",
     "CloseStream",
     "ReplyOnPause",
+    "SessionInfo",
     "StreamHandler",
     "StreamHandlerBase",
+    "current_session",
 ]
 
 

@@ -62,6 +62,12 @@ RTCSTREAM = {
             "on_additional_outputs": "tests.guide.examples.additional_outputs.on_additional_outputs",
         },
         "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
+        # Whom a session serves (tests/test_session_info.py): each kind reports rtcstream.current_session().
+        "t-who": {"handler": "tests.who_handlers.WhoHandler", "on_additional_outputs": "tests.who_handlers.who_hook"},
+        "t-who-async": "tests.who_handlers.AsyncWhoHandler",
+        "t-who-reply": "tests.who_handlers.who_reply_on_pause",
+        "t-who-generator": {"handler": "tests.who_handlers.who_generator", "mode": "receive", "modality": "audio"},
+        "t-who-video": "tests.who_handlers.who_video",
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.

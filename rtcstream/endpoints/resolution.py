@@ -40,6 +40,7 @@ class Endpoint:
     allowed_groups: tuple[str, ...] = ()
     ice_servers: list[dict[str, Any]] | None = None
     handler_options: dict[str, Any] = field(default_factory=dict)
+    row: StreamEndpoint | None = field(default=None, compare=False, repr=False)  # the admin row, if any
 
     @property
     def effective_ice_servers(self) -> list[dict[str, Any]]:
@@ -97,6 +98,7 @@ def from_row(row: StreamEndpoint) -> Endpoint | None:
         allowed_groups=tuple(sorted(group.name for group in row.allowed_groups.all())),
         ice_servers=row.ice_servers,
         handler_options=dict(row.handler_options or {}),
+        row=row,
     )
 
 

@@ -20,6 +20,7 @@ from rtcstream import conf
 from rtcstream.admission.seat import Seat
 from rtcstream.endpoints.resolution import Endpoint
 from rtcstream.execution.calls import owned_context
+from rtcstream.handlers.session_info import CURRENT_SESSION, SessionInfo
 from rtcstream.reasons import CloseReason, Refusal
 from rtcstream.relay import turn_credentials
 from rtcstream.runners import MediaOptions, Runner
@@ -29,6 +30,7 @@ from rtcstream.session.context import SessionContext
 from rtcstream.session.negotiation import Negotiation, refusal_for
 from rtcstream.session.sdp import check_offer
 from rtcstream.session.states import ENDING, TRANSITIONS, InvalidTransition, SessionState
+from rtcstream.session.visitor import Visitor
 from rtcstream.signalling import protocol
 from rtcstream.signalling.protocol import Candidate, Offer, ProtocolError
 
@@ -53,13 +55,15 @@ class Session:
         send: Send,
         publish: Send,
         client: str | None = None,
-        user: Any = None,
+        visitor: Visitor | None = None,
     ) -> None:
         self.id = new_session_id()
         self.endpoint = endpoint
         self.runtime = runtime
         self.client = client
-        self.user = user
+        visitor = visitor or Visitor()
+        self.user = visitor.user if visitor.is_authenticated else None
+        self.info = SessionInfo(self.id, endpoint, visitor.user, visitor.groups, visitor.django_session, client)
         self.ice_servers = turn_credentials.session_ice_servers(endpoint.effective_ice_servers, self.id)
         self.loop = asyncio.get_running_loop()
         self.state = SessionState.NEW
@@ -71,8 +75,10 @@ class Session:
         self._clocks = Clocks(self.loop, self._start_close)
         self._negotiating: asyncio.Task[None] | None = None
         self._tasks = owned_context(endpoint.spec.name)  # calls into user code count as its handler's
+        self._tasks.run(CURRENT_SESSION.set, self.info)  # and see whom they serve (rtcstream.current_session())
         self.context = SessionContext(
             session_id=self.id,
+            info=self.info,
             endpoint=endpoint,
             loop=self.loop,
             send=send,
@@ -82,7 +88,7 @@ class Session:
             tasks=self._tasks,
         )
         self._events = self.context.events
-        self._seat = Seat(runtime, endpoint, self.id, {"user": user, "client": client})
+        self._seat = Seat(runtime, endpoint, self.id, {"user": self.user, "client": client})
         self._negotiation = Negotiation(self.id, self.ice_servers, self._on_connection_state, self._events.put)
         runtime.track(self)
 
@@ -130,7 +136,8 @@ class Session:
 
     def trigger(self) -> None:
         if self.runner is not None and self.state is SessionState.CONNECTED:
-            self.runner.trigger()
+            # In the session's context, as its tasks are: what the trigger starts sees current_session().
+            self._tasks.copy().run(self.runner.trigger)
 
     def close(self, reason: CloseReason, message: str = "") -> None:
         """End the session, from any thread; the first reason given is the one recorded. Returns at once."""

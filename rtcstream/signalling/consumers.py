@@ -21,6 +21,7 @@ from rtcstream.endpoints.resolution import get_endpoint, is_allowed
 from rtcstream.reasons import CloseReason
 from rtcstream.runtime import get_runtime
 from rtcstream.session.lifecycle import Session
+from rtcstream.session.visitor import load_visitor
 from rtcstream.signalling import protocol
 from rtcstream.signalling.close_codes import CloseCode
 from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
@@ -142,7 +143,8 @@ class SignallingConsumer(RtcstreamConsumer):
         if not await database_sync_to_async(is_allowed)(endpoint, user):
             await self.refuse(CloseCode.FORBIDDEN)
             return
-        runtime = get_runtime()
+        visitor = await database_sync_to_async(load_visitor)(self.scope)
+        runtime = get_runtime()  # no await from the count of sessions to the new one: it is exact
         limit = conf.get("MAX_SESSIONS")
         if limit is not None and len(runtime.sessions) >= limit:
             logger.warning("Refused a session on %r: this process holds its limit of %d (MAX_SESSIONS)", slug, limit)
@@ -154,7 +156,7 @@ class SignallingConsumer(RtcstreamConsumer):
             send=self._send_from_session,
             publish=self._publish,
             client=client_address(self.scope),
-            user=user if getattr(user, "is_authenticated", False) else None,
+            visitor=visitor,
         )
         await self.channel_layer.group_add(session_group(self.session.id), self.channel_name)
         await self.accept()
