@@ -32,7 +32,11 @@ ENTRY_KEYS = {
     "fps",
     "color",
     "state",
+    "when_full",
+    "queue_length",
+    "max_wait",
 }
+WHEN_FULL = ("refuse", "wait")
 
 
 class RegistryError(ImproperlyConfigured):
@@ -60,6 +64,9 @@ class HandlerSpec:
     fps: float = 30.0
     color: Color = DEFAULT_COLOR  # channel order of the video arrays user code gets and gives
     state: tuple[Any, ...] = ()  # initial values of the per-session state slots (rtcstream.session.inputs)
+    when_full: str = "refuse"  # past the concurrency limit: "refuse", or "wait" in the waiting room
+    queue_length: int | None = None  # most clients waiting at once (None: no bound)
+    max_wait: float | None = None  # longest wait in seconds (None: no bound)
 
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
@@ -149,6 +156,11 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
             f"RTCSTREAM['HANDLERS'][{name!r}]['state'] must be a list of initial values, one per state slot "
             f"(like gr.State(value=...)), not {state!r}."
         )
+    when_full = entry.get("when_full", conf.get("DEFAULT_WHEN_FULL"))
+    if when_full not in WHEN_FULL:
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['when_full'] must be one of {list(WHEN_FULL)}, not {when_full!r}."
+        )
     return HandlerSpec(
         name=name,
         path=path,
@@ -165,6 +177,11 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         fps=_optional_number(name, "fps", entry.get("fps", 30), float),
         color=color,
         state=tuple(state),
+        when_full=when_full,
+        queue_length=_optional_number(
+            name, "queue_length", entry.get("queue_length", conf.get("DEFAULT_QUEUE_LENGTH")), int
+        ),
+        max_wait=_optional_number(name, "max_wait", entry.get("max_wait", conf.get("DEFAULT_MAX_WAIT")), float),
     )
 
 

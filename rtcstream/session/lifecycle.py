@@ -88,7 +88,9 @@ class Session:
             tasks=self._tasks,
         )
         self._events = self.context.events
-        self._seat = Seat(runtime, endpoint, self.id, {"user": self.user, "client": client})
+        self._seat = Seat(
+            runtime, endpoint, self.id, {"user": self.user, "client": client}, tell=self._events.put, close=self.close
+        )
         self._negotiation = Negotiation(self.id, self.ice_servers, self._on_connection_state, self._events.put)
         runtime.track(self)
 
@@ -153,7 +155,8 @@ class Session:
     # -- admission and negotiation ---------------------------------------------------
 
     async def _negotiate(self, sdp: str) -> None:
-        """Take a seat and answer; a refusal gives back what was taken and the session is NEW again.
+        """Take a seat (waiting in line for one, if the endpoint lets clients wait) and answer;
+        a refusal gives back what was taken and the session is NEW again.
 
         A close cancels this task (unless it is refusing) and tears down what it got.
         """

@@ -19,9 +19,9 @@ from rtcstream import conf
 from rtcstream.admission import client_identity
 from rtcstream.endpoints.resolution import get_endpoint, is_allowed
 from rtcstream.reasons import CloseReason
-from rtcstream.runtime import get_runtime
+from rtcstream.runtime import Runtime, get_runtime
 from rtcstream.session.lifecycle import Session
-from rtcstream.session.visitor import load_visitor
+from rtcstream.session.visitor import Visitor, load_visitor
 from rtcstream.signalling import protocol
 from rtcstream.signalling.close_codes import CloseCode
 from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
@@ -143,8 +143,9 @@ class SignallingConsumer(RtcstreamConsumer):
         if not await database_sync_to_async(is_allowed)(endpoint, user):
             await self.refuse(CloseCode.FORBIDDEN)
             return
-        visitor = await database_sync_to_async(load_visitor)(self.scope)
-        runtime = get_runtime()  # no await from the count of sessions to the new one: it is exact
+        runtime = get_runtime()
+        visitor, quota = await database_sync_to_async(self._visitor_and_quota)(runtime)
+        # No await from here to the new session: the count of this process's sessions is exact.
         limit = conf.get("MAX_SESSIONS")
         if limit is not None and len(runtime.sessions) >= limit:
             logger.warning("Refused a session on %r: this process holds its limit of %d (MAX_SESSIONS)", slug, limit)
@@ -168,11 +169,20 @@ class SignallingConsumer(RtcstreamConsumer):
                 "mode": endpoint.mode,
                 "modality": endpoint.modality,
                 "time_limit": endpoint.time_limit,
+                "quota": quota,
                 "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(self.session.id, user)}/",
                 "ice_servers": self.session.ice_servers,
                 "ice_transport_policy": conf.get("ICE_TRANSPORT_POLICY"),
             }
         )
+
+    def _visitor_and_quota(self, runtime: Runtime) -> tuple[Visitor, dict[str, Any] | None]:
+        """Who opened the socket, and their quota as the page is told it (None: no limits). In a thread."""
+        visitor = load_visitor(self.scope)
+        if not visitor.is_authenticated:
+            return visitor, None
+        standing = runtime.admission.quota_standing_sync(visitor.user.pk)
+        return visitor, standing.as_data() if standing is not None else None
 
     async def end(self, reason: CloseReason) -> None:
         self.socket_open = False
