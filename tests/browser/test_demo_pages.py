@@ -9,7 +9,7 @@ from .widget import events, record_events, set_input, video_pixels, wait_pixels,
 
 pytestmark = pytest.mark.browser
 
-DEMOS = ("talk-echo", "echo", "generate", "edges", "clip", "transcript", "assistant")
+DEMOS = ("talk-echo", "echo", "generate", "edges", "clip", "transcript", "assistant", "greet", "quota", "waiting-room")
 
 
 def open_demo(page, site: str, slug: str) -> None:
