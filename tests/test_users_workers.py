@@ -41,14 +41,14 @@ def workers(engines: dict[str, str]) -> Iterator[tuple[str, str]]:
 def django(env: dict[str, str], code: str) -> str:
     """Run ``code`` in ``manage.py shell`` against the workers' database; return what it prints."""
     done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    return done.stdout.strip()
+    return done.stdout.strip().splitlines()[-1]
 
 
 def login(
