@@ -12,23 +12,17 @@ from collections.abc import Iterator
 import pytest
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
-from tests.daphne import ROOT, migrate, worker
-from tests.engines import postgres_server, redis_server, require_engines
+from tests.daphne import ROOT, worker
 from tests.handlers import tone
 from tests.test_session_info import reports, wait_reports
-from tests.workers import offer_sdp, query, session_row, until, worker_env
+from tests.workers import offer_sdp, query, session_row, shared_engines, until
 
 pytestmark = pytest.mark.engines
 
 
 @pytest.fixture(scope="module")
 def engines() -> Iterator[dict[str, str]]:
-    require_engines()
-    with redis_server(name="users-redis") as redis_url, postgres_server(name="users-postgres") as database_url:
-        env = worker_env(
-            database_url, redis_url, RTCSTREAM_TEST_CAP="64", DJANGO_SETTINGS_MODULE="tests.settings_users"
-        )
-        migrate(env)
+    with shared_engines("users-", RTCSTREAM_TEST_CAP="64", DJANGO_SETTINGS_MODULE="tests.settings_users") as env:
         yield env
 
 

@@ -74,9 +74,7 @@ class WhoHandler(StreamHandler):
 class AsyncWhoHandler(AsyncStreamHandler):
     """Async: reports from start_up and emit, on the loop; its user is self.user."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.reported = False
+    reported = False  # set on the instance by its first emit
 
     async def start_up(self):
         self.send_message("who", **who("start_up"), self_user=getattr(self.user, "username", ""))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -48,25 +48,20 @@ class AccountCheck:
     standing: Standing | None
 
 
+@dataclass
 class AccountWatch:
-    """Checks one session's account while it holds its seat; ``stop`` when it gives the seat back."""
+    """Checks one session's account while it holds its seat; ``stop`` when it gives the seat back.
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        endpoint: Endpoint,
-        session_id: str,
-        user_id: Any,
-        tell: Callable[[dict[str, Any]], None],
-        close: Callable[[CloseReason, str], None],
-    ) -> None:
-        self.runtime = runtime
-        self.endpoint = endpoint
-        self.session_id = session_id
-        self.user_id = user_id
-        self._tell = tell
-        self._close = close
-        self._task: asyncio.Task[None] | None = None
+    ``tell`` sends the page a message (the ``quota`` event), ``close`` ends the session.
+    """
+
+    runtime: Runtime
+    endpoint: Endpoint
+    session_id: str
+    user_id: Any
+    tell: Callable[[dict[str, Any]], None]
+    close: Callable[[CloseReason, str], None]
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(
@@ -99,15 +94,15 @@ class AccountWatch:
                 logger.info(
                     "Session %s: user %s may no longer use %r", self.session_id, self.user_id, self.endpoint.slug
                 )
-                self._close(CloseReason.ACCESS_REVOKED, ACCESS_REVOKED)
+                self.close(CloseReason.ACCESS_REVOKED, ACCESS_REVOKED)
                 return
             standing = found.standing
             left = standing.seconds_left if standing is not None else None
             if standing is not None and (data := standing.as_data()) is not None:
-                self._tell(protocol.event("quota", data))
+                self.tell(protocol.event("quota", data))
             if left is not None:
                 if left <= END_TOLERANCE:
-                    self._close(CloseReason.QUOTA_EXHAUSTED, QUOTA_EXHAUSTED)
+                    self.close(CloseReason.QUOTA_EXHAUSTED, QUOTA_EXHAUSTED)
                     return
                 # Each of the user's live sessions spends the same minutes.
                 interval = min(interval, left / max(1, standing.live if standing else 1))
