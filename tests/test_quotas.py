@@ -211,3 +211,23 @@ async def test_a_users_second_session_is_refused_and_anonymous_visitors_have_no_
         async with await RtcClient.connect(asgi_app, "t-echo") as anonymous:
             assert anonymous.session["quota"] is None
             await anonymous.start(audio=ArrayAudioTrack(tone(440, 2, 48000)))
+
+
+def test_the_admin_lists_quotas_with_todays_use_and_refuses_a_quota_for_both_a_user_and_a_group(client):
+    root = User.objects.create_superuser("root", password="x")
+    client.force_login(root)
+    alice = member("alice")
+    Quota.objects.create(user=alice, minutes_per_day=10, concurrent_sessions=1)
+    held(alice, timezone.now() - datetime.timedelta(minutes=3), timezone.now())
+    group_quota("free", minutes_per_day=5)
+    page = client.get("/admin/rtcstream/quota/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "user alice" in text and "group free" in text and "3.0 min, 0 live" in text
+    both = client.post(
+        "/admin/rtcstream/quota/add/",
+        {"user": alice.pk, "group": Group.objects.get(name="free").pk, "minutes_per_day": "1"},
+    )
+    assert both.status_code == 200 and "choose exactly one" in both.content.decode()
+    endpoint_form = client.get("/admin/rtcstream/streamendpoint/add/").content.decode()
+    assert all(f'name="{name}"' in endpoint_form for name in ("when_full", "queue_length", "max_wait"))
