@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
-from .demos import assistant, audio, call, chat, fastrtc_app, stt, transcript, video, wake
+from .demos import assistant, audio, call, chat, fastrtc_app, stt, transcript, video, wake, who
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Demo:
     section: str  # the user guide's section, as docs/guide.md names it
     summary: str
     code: tuple[Callable[..., Any] | type | ModuleType, ...]
+    context: Callable[[HttpRequest], dict[str, Any]] | None = None  # more for the page's template
 
 
 DEMOS: tuple[Demo, ...] = (
@@ -106,6 +107,28 @@ DEMOS: tuple[Demo, ...] = (
         "speak and pause, and it says your words back at the slider's volume.",
         (fastrtc_app,),
     ),
+    Demo(
+        "greet",
+        "Who is listening",
+        "Handlers that know the user",
+        "Log in and start: the handler greets you by name, and knows your groups.",
+        (who.visitor_name, who.greet_visitor, who.answer_by_name),
+    ),
+    Demo(
+        "quota",
+        "Minutes a day",
+        "Quotas",
+        "A logged-in visitor's minutes for the day count down while they stream, on every page.",
+        (audio.EchoHandler,),
+        context=lambda request: {"standing": quota_standing(request)},
+    ),
+    Demo(
+        "waiting-room",
+        "Waiting room",
+        "A waiting room",
+        "One seat: open this page in a second tab, and the second visitor waits in line.",
+        (audio.EchoHandler,),
+    ),
 )
 BY_SLUG = {demo.slug: demo for demo in DEMOS}
 
@@ -123,8 +146,18 @@ def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
         "demos": DEMOS,
         "code": "\n\n".join(inspect.getsource(obj) for obj in demo.code),
         "stt_available": stt.available(),
+        **(demo.context(request) if demo.context is not None else {}),
     }
     return render(request, f"demos/{slug}.html", context)
+
+
+def quota_standing(request: HttpRequest) -> Any:
+    """The logged-in visitor's quota and use today (``rtcstream.admission.quotas.Standing``), or None."""
+    from rtcstream.runtime import get_runtime
+
+    if not request.user.is_authenticated:
+        return None
+    return get_runtime().admission.quota_standing_sync(request.user.pk)
 
 
 urlpatterns = [

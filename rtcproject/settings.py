@@ -50,6 +50,7 @@ TEMPLATES = [
 ]
 
 ASGI_APPLICATION = "rtcproject.asgi.application"
+LOGIN_REDIRECT_URL = "/"
 
 if os.environ.get("DATABASE_URL"):
     # e.g. postgres://user:password@db-host:5432/rtcstream: the database every worker shares.
@@ -114,6 +115,17 @@ RTCSTREAM = {
             "modality": "audio-video",
             "time_limit": 120,
             "label": "Video call",
+        },
+        "greet": {"handler": "rtcproject.demos.who.greet", "time_limit": 120, "label": "Who is listening"},
+        "quota": {"handler": "rtcproject.demos.audio.EchoHandler", "time_limit": 600, "label": "Minutes a day"},
+        "waiting-room": {
+            "handler": "rtcproject.demos.audio.EchoHandler",
+            "time_limit": 60,
+            "concurrency_limit": 1,
+            "when_full": "wait",
+            "queue_length": 10,
+            "max_wait": 300,
+            "label": "One seat",
         },
     },
     "ICE_SERVERS": [],

@@ -6,6 +6,9 @@ The public API, for handler authors::
     from rtcstream import AudioVideoStreamHandler, AsyncAudioVideoStreamHandler
     from rtcstream import Stream, components   # FastRTC's Stream(...), and stand-ins for its gradio components
 
+``current_session()`` tells any handler whom its session serves (``SessionInfo``:
+the user, their groups, the Django session, the endpoint).
+
 ``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
 ``rtcstream.handlers.reply_on_pause`` and ``ReplyOnStopWords`` (the same after a
 wake phrase) in ``rtcstream.handlers.reply_on_stopwords``; both are re-exported
@@ -18,6 +21,7 @@ from typing import Any
 from rtcstream.handlers.audio_video import AsyncAudioVideoStreamHandler, AudioVideoStreamHandler
 from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+from rtcstream.handlers.session_info import SessionInfo, current_session
 from rtcstream.handlers.webrtc_data import WebRTCData
 from rtcstream.stream import Stream
 
@@ -30,10 +34,12 @@ __all__ = [
     "CloseStream",
     "ReplyOnPause",
     "ReplyOnStopWords",
+    "SessionInfo",
     "StreamHandler",
     "Stream",
     "StreamHandlerBase",
     "WebRTCData",
+    "current_session",
 ]
 
 

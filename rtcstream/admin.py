@@ -1,4 +1,4 @@
-"""The admin: endpoints, the sessions running now, and the history of ended ones."""
+"""The admin: endpoints, users' quotas, the sessions running now, and the history of ended ones."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from rtcstream.admission.backends import session_expiry
 from rtcstream.forms import EndpointForm
-from rtcstream.models import LiveSession, SessionHistory, SessionStatus, StreamEndpoint, session_group
+from rtcstream.models import LiveSession, Quota, SessionHistory, SessionStatus, StreamEndpoint, session_group
+from rtcstream.runtime import get_runtime
 
 TERMINATE_MESSAGE = {"type": "rtcstream.terminate"}
 
@@ -50,6 +51,7 @@ class StreamEndpointAdmin(admin.ModelAdmin):
         "time_limit",
         "concurrency_limit",
         "live_sessions",
+        "waiting_sessions",
         "login_required",
         "enabled",
     ]
@@ -62,6 +64,14 @@ class StreamEndpointAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["slug", "label", "handler", "mode", "modality", "enabled"]}),
         ("Limits", {"fields": ["time_limit", "concurrency_limit"]}),
+        (
+            "Waiting room",
+            {
+                "fields": ["when_full", "queue_length", "max_wait"],
+                "description": "Past the concurrency limit, new sessions are refused, or wait in one line "
+                "shared by every server process, first come first served.",
+            },
+        ),
         ("Access", {"fields": ["login_required", "allowed_groups"]}),
         ("Network", {"fields": ["ice_servers"], "classes": ["collapse"]}),
         (
@@ -80,12 +90,19 @@ class StreamEndpointAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(live_count=Count("sessions", filter=Q(sessions__state=SessionStatus.LIVE)))
+            .annotate(
+                live_count=Count("sessions", filter=Q(sessions__state=SessionStatus.LIVE)),
+                waiting_count=Count("sessions", filter=Q(sessions__state=SessionStatus.WAITING)),
+            )
         )
 
     @admin.display(description="live", ordering="live_count")
     def live_sessions(self, obj: StreamEndpoint) -> int:
         return obj.live_count  # type: ignore[attr-defined]
+
+    @admin.display(description="waiting", ordering="waiting_count")
+    def waiting_sessions(self, obj: StreamEndpoint) -> int:
+        return obj.waiting_count  # type: ignore[attr-defined]
 
     @admin.action(description="Enable the selected endpoints", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[StreamEndpoint]) -> None:
@@ -96,6 +113,31 @@ class StreamEndpointAdmin(admin.ModelAdmin):
     def disable(self, request: HttpRequest, queryset: QuerySet[StreamEndpoint]) -> None:
         count = queryset.update(enabled=False)
         self.message_user(request, f"Disabled {count} endpoint(s).", messages.SUCCESS)
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    """Minutes a day and sessions at once, for one user or each member of a group (``admission.quotas``)."""
+
+    list_display = ["holder", "minutes_per_day", "concurrent_sessions", "used_today"]
+    list_select_related = ["user", "group"]
+    search_fields = ["user__username", "group__name"]
+    raw_id_fields = ["user"]
+    fields = ["user", "group", "minutes_per_day", "concurrent_sessions"]
+
+    @admin.display(description="for")
+    def holder(self, obj: Quota) -> str:
+        return f"user {obj.user}" if obj.user_id is not None else f"group {obj.group}"
+
+    @admin.display(description="used today")
+    def used_today(self, obj: Quota) -> str:
+        """A user's minutes streamed today, as admission counts them (a group's members each have their own)."""
+        if obj.user_id is None:
+            return "-"
+        standing = get_runtime().admission.quota_standing_sync(obj.user_id)
+        if standing is None or not standing.limits.any:
+            return "-"
+        return f"{standing.seconds_used / 60:.1f} min, {standing.live} live"
 
 
 class SessionAdminBase(admin.ModelAdmin):
@@ -113,6 +155,7 @@ class SessionAdminBase(admin.ModelAdmin):
         "client",
         "state",
         "end_reason",
+        "queued_at",
         "started_at",
         "heartbeat_at",
         "ended_at",

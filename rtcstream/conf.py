@@ -28,6 +28,20 @@ DEFAULTS: dict[str, Any] = {
     # Defaults for endpoints that do not set their own. None means unlimited.
     "DEFAULT_TIME_LIMIT": None,
     "DEFAULT_CONCURRENCY_LIMIT": None,
+    # Past an endpoint's concurrency limit: "refuse" new sessions, or let them "wait" in a
+    # first-come first-served waiting room shared by every process (admission/waiting_room.py)
+    # of at most DEFAULT_QUEUE_LENGTH clients, each for at most DEFAULT_MAX_WAIT seconds
+    # (None: no bound). Registry entries and admin rows may set their own.
+    "DEFAULT_WHEN_FULL": "refuse",
+    "DEFAULT_QUEUE_LENGTH": 20,
+    "DEFAULT_MAX_WAIT": 600.0,
+    # How often a waiting client asks again whether its turn has come, besides being
+    # woken at once (through the channel layer) when a seat frees on any process.
+    "QUEUE_POLL_INTERVAL": 2.0,
+    # How often a logged-in user's session checks that the account may still use its
+    # endpoint (else it ends with access_revoked: disabled, deleted, out of the endpoint's
+    # groups) and counts the user's daily minutes (Quota) down. Anonymous sessions: never.
+    "ACCOUNT_CHECK_INTERVAL": 15.0,
     # Admission backend: counts live sessions against concurrency limits.
     "ADMISSION_BACKEND": "rtcstream.admission.backends.DatabaseAdmission",
     # Seconds without a heartbeat after which a live session stops counting

@@ -83,6 +83,27 @@ class StreamEndpoint(models.Model):
         blank=True,
         help_text="Most sessions live at once, across all processes. Empty uses the registry entry's; 0 means none.",
     )
+    # The waiting room: past the concurrency limit, refuse or let clients wait in line (admission/waiting_room.py).
+    when_full = models.CharField(
+        "when full",
+        max_length=8,
+        choices=[("refuse", "refuse new sessions"), ("wait", "let them wait in line")],
+        blank=True,
+        help_text="Empty uses the registry entry's (RTCSTREAM DEFAULT_WHEN_FULL: refuse).",
+    )
+    queue_length = models.PositiveIntegerField(
+        "waiting room size",
+        null=True,
+        blank=True,
+        help_text="Most clients waiting at once, across all processes. Empty uses the registry entry's; 0 means no bound.",
+    )
+    max_wait = models.FloatField(
+        "longest wait (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        help_text="A client waiting longer is refused. Empty uses the registry entry's; 0 means no bound.",
+    )
     enabled = models.BooleanField("enabled", default=True)
     login_required = models.BooleanField("login required", default=False)
     allowed_groups = models.ManyToManyField(
@@ -162,12 +183,72 @@ class AdmissionLock(models.Model):
         verbose_name = "admission lock"
 
 
+class Quota(models.Model):
+    """How much one user, or each member of one group, may stream: minutes a day and sessions at once.
+
+    A user with a quota of their own is held to it; any other user to the most
+    generous of their groups' quotas, field by field (an empty field is no
+    limit); a user with neither, and anonymous visitors, to none. Enforced at
+    admission across every process (``admission.backends.DatabaseAdmission``);
+    the day ends at midnight in ``settings.TIME_ZONE``.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name="user",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="rtcstream_quota",
+    )
+    group = models.OneToOneField(
+        "auth.Group",
+        verbose_name="group",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="rtcstream_quota",
+    )
+    minutes_per_day = models.FloatField(
+        "minutes per day",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        help_text="Streaming time a day, on all endpoints together. Empty: no daily limit.",
+    )
+    concurrent_sessions = models.PositiveIntegerField(
+        "sessions at once",
+        null=True,
+        blank=True,
+        help_text="Sessions open at once, on all endpoints together. Empty: no limit.",
+    )
+
+    class Meta:
+        verbose_name = "quota"
+        verbose_name_plural = "quotas"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="rtcstream_quota_user_or_group",
+                violation_error_message="A quota is either a user's or a group's: choose exactly one.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = f"user {self.user}" if self.user_id is not None else f"group {self.group}"
+        minutes = "no daily limit" if self.minutes_per_day is None else f"{self.minutes_per_day:g} min/day"
+        sessions = "" if self.concurrent_sessions is None else f", {self.concurrent_sessions} at once"
+        return f"{who}: {minutes}{sessions}"
+
+
 class SessionStatus(models.TextChoices):
     """Where a session's row stands: counted by admission (live), or history."""
 
     LIVE = "live", "live"
+    WAITING = "waiting", "waiting"  # in the endpoint's waiting room: it holds no seat yet
     ENDED = "ended", "ended"
-    REFUSED = "refused", "refused"
+    REFUSED = "refused", "refused"  # never held a seat (refused, or left the waiting room)
 
 
 class EndReason(models.TextChoices):
@@ -183,10 +264,16 @@ class EndReason(models.TextChoices):
     CONNECTION_FAILED = CloseReason.CONNECTION_FAILED, "connection failed"
     TERMINATED = CloseReason.TERMINATED, "terminated"
     SERVER_SHUTDOWN = CloseReason.SERVER_SHUTDOWN, "server shutdown"
+    QUOTA_EXHAUSTED = CloseReason.QUOTA_EXHAUSTED, "daily minutes used up"
+    ACCESS_REVOKED = CloseReason.ACCESS_REVOKED, "access revoked"
     BAD_SDP = Refusal.BAD_SDP, "refused: bad offer"
     SERVER_ERROR = Refusal.SERVER_ERROR, "refused: server error"
     CONCURRENCY_LIMIT = Refusal.CONCURRENCY_LIMIT, "refused: concurrency limit"
     HANDLER_STUCK = Refusal.HANDLER_STUCK, "refused: handler stuck"
+    QUOTA_MINUTES = Refusal.QUOTA_MINUTES, "refused: daily minutes used"
+    QUOTA_SESSIONS = Refusal.QUOTA_SESSIONS, "refused: user's sessions at quota"
+    QUEUE_FULL = Refusal.QUEUE_FULL, "refused: waiting room full"
+    QUEUE_TIMEOUT = Refusal.QUEUE_TIMEOUT, "refused: waited too long"
     # Its process stopped sending heartbeats (it died, or lost the database).
     EXPIRED = EXPIRED, "expired (no heartbeat)"
 
@@ -219,6 +306,8 @@ class StreamSession(models.Model):
         related_name="+",
     )
     client = models.CharField("client address", max_length=64, blank=True)
+    # When it joined the endpoint's waiting room (None: it never waited); started_at is when it got its seat.
+    queued_at = models.DateTimeField("queued", null=True, blank=True)
     started_at = models.DateTimeField("started", default=timezone.now)
     heartbeat_at = models.DateTimeField("last heartbeat", default=timezone.now)
     ended_at = models.DateTimeField("ended", null=True, blank=True)
@@ -234,6 +323,8 @@ class StreamSession(models.Model):
             models.Index(fields=["endpoint_slug", "state", "heartbeat_at"], name="rtcstream_admission_idx"),
             # The expiry sweep and the admin's live list.
             models.Index(fields=["state", "heartbeat_at"], name="rtcstream_state_idx"),
+            # A user's quota: their sessions live now, and those of the day (admission.quotas).
+            models.Index(fields=["user", "started_at"], name="rtcstream_user_day_idx"),
         ]
 
     def __str__(self) -> str:
@@ -253,7 +344,7 @@ _S = TypeVar("_S", bound="StreamSession")
 
 
 class SessionsByLiveness(models.Manager[_S]):
-    """The sessions that are live (``live=True``), or all the others."""
+    """The sessions that are live (``live=True``), or those that ended or were refused (waiting ones are neither)."""
 
     def __init__(self, live: bool) -> None:
         super().__init__()  # Django keeps the constructor's arguments for deconstruct()
@@ -261,7 +352,9 @@ class SessionsByLiveness(models.Manager[_S]):
 
     def get_queryset(self) -> models.QuerySet[_S]:
         rows = super().get_queryset()
-        return rows.filter(state=SessionStatus.LIVE) if self.live else rows.exclude(state=SessionStatus.LIVE)
+        if self.live:
+            return rows.filter(state=SessionStatus.LIVE)
+        return rows.exclude(state__in=(SessionStatus.LIVE, SessionStatus.WAITING))
 
 
 class LiveSession(StreamSession):

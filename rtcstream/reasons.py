@@ -20,6 +20,8 @@ class CloseReason(StrEnum):
     CONNECTION_FAILED = "connection_failed"  # ICE or DTLS failed, or never came up
     TERMINATED = "terminated"  # stopped from the admin
     SERVER_SHUTDOWN = "server_shutdown"
+    QUOTA_EXHAUSTED = "quota_exhausted"  # the user's minutes for the day ran out (admission/quotas.py)
+    ACCESS_REVOKED = "access_revoked"  # the user's account was disabled or deleted, or lost access to the endpoint
 
 
 class Refusal(StrEnum):
@@ -29,6 +31,10 @@ class Refusal(StrEnum):
     SERVER_ERROR = "server_error"
     CONCURRENCY_LIMIT = "concurrency_limit"
     HANDLER_STUCK = "handler_stuck"  # the handler's calls of ended sessions never returned
+    QUOTA_MINUTES = "quota_minutes"  # the user has used their minutes for the day
+    QUOTA_SESSIONS = "quota_sessions"  # the user has as many sessions open as their quota allows
+    QUEUE_FULL = "queue_full"  # the endpoint is full and so is its waiting room
+    QUEUE_TIMEOUT = "queue_timeout"  # the client waited the endpoint's longest wait
 
 
 # What admission records for a session whose process stopped sending heartbeats.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.signals import setting_changed
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from rtcstream.admission.backends import BaseAdmission
     from rtcstream.admission.heartbeat import Heartbeat
     from rtcstream.admission.socket_counts import BaseClientCounter
+    from rtcstream.admission.waiting_room import WaitingRoom
     from rtcstream.endpoints.registry import Registry
     from rtcstream.execution.pool import WorkerPool
     from rtcstream.execution.reaper import Reaper
@@ -111,6 +113,19 @@ class Runtime:
         from rtcstream.admission.heartbeat import Heartbeat
 
         return self._parts.get("heartbeat", lambda: Heartbeat(self.admission))
+
+    @property
+    def queries(self) -> ThreadPoolExecutor:
+        """Threads for rtcstream's own queries (admission, account checks), apart from the loop's
+        default executor: aiortc encodes media there, and a query waiting on a lock must never hold media back."""
+        return self._parts.get("queries", lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="rtcstream-db"))
+
+    @property
+    def waiting_room(self) -> WaitingRoom:
+        """Wakes this process's clients waiting for a seat when one frees on any process."""
+        from rtcstream.admission.waiting_room import WaitingRoom
+
+        return self._parts.get("waiting_room", WaitingRoom)
 
     @property
     def sockets(self) -> BaseClientCounter:

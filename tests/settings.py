@@ -75,6 +75,20 @@ RTCSTREAM = {
         "t-av-echo-rgb": {"handler": "tests.av_handlers.AVEcho", "color": "rgb"},
         "t-av-flash": "tests.av_handlers.FlashBeep",
         "t-components": "tests.stream_components.stream",
+        # Whom a session serves (tests/test_session_info.py): each kind reports rtcstream.current_session().
+        "t-who": {"handler": "tests.who_handlers.WhoHandler", "on_additional_outputs": "tests.who_handlers.who_hook"},
+        "t-who-async": "tests.who_handlers.AsyncWhoHandler",
+        "t-who-reply": "tests.who_handlers.who_reply_on_pause",
+        "t-who-generator": {"handler": "tests.who_handlers.who_generator", "mode": "receive", "modality": "audio"},
+        "t-who-video": "tests.who_handlers.who_video",
+        # The waiting room (tests/test_waiting_room.py): one seat, three places in line.
+        "t-wait-one": {
+            "handler": "tests.handlers.EchoHandler",
+            "concurrency_limit": 1,
+            "when_full": "wait",
+            "queue_length": 3,
+            "max_wait": 60,
+        },
     },
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.

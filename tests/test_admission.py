@@ -210,7 +210,7 @@ def test_on_default_sqlite_settings_twenty_processes_at_once_against_a_limit_of_
         assert admission.retry_when_locked
         start.wait(timeout=30)
         try:
-            return admission.acquire_sync(target, f"d{n:02d}", {"user": None, "client": ""})
+            return admission.acquire_sync(target, f"d{n:02d}", {"user": None, "client": ""}) is None  # seated
         finally:
             connections.close_all()
 

@@ -41,7 +41,7 @@ class SlowAdmission(DatabaseAdmission):
 
     delay = 0.0
 
-    def acquire_sync(self, *args: Any) -> bool:
+    def acquire_sync(self, *args: Any) -> Any:
         time.sleep(self.delay)
         return super().acquire_sync(*args)
 

@@ -45,3 +45,12 @@ def test_the_widget_has_a_text_for_every_close_reason_and_knows_the_failures():
         CloseReason.MEDIA_ERROR,
         CloseReason.CONNECTION_FAILED,
     }
+
+
+def test_the_widget_has_words_for_every_refusal_and_the_controller_uses_them():
+    static = ROOT / "rtcstream" / "static" / "rtcstream"
+    messages = (static / "messages.js").read_text()
+    refused_text = messages[messages.index("export const REFUSED_TEXT") :]
+    refused_text = refused_text[: refused_text.index("};")]
+    assert set(re.findall(r"^\s+([a-z_]+):", refused_text, re.M)) == set(Refusal)
+    assert "REFUSED_TEXT[code]" in (static / "controller.js").read_text()

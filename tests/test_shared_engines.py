@@ -14,8 +14,7 @@ import pytest
 import requests
 
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
-from tests.daphne import free_port, migrate, running, worker
-from tests.engines import postgres_server, redis_server, require_engines
+from tests.daphne import free_port, running, worker
 from tests.handlers import tone
 from tests.workers import (
     check_cap_across_workers,
@@ -24,8 +23,8 @@ from tests.workers import (
     live_count,
     offers_at_once,
     session_row,
+    shared_engines,
     until,
-    worker_env,
 )
 
 pytestmark = pytest.mark.engines
@@ -35,10 +34,7 @@ CAP = 4
 
 @pytest.fixture(scope="module")
 def engines() -> Iterator[dict[str, str]]:
-    require_engines()
-    with redis_server() as redis_url, postgres_server() as database_url:
-        env = worker_env(database_url, redis_url, RTCSTREAM_TEST_CAP=str(CAP))
-        migrate(env)
+    with shared_engines(RTCSTREAM_TEST_CAP=str(CAP)) as env:
         create_admin(env)
         yield env
 

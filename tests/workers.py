@@ -5,11 +5,12 @@ termination and caps, each across two daphne workers sharing PostgreSQL and Redi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -17,7 +18,8 @@ import requests
 from aiortc import RTCPeerConnection
 
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
-from tests.daphne import ROOT
+from tests.daphne import ROOT, migrate
+from tests.engines import postgres_server, redis_server, require_engines
 from tests.handlers import tone
 
 ADMIN_USER, ADMIN_PASSWORD = "scale-admin", "scale-admin-password"
@@ -189,3 +191,14 @@ async def check_cap_across_workers(servers: Sequence[str], cap: int, address: st
 def worker_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_shared"}
     return {**env, "DATABASE_URL": database_url, "REDIS_URL": redis_url, **extra}
+
+
+@contextlib.contextmanager
+def shared_engines(name: str = "", **extra: str) -> Iterator[dict[str, str]]:
+    """A private redis-server and PostgreSQL (logs ``<name>redis``, ``<name>postgres``), migrated;
+    yields the workers' environment (``worker_env`` with ``extra``)."""
+    require_engines()
+    with redis_server(name=f"{name}redis") as redis_url, postgres_server(name=f"{name}postgres") as database_url:
+        env = worker_env(database_url, redis_url, **extra)
+        migrate(env)
+        yield env

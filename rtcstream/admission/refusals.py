@@ -54,3 +54,42 @@ def refuse_if_stuck(endpoint: Endpoint) -> None:
     stuck = calls.stuck_calls(endpoint.spec.name)
     if stuck >= stuck_limit():
         raise HandlerStuck(endpoint.slug, stuck)
+
+
+class QuotaMinutesReached(Refused):
+    """The user has streamed all the minutes their quota gives them today."""
+
+    code = Refusal.QUOTA_MINUTES
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__(f"You have used your {minutes:g} minutes of streaming for today; more tomorrow.")
+
+
+class QuotaSessionsReached(Refused):
+    """The user already has as many sessions open as their quota allows."""
+
+    code = Refusal.QUOTA_SESSIONS
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You already have {limit} stream{'s' if limit != 1 else ''} open, as many as your quota allows; "
+            "close one to start another."
+        )
+
+
+class QueueFull(Refused):
+    """The endpoint is at its limit and its waiting room holds as many clients as it may."""
+
+    code = Refusal.QUEUE_FULL
+
+    def __init__(self, endpoint: str, length: int) -> None:
+        super().__init__(f"The endpoint {endpoint!r} is full, and so is its waiting room ({length} waiting).")
+
+
+class QueueTimeout(Refused):
+    """The client waited in the waiting room as long as the endpoint allows."""
+
+    code = Refusal.QUEUE_TIMEOUT
+
+    def __init__(self, endpoint: str, seconds: float) -> None:
+        super().__init__(f"No seat freed on {endpoint!r} within the longest wait of {seconds:g} s.")

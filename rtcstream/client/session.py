@@ -54,12 +54,15 @@ class RtcClient:
         origin: str | None = None,
         local_address: str | None = None,
         outputs_server: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> RtcClient:
         """Open the signalling socket of ``endpoint`` on a server URL or an ASGI application.
 
         ``local_address`` (server URLs only) is the source address of the sockets:
         a server counts its per-client cap by it. ``outputs_server`` (a URL) opens the
         outputs socket on another worker of the same site than the signalling socket.
+        ``headers`` go with both sockets' handshakes: ``[("Cookie", "sessionid=...")]``
+        opens the session as that Django session's user.
         """
         if isinstance(server, str):
             base = server.rstrip("/")
@@ -67,17 +70,17 @@ class RtcClient:
             page = origin or base
 
             async def open_socket(path: str) -> Any:
-                return await WebsocketTransport.open(ws_base + path, page, local_address)
+                return await WebsocketTransport.open(ws_base + path, page, local_address, headers)
 
             outputs_base = re.sub(r"^http", "ws", outputs_server.rstrip("/")) if outputs_server else ws_base
 
             async def open_outputs(path: str) -> Any:
-                return await WebsocketTransport.open(outputs_base + path, page, local_address)
+                return await WebsocketTransport.open(outputs_base + path, page, local_address, headers)
         else:
             page = origin or "http://testserver"
 
             async def open_socket(path: str) -> Any:
-                return await CommunicatorTransport.open(server, path, page)
+                return await CommunicatorTransport.open(server, path, page, headers)
 
             open_outputs = open_socket
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
@@ -27,12 +28,17 @@ class WebsocketTransport:
         self.close_code: int | None = None
 
     @classmethod
-    async def open(cls, url: str, origin: str, local_address: str | None = None) -> WebsocketTransport:
-        """Connect to ``url``; ``local_address`` picks the source address (e.g. one of 127.0.0.0/8)."""
+    async def open(
+        cls, url: str, origin: str, local_address: str | None = None, headers: Sequence[tuple[str, str]] = ()
+    ) -> WebsocketTransport:
+        """Connect to ``url``; ``local_address`` picks the source address (e.g. one of 127.0.0.0/8),
+        ``headers`` are sent with the handshake (a ``Cookie`` logs the client in)."""
         import websockets
         from websockets.typing import Origin
 
         extra: dict[str, Any] = {"local_addr": (local_address, 0)} if local_address else {}
+        if headers:
+            extra["additional_headers"] = list(headers)
         return cls(await websockets.connect(url, origin=Origin(origin), max_size=2**22, **extra))
 
     async def send_json(self, message: dict[str, Any]) -> None:
@@ -67,10 +73,13 @@ class CommunicatorTransport:
         self._disconnected = False
 
     @classmethod
-    async def open(cls, application: Any, path: str, origin: str) -> CommunicatorTransport:
+    async def open(
+        cls, application: Any, path: str, origin: str, headers: Sequence[tuple[str, str]] = ()
+    ) -> CommunicatorTransport:
         from channels.testing import WebsocketCommunicator
 
-        communicator = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode())])
+        sent = [(b"origin", origin.encode()), *((name.lower().encode(), value.encode()) for name, value in headers)]
+        communicator = WebsocketCommunicator(application, path, headers=sent)
         # A peer address, as a server would give: the per-client cap counts it.
         communicator.scope["client"] = (IN_PROCESS_ADDRESS, next(_ports))
         connected, code = await communicator.connect(timeout=DEFAULT_TIMEOUT)

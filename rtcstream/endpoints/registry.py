@@ -42,7 +42,11 @@ ENTRY_KEYS = {
     "text",
     "additional_inputs",  # gradio-style components (rtcstream.components), as FastRTC's Stream lists them
     "additional_outputs",
+    "when_full",
+    "queue_length",
+    "max_wait",
 }
+WHEN_FULL = ("refuse", "wait")
 
 
 class RegistryError(ImproperlyConfigured):
@@ -74,6 +78,9 @@ class HandlerSpec:
     wiring: Wiring = Wiring()
     page_inputs: tuple[Component, ...] = ()  # components {% webrtc %} renders beside the widget
     page_outputs: tuple[Component, ...] = ()
+    when_full: str = "refuse"  # past the concurrency limit: "refuse", or "wait" in the waiting room
+    queue_length: int | None = None  # most clients waiting at once (None: no bound)
+    max_wait: float | None = None  # longest wait in seconds (None: no bound)
 
     @property
     def state(self) -> tuple[Any, ...]:
@@ -212,6 +219,11 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
             f'"text": True needs one of: {", ".join(k.label for k in KINDS if k.takes_text)}.'
         )
     declared = _wiring(name, entry)
+    when_full = entry.get("when_full", conf.get("DEFAULT_WHEN_FULL"))
+    if when_full not in WHEN_FULL:
+        raise RegistryError(
+            f"RTCSTREAM['HANDLERS'][{name!r}]['when_full'] must be one of {list(WHEN_FULL)}, not {when_full!r}."
+        )
     return HandlerSpec(
         name=name,
         path=path,
@@ -231,6 +243,11 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         page_inputs=declared.inputs,
         page_outputs=declared.outputs,
         text=text,
+        when_full=when_full,
+        queue_length=_optional_number(
+            name, "queue_length", entry.get("queue_length", conf.get("DEFAULT_QUEUE_LENGTH")), int
+        ),
+        max_wait=_optional_number(name, "max_wait", entry.get("max_wait", conf.get("DEFAULT_MAX_WAIT")), float),
     )
 
 

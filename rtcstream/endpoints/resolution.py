@@ -40,6 +40,10 @@ class Endpoint:
     allowed_groups: tuple[str, ...] = ()
     ice_servers: list[dict[str, Any]] | None = None
     handler_options: dict[str, Any] = field(default_factory=dict)
+    when_full: str = "refuse"  # past the concurrency limit: "refuse", or "wait" in the waiting room
+    queue_length: int | None = None  # most clients waiting at once (None: no bound)
+    max_wait: float | None = None  # the longest a client waits, in seconds (None: no bound)
+    row: StreamEndpoint | None = field(default=None, compare=False, repr=False)  # the admin row, if any
 
     @property
     def effective_ice_servers(self) -> list[dict[str, Any]]:
@@ -56,11 +60,14 @@ def from_spec(spec: HandlerSpec) -> Endpoint:
         time_limit=spec.time_limit,
         concurrency_limit=spec.concurrency_limit,
         label=spec.label,
+        when_full=spec.when_full,
+        queue_length=spec.queue_length,
+        max_wait=spec.max_wait,
     )
 
 
 def inherited(own: Any, registry_value: Any) -> Any:
-    """A row's limit: its own if set (0: none), else the registry entry's."""
+    """A row's limit (time, concurrency, waiting room size, longest wait): its own if set (0: none), else the registry entry's."""
     if own is None:
         return registry_value
     return None if own == 0 else own
@@ -97,6 +104,10 @@ def from_row(row: StreamEndpoint) -> Endpoint | None:
         allowed_groups=tuple(sorted(group.name for group in row.allowed_groups.all())),
         ice_servers=row.ice_servers,
         handler_options=dict(row.handler_options or {}),
+        when_full=row.when_full or spec.when_full,
+        queue_length=inherited(row.queue_length, spec.queue_length),
+        max_wait=inherited(row.max_wait, spec.max_wait),
+        row=row,
     )
 
 

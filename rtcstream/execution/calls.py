@@ -1,6 +1,8 @@
 """Where sync user code runs: a bounded pool of daemon threads, never the event loop.
 
-``run_sync`` and ``iterate`` are the one way rtcstream calls sync user code.
+``run_sync`` and ``iterate`` are the one way rtcstream calls sync user code,
+each call in a copy of the caller's context (context variables, such as the
+one behind ``rtcstream.current_session()``, reach the worker thread).
 A call whose caller gives up (its session ended) is handed to the runtime's
 ``Reaper`` (``rtcstream.execution.reaper``): woken if it waits in a queue,
 released from the pool if it still runs a moment later; one that takes longer
@@ -58,6 +60,19 @@ class HandlerTimeout(Exception):
     """A call into sync user code took longer than ``HANDLER_CALL_TIMEOUT``."""
 
 
+def _submit(
+    pool: WorkerPool, func: Callable[..., Any], *args: Any, context: contextvars.Context | None = None
+) -> concurrent.futures.Future[Any]:
+    """Submit ``func(*args)`` to ``pool``, run in a copy of the caller's context (``context``, or the current one).
+
+    As ``asyncio.to_thread`` does: the context variables a session sets for its
+    handler's calls (``rtcstream.current_session()``, ``OWNER``) reach sync user
+    code in the worker thread, whichever thread runs it.
+    """
+    context = context if context is not None else contextvars.copy_context()
+    return pool.submit(context.run, func, *args, owner=context.get(OWNER))
+
+
 def get_pool() -> WorkerPool:
     """Return the process's pool (``RTCSTREAM["WORKER_THREADS"]`` threads; ``rtcstream.runtime``)."""
     return get_runtime().pool
@@ -103,8 +118,7 @@ async def run_sync(func: Callable[..., T], *args: Any, timeout: float | None = N
     Python cannot kill a thread: a call that times out, or outlives its
     caller, runs on, released from the pool.
     """
-    pool = get_pool()
-    return await _result(pool.submit(func, *args, owner=OWNER.get()), name or describe(func), timeout)
+    return await _result(_submit(get_pool(), func, *args), name or describe(func), timeout)
 
 
 _DONE = object()
@@ -129,10 +143,11 @@ def _close_in_pool(generator: Any, in_flight: concurrent.futures.Future[Any] | N
     if not hasattr(generator, "close"):
         return
 
-    owner = OWNER.get()
+    # The caller's context, captured now: the callback below may run in a worker thread.
+    context = contextvars.copy_context()
 
     def close(_: object = None) -> None:
-        get_pool().submit(_close_quietly, generator, owner=owner)
+        _submit(get_pool(), _close_quietly, generator, context=context)
 
     if in_flight is not None and not in_flight.done():
         in_flight.add_done_callback(close)
@@ -178,10 +193,9 @@ async def iterate(source: Any) -> AsyncGenerator[Any, None]:
     in_flight: concurrent.futures.Future[Any] | None = None
     name = f"next() of {getattr(source, '__qualname__', type(source).__qualname__)}"
     pool = get_pool()
-    owner = OWNER.get()
     try:
         while True:
-            in_flight = pool.submit(_next, source, owner=owner)
+            in_flight = _submit(pool, _next, source)
             item = await _result(in_flight, name, None)
             in_flight = None
             if item is _DONE:

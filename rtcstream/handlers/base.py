@@ -12,6 +12,7 @@ import numpy as np
 
 from rtcstream.handlers.context import HandlerContext
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+from rtcstream.handlers.session_info import SessionInfo
 from rtcstream.handlers.webrtc_data import WebRTCData
 
 AudioChunk = Union[tuple[int, np.ndarray], tuple[int, np.ndarray, Literal["mono", "stereo"]]]
@@ -89,6 +90,19 @@ class StreamHandlerBase(ABC):
     @property
     def session_id(self) -> str | None:
         return self._context.session_id if self._context is not None else None
+
+    @property
+    def session_info(self) -> SessionInfo:
+        """Whom this session serves: ``user``, ``groups``, ``django_session``, ``endpoint``, ``endpoint_row``.
+
+        The same as ``rtcstream.current_session()``; available from ``start_up`` on.
+        """
+        return self.context.info
+
+    @property
+    def user(self) -> Any:
+        """The logged-in user of this session, or an ``AnonymousUser``."""
+        return self.session_info.user
 
     def send_message(self, message: str, /, **data: Any) -> Sent:
         """Send something to the page (safe from any thread); it may be awaited, as FastRTC's may.

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from rtcstream.handlers.session_info import SessionInfo
 
 
 class HandlerContext(Protocol):
@@ -23,6 +26,10 @@ class HandlerContext(Protocol):
     @property
     def takes_text(self) -> bool:
         """Whether the endpoint's entry says ``"text": True``: the page may submit text to the handler."""
+
+    @property
+    def info(self) -> SessionInfo:
+        """Whom the session serves: user, groups, Django session, endpoint."""
 
     def send_event(self, name: str, **data: Any) -> None:
         """Send ``{"type": "event", "name": name, "data": data}`` to the client."""

@@ -23,6 +23,7 @@ from rtcstream.signalling.outbox import Outbox
 
 if TYPE_CHECKING:
     from rtcstream.endpoints.resolution import Endpoint
+    from rtcstream.handlers.session_info import SessionInfo
 
 logger = logging.getLogger("rtcstream.session")
 
@@ -42,6 +43,7 @@ class SessionContext:
         self,
         *,
         session_id: str,
+        info: SessionInfo,
         endpoint: Endpoint,
         loop: asyncio.AbstractEventLoop,
         send: Send,
@@ -51,6 +53,7 @@ class SessionContext:
         tasks: contextvars.Context,
     ) -> None:
         self.session_id = session_id
+        self.info = info  # whom the session serves (rtcstream.current_session())
         self.owner = endpoint.spec.name  # the handler's registry name (whose stuck calls the pool counts)
         self.endpoint_slug = endpoint.slug
         self.loop = loop

@@ -22,6 +22,7 @@ from rtcstream import conf
 from rtcstream.admission.seat import Seat
 from rtcstream.endpoints.resolution import Endpoint
 from rtcstream.execution.calls import owned_context
+from rtcstream.handlers.session_info import CURRENT_SESSION, SessionInfo
 from rtcstream.reasons import CloseReason, Refusal
 from rtcstream.relay import turn_credentials
 from rtcstream.runners import MediaOptions, Runner
@@ -31,6 +32,7 @@ from rtcstream.session.context import SessionContext
 from rtcstream.session.negotiation import Negotiation, refusal_for
 from rtcstream.session.sdp import check_offer
 from rtcstream.session.states import ENDING, TRANSITIONS, InvalidTransition, SessionState
+from rtcstream.session.visitor import Visitor
 from rtcstream.signalling import protocol
 from rtcstream.signalling.protocol import Candidate, Offer, ProtocolError
 from rtcstream.transports.base import MediaTransport
@@ -56,13 +58,15 @@ class Session:
         send: Send,
         publish: Send,
         client: str | None = None,
-        user: Any = None,
+        visitor: Visitor | None = None,
     ) -> None:
         self.id = new_session_id()
         self.endpoint = endpoint
         self.runtime = runtime
         self.client = client
-        self.user = user
+        visitor = visitor or Visitor()
+        self.user = visitor.user if visitor.is_authenticated else None
+        self.info = SessionInfo(self.id, endpoint, visitor.user, visitor.groups, visitor.django_session, client)
         self.ice_servers = turn_credentials.session_ice_servers(endpoint.effective_ice_servers, self.id)
         self.loop = asyncio.get_running_loop()
         self.state = SessionState.NEW
@@ -74,8 +78,10 @@ class Session:
         self._clocks = Clocks(self.loop, self._start_close)
         self._negotiating: asyncio.Task[None] | None = None
         self._tasks = owned_context(endpoint.spec.name)  # calls into user code count as its handler's
+        self._tasks.run(CURRENT_SESSION.set, self.info)  # and see whom they serve (rtcstream.current_session())
         self.context = SessionContext(
             session_id=self.id,
+            info=self.info,
             endpoint=endpoint,
             loop=self.loop,
             send=send,
@@ -85,7 +91,9 @@ class Session:
             tasks=self._tasks,
         )
         self._events = self.context.events
-        self._seat = Seat(runtime, endpoint, self.id, {"user": user, "client": client})
+        self._seat = Seat(
+            runtime, endpoint, self.id, {"user": self.user, "client": client}, tell=self._events.put, close=self.close
+        )
         self._negotiation = Negotiation(self.id, self.ice_servers, self.on_media_state, self._events.put)
         self.transport: MediaTransport = self._negotiation  # WebRTC, unless the client asks for another
         runtime.track(self)
@@ -161,7 +169,8 @@ class Session:
 
     def trigger(self) -> None:
         if self.runner is not None and self.state is SessionState.CONNECTED:
-            self.runner.trigger()
+            # In the session's context, as its tasks are: what the trigger starts sees current_session().
+            self._tasks.copy().run(self.runner.trigger)
 
     def text(self, text: str) -> None:
         """Hand text the page submitted to the handler (an entry with ``"text": True``), once media flows."""
@@ -190,8 +199,8 @@ class Session:
     # -- admission and negotiation ---------------------------------------------------
 
     async def _negotiate(self, transport: MediaTransport) -> None:
-        """Take a seat and open the transport (answer the offer); a refusal gives back what
-        was taken and the session is NEW again.
+        """Take a seat (waiting in line for one, if the endpoint lets clients wait) and open the
+        transport (answer the offer); a refusal gives back what was taken and the session is NEW again.
 
         A close cancels this task (unless it is refusing) and tears down what it got.
         """

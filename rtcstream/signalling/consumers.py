@@ -20,8 +20,9 @@ from rtcstream import conf
 from rtcstream.admission import client_identity
 from rtcstream.endpoints.resolution import Endpoint, get_endpoint, is_allowed
 from rtcstream.reasons import CloseReason
-from rtcstream.runtime import get_runtime
+from rtcstream.runtime import Runtime, get_runtime
 from rtcstream.session.lifecycle import Send, Session
+from rtcstream.session.visitor import Visitor, load_visitor
 from rtcstream.signalling import protocol
 from rtcstream.signalling.close_codes import CloseCode
 from rtcstream.signalling.protocol import Candidate, Inputs, Media, Offer, Ping, ProtocolError, Stop, Text, Trigger
@@ -149,18 +150,27 @@ class SessionConsumer(RtcstreamConsumer):
             return None
         return endpoint
 
-    async def open_session(self, endpoint: Endpoint, user: Any, send: Send) -> Session:
-        """Make this socket's session; ``send`` gets every message it has for its client."""
+    async def open_session(self, endpoint: Endpoint, visitor: Visitor | None, send: Send) -> Session:
+        """Make this socket's session for ``visitor`` (None: anonymous); ``send`` gets every message it has
+        for its client. No await before the session is made, so the process's count of sessions is exact."""
         self.session = Session(
             endpoint,
             get_runtime(),
             send=send,
             publish=self._publish,
             client=client_address(self.scope),
-            user=user if getattr(user, "is_authenticated", False) else None,
+            visitor=visitor,
         )
         await self.channel_layer.group_add(session_group(self.session.id), self.channel_name)
         return self.session
+
+    def _visitor_and_quota(self, runtime: Runtime) -> tuple[Visitor, dict[str, Any] | None]:
+        """Who opened the socket, and their quota as the page is told it (None: no limits). In a thread."""
+        visitor = load_visitor(self.scope)
+        if not visitor.is_authenticated:
+            return visitor, None
+        standing = runtime.admission.quota_standing_sync(visitor.user.pk)
+        return visitor, standing.as_data() if standing is not None else None
 
     async def end(self, reason: CloseReason) -> None:
         self.socket_open = False
@@ -199,10 +209,11 @@ class SignallingConsumer(SessionConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        visitor, quota = await database_sync_to_async(self._visitor_and_quota)(get_runtime())
         endpoint = await self.endpoint_for(self.scope["url_route"]["kwargs"]["endpoint"], user)
         if endpoint is None:
             return
-        session = await self.open_session(endpoint, user, self._send_from_session)
+        session = await self.open_session(endpoint, visitor, self._send_from_session)
         await self.accept()
         await self.send_json(
             {
@@ -212,6 +223,7 @@ class SignallingConsumer(SessionConsumer):
                 "mode": endpoint.mode,
                 "modality": endpoint.modality,
                 "time_limit": endpoint.time_limit,
+                "quota": quota,
                 "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(session.id, user)}/",
                 "ice_servers": session.ice_servers,
                 "ice_transport_policy": conf.get("ICE_TRANSPORT_POLICY"),

@@ -21,6 +21,9 @@ DEMOS = (
     "chat",
     "call",
     "fastrtc-app",
+    "greet",
+    "quota",
+    "waiting-room",
 )
 
 

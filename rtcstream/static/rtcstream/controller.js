@@ -13,6 +13,7 @@
 //
 // Events (CustomEvent, detail): state {state, reconnecting}, session {session},
 // event {name, data}, local {stream}, track {track, stream}, connection {state},
+// queue {position, length, estimate} (the offer waits in the endpoint's waiting room),
 // output {values, seq, session}, notice {message, level, untilConnected}, error {code, message}
 // (a server error that does not end the session), message {data} (a handler's own text, as it
 // sent it), end {session, reason, message, error}. The server's send_input is answered here, with
@@ -20,7 +21,7 @@
 
 import { within } from "./deadline.js";
 import { deviceWord, kindsOf, openMedia, stopTracks } from "./media.js";
-import { ERROR_REASONS, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
+import { ERROR_REASONS, REFUSED_TEXT, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
 import { JsonSocket } from "./socket.js";
 import { summarize } from "./stats.js";
 import { watchTurn } from "./turn.js";
@@ -59,6 +60,8 @@ class Run {
     this.pendingTexts = [];
     this.sessionArrived = new Promise((resolve) => { this.resolveSession = resolve; });
     this.answered = new Promise((resolve) => { this.resolveAnswer = resolve; });
+    this.inLine = false; // the offer waits in the endpoint's waiting room
+    this.queued = new Promise((resolve) => { this.resolveQueued = resolve; });
     this.serverDone = new Promise((resolve) => { this.resolveServerDone = resolve; });
   }
 
@@ -285,10 +288,19 @@ export class StreamController extends EventTarget {
     run.lastInputs = JSON.stringify(values);
     sig.send({ type: "offer", sdp: pc.localDescription.sdp, inputs: values });
     run.offered = true;
+    this.#noticeSlowConnect(run);
+    const first = Promise.race([run.answered.then(() => "answered"), run.queued.then(() => "queued")]);
+    if ((await within(first, signal, ANSWER_TIMEOUT_MS, timeout("the offer"))) === "queued") {
+      // In the waiting room: the server answers when a seat is ours, or refuses (at its longest wait).
+      await within(run.answered, signal);
+      this.#noticeSlowConnect(run);
+    }
+  }
+
+  #noticeSlowConnect(run) {
     run.later(SLOW_CONNECT_MS, () => {
-      if (!run.connected) this.#emit("notice", { message: `Still connecting… ${TURN_HINT}`, level: "warning", untilConnected: true });
+      if (!run.connected && !run.inLine) this.#emit("notice", { message: `Still connecting… ${TURN_HINT}`, level: "warning", untilConnected: true });
     });
-    await within(run.answered, signal, ANSWER_TIMEOUT_MS, timeout("the offer"));
   }
 
   async #openOutputs(run) {
@@ -355,7 +367,13 @@ export class StreamController extends EventTarget {
       case "session":
         run.resolveSession(msg);
         break;
+      case "queue":
+        run.inLine = true;
+        run.resolveQueued();
+        this.#emit("queue", { position: msg.position, length: msg.length, estimate: msg.estimate ?? null });
+        break;
       case "answer":
+        run.inLine = false;
         run.pc?.setRemoteDescription({ type: "answer", sdp: msg.sdp }).then(
           () => run.resolveAnswer(),
           (err) => run === this.#run && this.#fail(run, new StreamError("bad_sdp", `The server's answer could not be used: ${err.message}`)),
@@ -394,12 +412,9 @@ export class StreamController extends EventTarget {
   }
 
   #onError(run, code, message) {
-    if (code === "concurrency_limit") {
-      this.#fail(run, new StreamError(code, "This stream is busy: everyone's seat is taken. Please try again in a minute."));
-    } else if (code === "handler_stuck") {
-      this.#fail(run, new StreamError(code, "This stream is not responding right now. Please try again later."));
-    } else if (code === "bad_sdp" || code === "server_error") {
-      this.#fail(run, new StreamError(code, `The server could not start the stream: ${message}`));
+    const refused = REFUSED_TEXT[code];
+    if (refused) {
+      this.#fail(run, new StreamError(code, refused(message)));
     } else {
       this.#emit("error", { code, message }); // handler_error, media_error: a `closed` follows
       if (!ERROR_REASONS.has(code)) console.warn(`rtcstream: server refused a message (${code}): ${message}`);

@@ -3,6 +3,7 @@
 export const STATE_TEXT = {
   idle: "Ready",
   connecting: "Connecting…",
+  waiting: "Waiting in line",
   reconnecting: "Reconnecting…",
   listening: "Listening",
   heard: "Heard the wake word",
@@ -50,7 +51,38 @@ export const CLOSED_TEXT = {
   connection_failed: `The media connection failed. ${TURN_HINT}`,
   terminated: "The stream was stopped by an administrator.",
   server_shutdown: "The server is restarting. Please try again in a moment.",
+  quota_exhausted: "Your streaming minutes for today are used up. More tomorrow.",
+  access_revoked: "This account may no longer use this stream.",
 };
+
+// Why the server refused an offer (an `error` whose code is a refusal, docs/protocol.md), as messages;
+// each gets the server's own message, which only the offer's failures show.
+export const REFUSED_TEXT = {
+  bad_sdp: (message) => `The server could not start the stream: ${message}`,
+  server_error: (message) => `The server could not start the stream: ${message}`,
+  concurrency_limit: () => "This stream is busy: everyone's seat is taken. Please try again in a minute.",
+  handler_stuck: () => "This stream is not responding right now. Please try again later.",
+  quota_minutes: () => "You have used your streaming minutes for today. More tomorrow.",
+  quota_sessions: () => "You already have as many streams open as your account allows. Close one to start another.",
+  queue_full: () => "This stream is busy and its waiting line is full. Please try again in a few minutes.",
+  queue_timeout: () => "No seat freed up in time. Please try again later.",
+};
+
+/** "3 min", "45 s": a duration in seconds, for a visitor. */
+export function formatWait(seconds) {
+  return seconds >= 90 ? `${Math.round(seconds / 60)} min` : `${Math.max(1, Math.round(seconds))} s`;
+}
+
+/** The waiting room: where the visitor stands (a `queue` message). */
+export function queueText({ position, estimate }) {
+  const place = position === 1 ? "You are next in line." : `You are number ${position} in line.`;
+  return estimate == null ? place : `${place} About ${formatWait(estimate)} to wait.`;
+}
+
+/** What is left of the visitor's daily minutes (a quota's `seconds_left`). */
+export function quotaText(secondsLeft) {
+  return secondsLeft >= 60 ? `${Math.floor(secondsLeft / 60)} min left today` : `${Math.max(0, Math.ceil(secondsLeft))} s left today`;
+}
 
 /** A failure with a code (data-error) and a message for the visitor. */
 export class StreamError extends Error {

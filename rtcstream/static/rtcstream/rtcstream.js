@@ -11,7 +11,7 @@ import { StreamController } from "./controller.js";
 import { InputBinding, splitSelectors } from "./inputs.js";
 import { deviceWord, kindsOf } from "./media.js";
 import { LevelView, Meter, audioContext } from "./meters.js";
-import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, EVENT_TEXT, STATE_TEXT } from "./messages.js";
+import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, EVENT_TEXT, STATE_TEXT, queueText, quotaText } from "./messages.js";
 import { prepareChat, prepareOutputs, renderOutputs, renderers } from "./outputs.js";
 
 export class RtcStream extends HTMLElement {
@@ -24,14 +24,18 @@ export class RtcStream extends HTMLElement {
   #muted = false;
   #meters = { mic: null, reply: null };
   #frame = 0;
-  #timers = { countdown: 0, stats: 0 };
+  #timers = { countdown: 0, stats: 0, quota: 0 };
   #messageUntilConnected = false; // the message shown is "Still connecting…"
 
   constructor() {
     super();
     const on = (type, fn) => this.#controller.addEventListener(type, (ev) => fn(ev.detail));
     on("state", (d) => this.#onState(d));
-    on("session", (d) => { this.dataset.session = d.session; });
+    on("session", (d) => {
+      this.dataset.session = d.session;
+      this.#showQuota(this.#controller.sessionInfo?.quota);
+    });
+    on("queue", (d) => this.#onQueue(d));
     on("event", (d) => this.#onEvent(d));
     on("local", (d) => this.#attachLocal(d.stream));
     on("track", (d) => this.#attachRemote(d.track, d.stream));
@@ -175,6 +179,7 @@ export class RtcStream extends HTMLElement {
 
   #onEvent({ name, data }) {
     this.#emit("rtcstream:event", { name, data });
+    if (name === "quota") this.#showQuota(data);
     if (name in EVENT_STATE && this.#controller.state === "live") this.#setState(EVENT_STATE[name], EVENT_TEXT[name]?.(data));
   }
 
@@ -184,6 +189,34 @@ export class RtcStream extends HTMLElement {
     const text = input?.value.trim();
     if (!text) return;
     if (this.sendText(text) !== false) input.value = "";
+  }
+
+  /** The offer waits in the endpoint's waiting room: say where the visitor stands (until the media connects). */
+  #onQueue({ position, length, estimate }) {
+    this.dataset.position = position;
+    this.#setState("waiting");
+    this.#showMessage(queueText({ position, estimate }), "info", { untilConnected: true });
+    this.#emit("rtcstream:queue", { position, length, estimate });
+  }
+
+  /** What is left of the visitor's daily minutes (a quota's data; none: hidden), counted down while live. */
+  #showQuota(quota) {
+    const part = this.#part("quota");
+    clearInterval(this.#timers.quota);
+    const left = quota?.seconds_left;
+    if (!part || left == null) {
+      part?.setAttribute("hidden", "");
+      return;
+    }
+    const until = performance.now() + left * 1000;
+    const tick = () => {
+      const seconds = Math.max(0, (until - performance.now()) / 1000);
+      part.textContent = quotaText(seconds);
+      part.dataset.secondsLeft = Math.round(seconds);
+    };
+    tick();
+    part.hidden = false;
+    if (this.#controller.running) this.#timers.quota = setInterval(tick, 1000);
   }
 
   #onConnection(state) {
@@ -422,6 +455,8 @@ export class RtcStream extends HTMLElement {
     }
     clearInterval(this.#timers.countdown);
     clearInterval(this.#timers.stats);
+    clearInterval(this.#timers.quota);
+    delete this.dataset.position;
     this.#part("timer")?.setAttribute("hidden", "");
     for (const name of ["local-video", "remote-video", "remote-audio"]) {
       const el = this.#part(name);
