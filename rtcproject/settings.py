@@ -95,6 +95,18 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Files: recordings (an endpoint's "record") get a storage of their own, outside any
+# public URL: the admin plays them to staff (docs/guide.md, "Recordings and transcripts").
+MEDIA_ROOT = BASE_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": os.environ.get("RTCSTREAM_RECORDINGS", str(BASE_DIR / "recordings"))},
+    },
+}
+
 RTCSTREAM = {
     # The registry: every handler the site may expose, by name.
     "HANDLERS": {
@@ -108,6 +120,7 @@ RTCSTREAM = {
     },
     "ICE_SERVERS": [],
     "DEFAULT_CONCURRENCY_LIMIT": 8,
+    "RECORDING_STORAGE": "recordings",
     # Per-client socket caps counted in Redis when there is one, so they hold across workers.
     **(
         {"CLIENT_COUNTER": "rtcstream.admission.socket_counts.RedisClientCounter", "REDIS_URL": REDIS_URL}

@@ -32,6 +32,7 @@ ENTRY_KEYS = {
     "fps",
     "color",
     "state",
+    "record",
 }
 
 
@@ -60,6 +61,7 @@ class HandlerSpec:
     fps: float = 30.0
     color: Color = DEFAULT_COLOR  # channel order of the video arrays user code gets and gives
     state: tuple[Any, ...] = ()  # initial values of the per-session state slots (rtcstream.session.inputs)
+    record: bool = False  # record sessions (with the page's consent): rtcstream.recording
 
     def new_handler(self, options: dict[str, Any] | None = None) -> Any:
         """Return what one session runs: a fresh copy for stream handlers.
@@ -149,6 +151,9 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
             f"RTCSTREAM['HANDLERS'][{name!r}]['state'] must be a list of initial values, one per state slot "
             f"(like gr.State(value=...)), not {state!r}."
         )
+    record = entry.get("record", False)
+    if not isinstance(record, bool):
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]['record'] must be True or False, not {record!r}.")
     return HandlerSpec(
         name=name,
         path=path,
@@ -165,6 +170,7 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         fps=_optional_number(name, "fps", entry.get("fps", 30), float),
         color=color,
         state=tuple(state),
+        record=record,
     )
 
 

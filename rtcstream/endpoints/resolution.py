@@ -40,6 +40,7 @@ class Endpoint:
     allowed_groups: tuple[str, ...] = ()
     ice_servers: list[dict[str, Any]] | None = None
     handler_options: dict[str, Any] = field(default_factory=dict)
+    record: bool = False  # record sessions once the page consents (rtcstream.recording)
 
     @property
     def effective_ice_servers(self) -> list[dict[str, Any]]:
@@ -56,6 +57,7 @@ def from_spec(spec: HandlerSpec) -> Endpoint:
         time_limit=spec.time_limit,
         concurrency_limit=spec.concurrency_limit,
         label=spec.label,
+        record=spec.record,
     )
 
 
@@ -97,6 +99,7 @@ def from_row(row: StreamEndpoint) -> Endpoint | None:
         allowed_groups=tuple(sorted(group.name for group in row.allowed_groups.all())),
         ice_servers=row.ice_servers,
         handler_options=dict(row.handler_options or {}),
+        record=spec.record if row.record is None else row.record,  # not inherited(): False is a value here
     )
 
 

@@ -23,7 +23,7 @@ from rtcstream.runtime import get_runtime
 from rtcstream.session.lifecycle import Session
 from rtcstream.signalling import protocol
 from rtcstream.signalling.close_codes import CloseCode
-from rtcstream.signalling.protocol import Candidate, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
+from rtcstream.signalling.protocol import Candidate, Consent, Inputs, Offer, Ping, ProtocolError, Stop, Trigger
 from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
 
 logger = logging.getLogger("rtcstream.consumers")
@@ -169,6 +169,7 @@ class SignallingConsumer(RtcstreamConsumer):
                 "outputs": f"/{conf.get('WS_PREFIX')}/outputs/{make_outputs_token(self.session.id, user)}/",
                 "ice_servers": self.session.ice_servers,
                 "ice_transport_policy": conf.get("ICE_TRANSPORT_POLICY"),
+                "recording": self.session.records,  # the page asks for consent, then sends `consent`
             }
         )
 
@@ -219,6 +220,8 @@ class SignallingConsumer(RtcstreamConsumer):
             await session.close_and_wait(CloseReason.CLIENT_STOP, "Stopped by the client.")
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong"})
+        elif isinstance(message, Consent):
+            session.consent(message.recording)
 
     async def rtcstream_terminate(self, event: dict[str, Any]) -> None:
         """Handle a control message from the admin (possibly in another process)."""

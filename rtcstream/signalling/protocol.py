@@ -61,7 +61,14 @@ class Ping:
     pass
 
 
-ClientMessage = Union[Offer, Candidate, Inputs, Trigger, Stop, Ping]
+@dataclass(frozen=True)
+class Consent:
+    """The page's answer to a recorded session (its ``session`` message says ``recording``)."""
+
+    recording: bool
+
+
+ClientMessage = Union[Offer, Candidate, Inputs, Trigger, Stop, Ping, Consent]
 
 
 def _field(data: dict[str, Any], name: str, types: type | tuple[type, ...], *, required: bool = True) -> Any:
@@ -127,6 +134,7 @@ PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "trigger": lambda data: Trigger(),
     "stop": lambda data: Stop(),
     "ping": lambda data: Ping(),
+    "consent": lambda data: Consent(recording=_field(data, "recording", bool)),
 }
 
 
