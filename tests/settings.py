@@ -17,7 +17,11 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "recordings": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(BASE_DIR / "test-output" / f"recordings-{os.getpid()}")},
+        "OPTIONS": {
+            "location": os.environ.get(
+                "RTCSTREAM_RECORDINGS", str(BASE_DIR / "test-output" / f"recordings-{os.getpid()}")
+            )
+        },
     },
 }
 ROOT_URLCONF = "tests.browser.urls"  # the demo site, and test-only pages for the browser suite

@@ -245,6 +245,10 @@ class RtcClient:
     async def trigger(self) -> None:
         await self.send({"type": "trigger"})
 
+    async def consent(self, recording: bool = True) -> None:
+        """Answer a recorded session's consent question (its ``session`` message says ``recording``)."""
+        await self.send({"type": "consent", "recording": recording})
+
     async def stop(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
         """Ask the server to end the session; return its ``closed`` message."""
         await self.send({"type": "stop"})
