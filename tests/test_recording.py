@@ -11,10 +11,10 @@ import wave
 import numpy as np
 import pytest
 import soxr
-from scipy import signal
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.core.files.storage import storages
+from scipy import signal
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.endpoints.resolution import from_row
