@@ -228,3 +228,18 @@ def test_the_lists_filter_and_search(superuser_client, history):
     assert [r.session_id for r in superuser_client.get(sessions, {"recorded": "yes"}).context["cl"].result_list] == [
         "rec"
     ]
+
+
+@pytest.mark.parametrize(
+    ("peak", "integer", "ticks"),
+    [
+        (1, True, [0, 1]),
+        (7, True, [0, 2, 4, 6, 8]),
+        (1456, False, [0, 500, 1000, 1500]),
+        (0.3, False, [0, 0.1, 0.2, 0.3]),
+    ],
+)
+def test_the_axes_have_round_ticks(peak, integer, ticks):
+    from rtcstream.ledger.svg import nice_ticks
+
+    assert nice_ticks(peak, integer=integer) == pytest.approx(ticks)

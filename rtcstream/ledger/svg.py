@@ -19,11 +19,11 @@ LEFT, RIGHT, TOP, BOTTOM = 52, 16, 28, 40
 TEXT = 'font-family="sans-serif" font-size="11" fill="#555"'
 
 
-def nice_ticks(peak: float, count: int = 4) -> list[float]:
-    """Round tick values from 0 to at least ``peak``: steps of 1, 2 or 5 times a power of ten."""
+def nice_ticks(peak: float, count: int = 4, *, integer: bool = False) -> list[float]:
+    """Round tick values from 0 to at least ``peak``: steps of 1, 2 or 5 times a power of ten (whole, for counts)."""
     if peak <= 0:
         return [0.0, 1.0]
-    raw = peak / count
+    raw = max(peak / count, 1.0) if integer else peak / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     top = math.ceil(peak / step - 1e-9) * step
@@ -71,7 +71,7 @@ def _axes(labels: Sequence[str], ticks: list[float], unit: str) -> tuple[list[st
 def _legend(names: Sequence[str]) -> list[str]:
     parts, x = [], WIDTH - RIGHT
     for i, name in reversed(list(enumerate(names))):
-        x -= 12 + 7 * len(name)
+        x -= 26 + 7 * len(name)
         parts.append(f'<rect x="{x}" y="6" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>')
         parts.append(f'<text x="{x + 14}" y="15" {TEXT}>{escape(name)}</text>')
     return parts
@@ -82,7 +82,7 @@ def stacked_bars(
 ) -> SafeString:
     """One bar per label, the series stacked; each segment's tooltip says its label, series and value."""
     totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
-    ticks = nice_ticks(max(totals, default=0))
+    ticks = nice_ticks(max(totals, default=0), integer=True)
     parts, plot_w, plot_h = _axes(labels, ticks, unit)
     slot = plot_w / max(1, len(labels))
     width = max(1.0, slot * 0.8)

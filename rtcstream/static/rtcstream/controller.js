@@ -13,7 +13,8 @@
 //
 // Events (CustomEvent, detail): state {state, reconnecting}, session {session},
 // event {name, data}, local {stream}, track {track, stream}, connection {state},
-// output {values, seq, session}, notice {message, level, untilConnected}, error {code, message}
+// output {values, seq, session}, notice {message, level, untilConnected}, error {code, message},
+// consent {recording} (a recorded session's answer, sent to the server)
 // (a server error that does not end the session), end {session, reason, message, error}.
 
 import { within } from "./deadline.js";
@@ -125,7 +126,10 @@ export class StreamController extends EventTarget {
     return this.#run?.local ?? null;
   }
 
-  /** Open a session. config: {path, endpoint, mode, modality, inputs: () => list of values}. */
+  /**
+   * Open a session. config: {path, endpoint, mode, modality, inputs: () => list of values,
+   * consent: (signal) => Promise<boolean>, asked when the session is recorded}.
+   */
   start(config) {
     if (this.#run) return Promise.resolve();
     return this.#begin(config, 0);
@@ -256,6 +260,12 @@ export class StreamController extends EventTarget {
     run.session = await within(run.sessionArrived, signal, SESSION_TIMEOUT_MS, timeout("with a session"));
     this.#emit("session", { session: run.id });
     await this.#openOutputs(run);
+    if (run.session.recording) {
+      // Asked before any capture; the server records nothing until it hears yes.
+      const recording = await within(config.consent?.(signal) ?? Promise.resolve(false), signal);
+      sig.send({ type: "consent", recording });
+      this.#emit("consent", { recording });
+    }
     if (config.mode !== "receive") {
       run.local = await this.#openMedia(run);
       this.setMuted(this.#muted);
