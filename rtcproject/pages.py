@@ -75,6 +75,13 @@ DEMOS: tuple[Demo, ...] = (
         "Ask for the time, the date or a joke: it answers aloud and in text.",
         (assistant.respond, assistant.answer),
     ),
+    Demo(
+        "recorded",
+        "Recorded conversation",
+        "Recordings and transcripts",
+        "The voice assistant, recorded once you agree: play it back in the admin, with its transcript and turns.",
+        (assistant.respond,),
+    ),
 )
 BY_SLUG = {demo.slug: demo for demo in DEMOS}
 

@@ -117,6 +117,13 @@ RTCSTREAM = {
         "clip": {"handler": "rtcproject.demos.video.clip", "mode": "receive", "modality": "video"},
         "transcript": {"handler": "rtcproject.demos.transcript.transcribe", "mode": "send", "label": "Transcript"},
         "assistant": {"handler": "rtcproject.demos.assistant.talk", "time_limit": 300, "label": "Voice assistant"},
+        # The assistant again, recorded (both directions and the transcript) once the visitor agrees.
+        "recorded": {
+            "handler": "rtcproject.demos.assistant.talk",
+            "time_limit": 120,
+            "label": "Recorded assistant",
+            "record": True,
+        },
     },
     "ICE_SERVERS": [],
     "DEFAULT_CONCURRENCY_LIMIT": 8,

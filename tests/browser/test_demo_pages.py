@@ -9,7 +9,7 @@ from .widget import events, record_events, set_input, video_pixels, wait_pixels,
 
 pytestmark = pytest.mark.browser
 
-DEMOS = ("talk-echo", "echo", "generate", "edges", "clip", "transcript", "assistant")
+DEMOS = ("talk-echo", "echo", "generate", "edges", "clip", "transcript", "assistant", "recorded")
 
 
 def open_demo(page, site: str, slug: str) -> None:
@@ -146,3 +146,17 @@ def test_a_widget_whose_script_did_not_load_says_so(context, site, served):
         page.wait_for_selector(message, state="visible")
         text = page.inner_text(message)
         assert "/static/rtcstream/rtcstream.js" in text and "static files" in text and "rtcstream_assets" in text
+
+
+def test_the_recorded_demo_asks_then_records_the_assistant(page, site):
+    open_demo(page, site, "recorded")
+    page.click("rtc-stream [data-part=start]")
+    page.wait_for_selector("rtc-stream [data-part=consent]", state="visible")
+    screenshot(page, "recorded-consent")
+    page.click("rtc-stream [data-part=consent-yes]")
+    wait_state(page, ("listening", "hearing", "thinking", "speaking"))
+    assert page.is_visible("rtc-stream [data-part=recording]")
+    page.wait_for_selector("#conversation li", timeout=40000)  # the assistant heard the question
+    screenshot(page, "recorded")
+    page.click("rtc-stream [data-part=stop]")
+    wait_state(page, "idle")
