@@ -129,6 +129,13 @@ DEMOS: tuple[Demo, ...] = (
         "One seat: open this page in a second tab, and the second visitor waits in line.",
         (audio.EchoHandler,),
     ),
+    Demo(
+        "recorded",
+        "Recorded conversation",
+        "Recordings and transcripts",
+        "The voice assistant, recorded once you agree: play it back in the admin, with its transcript and turns.",
+        (assistant.respond,),
+    ),
 )
 BY_SLUG = {demo.slug: demo for demo in DEMOS}
 

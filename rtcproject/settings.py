@@ -96,6 +96,18 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Files: recordings (an endpoint's "record") get a storage of their own, outside any
+# public URL: the admin plays them to staff (docs/guide.md, "Recordings and transcripts").
+MEDIA_ROOT = BASE_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": os.environ.get("RTCSTREAM_RECORDINGS", str(BASE_DIR / "recordings"))},
+    },
+}
+
 RTCSTREAM = {
     # The registry: every handler the site may expose, by name.
     "HANDLERS": {
@@ -127,9 +139,17 @@ RTCSTREAM = {
             "max_wait": 300,
             "label": "One seat",
         },
+        # The assistant again, recorded (both directions and the transcript) once the visitor agrees.
+        "recorded": {
+            "handler": "rtcproject.demos.assistant.talk",
+            "time_limit": 120,
+            "label": "Recorded assistant",
+            "record": True,
+        },
     },
     "ICE_SERVERS": [],
     "DEFAULT_CONCURRENCY_LIMIT": 8,
+    "RECORDING_STORAGE": "recordings",
     # Per-client socket caps counted in Redis when there is one, so they hold across workers.
     **(
         {"CLIENT_COUNTER": "rtcstream.admission.socket_counts.RedisClientCounter", "REDIS_URL": REDIS_URL}

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from rtcstream.admission.backends import session_expiry
 from rtcstream.forms import EndpointForm
+from rtcstream.ledger import admin as ledger_admin
 from rtcstream.models import LiveSession, Quota, SessionHistory, SessionStatus, StreamEndpoint, session_group
 from rtcstream.runtime import get_runtime
 
@@ -140,12 +141,12 @@ class QuotaAdmin(admin.ModelAdmin):
         return f"{standing.seconds_used / 60:.1f} min, {standing.live} live"
 
 
-class SessionAdminBase(admin.ModelAdmin):
-    """Sessions are written by admission only: the admin reads them."""
+class SessionAdminBase(ledger_admin.SessionLedgerFields, admin.ModelAdmin):
+    """Sessions are written by admission (and the ledger): the admin reads them."""
 
     list_display = ["short_id", "endpoint_slug", "user", "client", "started_at", "duration_display", "state"]
     list_select_related = ["user"]
-    search_fields = ["session_id", "endpoint_slug", "client", "user__username"]
+    search_fields = ["session_id", "endpoint_slug", "client", "user__username", "error"]
     date_hierarchy = "started_at"
     fields = (
         "session_id",
@@ -160,6 +161,7 @@ class SessionAdminBase(admin.ModelAdmin):
         "heartbeat_at",
         "ended_at",
         "duration_display",
+        *ledger_admin.SESSION_FIELDS,
     )
     readonly_fields = fields
 
@@ -220,6 +222,13 @@ class LiveSessionAdmin(SessionAdminBase):
 
 
 @admin.register(SessionHistory)
-class SessionHistoryAdmin(SessionAdminBase):
-    list_display = [*SessionAdminBase.list_display, "end_reason", "ended_at"]
-    list_filter = ["state", "end_reason", "endpoint_slug"]
+class SessionHistoryAdmin(ledger_admin.RecordingPlayback, SessionAdminBase):
+    list_display = [*SessionAdminBase.list_display, "end_reason", "ended_at", "turn_count"]
+    list_filter = [
+        "state",
+        "end_reason",
+        "endpoint_slug",
+        ledger_admin.HasErrorFilter,
+        ledger_admin.HasRecordingFilter,
+        ("connected_at", admin.EmptyFieldListFilter),
+    ]

@@ -11,7 +11,7 @@ from django.utils.module_loading import import_string
 DEFAULTS: dict[str, Any] = {
     # name -> dotted path (a handler, or a FastRTC-style rtcstream.Stream), or a dict {"handler": path,
     # "mode", "modality", "time_limit", "concurrency_limit", "on_additional_outputs", "label", "fps",
-    # "color", "state", "additional_inputs", "additional_outputs", "text"}.
+    # "color", "state", "additional_inputs", "additional_outputs", "text", "record"}.
     "HANDLERS": {},
     # For RTCPeerConnection on both sides: [{"urls": ..., "username": ..., "credential": ...}].
     # Empty means host candidates only: right for a LAN and for tests, wrong behind NAT.
@@ -113,6 +113,23 @@ DEFAULTS: dict[str, Any] = {
     "TWILIO_TOKEN_CACHE": "default",
     # URL prefix of the websocket routes (without slashes).
     "WS_PREFIX": "ws/rtcstream",
+    # The session ledger (rtcstream.ledger): when each session connected, its minutes,
+    # turns (ReplyOnPause: pause detection and reply latency), interruptions and errors,
+    # written in batches off the event loop. It needs the sessions' rows, so it is off
+    # with an admission backend that keeps none (InProcessAdmission).
+    "LEDGER": True,
+    # Ledger writes a process holds while the database is slow or down; the oldest are dropped past that.
+    "LEDGER_MAX_PENDING": 10000,
+    # Recordings (an endpoint's "record", with the page's consent): where they are stored, a
+    # name in settings.STORAGES (None: default_storage), and under which path prefix.
+    "RECORDING_STORAGE": None,
+    "RECORDING_PATH": "rtcstream/recordings",
+    # The recordings' sample rate (both directions are resampled to it) and longest length, in seconds.
+    "RECORDING_SAMPLE_RATE": 16000,
+    "RECORDING_MAX_SECONDS": 3600.0,
+    # Audio a process holds for its recordings' writer while it falls behind, in bytes; past it, audio is dropped
+    # (counted in the recording's "dropped" seconds, silence stands in).
+    "RECORDING_MAX_PENDING_BYTES": 32 * 1024 * 1024,
 }
 
 

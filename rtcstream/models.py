@@ -120,6 +120,13 @@ class StreamEndpoint(models.Model):
         validators=[validate_ice_servers],
         help_text='Overrides RTCSTREAM["ICE_SERVERS"] for this endpoint, e.g. [{"urls": "stun:stun.example.org"}].',
     )
+    # Empty inherits the registry entry's "record" (rtcstream.recording); a recording needs the page's consent.
+    record = models.BooleanField(
+        "record",
+        null=True,
+        blank=True,
+        help_text="Record both directions and the transcript, once the page has consented. Empty uses the registry entry's.",
+    )
     # The options of the handler's kind (kinds.HandlerKind.endpoint_options) this endpoint sets;
     # an option it leaves out keeps the handler's own value.
     handler_options = models.JSONField("handler options", default=dict, blank=True)
@@ -313,6 +320,12 @@ class StreamSession(models.Model):
     ended_at = models.DateTimeField("ended", null=True, blank=True)
     state = models.CharField("state", max_length=8, choices=SessionStatus.choices, default=SessionStatus.LIVE)
     end_reason = models.CharField("end reason", max_length=32, choices=EndReason.choices, blank=True)
+    # The ledger's part (rtcstream.ledger), written by the process that served the session.
+    connected_at = models.DateTimeField("media connected", null=True, blank=True)
+    media_seconds = models.FloatField("media seconds", null=True, blank=True, help_text="From connected to closed.")
+    turn_count = models.PositiveIntegerField("turns", default=0)
+    interruption_count = models.PositiveIntegerField("interruptions", default=0)
+    error = models.TextField("error", blank=True, help_text="What ended the session with an error, if anything did.")
 
     class Meta:
         ordering = ["-started_at"]
@@ -325,6 +338,8 @@ class StreamSession(models.Model):
             models.Index(fields=["state", "heartbeat_at"], name="rtcstream_state_idx"),
             # A user's quota: their sessions live now, and those of the day (admission.quotas).
             models.Index(fields=["user", "started_at"], name="rtcstream_user_day_idx"),
+            # The ledger's charts and the retention command read sessions by when they started.
+            models.Index(fields=["started_at"], name="rtcstream_started_idx"),
         ]
 
     def __str__(self) -> str:
@@ -380,3 +395,126 @@ class SessionHistory(StreamSession):
         ordering = ["-started_at"]
         verbose_name = "ended session"
         verbose_name_plural = "session history"
+
+
+class SessionCharts(StreamSession):
+    """The ledger's charts (sessions per hour, reply latency, end reasons): an admin page, not a list."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "session chart"
+        verbose_name_plural = "session charts"
+
+
+# -- the ledger's turns, and recordings (rtcstream.ledger, rtcstream.recording) ----------------------
+
+
+class TurnCause(models.TextChoices):
+    """What ended the user's turn, or what started a reply with no turn (``startup``: the greeting)."""
+
+    PAUSE = "pause", "pause"
+    MAX_LENGTH = "max_length", "maximum utterance"
+    TRIGGER = "trigger", "trigger"
+    STARTUP = "startup", "greeting (no turn)"
+    NONE = "", "none (the session ended first)"
+
+
+class TurnOutcome(models.TextChoices):
+    """How a turn ended."""
+
+    COMPLETED = "completed", "completed"  # the reply played out
+    INTERRUPTED = "interrupted", "interrupted"  # the user talked over the reply
+    ERROR = "error", "error"
+    UNFINISHED = "unfinished", "unfinished"  # the reply was running when the session ended
+    UNANSWERED = "unanswered", "unanswered"  # the user was talking when the session ended
+
+
+class Turn(models.Model):
+    """One turn of a ReplyOnPause session, as its server saw it: times from the server's own clock.
+
+    Written by the ledger (``rtcstream.ledger``) in batches, off the event loop.
+    """
+
+    session = models.ForeignKey(
+        StreamSession,
+        verbose_name="session",
+        to_field="session_id",
+        on_delete=models.CASCADE,
+        related_name="turns",
+    )
+    endpoint_slug = models.SlugField("endpoint slug", max_length=64)  # a copy, for charts per endpoint
+    index = models.PositiveIntegerField("turn")
+    cause = models.CharField("ended by", max_length=16, choices=TurnCause.choices, blank=True)
+    outcome = models.CharField("outcome", max_length=16, choices=TurnOutcome.choices)
+    started_at = models.DateTimeField("started")  # speech start, else the pause (trigger), else the reply
+    speech_started_at = models.DateTimeField("speech started", null=True, blank=True)
+    pause_detected_at = models.DateTimeField("pause detected", null=True, blank=True)
+    reply_started_at = models.DateTimeField("reply started", null=True, blank=True)
+    first_audio_at = models.DateTimeField("first reply audio sent", null=True, blank=True)
+    first_output_at = models.DateTimeField("first output published", null=True, blank=True)
+    response_done_at = models.DateTimeField("reply done", null=True, blank=True)
+    playback_done_at = models.DateTimeField("playback done", null=True, blank=True)
+    interrupted_at = models.DateTimeField("interrupted", null=True, blank=True)
+    utterance_seconds = models.FloatField("utterance (s)", null=True, blank=True)
+    pause_ms = models.FloatField(
+        "pause detection (ms)", null=True, blank=True, help_text="Silence after the voice when the pause was called."
+    )
+    reply_latency_ms = models.FloatField(
+        "reply latency (ms)", null=True, blank=True, help_text="From the pause detected to the first reply audio sent."
+    )
+    output_latency_ms = models.FloatField(
+        "output latency (ms)", null=True, blank=True, help_text="From the pause detected to the first output published."
+    )
+    error = models.TextField("error", blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-index"]
+        verbose_name = "turn"
+        verbose_name_plural = "turns"
+        constraints = [models.UniqueConstraint(fields=["session", "index"], name="rtcstream_turn_once")]
+        indexes = [models.Index(fields=["endpoint_slug", "started_at"], name="rtcstream_turn_endpoint_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id[:8]} turn {self.index}"
+
+
+class RecordingKind(models.TextChoices):
+    AUDIO = "audio", "audio"
+    TRANSCRIPT = "transcript", "transcript"
+
+
+class Recording(models.Model):
+    """A file a session's recording stored (``rtcstream.recording``): its audio, or its transcript.
+
+    ``storage`` is the STORAGES alias the file was saved to ("default" for
+    ``default_storage``), kept so the file stays reachable, and deletable,
+    after ``RTCSTREAM["RECORDING_STORAGE"]`` changes.
+    """
+
+    session = models.ForeignKey(
+        StreamSession,
+        verbose_name="session",
+        to_field="session_id",
+        on_delete=models.CASCADE,
+        related_name="recordings",
+    )
+    kind = models.CharField("kind", max_length=16, choices=RecordingKind.choices)
+    storage = models.CharField("storage", max_length=64, default="default")
+    name = models.CharField("file", max_length=255)
+    content_type = models.CharField("content type", max_length=64)
+    size = models.PositiveBigIntegerField("bytes", default=0)
+    seconds = models.FloatField("seconds", null=True, blank=True)
+    channels = models.CharField("channels", max_length=32, blank=True, help_text="Who each audio channel is.")
+    dropped_seconds = models.FloatField(
+        "dropped (s)", default=0.0, help_text="Audio lost because the writer fell behind; silence stands in."
+    )
+    created_at = models.DateTimeField("stored", default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "kind"]
+        verbose_name = "recording"
+        verbose_name_plural = "recordings"
+        constraints = [models.UniqueConstraint(fields=["session", "kind"], name="rtcstream_recording_once")]
+
+    def __str__(self) -> str:
+        return self.name

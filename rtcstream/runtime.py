@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from rtcstream.endpoints.registry import Registry
     from rtcstream.execution.pool import WorkerPool
     from rtcstream.execution.reaper import Reaper
+    from rtcstream.ledger.writer import LedgerWriter
+    from rtcstream.recording.writer import RecordingWriter
     from rtcstream.session.lifecycle import Session
 
 T = TypeVar("T")
@@ -133,6 +135,32 @@ class Runtime:
         from rtcstream.admission.socket_counts import BaseClientCounter
 
         return self._parts.get("sockets", lambda: conf.load("CLIENT_COUNTER", BaseClientCounter)())
+
+    @property
+    def ledger(self) -> LedgerWriter | None:
+        """Writes the session ledger (``RTCSTREAM["LEDGER"]``); None when it is off, or when the
+        admission backend keeps no session rows for it to complete (``InProcessAdmission``)."""
+        from rtcstream.admission.backends import DatabaseAdmission
+        from rtcstream.ledger.writer import LedgerWriter
+
+        def build() -> LedgerWriter | None:
+            if not conf.get("LEDGER") or not isinstance(self.admission, DatabaseAdmission):
+                return None
+            return LedgerWriter(conf.get("LEDGER_MAX_PENDING"))
+
+        return self._parts.get("ledger", build)
+
+    @property
+    def recordings(self) -> RecordingWriter | None:
+        """Writes sessions' recordings (an endpoint's ``record``); None without the ledger, whose rows they need."""
+        from rtcstream.recording.writer import RecordingWriter
+
+        def build() -> RecordingWriter | None:
+            if self.ledger is None:
+                return None
+            return RecordingWriter(conf.get("RECORDING_MAX_PENDING_BYTES"))
+
+        return self._parts.get("recordings", build)
 
 
 _runtime: Runtime | None = None

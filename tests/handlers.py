@@ -526,3 +526,31 @@ class PeriodicAskingHandler(AskingHandler):
 
     def copy(self):
         return PeriodicAskingHandler()
+
+
+# -- the ledger and recordings (tests/test_ledger.py, tests/test_recording.py) --------------------------
+
+
+def failing_reply(audio):
+    """ReplyOnPause reply that raises before it yields anything."""
+    raise RuntimeError("the reply broke")
+    yield  # a generator
+
+
+def short_greeting():
+    """ReplyOnPause startup_fn: 0.3 s of 660 Hz before anyone speaks."""
+    yield 24000, tone(660.0, 0.3, 24000).reshape(1, -1)
+
+
+def transcript_echo(audio):
+    """ReplyOnPause reply: a transcript line (a chat message), the utterance played back, a plain string."""
+    rate, samples = audio
+    yield AdditionalOutputs({"role": "user", "content": f"{samples.shape[1] / rate:.1f} seconds of speech"})
+    for start in range(0, samples.shape[1], rate // 10):
+        yield rate, samples[:, start : start + rate // 10]
+    yield AdditionalOutputs("played it back")
+
+
+reply_fails = ReplyOnPause(failing_reply)
+reply_greeting = ReplyOnPause(echo_utterance, startup_fn=short_greeting)
+reply_transcript = ReplyOnPause(transcript_echo)

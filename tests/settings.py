@@ -12,6 +12,18 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # DATABASE_URL: tests/en
     DATABASES["default"]["NAME"] = TEST_DB
     DATABASES["default"]["TEST"] = {"NAME": TEST_DB}
 DEBUG = False
+# Recordings (tests/test_recording.py) go to a directory of this process's own.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "recordings": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": os.environ.get(
+                "RTCSTREAM_RECORDINGS", str(BASE_DIR / "test-output" / f"recordings-{os.getpid()}")
+            )
+        },
+    },
+}
 ROOT_URLCONF = "tests.browser.urls"  # the demo site, and test-only pages for the browser suite
 # The suite serves one daphne process: the in-memory channel layer is right for it.
 SILENCED_SYSTEM_CHECKS = ["rtcstream.W010"]
@@ -89,7 +101,15 @@ RTCSTREAM = {
             "queue_length": 3,
             "max_wait": 60,
         },
+        # The ledger and recordings (tests/test_ledger.py, tests/test_recording.py).
+        "t-reply-fails": "tests.handlers.reply_fails",
+        "t-reply-greeting": "tests.handlers.reply_greeting",
+        "t-reply-recorded": {"handler": "tests.handlers.reply_transcript", "record": True},
+        "t-echo-recorded": {"handler": "tests.handlers.EchoHandler", "record": True},
+        "t-tones-recorded": {"handler": "tests.handlers.tones", "modality": "audio", "record": True},
+        "t-level-recorded": {"handler": "tests.handlers.LevelHandler", "mode": "send", "record": True},
     },
+    "RECORDING_STORAGE": "recordings",
     "DEFAULT_CONCURRENCY_LIMIT": None,
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.
     "MAX_SOCKETS_PER_CLIENT": 32,

@@ -184,7 +184,7 @@ class TestTurns:
         runner = await Runner(ReplyOnPause(reply, max_utterance_s=1.0)).start()
         await runner.feed(speech.utterance().samples)
         await runner.pull_until_event("response_done")
-        assert runner.context.events[1] == ("pause_detected", {"reason": "max_length", "duration": 1.0})
+        assert runner.context.events[1] == ("pause_detected", {"reason": "max_length", "duration": 1.0, "silence": 0.0})
         assert reply.audio[0].shape == (1, RATE)
         await runner.close()
 
@@ -245,7 +245,7 @@ class TestTrigger:
         await runner.feed(speech.silence(0.2))
         runner.handler.trigger_response()
         await runner.pull_until_event("response_done")
-        assert runner.context.events[0] == ("pause_detected", {"reason": "trigger", "duration": 0.0})
+        assert runner.context.events[0] == ("pause_detected", {"reason": "trigger", "duration": 0.0, "silence": 0.0})
         ((sample_rate, audio),) = [call[0] for call in reply.calls]
         assert sample_rate == RATE and audio.shape == (1, 0) and audio.dtype == np.int16
         await runner.close()

@@ -301,6 +301,10 @@ class RtcClient:
         """The handler's own messages (``send_message`` of a text that is not an event name), in order."""
         return [m["data"] for m in self.messages if m["type"] == "message"]
 
+    async def consent(self, recording: bool = True) -> None:
+        """Answer a recorded session's consent question (its ``session`` message says ``recording``)."""
+        await self.send({"type": "consent", "recording": recording})
+
     async def stop(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
         """Ask the server to end the session; return its ``closed`` message."""
         await self.send({"type": "stop"})

@@ -45,6 +45,7 @@ ENTRY_KEYS = {
     "when_full",
     "queue_length",
     "max_wait",
+    "record",
 }
 WHEN_FULL = ("refuse", "wait")
 
@@ -81,6 +82,7 @@ class HandlerSpec:
     when_full: str = "refuse"  # past the concurrency limit: "refuse", or "wait" in the waiting room
     queue_length: int | None = None  # most clients waiting at once (None: no bound)
     max_wait: float | None = None  # longest wait in seconds (None: no bound)
+    record: bool = False  # record sessions (with the page's consent): rtcstream.recording
 
     @property
     def state(self) -> tuple[Any, ...]:
@@ -224,6 +226,9 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         raise RegistryError(
             f"RTCSTREAM['HANDLERS'][{name!r}]['when_full'] must be one of {list(WHEN_FULL)}, not {when_full!r}."
         )
+    record = entry.get("record", False)
+    if not isinstance(record, bool):
+        raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}]['record'] must be True or False, not {record!r}.")
     return HandlerSpec(
         name=name,
         path=path,
@@ -248,6 +253,7 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
             name, "queue_length", entry.get("queue_length", conf.get("DEFAULT_QUEUE_LENGTH")), int
         ),
         max_wait=_optional_number(name, "max_wait", entry.get("max_wait", conf.get("DEFAULT_MAX_WAIT")), float),
+        record=record,
     )
 
 

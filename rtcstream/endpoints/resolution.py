@@ -43,6 +43,7 @@ class Endpoint:
     when_full: str = "refuse"  # past the concurrency limit: "refuse", or "wait" in the waiting room
     queue_length: int | None = None  # most clients waiting at once (None: no bound)
     max_wait: float | None = None  # the longest a client waits, in seconds (None: no bound)
+    record: bool = False  # record sessions once the page consents (rtcstream.recording)
     row: StreamEndpoint | None = field(default=None, compare=False, repr=False)  # the admin row, if any
 
     @property
@@ -63,6 +64,7 @@ def from_spec(spec: HandlerSpec) -> Endpoint:
         when_full=spec.when_full,
         queue_length=spec.queue_length,
         max_wait=spec.max_wait,
+        record=spec.record,
     )
 
 
@@ -107,6 +109,7 @@ def from_row(row: StreamEndpoint) -> Endpoint | None:
         when_full=row.when_full or spec.when_full,
         queue_length=inherited(row.queue_length, spec.queue_length),
         max_wait=inherited(row.max_wait, spec.max_wait),
+        record=spec.record if row.record is None else row.record,  # not inherited(): False is a value here
         row=row,
     )
 

@@ -55,3 +55,9 @@ class HandlerContext(Protocol):
 
     def after_playback(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (on the loop) once the audio queued so far has been sent; a barge-in drops it."""
+
+    def add_transcript(self, role: str, text: str) -> None:
+        """Add a line said by ``role`` to the session's transcript, if it is recorded.
+
+        The text of ``AdditionalOutputs`` (strings, and chat messages) is added without it.
+        """

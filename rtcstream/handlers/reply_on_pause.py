@@ -84,7 +84,8 @@ class ReplyOnPause(AsyncStreamHandler):
 
     Events sent to the page: ``started_talking`` (``onset`` in seconds),
     ``pause_detected`` (``reason``: ``pause``, ``max_length`` or ``trigger``;
-    ``duration`` in seconds), ``response_starting`` (before the first audio),
+    ``duration`` in seconds; ``silence``: how long the voice had been silent
+    when the pause was called, 0 unless ``reason`` is ``pause``), ``response_starting`` (before the first audio),
     ``response_done`` (every item handed over), ``playback_done`` (the reply's
     last audio frame has been sent; right after ``response_done`` for a reply
     with no audio), ``interrupted`` (the reply was talked over: no
@@ -336,7 +337,8 @@ class ReplyOnPause(AsyncStreamHandler):
         return self._context is not None and self._context.output_busy()
 
     def _turn(self, turn: TurnEnded, reason: str, text: str = "") -> None:
-        self.send_message("pause_detected", reason=reason, duration=round(turn.duration_s, 3))
+        silence = round(turn.silence_s, 3)
+        self.send_message("pause_detected", reason=reason, duration=round(turn.duration_s, 3), silence=silence)
         if self._busy():
             self._interrupt()  # a new turn replaces the reply still producing or playing
         inputs = self.inputs if self._fn_takes_inputs else ()

@@ -151,6 +151,9 @@ class TurnEnded:
     sample_rate: int
     reason: Literal["pause", "max_length", "forced"]
     start: int  # input position of audio[0, 0]
+    # For a pause: how long the voice had been silent when the pause was called (the
+    # windows below neg_threshold, plus the VAD's tail), in seconds; 0 otherwise.
+    silence_s: float = 0.0
 
     @property
     def duration_s(self) -> float:
@@ -346,7 +349,8 @@ class TurnDetector:
 
     def _end_turn(self, reason: Literal["pause", "max_length", "forced"], keep_speaking: bool) -> TurnEnded:
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, dtype=np.int16)
-        turn = TurnEnded(audio.reshape(1, -1), self.sample_rate, reason, self._utterance_start)
+        silence = self._silence_run * self._window_s + self.options.vad_tail_s if reason == "pause" else 0.0
+        turn = TurnEnded(audio.reshape(1, -1), self.sample_rate, reason, self._utterance_start, silence)
         self._consumed = self._history.end
         if keep_speaking:
             # The user is still talking: the rest forms the next utterance, with no pre-roll overlap.

@@ -136,6 +136,8 @@ class AudioOutputTrack(OutputTrack):
         self._quiet_until: float | None = None  # after a DTX packet: send nothing until then, or a reply
         # Called as the frame holding each chunk's last sample is made (a websocket transport's marks).
         self.chunk_listener: Callable[[], None] | None = None
+        # Told of every frame sent: its index, and its samples, or None for the silence between replies.
+        self.on_frame: Callable[[int, np.ndarray | None], None] | None = None
 
     @property
     def buffered_seconds(self) -> float:
@@ -266,8 +268,14 @@ class AudioOutputTrack(OutputTrack):
         if self._ended and not self._chunks:
             raise self._finish()
         self._idle = not self._chunks  # the frame is the silence between replies
-        frame = make_frame(self._take(), index * FRAME_SAMPLES)
+        samples = self._take()
+        frame = make_frame(samples, index * FRAME_SAMPLES)
         self.frames_sent += 1
+        if self.on_frame is not None:
+            try:
+                self.on_frame(index, None if self._idle else samples)
+            except Exception:  # a listener must not stop the media
+                logger.exception("An output frame's listener raised")
         while self._marks and self._marks[0][0] <= self._taken_total:
             _, callback = self._marks.popleft()
             try:

@@ -91,6 +91,9 @@ class RunnerContext(HandlerContext, Protocol):
     def media_connected(self) -> bool:
         """Whether the peer connection and every one of its DTLS transports are still connected."""
 
+    def heard(self, rate: int, samples: Any, layout: str) -> None:
+        """The handler was given ``samples`` (recorded, if the session is)."""
+
 
 async def drain(track: MediaStreamTrack) -> None:
     """Read and discard a track nobody uses: unread frames pile up in aiortc's queue."""

@@ -84,6 +84,7 @@ class StreamRunner(Runner):
         while True:
             samples = self._converter.convert(await audio.recv())
             if samples.shape[1]:
+                self.context.heard(rate, samples, self._converter.layout)
                 await self.call(self.handler.receive, (rate, samples))
                 self._input.set()
 

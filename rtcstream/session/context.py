@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rtcstream import conf
 from rtcstream.execution.calls import HandlerTimeout
 from rtcstream.handlers.results import AdditionalOutputs
+from rtcstream.ledger.session import NO_LEDGER, Ledger
 from rtcstream.media.errors import HandlerOutputError
 from rtcstream.media.tracks import AudioOutputTrack
 from rtcstream.reasons import CloseReason
@@ -22,8 +23,11 @@ from rtcstream.signalling import protocol
 from rtcstream.signalling.outbox import Outbox
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rtcstream.endpoints.resolution import Endpoint
     from rtcstream.handlers.session_info import SessionInfo
+    from rtcstream.recording.recorder import SessionRecorder
 
 logger = logging.getLogger("rtcstream.session")
 
@@ -51,6 +55,7 @@ class SessionContext:
         close: Callable[[CloseReason, str], None],
         media_connected: Callable[[], bool],
         tasks: contextvars.Context,
+        ledger: Ledger = NO_LEDGER,
     ) -> None:
         self.session_id = session_id
         self.info = info  # whom the session serves (rtcstream.current_session())
@@ -66,6 +71,8 @@ class SessionContext:
         )
         self.media_connected = media_connected
         self.takes_text = endpoint.spec.text
+        self.ledger = ledger  # what the session did, for the admin (rtcstream.ledger)
+        self.recorder: SessionRecorder | None = None  # set once the page consents to a recording
         self._close = close
         self._loop_thread = threading.get_ident()  # contexts are made on the loop
         self._input_waiters: set[asyncio.Future[bool]] = set()  # wait_for_inputs calls, answered by set_page_inputs
@@ -74,6 +81,7 @@ class SessionContext:
         return self.session_inputs.values()
 
     def send_event(self, name: str, **data: Any) -> None:
+        self.ledger.event(name, data)  # the one place the ledger learns of turns
         self.events.put(protocol.event(name, data))
 
     def send_raw(self, text: str) -> None:
@@ -111,7 +119,27 @@ class SessionContext:
                 waiter.set_result(arrived)
 
     def publish(self, outputs: AdditionalOutputs) -> None:
+        self.ledger.output()
+        if self.recorder is not None:
+            self.recorder.outputs(outputs.args)
         self.outputs.put(outputs)
+
+    def add_transcript(self, role: str, text: str) -> None:
+        """Add a line to the session's transcript, if it is recorded (its outputs' text is added for you)."""
+        if self.recorder is not None:
+            self.recorder.add_line(role, text)
+
+    def heard(self, rate: int, samples: np.ndarray, layout: str) -> None:
+        """The handler was given ``samples``: recorded, if the session is."""
+        if self.recorder is not None:
+            self.recorder.heard(rate, samples, layout)
+
+    def frame_sent(self, index: int, samples: np.ndarray | None) -> None:
+        """The audio track sent frame ``index`` (``samples`` None: silence between replies)."""
+        if samples is not None:
+            self.ledger.reply_audio()
+        if self.recorder is not None:
+            self.recorder.sent(index, samples)
 
     def clear_output(self) -> None:
         if self.audio_output is not None:
@@ -150,6 +178,7 @@ class SessionContext:
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
             message = visitor_message("The handler failed.", exc, public=(HandlerOutputError, HandlerTimeout))
+        self.ledger.failed(f"{code}: {type(exc).__name__}: {exc}")
         self.events.put(protocol.error(code, message))
         self._close(code, message)
 

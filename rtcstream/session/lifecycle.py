@@ -12,6 +12,7 @@ handler use.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import secrets
 import time
@@ -23,6 +24,7 @@ from rtcstream.admission.seat import Seat
 from rtcstream.endpoints.resolution import Endpoint
 from rtcstream.execution.calls import owned_context
 from rtcstream.handlers.session_info import CURRENT_SESSION, SessionInfo
+from rtcstream.ledger.session import open_ledger
 from rtcstream.reasons import CloseReason, Refusal
 from rtcstream.relay import turn_credentials
 from rtcstream.runners import MediaOptions, Runner
@@ -79,6 +81,8 @@ class Session:
         self._negotiating: asyncio.Task[None] | None = None
         self._tasks = owned_context(endpoint.spec.name)  # calls into user code count as its handler's
         self._tasks.run(CURRENT_SESSION.set, self.info)  # and see whom they serve (rtcstream.current_session())
+        self.ledger = open_ledger(runtime.ledger, self.id, endpoint.slug)
+        self._consented = False  # the page agreed to be recorded (the consent message)
         self.context = SessionContext(
             session_id=self.id,
             info=self.info,
@@ -89,6 +93,7 @@ class Session:
             close=self.close,
             media_connected=lambda: self.transport.connected(),
             tasks=self._tasks,
+            ledger=self.ledger,
         )
         self._events = self.context.events
         self._seat = Seat(
@@ -102,6 +107,12 @@ class Session:
     def ending(self) -> bool:
         """Whether the session is closing or closed."""
         return self.state in ENDING
+
+    @property
+    def records(self) -> bool:
+        """Whether this session is recorded once its page consents: its endpoint says so, it is audio,
+        and the process keeps the ledger whose rows recordings belong to."""
+        return self.endpoint.record and self.endpoint.modality == "audio" and self.runtime.recordings is not None
 
     @property
     def duration(self) -> float:
@@ -185,6 +196,34 @@ class Session:
             )
         self.runner.text(text)
 
+    def consent(self, recording: bool) -> None:
+        """The page agreed to be recorded (or withdrew): recording starts once media flows, and stops on withdrawal."""
+        if not self.records:
+            return
+        if not recording:
+            self._consented = False
+            if self.context.recorder is not None:
+                self.context.recorder.stop_capture()
+            return
+        self._consented = True
+        if self.state is SessionState.CONNECTED:
+            self._start_recording()
+
+    def _start_recording(self) -> None:
+        from rtcstream.recording.recorder import SessionRecorder
+
+        writer = self.runtime.recordings
+        if writer is None or self.context.recorder is not None:
+            return
+        self.context.recorder = SessionRecorder(
+            writer,
+            self.id,
+            datetime.datetime.now(datetime.UTC),
+            heard=self.endpoint.mode != "receive",
+            sent=self.endpoint.mode != "send",
+        )
+        logger.info("Session %s: recording, with the page's consent", self.id)
+
     def close(self, reason: CloseReason, message: str = "") -> None:
         """End the session, from any thread; the first reason given is the one recorded. Returns at once."""
         if self.loop.is_closed():
@@ -211,6 +250,8 @@ class Session:
             media = MediaOptions.for_endpoint(self.endpoint).for_transport(transport.kind)
             self.runner = spec.kind.runner(handler, self.context, media)
             self.context.audio_output = self.runner.audio_output()
+            if self.context.audio_output is not None:
+                self.context.audio_output.on_frame = self.context.frame_sent
             async with asyncio.timeout(conf.get("NEGOTIATION_TIMEOUT")):
                 reply = await transport.open(self.runner)
         except asyncio.CancelledError:
@@ -255,6 +296,8 @@ class Session:
             self.client or "unknown client",
         )
         self._clocks.connected(endpoint.time_limit)
+        if self._consented:
+            self._start_recording()
         self.context.send_event("connected")
         assert self.runner is not None
         self.runner.spawn(self.runner.start(), "start")
@@ -284,11 +327,26 @@ class Session:
             self._events.put(protocol.closed(reason, message))
             await self._events.flush()
             await self._events.close()
+            await self._finish_records()
             self._move(SessionState.CLOSED)
             self.runtime.untrack(self)
             lived = time.monotonic() - (self.connected_at or self.opened_at)
             logger.info("Session %s on %r ended: reason=%s duration=%.1fs", self.id, self.endpoint.slug, reason, lived)
             self._closed.set()
+
+    async def _finish_records(self) -> None:
+        """Store the recording and the ledger's rows (off the loop; the page has its ``closed`` already)."""
+        recorder = self.context.recorder
+        for finish, what in (
+            (recorder.finish if recorder is not None else None, "storing its recording"),
+            (self.ledger.close, "writing its ledger"),
+        ):
+            if finish is None:
+                continue
+            try:
+                await finish()
+            except Exception:
+                logger.exception("Session %s: %s failed", self.id, what)
 
     async def _teardown(self, reason: CloseReason | Refusal) -> None:
         """Release what the session holds, each thing once: timers, the runner's tasks and tracks,

@@ -25,7 +25,18 @@ from rtcstream.session.lifecycle import Send, Session
 from rtcstream.session.visitor import Visitor, load_visitor
 from rtcstream.signalling import protocol
 from rtcstream.signalling.close_codes import CloseCode
-from rtcstream.signalling.protocol import Candidate, Inputs, Media, Offer, Ping, ProtocolError, Stop, Text, Trigger
+from rtcstream.signalling.protocol import (
+    Candidate,
+    Consent,
+    Inputs,
+    Media,
+    Offer,
+    Ping,
+    ProtocolError,
+    Stop,
+    Text,
+    Trigger,
+)
 from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
 from rtcstream.transports.browser import BrowserWire
 from rtcstream.transports.table import WEBSOCKET, page_transports
@@ -228,6 +239,7 @@ class SignallingConsumer(SessionConsumer):
                 "ice_servers": session.ice_servers,
                 "ice_transport_policy": conf.get("ICE_TRANSPORT_POLICY"),
                 "transports": page_transports(endpoint.mode, endpoint.modality),
+                "recording": session.records,  # the page asks for consent, then sends `consent`
             }
         )
 
@@ -280,6 +292,8 @@ class SignallingConsumer(SessionConsumer):
             await session.close_and_wait(CloseReason.CLIENT_STOP, "Stopped by the client.")
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong"})
+        elif isinstance(message, Consent):
+            session.consent(message.recording)
 
     def open_audio(self, session: Session, message: Media) -> None:
         """Carry the session's audio on this socket, in the format the page asked for."""

@@ -80,7 +80,14 @@ class Ping:
     pass
 
 
-ClientMessage = Union[Offer, Media, Candidate, Inputs, Trigger, Text, Stop, Ping]
+@dataclass(frozen=True)
+class Consent:
+    """The page's answer to a recorded session (its ``session`` message says ``recording``)."""
+
+    recording: bool
+
+
+ClientMessage = Union[Offer, Media, Candidate, Inputs, Trigger, Text, Stop, Ping, Consent]
 
 
 def _field(data: dict[str, Any], name: str, types: type | tuple[type, ...], *, required: bool = True) -> Any:
@@ -170,6 +177,7 @@ PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "text": _parse_text,
     "stop": lambda data: Stop(),
     "ping": lambda data: Ping(),
+    "consent": lambda data: Consent(recording=_field(data, "recording", bool)),
 }
 
 

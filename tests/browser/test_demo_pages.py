@@ -24,6 +24,7 @@ DEMOS = (
     "greet",
     "quota",
     "waiting-room",
+    "recorded",
 )
 
 
@@ -164,3 +165,17 @@ def test_a_widget_whose_script_did_not_load_says_so(page, site):
     page.wait_for_selector(MISSING_SCRIPT, state="visible")
     text = page.inner_text(MISSING_SCRIPT)
     assert "/static/rtcstream/rtcstream.js" in text and "static files" in text and "rtcstream_assets" in text
+
+
+def test_the_recorded_demo_asks_then_records_the_assistant(page, site):
+    open_demo(page, site, "recorded")
+    page.click("rtc-stream [data-part=start]")
+    page.wait_for_selector("rtc-stream [data-part=consent]", state="visible")
+    screenshot(page, "recorded-consent")
+    page.click("rtc-stream [data-part=consent-yes]")
+    wait_state(page, ("listening", "hearing", "thinking", "speaking"))
+    assert page.is_visible("rtc-stream [data-part=recording]")
+    page.wait_for_selector("#conversation li", timeout=40000)  # the assistant heard the question
+    screenshot(page, "recorded")
+    page.click("rtc-stream [data-part=stop]")
+    wait_state(page, "idle")

@@ -14,7 +14,8 @@
 // Events (CustomEvent, detail): state {state, reconnecting}, session {session},
 // event {name, data}, local {stream}, track {track, stream}, connection {state},
 // queue {position, length, estimate} (the offer waits in the endpoint's waiting room),
-// output {values, seq, session}, notice {message, level, untilConnected}, error {code, message}
+// output {values, seq, session}, notice {message, level, untilConnected}, consent {recording} (a recorded
+// session's answer, sent to the server), error {code, message}
 // (a server error that does not end the session), message {data} (a handler's own text, as it
 // sent it), end {session, reason, message, error}. The server's send_input is answered here, with
 // the inputs read afresh.
@@ -132,7 +133,10 @@ export class StreamController extends EventTarget {
     return this.#run?.local ?? null;
   }
 
-  /** Open a session. config: {path, endpoint, mode, modality, inputs: () => list of values}. */
+  /**
+   * Open a session. config: {path, endpoint, mode, modality, inputs: () => list of values,
+   * consent: (signal) => Promise<boolean>, asked when the session is recorded}.
+   */
   start(config) {
     if (this.#run) return Promise.resolve();
     return this.#begin(config, 0);
@@ -276,6 +280,12 @@ export class StreamController extends EventTarget {
     run.session = await within(run.sessionArrived, signal, SESSION_TIMEOUT_MS, timeout("with a session"));
     this.#emit("session", { session: run.id });
     await this.#openOutputs(run);
+    if (run.session.recording) {
+      // Asked before any capture; the server records nothing until it hears yes.
+      const recording = await within(config.consent?.(signal) ?? Promise.resolve(false), signal);
+      sig.send({ type: "consent", recording });
+      this.#emit("consent", { recording });
+    }
     if (config.mode !== "receive") {
       run.local = await this.#openMedia(run);
       this.setMuted(this.#muted);

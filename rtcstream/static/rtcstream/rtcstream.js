@@ -7,6 +7,7 @@
 // one AbortSignal per connection to the DOM and removed when it leaves, so
 // moving the element never doubles them; a move keeps the session.
 
+import { askConsent } from "./consent.js";
 import { StreamController } from "./controller.js";
 import { InputBinding, splitSelectors } from "./inputs.js";
 import { deviceWord, kindsOf } from "./media.js";
@@ -45,6 +46,7 @@ export class RtcStream extends HTMLElement {
     on("notice", (d) => this.#showMessage(d.message, d.level, { untilConnected: d.untilConnected }));
     on("error", (d) => this.#onServerError(d));
     on("end", (d) => this.#onEnd(d));
+    on("consent", (d) => this.#onConsent(d.recording));
   }
 
   connectedCallback() {
@@ -119,6 +121,7 @@ export class RtcStream extends HTMLElement {
       mode: this.mode,
       modality: this.modality,
       inputs: () => this.#inputs?.values() ?? [],
+      consent: (signal) => askConsent(this.#part("consent"), signal),
     });
   }
 
@@ -217,6 +220,15 @@ export class RtcStream extends HTMLElement {
     tick();
     part.hidden = false;
     if (this.#controller.running) this.#timers.quota = setInterval(tick, 1000);
+  }
+
+  /** A recorded session: show that it is recorded (data-recording, and the recording part) once the visitor agreed. */
+  #onConsent(recording) {
+    if (recording) this.dataset.recording = "";
+    else delete this.dataset.recording;
+    this.#emit("rtcstream:consent", { recording });
+    const badge = this.#part("recording");
+    if (badge) badge.hidden = !recording;
   }
 
   #onConnection(state) {
@@ -441,8 +453,11 @@ export class RtcStream extends HTMLElement {
     this.#frame = requestAnimationFrame(draw);
   }
 
-  /** Clear what a session showed: meters, animation, timers, media elements. */
+  /** Clear what a session showed: meters, animation, timers, media elements, the recording's badge. */
   #resetView() {
+    delete this.dataset.recording;
+    this.#part("recording")?.setAttribute("hidden", "");
+    this.#part("consent")?.setAttribute("hidden", "");
     cancelAnimationFrame(this.#frame);
     this.#frame = 0;
     for (const name of ["mic", "reply"]) {

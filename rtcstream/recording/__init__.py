@@ -1,0 +1,1 @@
+"""Recordings and transcripts of sessions, in Django's file storage (docs/guide.md)."""
