@@ -116,6 +116,10 @@ RTCSTREAM = {
     ),
     # Addresses of the reverse proxies in front of the workers (deploy/nginx.conf), comma-separated.
     "TRUSTED_PROXIES": [p for p in os.environ.get("RTCSTREAM_TRUSTED_PROXIES", "").split(",") if p],
+    # On SIGTERM, live sessions run on this long at most while new ones go to other workers (docs/deploy.md).
+    "DRAIN_SECONDS": float(os.environ.get("RTCSTREAM_DRAIN_SECONDS", "30")),
+    # /metrics/ answers loopback clients, and anyone sending "Authorization: Bearer <this>" if set.
+    "METRICS_TOKEN": os.environ.get("RTCSTREAM_METRICS_TOKEN") or None,
 }
 
 LOGGING = {

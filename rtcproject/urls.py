@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from rtcstream.operations.views import metrics
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("metrics/", metrics),  # Prometheus scrapes it (docs/deploy.md); loopback or METRICS_TOKEN only
     path("", include("rtcproject.pages")),
 ]

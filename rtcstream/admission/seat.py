@@ -42,6 +42,7 @@ class Seat:
     def _hold(self) -> None:
         self.held = True
         self.runtime.heartbeat.add(self.session_id)
+        self.runtime.metrics.admitted(self.endpoint.slug)
 
     async def give_back(self, reason: CloseReason | Refusal) -> None:
         """Return the slot, if one is held, recording why the session ended."""
@@ -49,4 +50,5 @@ class Seat:
             return
         self.held = False
         self.runtime.heartbeat.discard(self.session_id)
+        self.runtime.metrics.released(self.endpoint.slug)
         await self.runtime.admission.release(self.session_id, reason)

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from rtcstream.execution.calls import HandlerTimeout
 from rtcstream.handlers.results import AdditionalOutputs
 from rtcstream.media.errors import HandlerOutputError
 from rtcstream.media.tracks import AudioOutputTrack
+from rtcstream.operations.turn_latency import TurnLatency
 from rtcstream.reasons import CloseReason
 from rtcstream.session.disclosure import visitor_message
 from rtcstream.session.inputs import SessionInputs
@@ -48,6 +50,7 @@ class SessionContext:
         close: Callable[[CloseReason, str], None],
         media_connected: Callable[[], bool],
         tasks: contextvars.Context,
+        turn_latency: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self.session_id = session_id
         self.owner = endpoint.spec.name  # the handler's registry name (whose stuck calls the pool counts)
@@ -63,12 +66,15 @@ class SessionContext:
         self.media_connected = media_connected
         self._close = close
         self._loop_thread = threading.get_ident()  # contexts are made on the loop
+        self.turns = TurnLatency(turn_latency, lambda: self.audio_output)
 
     def inputs(self) -> tuple[Any, ...]:
         return self.session_inputs.values()
 
     def send_event(self, name: str, **data: Any) -> None:
         self.events.put(protocol.event(name, data))
+        at = time.monotonic()
+        self._on_loop(lambda: self.turns.on_event(name, at))
 
     def publish(self, outputs: AdditionalOutputs) -> None:
         self.outputs.put(outputs)

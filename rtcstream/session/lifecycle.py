@@ -80,6 +80,7 @@ class Session:
             close=self.close,
             media_connected=lambda: self._negotiation.connected(),
             tasks=self._tasks,
+            turn_latency=lambda seconds: runtime.metrics.turn_latency(endpoint.slug, seconds),
         )
         self._events = self.context.events
         self._seat = Seat(runtime, endpoint, self.id, {"user": user, "client": client})
@@ -143,6 +144,10 @@ class Session:
         self._start_close(reason, message)
         await self._closed.wait()
 
+    async def wait_closed(self) -> None:
+        """Wait until the session has closed, however it ends."""
+        await self._closed.wait()
+
     # -- admission and negotiation ---------------------------------------------------
 
     async def _negotiate(self, sdp: str) -> None:
@@ -167,6 +172,7 @@ class Session:
             self._events.put(protocol.answer(answer))
 
     async def _refuse(self, refusal: dict[str, Any], reason: Refusal) -> None:
+        self.runtime.metrics.refused(self.endpoint.slug, reason)
         self._move(SessionState.REFUSING)
         await self._teardown(reason)
         if self.state is SessionState.REFUSING:  # not closed meanwhile
@@ -230,6 +236,7 @@ class Session:
             await self._events.close()
             self._move(SessionState.CLOSED)
             self.runtime.untrack(self)
+            self.runtime.metrics.session_ended(self.endpoint.slug, reason)
             lived = time.monotonic() - (self.connected_at or self.opened_at)
             logger.info("Session %s on %r ended: reason=%s duration=%.1fs", self.id, self.endpoint.slug, reason, lived)
             self._closed.set()

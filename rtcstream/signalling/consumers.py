@@ -92,6 +92,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
 
     async def refuse(self, code: CloseCode) -> None:
         """Accept (unless done already), then close with ``code``: a handshake denial reaches browsers as 1006."""
+        get_runtime().metrics.socket_refused(code.name.lower())
         if not self.accepted:
             await self.accept()
         await self.close(code=int(code))
@@ -147,6 +148,9 @@ class SignallingConsumer(RtcstreamConsumer):
         if limit is not None and len(runtime.sessions) >= limit:
             logger.warning("Refused a session on %r: this process holds its limit of %d (MAX_SESSIONS)", slug, limit)
             await self.refuse(CloseCode.TOO_MANY_SESSIONS)
+            return
+        if runtime.draining:  # checked with no await before the session exists: the drain sees every session
+            await self.refuse(CloseCode.RESTARTING)
             return
         self.session = Session(
             endpoint,
