@@ -77,9 +77,8 @@ class RtcClient:
         )
         if first["type"] == "socket_closed":
             await client.close()
-            raise RtcError(
-                "refused", f"the server closed the socket at once (close code {client.signalling.close_code})"
-            )
+            code = client.signalling.close_code
+            raise RtcError("refused", f"the server closed the socket at once (close code {code})", close_code=code)
         client.session = first
         return client
 
@@ -107,8 +106,8 @@ class RtcClient:
 
         asyncio.ensure_future(wake())
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
-        """Wait until ``predicate()`` is truthy and return its value; TimeoutError past ``timeout``."""
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        """Wait until ``predicate()`` is truthy and return its value; TimeoutError past ``timeout`` (None: never)."""
 
         async def waiting() -> Any:
             async with self._changed:
