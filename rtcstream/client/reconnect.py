@@ -87,7 +87,7 @@ class Reconnecting:
             client = await self._open()
             self.live.set()
             try:
-                closed = await client.wait_until(lambda: self._ending(client), timeout=None)
+                closed = await client.wait_until(lambda c=client: self._ending(c), timeout=None)
             finally:
                 self.live.clear()
                 await client.close()
