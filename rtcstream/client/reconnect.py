@@ -11,6 +11,7 @@ a new session starts from nothing (a new handler instance, new outputs).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterator
@@ -87,7 +88,7 @@ class Reconnecting:
             client = await self._open()
             self.live.set()
             try:
-                closed = await client.wait_until(lambda c=client: self._ending(c), timeout=None)
+                closed = await client.wait_until(functools.partial(self._ending, client), timeout=None)
             finally:
                 self.live.clear()
                 await client.close()
