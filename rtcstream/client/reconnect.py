@@ -51,6 +51,26 @@ def worth_retrying(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
+async def connect(server: str, endpoint: str, *, backoff: Backoff = Backoff(), **kwargs: Any) -> RtcClient:
+    """``RtcClient.connect``, tried again after a refusal that a restart explains (``worth_retrying``)."""
+    delays = backoff.delays()
+    while True:
+        try:
+            return await RtcClient.connect(server, endpoint, **kwargs)
+        except (RtcError, OSError) as exc:
+            if not worth_retrying(exc):
+                raise
+            await _wait(delays, exc)
+
+
+async def _wait(delays: Iterator[float], exc: BaseException) -> None:
+    """Sleep the next delay; raise ``exc`` when the attempts are spent."""
+    delay = next(delays, None)
+    if delay is None:
+        raise exc
+    await asyncio.sleep(delay)
+
+
 class Reconnecting:
     """Keep one session on ``endpoint`` open across server restarts.
 
@@ -110,13 +130,7 @@ class Reconnecting:
         """Connect and start a session, retrying what a restart explains, with the backoff's delays."""
         delays = self.backoff.delays()
         while True:
-            try:
-                client = await RtcClient.connect(self.server, self.endpoint, **self._connect)
-            except (RtcError, OSError) as exc:
-                if not worth_retrying(exc):
-                    raise
-                await self._wait(delays, exc)
-                continue
+            client = await connect(self.server, self.endpoint, backoff=self.backoff, **self._connect)
             self.sessions.append(client)
             try:
                 await self._start(client)
@@ -126,13 +140,6 @@ class Reconnecting:
                 closed = self._ending(client)
                 if closed is None or closed.get("reason") not in RESTART_REASONS:
                     raise
-                await self._wait(delays, exc)
+                await _wait(delays, exc)
                 continue
             return client
-
-    @staticmethod
-    async def _wait(delays: Iterator[float], exc: BaseException) -> None:
-        delay = next(delays, None)
-        if delay is None:
-            raise exc
-        await asyncio.sleep(delay)
