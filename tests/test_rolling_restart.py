@@ -169,7 +169,9 @@ async def test_a_rolling_restart_loses_no_session_before_its_bound(engines, tmp_
             for session, seen in page.timings.items():
                 if "closed" in seen:
                     assert "restarting" in seen, (session, seen)
-                    assert seen["closed"] - seen["restarting"] >= DRAIN - 0.5, (session, seen)
+                    # On this client's clock, which sees the notice late when its loop is busy (it runs
+                    # some twenty sessions here); a session cut at the SIGTERM would end at once.
+                    assert seen["closed"] - seen["restarting"] >= DRAIN - 2.0, (session, seen)
             current = page.reconnecting.current
             heard = current.audio.seconds()
             await current.wait_until(lambda c=current, h=heard: c.audio.seconds() >= h + 0.5)
