@@ -172,7 +172,7 @@ async def test_a_scrape_of_daphne_moves_when_sessions_start_are_refused_and_end(
     # The loop monitor samples every 0.5 s (LOOP_LAG_INTERVAL): its histogram grows, and the lag is small here.
     lagged = lambda s: value(s, "rtcstream_event_loop_lag_seconds_count")  # noqa: E731
     after = await scrape_until(url, lambda s: lagged(s) >= lagged(before) + 2, "the loop monitor's samples")
-    assert 0 <= value(after, "rtcstream_event_loop_lag_last_seconds") < 1.0
+    assert 0 <= value(after, "rtcstream_event_loop_lag_last_seconds") < 5.0
     assert value(after, "rtcstream_draining") == 0
 
 
