@@ -38,6 +38,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from rtcstream import conf
+from rtcstream.operations.metrics import forget_process
 from rtcstream.reasons import CloseReason
 from rtcstream.session.states import SessionState
 from rtcstream.signalling import protocol
@@ -173,4 +174,5 @@ class Drain:
             logger.exception("Draining failed; stopping now")
         finally:
             self.done.set()
+            forget_process()  # in multiprocess mode: its live gauges (sessions, pool) stop counting now
             stop_server()
