@@ -17,6 +17,7 @@ from tests import speech
 from tests.daphne import serve
 from tests.handlers import tone
 from tests.metrics import registry_value, scrape, scrape_until, value
+from tests.test_output_tracks import echo_until_media_error, fail_the_output_track
 
 sessions = pytest.mark.django_db(transaction=True)
 
@@ -179,19 +180,8 @@ async def test_a_scrape_of_daphne_moves_when_sessions_start_are_refused_and_end(
 @sessions
 async def test_a_media_failure_is_counted_as_one(asgi_app, monkeypatch):
     metrics = replace_runtime().metrics
-    take, calls = AudioOutputTrack._take, 0
-
-    def failing_take(self):
-        nonlocal calls
-        calls += 1
-        if calls == 25:
-            raise RuntimeError("boom in the output track")
-        return take(self)
-
-    monkeypatch.setattr(AudioOutputTrack, "_take", failing_take)
-    async with await RtcClient.connect(asgi_app, "t-echo") as client:
-        await client.start(audio=ArrayAudioTrack(tone(440, 5.0, 48000)))
-        assert (await client.wait_closed(timeout=10))["reason"] == "media_error"
+    fail_the_output_track(monkeypatch)
+    await echo_until_media_error(asgi_app)
     assert registry_value(metrics, "rtcstream_sessions_ended_total", endpoint="t-echo", reason="media_error") == 1
     assert registry_value(metrics, "rtcstream_media_errors_total", endpoint="t-echo", reason="media_error") == 1
     assert registry_value(metrics, "rtcstream_sessions_ended_total", endpoint="t-echo", reason="client_stop") == 0

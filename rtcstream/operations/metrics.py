@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from rtcstream.runtime import Runtime
@@ -30,6 +30,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TURN_LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 # How late the event loop ran a task that was due: past ~50 ms, audio frames go out late.
 LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+TURN_DOC = "ReplyOnPause: from the pause detected to the reply's first audio frame sent, by the server's clock."
+LAG_DOC = "How late the event loop ran a task that was due (sampled every LOOP_LAG_INTERVAL)."
 MEDIA_ERRORS = frozenset({"media_error", "connection_failed"})
 
 
@@ -92,92 +94,33 @@ class PrometheusMetrics(Metrics):
         else:
             self.registry = self._own
         reg = self._own
-        self._live = Gauge(
-            "rtcstream_live_sessions",
-            "Sessions holding a slot of their endpoint (admitted, not yet ended).",
-            ["endpoint"],
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
-        self._admissions = Counter("rtcstream_admissions", "Offers admitted: a slot taken.", ["endpoint"], registry=reg)
-        self._refusals = Counter(
-            "rtcstream_refusals",
-            "Offers refused, by reason (concurrency_limit, handler_stuck, bad_sdp, server_error, ...).",
-            ["endpoint", "reason"],
-            registry=reg,
-        )
-        self._socket_refusals = Counter(
-            "rtcstream_socket_refusals",
-            "Websockets refused before a session, by close code name (forbidden, too_many_sessions, restarting, ...).",
-            ["reason"],
-            registry=reg,
-        )
-        self._ended = Counter(
-            "rtcstream_sessions_ended", "Sessions ended, by close reason.", ["endpoint", "reason"], registry=reg
-        )
-        self._media_errors = Counter(
-            "rtcstream_media_errors",
-            "Sessions ended by a media failure: media_error (the server's media stopped) or connection_failed (ICE/DTLS).",
-            ["endpoint", "reason"],
-            registry=reg,
-        )
-        self._turns = Histogram(
-            "rtcstream_turn_latency_seconds",
-            "ReplyOnPause: from the pause detected to the reply's first audio frame sent, measured by the server.",
-            ["endpoint"],
-            buckets=TURN_LATENCY_BUCKETS,
-            registry=reg,
-        )
-        self._lag = Histogram(
-            "rtcstream_event_loop_lag_seconds",
-            "How late the event loop ran a task that was due (sampled every LOOP_LAG_INTERVAL).",
-            buckets=LOOP_LAG_BUCKETS,
-            registry=reg,
-        )
-        self._lag_last = Gauge(
-            "rtcstream_event_loop_lag_last_seconds",
-            "The last sample of the event loop's lag, per process.",
-            registry=reg,
-            multiprocess_mode="liveall",
-        )
-        self._pool_threads = Gauge(
-            "rtcstream_pool_threads",
-            "Worker threads for sync user code: busy (running a call), idle, or released (a call that never returned).",
-            ["state"],
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
-        self._pool_size = Gauge(
-            "rtcstream_pool_size",
-            "WORKER_THREADS: busy threads allowed at once.",
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
-        self._pool_waiting = Gauge(
-            "rtcstream_pool_waiting_calls",
-            "Calls into user code waiting for a thread (every thread busy).",
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
-        self._stuck = Gauge(
-            "rtcstream_pool_stuck_calls",
-            "Calls of ended sessions that never returned, released from the pool, by handler.",
-            ["handler"],
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
-        self._sockets = Gauge(
-            "rtcstream_open_websockets",
-            "rtcstream websockets open (signalling and outputs).",
-            registry=reg,
-            multiprocess_mode="livesum",
-        )
-        self._draining = Gauge(
-            "rtcstream_draining",
-            "1 while this process drains (SIGTERM: admits no new session), per process.",
-            registry=reg,
-            multiprocess_mode="liveall",
-        )
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(name, doc, labels, registry=reg)
+
+        def gauge(name: str, doc: str, *labels: str, mode: Literal["livesum", "liveall"] = "livesum") -> Gauge:
+            # livesum: the sum over the workers alive; liveall: one sample per worker (a ``pid`` label).
+            return Gauge(name, doc, labels, registry=reg, multiprocess_mode=mode)
+
+        def histogram(name: str, doc: str, buckets: tuple[float, ...], *labels: str) -> Histogram:
+            return Histogram(name, doc, labels, buckets=buckets, registry=reg)
+
+        # One line each; docs/deploy.md explains them.
+        self._live = gauge("rtcstream_live_sessions", "Sessions admitted and not yet ended.", "endpoint")
+        self._admissions = counter("rtcstream_admissions", "Offers admitted: a slot taken.", "endpoint")
+        self._refusals = counter("rtcstream_refusals", "Offers refused, by reason.", "endpoint", "reason")
+        self._socket_refusals = counter("rtcstream_socket_refusals", "Websockets refused, by close code.", "reason")
+        self._ended = counter("rtcstream_sessions_ended", "Sessions ended, by close reason.", "endpoint", "reason")
+        self._media_errors = counter("rtcstream_media_errors", "Sessions ended by media.", "endpoint", "reason")
+        self._turns = histogram("rtcstream_turn_latency_seconds", TURN_DOC, TURN_LATENCY_BUCKETS, "endpoint")
+        self._lag = histogram("rtcstream_event_loop_lag_seconds", LAG_DOC, LOOP_LAG_BUCKETS)
+        self._lag_last = gauge("rtcstream_event_loop_lag_last_seconds", "The last lag sample.", mode="liveall")
+        self._pool_threads = gauge("rtcstream_pool_threads", "Threads for sync user code, by state.", "state")
+        self._pool_size = gauge("rtcstream_pool_size", "WORKER_THREADS: threads busy at once at most.")
+        self._pool_waiting = gauge("rtcstream_pool_waiting_calls", "Calls waiting for a thread.")
+        self._stuck = gauge("rtcstream_pool_stuck_calls", "Released calls still running, by handler.", "handler")
+        self._sockets = gauge("rtcstream_open_websockets", "rtcstream websockets open.")
+        self._draining = gauge("rtcstream_draining", "1 while this process drains (SIGTERM).", mode="liveall")
         self._stuck_handlers: set[str] = set()
 
     def admitted(self, endpoint: str) -> None:
