@@ -12,6 +12,7 @@ proxy without the token.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 
@@ -49,4 +50,5 @@ async def metrics(request: HttpRequest) -> HttpResponse:
     if not measured.available:
         return HttpResponse(NOT_INSTALLED, status=501, content_type="text/plain")
     measured.sample(runtime)
-    return HttpResponse(measured.exposition(), content_type=CONTENT_TYPE)
+    # Off the loop: rendering takes milliseconds (more in multiprocess mode, which reads every worker's files).
+    return HttpResponse(await asyncio.to_thread(measured.exposition), content_type=CONTENT_TYPE)
