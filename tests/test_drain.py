@@ -1,9 +1,10 @@
 """Issue 21, item 7: a daphne worker that gets SIGTERM drains (rtcstream.operations.drain).
 
 One daphne process, DRAIN_SECONDS = 4: after SIGTERM it stops listening, refuses a
-session that still reaches it on a connection it had accepted (4502), lets a live
-session run until its own end (a time limit) or the bound, tells the other one's page
-`restarting`, ends it with `server_shutdown` at the bound, and exits.
+session that still reaches it on a connection it had accepted (4502), ends a session
+that offers then, lets a live session run until its own end (a time limit) or the
+bound, tells the other one's page `restarting`, ends it with `server_shutdown` at the
+bound, and exits.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rtcstream.operations.drain import DrainSignal
 from rtcstream.signalling.close_codes import CloseCode
 from tests.daphne import OUTPUT, free_port, migrate, serve, worker
 from tests.handlers import tone
-from tests.workers import until
+from tests.workers import offer_sdp, until
 
 DRAIN = 4.0
 
@@ -45,6 +46,7 @@ async def test_sigterm_drains_live_sessions_to_their_end_or_the_bound_then_daphn
         host, port = urlsplit(url).hostname, urlsplit(url).port
         long = await started(url, "t-echo", fresh_address)
         short = await started(url, "t-echo-timed", fresh_address)  # a time limit of 1.5 s, within the bound
+        idle = await RtcClient.connect(url, "t-echo", local_address=fresh_address)  # it will offer too late
         # A connection the server accepted before the signal: its session is asked for after it.
         early = socket.create_connection((host, port))
         loop = asyncio.get_running_loop()
@@ -63,6 +65,9 @@ async def test_sigterm_drains_live_sessions_to_their_end_or_the_bound_then_daphn
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await refused.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.RESTARTING
+        # A session that offers now is admitted nowhere here: it ends, and its page starts again elsewhere.
+        await idle.send({"type": "offer", "sdp": await offer_sdp()})
+        assert (await idle.wait_closed(timeout=5))["reason"] == "server_shutdown"
 
         # The short session ends on its own, by its time limit, not by the drain.
         assert (await short.wait_closed(timeout=5))["reason"] == "time_limit"
@@ -76,7 +81,7 @@ async def test_sigterm_drains_live_sessions_to_their_end_or_the_bound_then_daphn
         # Then daphne stops, on its own.
         returncode = await asyncio.to_thread(process.wait, 15)
         assert returncode == 0
-        for client in (long, short):
+        for client in (long, short, idle):
             await client.close()
 
 

@@ -92,7 +92,7 @@ async def short_sessions(url: str, stop: asyncio.Event, results: list[str], retr
     """Open a 1.5 s time-limited session every 0.3 s until ``stop``, as a page does; each one's end reason.
 
     A worker that begins to drain refuses the sockets it had accepted just before (4502)
-    and closes the sessions that have not offered yet (``server_shutdown``): "connect
+    and ends a session that offers then (``server_shutdown``): "connect
     again", which ``Reconnecting`` does, as the widget does. ``retried`` counts those.
     """
     pending: list[asyncio.Task[None]] = []

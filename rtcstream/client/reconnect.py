@@ -138,7 +138,8 @@ class Reconnecting:
             except Exception as exc:
                 await client.close()
                 closed = self._ending(client)
-                if closed is None or closed.get("reason") not in RESTART_REASONS:
+                restarted = closed is not None and closed.get("reason") in RESTART_REASONS
+                if not restarted and not worth_retrying(exc):  # e.g. its outputs socket found no server
                     raise
                 await _wait(delays, exc)
                 continue

@@ -208,17 +208,20 @@ class RtcClient:
         if trickle:
             candidates = [m.group(1) for m in CANDIDATE_LINE.finditer(sdp) if m.group(1).startswith("candidate:")]
             sdp = CANDIDATE_LINE.sub("", sdp).replace("\r\n\r\n", "\r\n")
-        answers_before = len([m for m in self.messages if m["type"] in ("answer", "error")])
+        replies = ("answer", "error", "closed")
+        answers_before = len([m for m in self.messages if m["type"] in replies])
         await self.send({"type": "offer", "sdp": sdp, **({"inputs": list(inputs)} if inputs is not None else {})})
         half = len(candidates) // 2
         for candidate in candidates[:half]:
             await self.send({"type": "candidate", "candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0})
         reply = await self.wait_until(
-            lambda: next(iter([m for m in self.messages if m["type"] in ("answer", "error")][answers_before:]), None),
+            lambda: next(iter([m for m in self.messages if m["type"] in replies][answers_before:]), None),
             timeout,
         )
         if reply["type"] == "error":
             raise RtcError(reply["code"], reply["message"])
+        if reply["type"] == "closed":  # e.g. server_shutdown: the worker drains
+            raise RtcError(reply["reason"], reply["message"])
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
         for candidate in candidates[half:]:
             await self.send({"type": "candidate", "candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0})

@@ -13,9 +13,10 @@ per process, ``Runtime.serving``). On the first SIGTERM this process:
    connections to the other workers sharing the socket (``serve_workers.py``'s
    ``daphne --fd``), or, with a port of its own, a new daphne may bind it now;
    behind a proxy, the proxy's next connection goes to another upstream;
-2. refuses signalling sockets that still reach it (on open connections) with
-   close code 4502, and closes sessions that have not offered yet: the page
-   connects again and lands on a worker that is up;
+2. refuses signalling sockets that still reach it (on connections accepted
+   just before) with close code 4502, and ends a session that offers now with
+   ``server_shutdown`` (``SignallingConsumer``): the page connects again and
+   lands on a worker that is up;
 3. tells every other session's page ``{"type": "restarting", "seconds": N}``
    and lets it run until it ends or ``DRAIN_SECONDS`` pass, then closes it with
    ``server_shutdown`` (the widget then reconnects);
@@ -40,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 from rtcstream import conf
 from rtcstream.operations.metrics import forget_process
 from rtcstream.reasons import CloseReason
-from rtcstream.session.states import SessionState
 from rtcstream.signalling import protocol
 
 if TYPE_CHECKING:
@@ -102,7 +102,6 @@ class Drain:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.started_at: float | None = None  # time.monotonic() of the SIGTERM
-        self.done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -147,10 +146,7 @@ class Drain:
             seconds,
         )
         for session in sessions:
-            if session.state is SessionState.NEW:
-                # Not admitted yet: its page can start it on a worker that is up, now.
-                session.close(CloseReason.SERVER_SHUTDOWN, RESTARTING)
-            elif not session.ending:
+            if not session.ending:
                 session.context.events.put(protocol.restarting(seconds, RESTARTING))
         self.runtime.metrics.sample(self.runtime)
         self._task = asyncio.get_running_loop().create_task(self._run(seconds, stop_server), name="rtcstream:drain")
@@ -173,6 +169,5 @@ class Drain:
         except Exception:
             logger.exception("Draining failed; stopping now")
         finally:
-            self.done.set()
             forget_process()  # in multiprocess mode: its live gauges (sessions, pool) stop counting now
             stop_server()

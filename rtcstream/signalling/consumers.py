@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from rtcstream import conf
 from rtcstream.admission import client_identity
 from rtcstream.endpoints.resolution import get_endpoint, is_allowed
+from rtcstream.operations.drain import RESTARTING
 from rtcstream.reasons import CloseReason
 from rtcstream.runtime import get_runtime
 from rtcstream.session.lifecycle import Session
@@ -212,6 +213,9 @@ class SignallingConsumer(RtcstreamConsumer):
         session = self.session
         assert session is not None
         if isinstance(message, Offer):
+            if session.runtime.draining:  # SIGTERM: admit nothing here; the page starts again where a worker is up
+                await session.close_and_wait(CloseReason.SERVER_SHUTDOWN, RESTARTING)
+                return
             session.offer(message)
         elif isinstance(message, Candidate):
             await session.add_candidate(message)

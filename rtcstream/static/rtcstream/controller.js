@@ -257,7 +257,9 @@ export class StreamController extends EventTarget {
     return this.#connect(run).catch((err) => {
       if (run !== this.#run) return; // stopped or replaced meanwhile: not an error
       const error = err instanceof StreamError ? err : new StreamError("error", String(err?.message || err));
-      if (this.#reconnects > 0 && this.#reconnects < MAX_RECONNECTS && RETRYABLE.has(error.code)) this.#retry(run);
+      // A draining worker (4502) is retried at once; after a restart, so is finding no server or no answer.
+      const retry = error.code === "server_restarting" || (this.#reconnects > 0 && RETRYABLE.has(error.code));
+      if (retry && this.#reconnects < MAX_RECONNECTS) this.#retry(run);
       else this.#fail(run, error);
     });
   }
@@ -383,7 +385,7 @@ export class StreamController extends EventTarget {
         this.#emit("notice", { message: `${msg.message} This stream reconnects by itself.`, level: "warning", untilConnected: true });
         break;
       case "closed":
-        if (msg.reason === "server_shutdown" && run.connected && this.#reconnects < MAX_RECONNECTS) {
+        if (msg.reason === "server_shutdown" && this.#reconnects < MAX_RECONNECTS) {
           this.#emit("notice", { message: msg.message || CLOSED_TEXT.server_shutdown, level: "warning", untilConnected: true });
           this.#retry(run, { serverClosed: true });
         } else {
