@@ -50,5 +50,5 @@ class Seat:
             return
         self.held = False
         self.runtime.heartbeat.discard(self.session_id)
-        self.runtime.metrics.released(self.endpoint.slug)
+        self.runtime.metrics.released(self.endpoint.slug, reason if isinstance(reason, CloseReason) else None)
         await self.runtime.admission.release(self.session_id, reason)

@@ -48,17 +48,15 @@ class Metrics:
     def admitted(self, endpoint: str) -> None:
         """A session took a slot of ``endpoint`` (it is live until ``released``)."""
 
-    def released(self, endpoint: str) -> None:
-        """A session gave its slot back."""
+    def released(self, endpoint: str, ended: str | None) -> None:
+        """A session gave its slot back: it ended (``ended``: a ``CloseReason``), or its offer was refused (None).
+        Media failures among the ends are counted apart as well."""
 
     def refused(self, endpoint: str, reason: str) -> None:
         """An offer was refused (a ``Refusal``)."""
 
     def socket_refused(self, reason: str) -> None:
         """A websocket was refused before any session (a ``CloseCode``'s name)."""
-
-    def session_ended(self, endpoint: str, reason: str) -> None:
-        """A session ended (a ``CloseReason``); media failures are counted apart as well."""
 
     def turn_latency(self, endpoint: str, seconds: float) -> None:
         """A ReplyOnPause turn: seconds from the detected pause to the reply's first audio frame sent."""
@@ -110,7 +108,7 @@ class PrometheusMetrics(Metrics):
         self._admissions = counter("rtcstream_admissions", "Offers admitted: a slot taken.", "endpoint")
         self._refusals = counter("rtcstream_refusals", "Offers refused, by reason.", "endpoint", "reason")
         self._socket_refusals = counter("rtcstream_socket_refusals", "Websockets refused, by close code.", "reason")
-        self._ended = counter("rtcstream_sessions_ended", "Sessions ended, by close reason.", "endpoint", "reason")
+        self._ended = counter("rtcstream_sessions_ended", "Admitted sessions ended, by reason.", "endpoint", "reason")
         self._media_errors = counter("rtcstream_media_errors", "Sessions ended by media.", "endpoint", "reason")
         self._turns = histogram("rtcstream_turn_latency_seconds", TURN_DOC, TURN_LATENCY_BUCKETS, "endpoint")
         self._lag = histogram("rtcstream_event_loop_lag_seconds", LAG_DOC, LOOP_LAG_BUCKETS)
@@ -127,19 +125,18 @@ class PrometheusMetrics(Metrics):
         self._admissions.labels(endpoint).inc()
         self._live.labels(endpoint).inc()
 
-    def released(self, endpoint: str) -> None:
+    def released(self, endpoint: str, ended: str | None) -> None:
         self._live.labels(endpoint).dec()
+        if ended is not None:
+            self._ended.labels(endpoint, ended).inc()
+            if ended in MEDIA_ERRORS:
+                self._media_errors.labels(endpoint, ended).inc()
 
     def refused(self, endpoint: str, reason: str) -> None:
         self._refusals.labels(endpoint, reason).inc()
 
     def socket_refused(self, reason: str) -> None:
         self._socket_refusals.labels(reason).inc()
-
-    def session_ended(self, endpoint: str, reason: str) -> None:
-        self._ended.labels(endpoint, reason).inc()
-        if reason in MEDIA_ERRORS:
-            self._media_errors.labels(endpoint, reason).inc()
 
     def turn_latency(self, endpoint: str, seconds: float) -> None:
         self._turns.labels(endpoint).observe(seconds)

@@ -18,6 +18,8 @@ from rtcstream.media.tracks import AudioOutputTrack
 class TurnLatency:
     """Feeds ``observe(seconds)`` once per answered turn; call ``on_event`` on the session's loop."""
 
+    EVENTS = frozenset({"pause_detected", "response_starting"})  # the events it reads
+
     def __init__(self, observe: Callable[[float], None], track: Callable[[], AudioOutputTrack | None]) -> None:
         self._observe = observe
         self._track = track

@@ -73,8 +73,9 @@ class SessionContext:
 
     def send_event(self, name: str, **data: Any) -> None:
         self.events.put(protocol.event(name, data))
-        at = time.monotonic()
-        self._on_loop(lambda: self.turns.on_event(name, at))
+        if name in TurnLatency.EVENTS:
+            at = time.monotonic()
+            self._on_loop(lambda: self.turns.on_event(name, at))
 
     def publish(self, outputs: AdditionalOutputs) -> None:
         self.outputs.put(outputs)

@@ -236,7 +236,6 @@ class Session:
             await self._events.close()
             self._move(SessionState.CLOSED)
             self.runtime.untrack(self)
-            self.runtime.metrics.session_ended(self.endpoint.slug, reason)
             lived = time.monotonic() - (self.connected_at or self.opened_at)
             logger.info("Session %s on %r ended: reason=%s duration=%.1fs", self.id, self.endpoint.slug, reason, lived)
             self._closed.set()

@@ -150,7 +150,7 @@ class SignallingConsumer(RtcstreamConsumer):
             logger.warning("Refused a session on %r: this process holds its limit of %d (MAX_SESSIONS)", slug, limit)
             await self.refuse(CloseCode.TOO_MANY_SESSIONS)
             return
-        if runtime.draining:  # checked with no await before the session exists: the drain sees every session
+        if runtime.draining:  # no await between this check and the session: a drain that begins later sees it
             await self.refuse(CloseCode.RESTARTING)
             return
         self.session = Session(
