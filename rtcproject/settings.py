@@ -160,6 +160,10 @@ RTCSTREAM = {
     "TRUSTED_PROXIES": [p for p in os.environ.get("RTCSTREAM_TRUSTED_PROXIES", "").split(",") if p],
     # Phone calls: a Twilio number's "A call comes in" webhook is https://<host>/rtcstream/twilio/talk-echo/.
     "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN"),
+    # On SIGTERM, live sessions run on this long at most while new ones go to other workers (docs/deploy.md).
+    "DRAIN_SECONDS": float(os.environ.get("RTCSTREAM_DRAIN_SECONDS", "30")),
+    # /metrics/ answers loopback clients, and anyone sending "Authorization: Bearer <this>" if set.
+    "METRICS_TOKEN": os.environ.get("RTCSTREAM_METRICS_TOKEN") or None,
 }
 
 LOGGING = {

@@ -130,6 +130,15 @@ DEFAULTS: dict[str, Any] = {
     # Audio a process holds for its recordings' writer while it falls behind, in bytes; past it, audio is dropped
     # (counted in the recording's "dropped" seconds, silence stands in).
     "RECORDING_MAX_PENDING_BYTES": 32 * 1024 * 1024,
+    # Operations (docs/deploy.md). Who may read the metrics view (rtcstream.operations.views.metrics):
+    # clients in these networks, or any client that sends "Authorization: Bearer <METRICS_TOKEN>".
+    "METRICS_ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+    "METRICS_TOKEN": None,
+    # Seconds between two samples of the event loop's lag (and of the pool's gauges); None: not sampled.
+    "LOOP_LAG_INTERVAL": 0.5,
+    # On SIGTERM under daphne: stop admitting, let live sessions run this many seconds at most, then
+    # close them (server_shutdown) and let daphne stop. None or 0: daphne's own SIGTERM (close at once).
+    "DRAIN_SECONDS": 30.0,
 }
 
 

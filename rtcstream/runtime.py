@@ -10,6 +10,7 @@ a session keeps the runtime it was opened with.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from rtcstream.execution.pool import WorkerPool
     from rtcstream.execution.reaper import Reaper
     from rtcstream.ledger.writer import LedgerWriter
+    from rtcstream.operations.drain import Drain
+    from rtcstream.operations.loop_monitor import LoopMonitor
+    from rtcstream.operations.metrics import Metrics
     from rtcstream.recording.writer import RecordingWriter
     from rtcstream.session.lifecycle import Session
 
@@ -64,6 +68,7 @@ class Runtime:
         self.models = BuiltOnce()  # models loaded once and shared by every session (an ONNX session is thread-safe)
         self.checks_ran = threading.Event()  # the system checks logged on the first request (checks.startup)
         self._exit_hook = False
+        self._serving: asyncio.AbstractEventLoop | None = None  # the loop serving() last ran on
 
     def track(self, session: Session) -> None:
         """Count ``session`` as open; the first one registers the hook that closes those left at exit."""
@@ -161,6 +166,42 @@ class Runtime:
             return RecordingWriter(conf.get("RECORDING_MAX_PENDING_BYTES"))
 
         return self._parts.get("recordings", build)
+
+    @property
+    def metrics(self) -> Metrics:
+        """This process's metrics, in a registry of their own (``rtcstream.operations.metrics``)."""
+        from rtcstream.operations.metrics import build_metrics
+
+        return self._parts.get("metrics", build_metrics)
+
+    @property
+    def loop_monitor(self) -> LoopMonitor:
+        """Samples the event loop's lag and the gauges every ``RTCSTREAM["LOOP_LAG_INTERVAL"]``."""
+        from rtcstream.operations.loop_monitor import LoopMonitor
+
+        return self._parts.get("loop_monitor", lambda: LoopMonitor(self, conf.get("LOOP_LAG_INTERVAL")))
+
+    @property
+    def drain(self) -> Drain:
+        """What this process does on SIGTERM under daphne (``RTCSTREAM["DRAIN_SECONDS"]``)."""
+        from rtcstream.operations.drain import Drain
+
+        return self._parts.get("drain", lambda: Drain(self))
+
+    @property
+    def draining(self) -> bool:
+        """Whether this process drains (SIGTERM came): it admits no new session."""
+        return self.drain.draining
+
+    def serving(self) -> None:
+        """Start what a serving process runs beside its sessions, once per event loop: the loop monitor,
+        and the drain's SIGTERM handler (under daphne). Called on the loop by every websocket and scrape."""
+        loop = asyncio.get_running_loop()
+        if self._serving is loop:
+            return
+        self._serving = loop
+        self.loop_monitor.start(loop)
+        self.drain.install(loop)
 
 
 _runtime: Runtime | None = None

@@ -2,7 +2,7 @@
 
 No open ``Session``, no heartbeat, no admission slot (live rows, or the
 in-process backend's sets), no per-client count, no open peer connection and
-no rtcstream task. Teardown is asynchronous, so the check waits (up to a
+no rtcstream task but the process's own (the loop monitor). Teardown is asynchronous, so the check waits (up to a
 deadline) for it to finish before it fails.
 """
 
@@ -22,8 +22,13 @@ def open_peer_connections() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, RTCPeerConnection) and o.connectionState != "closed")
 
 
+# The process's own tasks, which run whether or not it holds sessions.
+PROCESS_TASKS = {"rtcstream:loop-monitor"}
+
+
 def rtcstream_tasks() -> list[str]:
-    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("rtcstream:"))
+    names = (t.get_name() for t in asyncio.all_tasks())
+    return sorted(name for name in names if name.startswith("rtcstream:") and name not in PROCESS_TASKS)
 
 
 async def leftovers(*, rows: bool = True) -> list[str]:

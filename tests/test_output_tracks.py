@@ -172,19 +172,24 @@ async def echo_until_media_error(asgi_app) -> dict:
     return error
 
 
-@pytestmark_sessions
-async def test_a_failing_output_track_ends_the_session_and_tells_the_page(asgi_app, monkeypatch, caplog):
+def fail_the_output_track(monkeypatch, at: int = 25) -> None:
+    """Make the audio output track raise in its ``at``-th frame (a bug in the server's media)."""
     calls = 0
     take = AudioOutputTrack._take
 
     def failing_take(self):
         nonlocal calls
         calls += 1
-        if calls == 25:
+        if calls == at:
             raise RuntimeError("boom in the output track")
         return take(self)
 
     monkeypatch.setattr(AudioOutputTrack, "_take", failing_take)
+
+
+@pytestmark_sessions
+async def test_a_failing_output_track_ends_the_session_and_tells_the_page(asgi_app, monkeypatch, caplog):
+    fail_the_output_track(monkeypatch)
     error = await echo_until_media_error(asgi_app)
     assert "boom" not in error["message"]  # internal text stays in the log
     assert any("boom in the output track" in r.getMessage() or "boom" in (r.exc_text or "") for r in caplog.records)

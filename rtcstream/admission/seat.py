@@ -103,6 +103,8 @@ class Seat:
             return
         self.waiting = False
         self.held = True
+        self.runtime.heartbeat.add(self.session_id)
+        self.runtime.metrics.admitted(self.endpoint.slug)
         user = self.info.get("user")
         if user is not None and getattr(user, "is_authenticated", False):
             self._watch = AccountWatch(self.runtime, self.endpoint, self.session_id, user.pk, self._tell, self._close)
@@ -117,6 +119,7 @@ class Seat:
             self._watch.stop()
             self._watch = None
         self.runtime.heartbeat.discard(self.session_id)
+        self.runtime.metrics.released(self.endpoint.slug, reason if isinstance(reason, CloseReason) else None)
         await self.runtime.admission.release(self.session_id, reason)
         await self._ring()
 

@@ -11,6 +11,7 @@ benchmarks use it; so can bots::
 """
 
 from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
+from rtcstream.client.reconnect import Backoff, Reconnecting
 from rtcstream.client.session import RtcClient
 from rtcstream.client.sinks import AudioSink, VideoSink
 from rtcstream.client.sources import ArrayAudioTrack, ArrayVideoTrack, read_audio_file
@@ -21,7 +22,9 @@ __all__ = [
     "ArrayAudioTrack",
     "ArrayVideoTrack",
     "AudioSink",
+    "Backoff",
     "CommunicatorTransport",
+    "Reconnecting",
     "RtcClient",
     "RtcError",
     "Transport",

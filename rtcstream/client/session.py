@@ -23,6 +23,9 @@ def media_kinds(modality: str) -> tuple[str, ...]:
     return ("audio", "video") if modality == "audio-video" else (modality,)
 
 
+# What the server sends in reply to an offer (or a ``media`` request): its answer, or why there is none.
+REPLIES = ("answer", "media", "error", "closed")
+
 CANDIDATE_LINE = re.compile(r"^a=(candidate:.*|end-of-candidates)\r?$", re.MULTILINE)
 
 
@@ -91,9 +94,8 @@ class RtcClient:
         )
         if first["type"] == "socket_closed":
             await client.close()
-            raise RtcError(
-                "refused", f"the server closed the socket at once (close code {client.signalling.close_code})"
-            )
+            code = client.signalling.close_code
+            raise RtcError("refused", f"the server closed the socket at once (close code {code})", close_code=code)
         client.session = first
         return client
 
@@ -127,8 +129,8 @@ class RtcClient:
 
         asyncio.ensure_future(wake())
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
-        """Wait until ``predicate()`` is truthy and return its value; TimeoutError past ``timeout``."""
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float | None = DEFAULT_TIMEOUT) -> Any:
+        """Wait until ``predicate()`` is truthy and return its value; TimeoutError past ``timeout`` (None: never)."""
 
         async def waiting() -> Any:
             async with self._changed:
@@ -241,7 +243,7 @@ class RtcClient:
         if trickle:
             candidates = [m.group(1) for m in CANDIDATE_LINE.finditer(sdp) if m.group(1).startswith("candidate:")]
             sdp = CANDIDATE_LINE.sub("", sdp).replace("\r\n\r\n", "\r\n")
-        answers_before = len([m for m in self.messages if m["type"] in ("media", "answer", "error")])
+        answers_before = len([m for m in self.messages if m["type"] in REPLIES])
         await self.send({"type": "offer", "sdp": sdp, **({"inputs": list(inputs)} if inputs is not None else {})})
         half = len(candidates) // 2
         for candidate in candidates[:half]:
@@ -256,7 +258,7 @@ class RtcClient:
     async def _start_websocket_audio(
         self, audio: MediaStreamTrack | None, audio_format: AudioFormat, inputs: Sequence[Any] | None, timeout: float
     ) -> None:
-        replies_before = len([m for m in self.messages if m["type"] in ("media", "answer", "error")])
+        replies_before = len([m for m in self.messages if m["type"] in REPLIES])
         request = {"type": "media", "transport": "websocket", "codec": audio_format.codec, "rate": audio_format.rate}
         await self.send({**request, **({"inputs": list(inputs)} if inputs is not None else {})})
         await self._reply(replies_before, timeout)
@@ -265,13 +267,15 @@ class RtcClient:
             self._tasks.append(asyncio.ensure_future(link.send(audio)))
 
     async def _reply(self, before: int, timeout: float) -> dict[str, Any]:
-        """The next ``answer`` (or ``media``) after the first ``before``; ``RtcError`` for an ``error``."""
-        replies = ("answer", "media", "error")
+        """The next ``answer`` (or ``media``) after the first ``before``; ``RtcError`` for an ``error``,
+        or for a ``closed`` instead of an answer (e.g. ``server_shutdown``: the worker drains)."""
         reply: dict[str, Any] = await self.wait_until(
-            lambda: next(iter([m for m in self.messages if m["type"] in replies][before:]), None), timeout
+            lambda: next(iter([m for m in self.messages if m["type"] in REPLIES][before:]), None), timeout
         )
         if reply["type"] == "error":
             raise RtcError(reply["code"], reply["message"])
+        if reply["type"] == "closed":
+            raise RtcError(reply["reason"], reply["message"])
         return reply
 
     def _on_track(self, track: MediaStreamTrack) -> None:

@@ -123,6 +123,11 @@ class WorkerPool:
         with self._lock:
             return self._stuck[owner]
 
+    def stuck_by_owner(self) -> dict[str, int]:
+        """Released calls still running, by owner (calls without one under "")."""
+        with self._lock:
+            return {owner or "": count for owner, count in self._stuck.items()}
+
     @property
     def stats(self) -> dict[str, int]:
         with self._lock:

@@ -126,6 +126,7 @@ class AudioOutputTrack(OutputTrack):
         self._put_total = 0  # interleaved samples ever queued, and ever taken: marks count on them
         self._taken_total = 0
         self._marks: collections.deque[tuple[int, Callable[[], None]]] = collections.deque()
+        self._starts: collections.deque[tuple[int, Callable[[], None]]] = collections.deque()  # on_next_audio
         self._clears = 0  # how many times clear() ran: a put() that waited across one drops its chunk
         self._converter = OutputConverter()
         self._pacer = Pacer(frame_period, clock=clock, lead=lead)  # real time (tests run it faster), ``lead`` ahead
@@ -177,6 +178,10 @@ class AudioOutputTrack(OutputTrack):
         else:
             self._marks.append((self._put_total, callback))
 
+    def on_next_audio(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the first frame holding audio queued after now is sent (``clear`` drops it)."""
+        self._starts.append((self._put_total, callback))
+
     def clear(self) -> float:
         """Drop everything queued (barge-in); return how many seconds were dropped.
 
@@ -187,6 +192,7 @@ class AudioOutputTrack(OutputTrack):
         self._taken_total += self._queued  # as if played: later marks count from here
         self._queued = 0
         self._marks.clear()
+        self._starts.clear()
         self._clears += 1
         self._converter.reset()
         self._changed.set()
@@ -276,12 +282,13 @@ class AudioOutputTrack(OutputTrack):
                 self.on_frame(index, None if self._idle else samples)
             except Exception:  # a listener must not stop the media
                 logger.exception("An output frame's listener raised")
-        while self._marks and self._marks[0][0] <= self._taken_total:
-            _, callback = self._marks.popleft()
-            try:
-                callback()
-            except Exception:  # a mark's listener must not stop the media
-                logger.exception("A playback mark's callback raised")
+        for marks, due in ((self._starts, self._taken_total - 1), (self._marks, self._taken_total)):
+            while marks and marks[0][0] <= due:
+                _, callback = marks.popleft()
+                try:
+                    callback()
+                except Exception:  # a mark's listener must not stop the media
+                    logger.exception("A playback mark's callback raised")
         return frame
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from rtcstream.handlers.results import AdditionalOutputs
 from rtcstream.ledger.session import NO_LEDGER, Ledger
 from rtcstream.media.errors import HandlerOutputError
 from rtcstream.media.tracks import AudioOutputTrack
+from rtcstream.operations.turn_latency import TurnLatency
 from rtcstream.reasons import CloseReason
 from rtcstream.session.disclosure import visitor_message
 from rtcstream.session.inputs import SessionInputs
@@ -56,6 +58,7 @@ class SessionContext:
         media_connected: Callable[[], bool],
         tasks: contextvars.Context,
         ledger: Ledger = NO_LEDGER,
+        turn_latency: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self.session_id = session_id
         self.info = info  # whom the session serves (rtcstream.current_session())
@@ -76,6 +79,7 @@ class SessionContext:
         self._close = close
         self._loop_thread = threading.get_ident()  # contexts are made on the loop
         self._input_waiters: set[asyncio.Future[bool]] = set()  # wait_for_inputs calls, answered by set_page_inputs
+        self.turns = TurnLatency(turn_latency, lambda: self.audio_output)
 
     def inputs(self) -> tuple[Any, ...]:
         return self.session_inputs.values()
@@ -83,6 +87,9 @@ class SessionContext:
     def send_event(self, name: str, **data: Any) -> None:
         self.ledger.event(name, data)  # the one place the ledger learns of turns
         self.events.put(protocol.event(name, data))
+        if name in TurnLatency.EVENTS:
+            at = time.monotonic()
+            self._on_loop(lambda: self.turns.on_event(name, at))
 
     def send_raw(self, text: str) -> None:
         self.events.put(protocol.raw_message(text))

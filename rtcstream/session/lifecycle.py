@@ -94,6 +94,7 @@ class Session:
             media_connected=lambda: self.transport.connected(),
             tasks=self._tasks,
             ledger=self.ledger,
+            turn_latency=lambda seconds: runtime.metrics.turn_latency(endpoint.slug, seconds),
         )
         self._events = self.context.events
         self._seat = Seat(
@@ -235,6 +236,10 @@ class Session:
         self._start_close(reason, message)
         await self._closed.wait()
 
+    async def wait_closed(self) -> None:
+        """Wait until the session has closed, however it ends."""
+        await self._closed.wait()
+
     # -- admission and negotiation ---------------------------------------------------
 
     async def _negotiate(self, transport: MediaTransport) -> None:
@@ -263,6 +268,7 @@ class Session:
             self._events.put(reply)
 
     async def _refuse(self, refusal: dict[str, Any], reason: Refusal) -> None:
+        self.runtime.metrics.refused(self.endpoint.slug, reason)
         self._move(SessionState.REFUSING)
         await self._teardown(reason)
         if self.state is SessionState.REFUSING:  # not closed meanwhile

@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from rtcstream import conf
 from rtcstream.admission import client_identity
 from rtcstream.endpoints.resolution import Endpoint, get_endpoint, is_allowed
+from rtcstream.operations.drain import RESTARTING
 from rtcstream.reasons import CloseReason
 from rtcstream.runtime import Runtime, get_runtime
 from rtcstream.session.lifecycle import Send, Session
@@ -108,6 +109,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
 
     async def refuse(self, code: CloseCode) -> None:
         """Accept (unless done already), then close with ``code``: a handshake denial reaches browsers as 1006."""
+        get_runtime().metrics.socket_refused(code.name.lower())
         if not self.accepted:
             await self.accept()
         await self.close(code=int(code))
@@ -158,6 +160,9 @@ class SessionConsumer(RtcstreamConsumer):
         if limit is not None and len(get_runtime().sessions) >= limit:
             logger.warning("Refused a session on %r: this process holds its limit of %d (MAX_SESSIONS)", slug, limit)
             await self.refuse(CloseCode.TOO_MANY_SESSIONS)
+            return None
+        if get_runtime().draining:  # no await between this check and the session: a drain that begins later sees it
+            await self.refuse(CloseCode.RESTARTING)
             return None
         return endpoint
 
@@ -275,7 +280,10 @@ class SignallingConsumer(SessionConsumer):
     async def handle(self, message: protocol.ClientMessage) -> None:
         session = self.session
         assert session is not None
-        if isinstance(message, Offer):
+        if isinstance(message, (Offer, Media)) and session.runtime.draining:
+            # SIGTERM: admit nothing here; the page starts again where a worker is up.
+            await session.close_and_wait(CloseReason.SERVER_SHUTDOWN, RESTARTING)
+        elif isinstance(message, Offer):
             session.offer(message)
             self.audio = None
         elif isinstance(message, Media):

@@ -33,6 +33,7 @@ ASGIApp = Any
 
 async def refuse(receive: Any, send: Any, code: CloseCode) -> None:
     """Answer a websocket's handshake, then close it with ``code``."""
+    get_runtime().metrics.socket_refused(code.name.lower())
     message = await receive()
     if message["type"] != "websocket.connect":
         return  # the client went away first
@@ -96,6 +97,7 @@ class ClientLimits:
             await self.app(scope, receive, send)
             return
         runtime = get_runtime()
+        runtime.serving()
         limit = conf.get("MAX_SOCKETS")
         if limit is not None and runtime.open_sockets >= limit:
             logger.warning("Refused a websocket: this process holds its limit of %d (MAX_SOCKETS)", limit)

@@ -255,3 +255,8 @@ def send_input() -> dict[str, Any]:
 
 def output(seq: int, values: list[Any]) -> dict[str, Any]:
     return {"type": "output", "seq": seq, "values": values}
+
+
+def restarting(seconds: float, message: str) -> dict[str, Any]:
+    """The server drains (SIGTERM): the session runs on for ``seconds`` at most, then ends with ``server_shutdown``."""
+    return {"type": "restarting", "seconds": seconds, "message": message}

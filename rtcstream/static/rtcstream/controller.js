@@ -5,6 +5,15 @@
 //   idle --start()--> connecting --"connected"--> live
 //   connecting|live --stop()--> stopping --server confirms (or 2 s)--> idle
 //   connecting|live --server closed / failure--> idle   (an `end` event says why)
+//   live --server restarting (closed: server_shutdown) / socket dropped--> connecting (reconnecting)
+//
+// Reconnecting: a live session whose server restarts (it drains: `restarting`, then
+// `closed` with server_shutdown) or whose socket drops starts a new session, after
+// 1, 2, 4, 8, 15 s (±25 %), MAX_RECONNECTS times at most; an attempt that finds no
+// server (1006), a draining one (4502) or no answer is tried again. The kernel or the
+// proxy gives the new connection to a worker that is up. What survives is the page's:
+// its inputs (read again for the offer), mute, the chosen devices; the server's session
+// does not (a new session id, a new handler instance, outputs counted from 1).
 //
 // Each start() makes a Run; everything a run owns (sockets, peer connection,
 // tracks, timers) is released through one path, and every await in it ends on
@@ -22,7 +31,7 @@
 
 import { within } from "./deadline.js";
 import { deviceWord, kindsOf, openMedia, stopTracks } from "./media.js";
-import { ERROR_REASONS, REFUSED_TEXT, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
+import { CLOSED_TEXT, ERROR_REASONS, REFUSED_TEXT, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
 import { JsonSocket } from "./socket.js";
 import { summarize } from "./stats.js";
 import { watchTurn } from "./turn.js";
@@ -35,6 +44,11 @@ const STOP_TIMEOUT_MS = 2000;
 const OUTPUTS_GRACE_MS = 2000;
 const RECONNECT_DELAY_MS = 1000;
 const PENDING_TEXTS = 8; // texts typed before the media connected, sent once it has
+const RECONNECT_MAX_DELAY_MS = 15000;
+const MAX_RECONNECTS = 6;
+// Failures of a reconnect attempt that a restart explains: the next attempt may land on a worker that is up.
+const RETRYABLE = new Set(["socket_unavailable", "server_restarting", "timeout"]);
+const OUTPUTS_REOPENS = 3;
 
 /** The abort reason of a run the visitor stopped, or that ended normally: never shown. */
 const STOPPED = new StreamError("stopped", "");
@@ -54,6 +68,7 @@ class Run {
     this.session = null; // the server's `session` message
     this.timers = new Set();
     this.lastSeq = 0;
+    this.outputsReopens = 0;
     this.lastInputs = null; // JSON of the values last sent
     this.offered = false;
     this.connected = false;
@@ -265,8 +280,25 @@ export class StreamController extends EventTarget {
     this.#setState("connecting", { reconnecting: this.#reconnects > 0 });
     return this.#connect(run).catch((err) => {
       if (run !== this.#run) return; // stopped or replaced meanwhile: not an error
-      this.#fail(run, err instanceof StreamError ? err : new StreamError("error", String(err?.message || err)));
+      const error = err instanceof StreamError ? err : new StreamError("error", String(err?.message || err));
+      // A draining worker (4502) is retried at once; after a restart, so is finding no server or no answer.
+      const retry = error.code === "server_restarting" || (this.#reconnects > 0 && RETRYABLE.has(error.code));
+      if (retry && this.#reconnects < MAX_RECONNECTS) this.#retry(run);
+      else this.#fail(run, error);
     });
+  }
+
+  /**
+   * Start the session again, after the next backoff delay: its server restarts, or its socket dropped.
+   * A session the server has not closed is told to stop first (its seat is given back).
+   */
+  #retry(run, { serverClosed = false } = {}) {
+    this.#reconnects += 1;
+    this.#run = null;
+    run.release(STOPPED, { keepPeer: true });
+    this.#stopped = this.#hangUp(run, !serverClosed);
+    const delay = Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_DELAY_MS * 2 ** (this.#reconnects - 1));
+    this.#begin(run.config, Math.round(delay * (0.75 + Math.random() * 0.5)));
   }
 
   async #connect(run) {
@@ -316,7 +348,7 @@ export class StreamController extends EventTarget {
   async #openOutputs(run) {
     const path = run.session.outputs;
     if (!path) return;
-    run.outputs = new JsonSocket(path, (m) => this.#onOutput(run, m), () => {});
+    run.outputs = new JsonSocket(path, (m) => this.#onOutput(run, m), (ev) => this.#onOutputsClosed(run, ev));
     try {
       await within(run.outputs.opened, run.signal, OUTPUTS_TIMEOUT_MS);
     } catch (err) {
@@ -395,8 +427,17 @@ export class StreamController extends EventTarget {
       case "error":
         this.#onError(run, msg.code, msg.message);
         break;
+      case "restarting":
+        // The session runs on (msg.seconds at most), then ends with server_shutdown and starts again.
+        this.#emit("notice", { message: `${msg.message} This stream reconnects by itself.`, level: "warning", untilConnected: true });
+        break;
       case "closed":
-        this.#end(run, msg.reason, msg.message || "");
+        if (msg.reason === "server_shutdown" && this.#reconnects < MAX_RECONNECTS) {
+          this.#emit("notice", { message: msg.message || CLOSED_TEXT.server_shutdown, level: "warning", untilConnected: true });
+          this.#retry(run, { serverClosed: true });
+        } else {
+          this.#end(run, msg.reason, msg.message || "");
+        }
         break;
       case "message":
         this.#emit("message", { data: msg.data });
@@ -437,16 +478,26 @@ export class StreamController extends EventTarget {
     const { config } = run;
     if (!run.session) {
       this.#fail(run, socketClosedError(ev.code, { endpoint: config.endpoint, path: config.path, opened: wasOpen }));
-    } else if (run.connected && this.#reconnects < 1) {
-      // The socket dropped under a live session: the server has already ended it. Try once more.
-      this.#reconnects += 1;
-      this.#run = null;
-      run.release(STOPPED);
-      this.#closeSockets(run);
-      this.#begin(config, RECONNECT_DELAY_MS);
+    } else if (run.connected && this.#reconnects < MAX_RECONNECTS) {
+      // The socket dropped under a live session: the server has already ended it. Start again.
+      this.#retry(run, { serverClosed: true });
     } else {
       this.#fail(run, new StreamError("disconnected", "The connection to the server was lost. Press start to try again."));
     }
+  }
+
+  /**
+   * The outputs socket closed without its `end`: the worker that served it stopped (it may hold
+   * the outputs socket of a session that lives on another worker). Open it again: the token is
+   * good while the session lives, and the new socket lands on a worker that is up.
+   */
+  #onOutputsClosed(run, ev) {
+    if (run !== this.#run || !run.connected || ev.code === 1000 || run.outputsReopens >= OUTPUTS_REOPENS) return;
+    run.outputsReopens += 1;
+    run.later(RECONNECT_DELAY_MS, () => {
+      if (run !== this.#run) return;
+      run.outputs = new JsonSocket(run.session.outputs, (m) => this.#onOutput(run, m), (e) => this.#onOutputsClosed(run, e));
+    });
   }
 
   #onOutput(run, msg) {

@@ -117,6 +117,7 @@ export const CLOSE_CODES = {
   4429: ["too_many_streams", () => "Too many streams are open from your network. Close one and try again."],
   4500: ["server_error", () => "The server failed to open the stream; its log has the details. Please try again later."],
   4501: ["no_channel_layer", () => "The server cannot stream: it has no channel layer (settings.CHANNEL_LAYERS). Its log says more."],
+  4502: ["server_restarting", () => "The server is restarting. Please try again in a moment."],
   4503: ["server_busy", () => "The server is at its limit of streams. Please try again in a minute."],
   4507: ["server_busy", () => "The server is at its limit of connections. Please try again in a minute."],
 };

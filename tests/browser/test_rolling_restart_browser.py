@@ -1,0 +1,93 @@
+"""Issue 21, item 7 in Chromium: a live widget through a rolling restart of `make serve-workers`.
+
+Two daphnes on one port (PostgreSQL and Redis of their own), DRAIN_SECONDS = 4. The
+page is told the server is restarting, its session runs to the bound, and the widget
+starts a new one by itself, on a worker that is up: never an error, audio again.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+import requests
+
+from tests.daphne import free_port, migrate, running
+from tests.engines import postgres_server, redis_server, require_engines
+
+from .conftest import screenshot
+from .widget import events, wait_state, wait_stats, widget_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.engines]
+
+DRAIN = 4.0
+
+
+def serving(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/admin/login/", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def wait_for(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def two_workers() -> Iterator[tuple[str, psutil.Process]]:
+    from tests.workers import worker_env
+
+    require_engines()
+    with redis_server(name="browser-restart-redis") as redis, postgres_server(name="browser-restart-pg") as database:
+        env = worker_env(database, redis, RTCSTREAM_TEST_CAP="16", RTCSTREAM_DRAIN_SECONDS=str(DRAIN))
+        migrate(env)
+        port = free_port()
+        command = [sys.executable, "scripts/serve_workers.py", "-n", "2", "-p", str(port), "--warmup", "2"]
+        with running(command, "browser-rolling-restart", "127.0.0.1", port, env) as process:
+            url = f"http://127.0.0.1:{port}"
+            wait_for(lambda: serving(url), 60, "the workers to answer")
+            yield url, psutil.Process(process.pid)
+
+
+def test_the_widget_reconnects_through_a_rolling_restart(context, two_workers):
+    url, supervisor = two_workers
+    old = {c.pid for c in supervisor.children()}
+    page = widget_page(context, url, "t-echo")
+    page.click("#w [data-part=start]")
+    wait_state(page, "listening", selector="#w")
+    first = page.eval_on_selector("#w", "el => el.session")
+
+    supervisor.send_signal(signal.SIGHUP)
+    # The page hears it first: its session runs on (DRAIN_SECONDS at most).
+    page.wait_for_function(
+        "() => document.querySelector('#w [data-part=message]').textContent.includes('restarting')", timeout=20000
+    )
+    screenshot(page, "widget-server-restarting")
+
+    def replaced() -> bool:
+        alive = {c.pid for c in supervisor.children() if c.status() != psutil.STATUS_ZOMBIE}
+        return len(alive) == 2 and not alive & old
+
+    wait_for(replaced, 2 * (DRAIN + 15), "both workers to be replaced")
+    wait_state(page, "listening", timeout=20000, selector="#w")
+    assert page.eval_on_selector("#w", "el => el.session") not in (None, first)
+    before = wait_stats(page, "s.audio.received.packets > 0", selector="#w")["audio"]["received"]["packets"]
+    wait_stats(page, f"s.audio.received.packets > {before + 50}", selector="#w")  # media flows again
+
+    seen = events(page)
+    states = [e["detail"]["state"] for e in seen if e["type"] == "rtcstream:state"]
+    assert "reconnecting" in states and "error" not in states, states
+    assert not [e for e in seen if e["type"] in ("rtcstream:error", "rtcstream:closed")], seen
+    assert page.eval_on_selector("#w", "el => el.dataset.error") is None
+    # The restart notice is gone once the new session is connected.
+    assert "restarting" not in page.inner_text("#w [data-part=message]")
+    page.click("#w [data-part=stop]")
+    wait_state(page, "idle", selector="#w")
