@@ -103,7 +103,6 @@ class Seat:
             return
         self.waiting = False
         self.held = True
-        self.runtime.heartbeat.add(self.session_id)
         self.runtime.metrics.admitted(self.endpoint.slug)
         user = self.info.get("user")
         if user is not None and getattr(user, "is_authenticated", False):
