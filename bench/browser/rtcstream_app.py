@@ -4,9 +4,10 @@ Run by ``bench/browser/run.py`` through daphne with ``bench.browser.settings``.
 Before serving it:
 
 - configures the demo's ``talk-echo`` endpoint the way a site admin would (a
-  ``StreamEndpoint`` row): ``pause_seconds`` and ``pre_roll_seconds`` from
-  ``BENCH_PAUSE_SECONDS`` and ``BENCH_PRE_ROLL_SECONDS`` when
-  set, and a time limit longer than the bench's recording;
+  ``StreamEndpoint`` row and its handler options): the pause, the pre-roll and
+  the turn model from ``BENCH_PAUSE_SECONDS``, ``BENCH_PRE_ROLL_SECONDS`` and
+  ``BENCH_TURN_MODEL`` when set, and a time limit longer than the bench's
+  recording;
 - installs ``bench.browser.serverside`` (release log, impaired network) on
   rtcstream's ``AudioOutputTrack``, and its reply log on the demo's ``echo``.
 """
@@ -25,15 +26,24 @@ def _seconds(name: str) -> float | None:
     return float(os.environ[name]) if os.environ.get(name) else None
 
 
-StreamEndpoint.objects.update_or_create(
+options = {
+    "min_silence_s": _seconds("BENCH_PAUSE_SECONDS"),
+    "pre_roll_s": _seconds("BENCH_PRE_ROLL_SECONDS"),
+    "turn_model": os.environ.get("BENCH_TURN_MODEL") or None,
+}
+endpoint = StreamEndpoint(
     slug="talk-echo",
+    handler="talk-echo",
+    mode="send-receive",
+    modality="audio",
+    time_limit=600,
+    handler_options={name: value for name, value in options.items() if value is not None},
+)
+endpoint.full_clean(exclude=["slug"])  # as the admin checks a row (the turn model's package, ...)
+StreamEndpoint.objects.update_or_create(
+    slug=endpoint.slug,
     defaults={
-        "handler": "talk-echo",
-        "mode": "send-receive",
-        "modality": "audio",
-        "time_limit": 600,
-        "pause_seconds": _seconds("BENCH_PAUSE_SECONDS"),
-        "pre_roll_seconds": _seconds("BENCH_PRE_ROLL_SECONDS"),
+        field: getattr(endpoint, field) for field in ("handler", "mode", "modality", "time_limit", "handler_options")
     },
 )
 serverside.install(AudioOutputTrack, "next_frame")
