@@ -79,6 +79,11 @@ DEFAULTS: dict[str, Any] = {
     # between replies goes out as DTX too (rtcstream.media.tracks). False: every
     # frame is sent, both ways.
     "AUDIO_DTX": True,
+    # The turn model a ReplyOnPause asks, after a short silence, whether the speaker has
+    # finished, unless it names its own (ReplyOnPause(turn_model=...) or an endpoint's
+    # option): "smart-turn" (Smart Turn v3.2; needs `pip install --no-deps pipecat-ai==1.14.0`)
+    # or "none" (the VAD's pause alone; no extra package). docs/performance.md has the figures.
+    "TURN_MODEL": "smart-turn",
     # URL prefix of the websocket routes (without slashes).
     "WS_PREFIX": "ws/rtcstream",
 }

@@ -1,5 +1,6 @@
 """ReplyOnPause with a turn model: asked after a short silence, in the worker pool; complete ends the turn at once,
-incomplete waits for the longest pause; speech that resumes, or the bound, makes a late answer end nothing."""
+incomplete waits for the longest pause; speech that resumes, or the bound, makes a late answer end nothing.
+And Smart Turn itself through real sessions, on recordings of a real speaker."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import threading
 import numpy as np
 import pytest
 
+from rtcstream import conf
+from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.handlers import turn_model
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
 from rtcstream.handlers.turn_model import TurnModel
+from rtcstream.handlers.turn_taking import TurnOptions
 
-from . import speech
+from . import speech, speech_real
 from .speech import RATE
 from .test_reply_on_pause import DEADLINE, Recorder, Runner, no_django_settings  # noqa: F401  (fixture)
 
@@ -173,9 +178,18 @@ class TestDecisions:
 
 
 class TestConfiguration:
+    def test_the_site_setting_is_the_default_and_a_handler_may_choose_its_own(self, monkeypatch):
+        assert conf.DEFAULTS["TURN_MODEL"] == "smart-turn"  # the figures' choice (docs/performance.md)
+        site = {**conf.DEFAULTS}
+        monkeypatch.setattr(conf, "get", lambda name: site[name])
+        assert ReplyOnPause(Recorder()).turn_model == "smart-turn"
+        assert ReplyOnPause(Recorder(), turn_model="none").turn_model == "none"
+        site["TURN_MODEL"] = "none"  # a site that keeps the VAD alone: one setting
+        handler = ReplyOnPause(Recorder())
+        assert handler.turn_model == "none" and handler.copy().turn_model == "none"
+        assert ReplyOnPause(Recorder(), turn_model="smart-turn").copy().turn_model == "smart-turn"
+
     def test_turn_model_choices(self):
-        assert ReplyOnPause(Recorder()).turn_model in ("none", "smart-turn")
-        assert ReplyOnPause(Recorder(), turn_model=None).turn_model == "none"
         model = FakeTurnModel(0.5)
         assert isinstance(model, TurnModel)
         handler = ReplyOnPause(Recorder(), turn_model=model)
@@ -194,3 +208,61 @@ class TestConfiguration:
         assert copy.turn_model == "smart-turn" and copy.options == handler.options
         with pytest.raises(ValueError):
             handler.configure(turn_model_pause_s=2.0)  # longer than the longest pause
+
+
+@pytest.fixture
+def smart_turn_installed():
+    try:
+        turn_model.find_model()
+    except turn_model.TurnModelUnavailable:
+        speech_real.missing(f"Smart Turn v3.2's model file ({turn_model.INSTALL_HINT})")
+
+
+def recording(name: str) -> tuple[np.ndarray, speech_real.Fixture]:
+    """The Asterisk fixture ``name`` at 48 kHz, after 0.5 s of silence, as a microphone sends it."""
+    (fixture,) = [f for f in speech_real.asterisk_fixtures(limit=16) if f.name == name]
+    return np.concatenate([speech.silence(0.5), speech_real.to_48k_int16(fixture.samples)]), fixture
+
+
+async def converse(asgi_app, samples: np.ndarray) -> RtcClient:
+    """Play ``samples`` to a Smart Turn endpoint in real time; return the client once all of it was sent."""
+    client = await RtcClient.connect(asgi_app, "t-reply-smart-turn")
+    track = ArrayAudioTrack(samples)
+    await client.start(audio=track)
+    seconds = len(samples) / 48000
+    await client.wait_until(lambda: track.elapsed() >= seconds, timeout=seconds + 10)
+    return client
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("smart_turn_installed")
+class TestSmartTurnSessions:
+    """Fixtures chosen where Smart Turn is right (bench/turn_model_accuracy.py prints every fixture's answer):
+    "Please enter your conference PIN number." (0.95 complete, 0.3 s into the pause), its first part
+    "Please enter your ..." (0.08) before a 0.6 s hesitation, and "You are currently the only person in
+    this conference." (0.99)."""
+
+    @pytest.fixture(autouse=True)
+    def no_django_settings(self):
+        """These sessions run under the test settings (the module's other tests use rtcstream's defaults)."""
+
+    async def test_a_finished_sentence_is_answered_after_the_short_pause(self, asgi_app):
+        samples, fixture = recording("asterisk/conf-onlyone")
+        async with await converse(asgi_app, samples) as client:
+            event = await client.wait_for_event("pause_detected", timeout=5)
+            assert event["data"]["complete"] > 0.5  # the model ended the turn
+            # What the turn holds beyond the sentence (and its 0.1 s pre-roll) is the silence heard before it ended:
+            # the 0.3 s before the model was asked and the time it took (its call waits for a busy machine's cores).
+            silence = event["data"]["duration"] - fixture.segments[0].end - 0.1
+            assert silence < TurnOptions().turn_model_max_pause_s - 0.1, event
+            assert client.events().count("pause_detected") == 1
+
+    async def test_a_hesitation_gets_no_reply_and_the_turn_ends_whole(self, asgi_app):
+        samples, fixture = recording("asterisk/conf-getpin~cut")
+        hesitation = fixture.segments[1]
+        assert hesitation.kind == "hesitation_pause" and hesitation.end - hesitation.start > 0.45  # the VAD's pause
+        async with await converse(asgi_app, samples) as client:
+            event = await client.wait_for_event("pause_detected", timeout=5)
+            assert client.events().count("pause_detected") == 1  # none in the hesitation
+            assert event["data"]["duration"] > fixture.segments[2].end  # both parts and the hesitation, one turn
+            assert event["data"]["complete"] > 0.5

@@ -220,6 +220,7 @@ class Session:
     cpu: dict[str, float]
     errors: list[str] = field(default_factory=list)
     model_decided: int = 0  # pause_detected events that say the turn model ended the turn
+    model_calls: dict[str, Any] = field(default_factory=dict)  # the turn model's calls and their CPU
 
 
 def _first(times: list[float], lo: float, hi: float) -> float | None:
@@ -417,6 +418,7 @@ def summarise(session: Session) -> dict[str, Any]:
         "hesitation_n": len(hes),
         "cut_in_speech": sum(1 for i in items if i.cut_in_speech),
         "model_decided": session.model_decided,
+        "model_calls": session.model_calls,
         "turns_at_short_pause": {
             p: (sum(1 for i in v if i.pause_detected is not None), len(v)) for p, v in short.items()
         },

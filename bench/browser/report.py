@@ -66,6 +66,13 @@ ROWS: list[tuple[str, Any]] = [
 ]
 
 
+def model_cost(s: dict[str, Any]) -> str:
+    calls = s.get("model_calls") or {}
+    if not calls.get("n"):
+        return "-"
+    return f"{calls['n']}, {ms(calls['cpu_median'])}, {calls['pct_core']:.2f}"
+
+
 def share(count: int, total: int) -> str:
     return f"{count} of {total}" + (f" ({100 * count / total:.0f} %)" if total else "")
 

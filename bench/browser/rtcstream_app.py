@@ -9,13 +9,15 @@ Before serving it:
   ``BENCH_TURN_MODEL`` when set, and a time limit longer than the bench's
   recording;
 - installs ``bench.browser.serverside`` (release log, impaired network) on
-  rtcstream's ``AudioOutputTrack``, and its reply log on the demo's ``echo``.
+  rtcstream's ``AudioOutputTrack``, its reply log on the demo's ``echo``, and
+  its call log on Smart Turn's ``predict`` (``BENCH_MODEL_LOG``).
 """
 
 import os
 
 from rtcproject.asgi import application  # noqa: F401  (sets Django up)
 from rtcproject.demos import audio
+from rtcstream.handlers.turn_model import SmartTurn
 from rtcstream.media.tracks import AudioOutputTrack
 from rtcstream.models import StreamEndpoint
 
@@ -47,6 +49,8 @@ StreamEndpoint.objects.update_or_create(
     },
 )
 serverside.install(AudioOutputTrack, "next_frame")
+if os.environ.get("BENCH_MODEL_LOG"):
+    serverside.log_calls(SmartTurn, "predict", os.environ["BENCH_MODEL_LOG"])
 # The demo's echo, logged: its ReplyOnPause is built on first use from the module's ``echo``.
 audio.echo = serverside.wrap_reply(audio.echo)
 if "reply_echo" in vars(audio):

@@ -114,7 +114,11 @@ def _slug(name: str) -> str:
 
 
 def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
-    env = {"BENCH_RELEASE_LOG": f"{logs}-releases.txt", "BENCH_REPLY_LOG": f"{logs}-replies.txt"}
+    env = {
+        "BENCH_RELEASE_LOG": f"{logs}-releases.txt",
+        "BENCH_REPLY_LOG": f"{logs}-replies.txt",
+        "BENCH_MODEL_LOG": f"{logs}-model.txt",
+    }
     if scenario.impaired:
         env["BENCH_IMPAIR"] = "1"
     if scenario.pause_seconds is not None:
@@ -216,6 +220,7 @@ async def drive(playwright: Any, scenario: Scenario, url: str, server_pid: int, 
         await context.close()
         shutil.rmtree(profile, ignore_errors=True)
     recording["cpu"] = {
+        "seconds": t1 - t0,
         "server_pct_core": _cpu_percent(server0, server1, t1 - t0),
         "browser_pct_core": _cpu_percent(browser0, browser1, t1 - t0),
         "browser_processes": len(browser),
@@ -251,6 +256,7 @@ async def run_round(scenarios: list[Scenario], wav: Path, duration: float, stamp
                 continue
             result["releases"] = [row[0] for row in _read_log(Path(f"{logs}-releases.txt"))]
             result["replies"] = _read_log(Path(f"{logs}-replies.txt"))
+            result["model_calls"] = _read_log(Path(f"{logs}-model.txt"))
             recordings[scenario.name] = result
     return recordings
 
@@ -324,6 +330,12 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
         f"  CPU: server {cpu['server_pct_core']:.1f}% of a core, browser {cpu['browser_pct_core']:.1f}% "
         f"({cpu['browser_processes']} processes)"
     )
+    model = s.get("model_calls") or {}
+    if model.get("n"):
+        print(
+            f"  turn model: {model['n']} calls, CPU per call median {_ms(model['cpu_median'])} ms "
+            f"(p95 {_ms(model['cpu_p95'])} ms), {model['pct_core']:.2f}% of a core over the recording"
+        )
     print(f"  events: {s['events']}")
 
 

@@ -12,6 +12,9 @@ Both servers get the same two, from environment variables:
   silence before the first voiced 5 ms block of the utterance it echoes (the
   pre-roll, and whatever silence the turn detector kept), which the page hears
   before the voice;
+- ``BENCH_MODEL_LOG`` (rtcstream's server): a file that receives one line
+  ``time cpu_s`` per turn-model call (``log_calls``): the CPU time of the
+  thread that ran it;
 - ``BENCH_IMPAIR=1``: user-space network impairment on the server's ICE
   transport (the kernel has no netem): every RTP/RTCP datagram, in and out, is
   dropped with probability ``BENCH_LOSS`` (0.02) or else delayed by a uniform
@@ -71,6 +74,22 @@ def log_releases(track_class: type, method: str, path: str) -> None:
         return frame
 
     setattr(track_class, method, wrapped)
+
+
+def log_calls(owner: type, method: str, path: str) -> None:
+    """Wrap ``owner.<method>`` (a sync method run in a worker thread) so each call logs its time and CPU time."""
+    original = getattr(owner, method)
+    log = open(path, "a", buffering=1)  # noqa: SIM115  # lives as long as the server process
+
+    @functools.wraps(original)
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            log.write(f"{time.time():.4f} {time.thread_time() - start:.5f}\n")
+
+    setattr(owner, method, wrapped)
 
 
 def leading_silence(samples: np.ndarray, rate: int, threshold_db: float = -45.0) -> float:

@@ -42,8 +42,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["AlgoOptions", "ReplyOnPause", "TurnOptions"]
 
-# The turn model a ReplyOnPause asks unless told otherwise (``turn_model=``; "none": the VAD alone).
-DEFAULT_TURN_MODEL = "none"
 
 _END = object()  # the reply's generator is exhausted
 _EMIT_WAIT = 0.02  # how long emit may wait for an item before returning None
@@ -100,13 +98,14 @@ class ReplyOnPause(AsyncStreamHandler):
 
     ``turn_model`` decides, when the VAD has heard a short silence
     (``turn_model_pause_s``), whether the turn is complete: ``"smart-turn"``
-    (Smart Turn v3.2; ``pip install "rtcstream[turn]"``), ``"none"`` (the VAD
-    alone: a turn ends after ``min_silence_s``), or any ``TurnModel``
-    (``rtcstream.handlers.turn_model``), shared by every session. Complete:
-    the reply starts at once. Incomplete: the turn ends when the silence
-    reaches ``turn_model_max_pause_s``, unless the speaker goes on first; the
-    reply is never held back longer. The model runs in the worker pool; an
-    answer that comes after the speaker went on is dropped.
+    (Smart Turn v3.2; ``pip install --no-deps pipecat-ai==1.14.0``), ``"none"``
+    (the VAD alone: a turn ends after ``min_silence_s``), or any ``TurnModel``
+    (``rtcstream.handlers.turn_model``), shared by every session; None (the
+    default) is the site's ``RTCSTREAM["TURN_MODEL"]``, itself "smart-turn"
+    unless set. Complete: the reply starts at once. Incomplete: the turn ends
+    when the silence reaches ``turn_model_max_pause_s``, unless the speaker
+    goes on first; the reply is never held back longer. The model runs in the
+    worker pool; an answer that comes after the speaker went on is dropped.
     """
 
     queue_size = 4  # reply items buffered ahead of the output track
@@ -124,7 +123,7 @@ class ReplyOnPause(AsyncStreamHandler):
         model: VoiceActivityDetector | None = None,
         needs_args: bool = False,
         turn_options: TurnOptions | None = None,
-        turn_model: str | turn_models.TurnModel | None = DEFAULT_TURN_MODEL,
+        turn_model: str | turn_models.TurnModel | None = None,
         **turn_overrides: Any,
     ) -> None:
         super().__init__(expected_layout, output_sample_rate, input_sample_rate)
@@ -133,7 +132,7 @@ class ReplyOnPause(AsyncStreamHandler):
                 "ReplyOnPause(model=...) takes a VoiceActivityDetector (process(window) -> probability, "
                 "reset(), copy(), sample_rate, window_samples); FastRTC's PauseDetectionModel is not supported."
             )
-        self.turn_model = _checked_turn_model(turn_model)
+        self.turn_model_choice = _checked_turn_model(turn_model)  # None: the site's RTCSTREAM["TURN_MODEL"]
         self.fn = fn
         self.startup_fn = startup_fn
         self.algo_options = algo_options
@@ -179,7 +178,7 @@ class ReplyOnPause(AsyncStreamHandler):
             model=self.model.copy() if self.model is not None else None,
             needs_args=self.needs_args,
             turn_options=self.turn_options,
-            turn_model=self.turn_model,
+            turn_model=self.turn_model_choice,
             **self.turn_overrides,
         )
 
@@ -191,7 +190,7 @@ class ReplyOnPause(AsyncStreamHandler):
         if "can_interrupt" in options:
             self.can_interrupt = bool(options.pop("can_interrupt"))
         if "turn_model" in options:
-            self.turn_model = _checked_turn_model(options.pop("turn_model"))
+            self.turn_model_choice = _checked_turn_model(options.pop("turn_model"))
         changes = dict(options)
         unknown = sorted(set(changes) - set(self.options.__dict__))
         if unknown:
@@ -199,6 +198,15 @@ class ReplyOnPause(AsyncStreamHandler):
         self.turn_overrides = {**self.turn_overrides, **changes}
         self.options = TurnOptions(**{**self.options.__dict__, **changes})
         self._detector = None  # rebuilt with the new options on first use
+
+    @property
+    def turn_model(self) -> str | turn_models.TurnModel:
+        """The turn model this handler asks: its own choice, or the site's ``RTCSTREAM["TURN_MODEL"]``."""
+        if self.turn_model_choice is not None:
+            return self.turn_model_choice
+        from rtcstream import conf
+
+        return _checked_turn_model(conf.get("TURN_MODEL")) or "none"
 
     # -- the session's calls --------------------------------------------------
 
@@ -413,9 +421,9 @@ class ReplyOnPause(AsyncStreamHandler):
 
 
 def _checked_turn_model(choice: Any) -> Any:
-    """Return ``choice`` if it names a built-in turn model or is a ``TurnModel``; raise otherwise."""
+    """Return ``choice`` if it is None, names a built-in turn model or is a ``TurnModel``; raise otherwise."""
     if choice is None:
-        return "none"
+        return None
     if isinstance(choice, str):
         if choice not in turn_models.TURN_MODELS:
             raise ValueError(f"ReplyOnPause(turn_model={choice!r}): choose one of {', '.join(turn_models.TURN_MODELS)}")

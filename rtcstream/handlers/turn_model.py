@@ -180,6 +180,7 @@ class SmartTurn:
     def __init__(self, model_path: str | Path | None = None) -> None:
         self.model_path = model_path
         self._session = load_session(model_path)
+        self.predict(np.zeros(SAMPLE_RATE, dtype=np.float32))  # onnxruntime's first run is the slowest: not a user's
 
     def predict(self, audio: np.ndarray) -> float:
         """Return the probability that the turn ending with ``audio`` (float32 mono, 16 kHz) is complete."""

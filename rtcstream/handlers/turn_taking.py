@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 # With a turn model: ask it after this much silence, and end the turn after the longest pause whatever it says
 # (docs/performance.md has the figures behind both).
-TURN_MODEL_PAUSE_S = 0.2
-TURN_MODEL_MAX_PAUSE_S = 1.2
+TURN_MODEL_PAUSE_S = 0.3
+TURN_MODEL_MAX_PAUSE_S = 1.5
 
 
 @dataclass
