@@ -7,14 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from rtcstream.handlers.turn_taking import (
-    AlgoOptions,
-    ShortPause,
-    SpeechStarted,
-    TurnDetector,
-    TurnEnded,
-    TurnOptions,
-)
+from rtcstream.handlers import turn_taking
+from rtcstream.handlers.turn_taking import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
 from rtcstream.handlers.vad import SileroVadOptions
 
 from . import speech
@@ -288,7 +282,7 @@ class TestShortPauses:
     def test_one_short_pause_per_silence_then_the_turn_ends_at_the_bound(self):
         detector = TurnDetector(self.OPTIONS, 16000, FakeVAD([]), asks_turn_model=True)
         events = self.feed_windows(detector, [0.9] * 10 + [0.1] * 40)
-        assert [type(event) for _, event in events] == [SpeechStarted, ShortPause, TurnEnded]
+        assert [type(event) for _, event in events] == [SpeechStarted, turn_taking.ShortPause, TurnEnded]
         (asked, pause), (ended, _turn) = [(i, e) for i, e in events if not isinstance(e, SpeechStarted)]
         # 0.2 s is 7 windows of 32 ms, 0.96 s is 30: counted from the first silent window (index 10).
         assert (asked, ended) == (10 + 7 - 1, 10 + 30 - 1)
@@ -303,7 +297,7 @@ class TestShortPauses:
     def test_end_turn_now_ends_the_current_pause_only(self):
         detector = TurnDetector(self.OPTIONS, 16000, FakeVAD([]), asks_turn_model=True)
         events = self.feed_windows(detector, [0.9] * 10 + [0.1] * 8)
-        (pause,) = [event for _, event in events if isinstance(event, ShortPause)]
+        (pause,) = [event for _, event in events if isinstance(event, turn_taking.ShortPause)]
         assert detector.end_turn_now(pause.pause + 1) is None  # not this pause
         turn = detector.end_turn_now(pause.pause)
         assert turn is not None and turn.reason == "pause" and turn.audio.shape[1] == 18 * 512
@@ -312,7 +306,7 @@ class TestShortPauses:
     def test_speech_that_resumes_makes_the_answer_about_that_pause_end_nothing(self):
         detector = TurnDetector(self.OPTIONS, 16000, FakeVAD([]), asks_turn_model=True)
         events = self.feed_windows(detector, [0.9] * 10 + [0.1] * 8 + [0.9] * 5 + [0.1] * 8)
-        first, second = [event for _, event in events if isinstance(event, ShortPause)]
+        first, second = [event for _, event in events if isinstance(event, turn_taking.ShortPause)]
         assert second.pause == first.pause + 1
         assert detector.end_turn_now(first.pause) is None  # the speaker went on after it
         turn = detector.end_turn_now(second.pause)

@@ -40,7 +40,7 @@ def silero_v4() -> Path:
 
 
 SILERO_V4 = silero_v4()
-PAGE = Path(__file__).with_name("fastrtc_page.html")
+PAGE = Path(__file__).with_name("client_page.html")  # served as /?server=fastrtc
 
 
 def build_app() -> FastAPI:

@@ -75,7 +75,7 @@ from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
 from bench.browser import serverside  # noqa: E402
 
-PAGE = Path(__file__).with_name("pipecat_page.html")
+PAGE = Path(__file__).with_name("client_page.html")  # served as /?server=pipecat
 RATE = 16000  # pipecat's input rate (PipelineParams' default); the echo plays back at it
 PRE_SPEECH_S = 0.5  # pipecat's SmartTurnParams.pre_speech_ms
 

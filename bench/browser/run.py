@@ -48,8 +48,8 @@ BENCH = ROOT / ".bench"
 FASTRTC_PYTHON = BENCH / "fastrtc-venv" / "bin" / "python"
 PIPECAT_PYTHON = BENCH / "pipecat-venv" / "bin" / "python"
 OTHER_SERVERS = {  # the servers that run in the bench's own venvs: (python, app script, page path)
-    "fastrtc": (FASTRTC_PYTHON, "fastrtc_app.py", "/"),
-    "pipecat": (PIPECAT_PYTHON, "pipecat_app.py", "/"),
+    "fastrtc": (FASTRTC_PYTHON, "fastrtc_app.py", "/?server=fastrtc"),
+    "pipecat": (PIPECAT_PYTHON, "pipecat_app.py", "/?server=pipecat"),
 }
 INSTRUMENT = Path(__file__).with_name("instrument.js")
 TAIL_S = 1.0  # recorded after the file's end (its last pause is 5 s: the last reply is in)
