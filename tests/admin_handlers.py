@@ -47,4 +47,4 @@ HANDLERS = {
     "mirror": "tests.admin_handlers.mirror",
 }
 # What tests wrap in override_settings(RTCSTREAM=...).
-RTCSTREAM = {"HANDLERS": HANDLERS, "ICE_SERVERS": [{"urls": "stun:default.example.org"}]}
+RTCSTREAM = {"HANDLERS": HANDLERS, "ICE_SERVERS": [{"urls": "stun:default.example.org"}], "TURN_MODEL": "none"}

@@ -44,3 +44,11 @@ def _stop_words_handler(words):
 
 
 unknown_stop_word = _stop_words_handler(["hey zorblax"])
+
+
+def say_it_back(audio):
+    yield audio
+
+
+reply_with_smart_turn = ReplyOnPause(say_it_back, turn_model="smart-turn")
+reply_with_the_vad_alone = ReplyOnPause(say_it_back, turn_model="none")

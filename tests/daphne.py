@@ -52,15 +52,16 @@ def running(
     port: int,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    startup: float = 30.0,
 ) -> Iterator[subprocess.Popen]:
     """Run ``command`` (in ``cwd``, the repository by default) until the block ends, once it listens
-    on ``host:port``; output to ``test-output/<name>.log``."""
+    on ``host:port`` (within ``startup`` seconds); output to ``test-output/<name>.log``."""
     OUTPUT.mkdir(exist_ok=True)
     log_path = OUTPUT / f"{name}.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(list(command), cwd=cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_for_port(host, port, process, log_path, time.monotonic() + 30)
+            wait_for_port(host, port, process, log_path, time.monotonic() + startup)
             yield process
         finally:
             stop(process)

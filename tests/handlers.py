@@ -262,6 +262,7 @@ reply_echo = ReplyOnPause(echo_utterance)
 reply_once = ReplyOnPause(echo_in_one_chunk)
 reply_tone = ReplyOnPause(long_tone_reply)
 reply_tone_no_interrupt = ReplyOnPause(long_tone_reply, can_interrupt=False)
+reply_smart_turn = ReplyOnPause(echo_utterance, turn_model="smart-turn")
 
 
 class SlowHandler(StreamHandler):

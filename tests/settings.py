@@ -57,6 +57,7 @@ RTCSTREAM = {
         "t-reply-once": "tests.handlers.reply_once",
         "t-reply-tone": "tests.handlers.reply_tone",
         "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",
+        "t-reply-smart-turn": "tests.handlers.reply_smart_turn",
         "t-slow": "tests.handlers.SlowHandler",
         "t-guide-echo": "tests.guide.examples.stream_handler.EchoHandler",
         "t-blocked": "tests.handlers.BlockedHandler",
@@ -111,6 +112,9 @@ RTCSTREAM = {
     },
     "RECORDING_STORAGE": "recordings",
     "DEFAULT_CONCURRENCY_LIMIT": None,
+    # The suite's ReplyOnPause sessions keep the VAD's pause alone, so their timings are the VAD's; the turn
+    # model's own tests name it (tests/test_reply_on_pause_turn_model.py, the "t-reply-smart-turn" entry).
+    "TURN_MODEL": "none",
     # Every test client shares 127.0.0.1, and a browser page's sockets close a moment after the page.
     "MAX_SOCKETS_PER_CLIENT": 32,
     # Phone calls from the simulated Twilio (tests/twilio_peer.py), which signs with this token.

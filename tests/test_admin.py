@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -102,6 +103,9 @@ class TestEndpointAdmin:
             "option_pre_roll_s": "",
             "option_max_utterance_s": "",
             "option_can_interrupt": "unknown",
+            "option_turn_model": "",
+            "option_turn_model_pause_s": "",
+            "option_turn_model_max_pause_s": "",
             **fields,
         }
 
@@ -127,6 +131,25 @@ class TestEndpointAdmin:
         )
         assert response.status_code == 200
         assert "option_min_silence_s" in response.context["adminform"].form.errors  # a video function takes none
+
+    def test_the_turn_model_is_a_choice_checked_for_its_package_and_its_bound(self, superuser_client, monkeypatch):
+        add = reverse("admin:rtcstream_streamendpoint_add")
+        page = superuser_client.get(add).content.decode()
+        assert '<option value="smart-turn">' in page and '<option value="none">' in page
+        talk = dict(slug="talk", handler="pause", mode="", modality="")
+        response = superuser_client.post(add, self.form(**talk, option_turn_model="smart_turn"))
+        assert "option_turn_model" in response.context["adminform"].form.errors  # not one of the choices
+        response = superuser_client.post(
+            add, self.form(**talk, option_turn_model_pause_s="1.5", option_turn_model_max_pause_s="1.0")
+        )
+        assert response.status_code == 200 and "turn_model_pause_s" in str(response.context["adminform"].form.errors)
+        monkeypatch.setitem(sys.modules, "pipecat", None)  # the package that ships Smart Turn is not installed
+        response = superuser_client.post(add, self.form(**talk, option_turn_model="smart-turn"))
+        assert response.status_code == 200
+        assert "pip install --no-deps pipecat-ai==1.14.0" in str(response.context["adminform"].form.errors)
+        response = superuser_client.post(add, self.form(**talk, option_turn_model="none"))
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        assert StreamEndpoint.objects.get(slug="talk").handler_options == {"turn_model": "none"}
 
     def test_a_mode_the_handler_cannot_serve_is_refused_in_the_form(self, superuser_client):
         response = superuser_client.post(reverse("admin:rtcstream_streamendpoint_add"), self.form(modality="audio"))

@@ -131,6 +131,19 @@ def test_a_missing_dependency_is_named_with_what_to_install(settings, monkeypatc
     assert "Fix the entry" not in error.hint
 
 
+def test_a_turn_model_whose_package_is_missing_is_named_with_what_to_install(settings, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pipecat", None)  # pipecat-ai, which ships Smart Turn, is not installed
+    settings.RTCSTREAM = {
+        "HANDLERS": {
+            "smart": "tests.check_handlers.reply_with_smart_turn",
+            "vad-alone": "tests.check_handlers.reply_with_the_vad_alone",
+        }
+    }
+    (error,) = entries.check_registry()  # the handler that keeps the VAD alone needs nothing more
+    assert "'smart'" in error.msg and "'pipecat'" in error.msg
+    assert "pip install --no-deps pipecat-ai==1.14.0" in error.hint and 'turn_model="none"' in error.hint
+
+
 def test_servers_that_run_no_checks_log_them_on_the_first_request(settings, monkeypatch, caplog):
     replace_runtime()  # a process that has not served a request yet
     del settings.CHANNEL_LAYERS

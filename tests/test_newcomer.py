@@ -91,9 +91,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     run([sys.executable, "-m", "venv", str(work / "venv")], work, {**os.environ})
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{work / 'venv' / 'bin'}{os.pathsep}{env['PATH']}"
-    install, startproject = commands(snippets["install"])
+    install, model, startproject = commands(snippets["install"])
     assert install == "pip install rtcstream", install
     offline_first(["pip", "install", "-q", *OFFLINE, str(wheel)], work, env, needs=[str(wheel)])
+    # ReplyOnPause's default turn model reads a file of this wheel; none of its dependencies is needed.
+    assert model == "pip install --no-deps pipecat-ai==1.14.0", model
+    model_wheel = model.split()[-2:]
+    offline_first(["pip", "install", "-q", *OFFLINE, *model_wheel], work, env, needs=model_wheel)
     run(startproject.replace("&& cd mysite", ""), work, env)
     site = work / "mysite"
     with open(site / "mysite" / "settings.py", "a") as settings:

@@ -24,8 +24,9 @@ DEADLINE = 10.0
 
 @pytest.fixture(autouse=True)
 def no_django_settings(monkeypatch):
-    """Use rtcstream's default settings without configuring Django."""
-    monkeypatch.setattr(conf, "get", lambda name: conf.DEFAULTS[name])
+    """Use rtcstream's default settings without configuring Django, the VAD's pause alone ending turns."""
+    defaults = {**conf.DEFAULTS, "TURN_MODEL": "none"}
+    monkeypatch.setattr(conf, "get", lambda name: defaults[name])
 
 
 def chunk(value: int = 1, samples: int = 480) -> tuple[int, np.ndarray]:

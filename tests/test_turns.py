@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from rtcstream.handlers import turn_taking
 from rtcstream.handlers.turn_taking import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
 from rtcstream.handlers.vad import SileroVadOptions
 
@@ -207,7 +208,14 @@ class TestOptions:
 
     @pytest.mark.parametrize(
         "bad",
-        [dict(threshold=0.3, neg_threshold=0.4), dict(min_silence_s=-1), dict(max_utterance_s=math.inf)],
+        [
+            dict(threshold=0.3, neg_threshold=0.4),
+            dict(min_silence_s=-1),
+            dict(max_utterance_s=math.inf),
+            dict(turn_model_pause_s=1.0, turn_model_max_pause_s=0.8),
+            dict(turn_model_pause_s=0),
+            dict(turn_model_threshold=1.0),
+        ],
     )
     def test_invalid_options(self, bad):
         with pytest.raises(ValueError):
@@ -255,3 +263,59 @@ class TestStateMachine:
         probabilities = [0.45] * 40
         detector = TurnDetector(TurnOptions(), 16000, FakeVAD(probabilities))
         assert self.feed_windows(detector, len(probabilities)) == []
+
+
+class TestShortPauses:
+    """With a turn model, the detector says when to ask it (``ShortPause``) and ends the turn only at the bound."""
+
+    OPTIONS = TurnOptions(vad_tail_s=0, turn_model_pause_s=0.2, turn_model_max_pause_s=0.96)
+
+    def feed_windows(self, detector: TurnDetector, probabilities: list[float]) -> list[tuple[int, object]]:
+        """Feed one 16 kHz window per probability; return (window index, event) pairs."""
+        detector.vad = FakeVAD(probabilities)
+        return [
+            (index, event)
+            for index in range(len(probabilities))
+            for event in detector.feed(np.full(512, 1000, dtype=np.int16))
+        ]
+
+    def test_one_short_pause_per_silence_then_the_turn_ends_at_the_bound(self):
+        detector = TurnDetector(self.OPTIONS, 16000, FakeVAD([]), asks_turn_model=True)
+        events = self.feed_windows(detector, [0.9] * 10 + [0.1] * 40)
+        assert [type(event) for _, event in events] == [SpeechStarted, turn_taking.ShortPause, TurnEnded]
+        (asked, pause), (ended, _turn) = [(i, e) for i, e in events if not isinstance(e, SpeechStarted)]
+        # 0.2 s is 7 windows of 32 ms, 0.96 s is 30: counted from the first silent window (index 10).
+        assert (asked, ended) == (10 + 7 - 1, 10 + 30 - 1)
+        assert pause.pause == 1 and pause.position == (asked + 1) * 512
+
+    def test_without_a_model_there_is_no_short_pause_and_min_silence_ends_the_turn(self):
+        detector = TurnDetector(TurnOptions(vad_tail_s=0, min_silence_s=0.45), 16000, FakeVAD([]))
+        events = self.feed_windows(detector, [0.9] * 10 + [0.1] * 40)
+        assert [type(event) for _, event in events] == [SpeechStarted, TurnEnded]
+        assert events[1][0] == 10 + 15 - 1
+
+    def test_end_turn_now_ends_the_current_pause_only(self):
+        detector = TurnDetector(self.OPTIONS, 16000, FakeVAD([]), asks_turn_model=True)
+        events = self.feed_windows(detector, [0.9] * 10 + [0.1] * 8)
+        (pause,) = [event for _, event in events if isinstance(event, turn_taking.ShortPause)]
+        assert detector.end_turn_now(pause.pause + 1) is None  # not this pause
+        turn = detector.end_turn_now(pause.pause)
+        assert turn is not None and turn.reason == "pause" and turn.audio.shape[1] == 18 * 512
+        assert not detector.speaking and detector.end_turn_now(pause.pause) is None  # once
+
+    def test_speech_that_resumes_makes_the_answer_about_that_pause_end_nothing(self):
+        detector = TurnDetector(self.OPTIONS, 16000, FakeVAD([]), asks_turn_model=True)
+        events = self.feed_windows(detector, [0.9] * 10 + [0.1] * 8 + [0.9] * 5 + [0.1] * 8)
+        first, second = [event for _, event in events if isinstance(event, turn_taking.ShortPause)]
+        assert second.pause == first.pause + 1
+        assert detector.end_turn_now(first.pause) is None  # the speaker went on after it
+        turn = detector.end_turn_now(second.pause)
+        assert turn is not None and turn.audio.shape[1] == 31 * 512  # both stretches of speech, one turn
+
+    def test_utterance_tail_is_the_last_seconds_of_the_utterance(self):
+        detector = TurnDetector(self.OPTIONS, 16000, FakeVAD([]), asks_turn_model=True)
+        assert detector.utterance_tail(8.0).shape == (0,)
+        self.feed_windows(detector, [0.9] * 10 + [0.1] * 8)
+        whole = detector.utterance_tail(8.0)
+        assert whole.dtype == np.int16 and len(whole) == 18 * 512
+        assert len(detector.utterance_tail(0.1)) == 1600 and np.array_equal(detector.utterance_tail(0.1), whole[-1600:])

@@ -2,9 +2,8 @@
 
 Runs in the bench's own venv (``.bench/fastrtc-venv``, made by ``make
 bench-browser``): ``python bench/browser/fastrtc_app.py PORT``. The handler is
-``ReplyOnPause`` over the demo site's own ``echo`` function (its source is read
-from ``rtcproject/demos/audio.py``: that module imports rtcstream, which this
-venv does not have). Silero v4 comes from the ``faster-whisper==1.0.2`` wheel:
+``ReplyOnPause`` over the demo site's own ``echo`` function
+(``serverside.demo_echo``). Silero v4 comes from the ``faster-whisper==1.0.2`` wheel:
 ``SileroVADModel.download_model`` is replaced here, and only here, so nothing is
 downloaded. ``bench.browser.serverside`` hooks FastRTC's output track
 (``AudioCallback``) as it hooks rtcstream's.
@@ -12,20 +11,16 @@ downloaded. ``bench.browser.serverside`` hooks FastRTC's output track
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.responses import HTMLResponse  # noqa: E402
@@ -45,19 +40,7 @@ def silero_v4() -> Path:
 
 
 SILERO_V4 = silero_v4()
-PAGE = Path(__file__).with_name("fastrtc_page.html")
-
-
-def load_function(path: Path, name: str) -> Callable[..., Any]:
-    """Compile the top-level function ``name`` from ``path`` alone (it may use ``np`` and typing names)."""
-    tree = ast.parse(path.read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
-    module = ast.fix_missing_locations(
-        ast.Module(body=[ast.ImportFrom("__future__", [ast.alias("annotations")], 0), node], type_ignores=[])
-    )
-    namespace: dict[str, Any] = {"np": np, "__name__": "bench_echo"}
-    exec(compile(module, str(path), "exec"), namespace)  # noqa: S102  # our own repository's source
-    return namespace[name]
+PAGE = Path(__file__).with_name("client_page.html")  # served as /?server=fastrtc
 
 
 def build_app() -> FastAPI:
@@ -65,8 +48,9 @@ def build_app() -> FastAPI:
         raise SystemExit(f"Silero v4 model not found at {SILERO_V4} (pip install --no-deps faster-whisper==1.0.2)")
     silero.SileroVADModel.download_model = staticmethod(lambda: str(SILERO_V4))  # type: ignore[method-assign]
     serverside.install(AudioCallback)
-    echo = serverside.wrap_reply(load_function(ROOT / "rtcproject" / "demos" / "audio.py", "echo"))
-    stream = Stream(ReplyOnPause(echo), modality="audio", mode="send-receive", concurrency_limit=4, time_limit=600)
+    stream = Stream(
+        ReplyOnPause(serverside.demo_echo()), modality="audio", mode="send-receive", concurrency_limit=4, time_limit=600
+    )
     app = FastAPI()
     stream.mount(app)
 

@@ -13,6 +13,15 @@ Kinds:
 
 Chromium loops the file; it starts with ``LEAD_S`` of silence and ends with
 the last pause, so a bench that stops at the file's end never hears it twice.
+
+``build_turns(folder, source)`` writes the turn-taking fixtures of issue 22 the
+same way (``turns-real.wav``, ``turns-espeak.wav`` and their timelines), from
+the marked fixtures of ``tests/speech_real.py``: recordings of real people
+(Asterisk's prompts, pyannote's telephone conversation, alsa-utils' words), or
+espeak-ng's fillers, trailing "and", lists and cuts. Each turn is a
+``pause`` (a whole recording) or a ``hesitation`` (the same recording cut at
+a word boundary, with 0.6-1.5 s of silence inserted: the speaker is not done);
+after it, a turn-end pause of 1, 2 or 3 s in turn (``TURN_END_PAUSES``).
 """
 
 from __future__ import annotations
@@ -125,7 +134,92 @@ def build(folder: Path) -> tuple[Path, Path]:
             position += len(spoken)
             segments.append(Segment(index, text, kind, start, position / RATE, pause, hesitation))
             position += round(pause * RATE)
-    audio = np.concatenate(parts)
+    _write(wav_path, json_path, np.concatenate(parts), segments, signature)
+    return wav_path, json_path
+
+
+TURN_END_PAUSES = (1.0, 2.0, 3.0)
+# Of the real fixtures (tests/speech_real.py): every 4th Asterisk hesitation and every 8th Asterisk
+# sentence (a stretch of the list, so the sentences differ from the cut ones), every pyannote
+# hesitation, half its turns and half alsa-utils' words.
+REAL_CHOICE = {("asterisk", "hesitation"): (4, 0), ("asterisk", "complete"): (8, 3), ("pyannote", "hesitation"): (1, 0)}
+REAL_CHOICE |= {("pyannote", "complete"): (2, 1), ("alsa", "complete"): (2, 0)}
+
+
+def _turns_of(source: str) -> list:
+    """The marked fixtures a turn-taking bench file is made of, in the order they are played."""
+    from tests import speech_real
+
+    if source == "espeak":
+        fixtures = speech_real.espeak_fixtures()
+        # Each split case once, the two voices in turn; every other complete sentence.
+        voices = speech_real.ESPEAK_VOICES
+        by_name = {f.name: f for f in fixtures}
+        first_voice = [f for f in fixtures if f.group != "complete" and f.speaker == voices[0]]
+        split = [f if i % 2 == 0 else by_name[f.name.replace(voices[0], voices[1])] for i, f in enumerate(first_voice)]
+        complete = [f for f in fixtures if f.group == "complete"][::2]
+    else:
+        fixtures = [f for f in speech_real.real_fixtures() if f.group != "fragment"]
+        chosen = []
+        for (origin, group), (step, offset) in REAL_CHOICE.items():
+            chosen += [f for f in fixtures if (f.source, f.group) == (origin, group)][offset::step]
+        split = [f for f in chosen if f.group == "hesitation"]
+        complete = [f for f in chosen if f.group == "complete"]
+    order = []
+    for i in range(max(len(split), len(complete))):  # alternate, so each kind meets every pause length
+        order += [group[i] for group in (split, complete) if i < len(group)]
+    return order
+
+
+def build_turns(folder: Path, source: str) -> tuple[Path, Path]:
+    """Write ``turns-<source>.wav`` and its timeline (``source``: "real" or "espeak"); kept if unchanged."""
+    from tests import speech_real
+
+    folder.mkdir(parents=True, exist_ok=True)
+    wav_path, json_path = folder / f"turns-{source}.wav", folder / f"turns-{source}.json"
+    turns = _turns_of(source)
+    signature = json.dumps(
+        [source, [f.name for f in turns], RATE, LEAD_S, TURN_END_PAUSES, [f.segments for f in turns]], default=str
+    )
+    if wav_path.exists() and json_path.exists() and json.loads(json_path.read_text()).get("signature") == signature:
+        return wav_path, json_path
+    parts = [silence(LEAD_S)]
+    position = len(parts[0])
+    segments: list[Segment] = []
+    for index, turn in enumerate(turns):
+        spoken_until = max(s.end for s in turn.segments if s.kind == "speech")
+        audio = speech_real.to_48k_int16(turn.samples[: round(spoken_until * speech_real.RATE)])
+        first, last = voiced_span(audio)
+        gap = next((s for s in turn.segments if s.kind == "hesitation_pause"), None)
+        hesitation = (
+            None
+            if gap is None
+            else (
+                (position + round(gap.start * RATE) - first) / RATE,
+                (position + round(gap.end * RATE) - first) / RATE,
+            )
+        )
+        pause = TURN_END_PAUSES[index % len(TURN_END_PAUSES)]
+        spoken = audio[first:last]
+        parts += [spoken, silence(pause)]
+        text = f"{turn.name}: {turn.text}"
+        segments.append(
+            Segment(
+                index,
+                text,
+                "hesitation" if gap else "pause",
+                position / RATE,
+                (position + len(spoken)) / RATE,
+                pause,
+                hesitation,
+            )
+        )
+        position += len(spoken) + round(pause * RATE)
+    _write(wav_path, json_path, np.concatenate(parts), segments, signature)
+    return wav_path, json_path
+
+
+def _write(wav_path: Path, json_path: Path, audio: np.ndarray, segments: list[Segment], signature: str) -> None:
     with wave.open(str(wav_path), "wb") as writer:
         writer.setnchannels(1)
         writer.setsampwidth(2)
@@ -138,7 +232,6 @@ def build(folder: Path) -> tuple[Path, Path]:
         "segments": [asdict(segment) for segment in segments],
     }
     json_path.write_text(json.dumps(timeline, indent=1))
-    return wav_path, json_path
 
 
 def envelope_db(path: Path, step_s: float = 0.01) -> np.ndarray:
@@ -152,6 +245,11 @@ def envelope_db(path: Path, step_s: float = 0.01) -> np.ndarray:
 
 
 if __name__ == "__main__":
-    wav, timeline = build(Path(__file__).resolve().parents[2] / ".bench")
-    data = json.loads(timeline.read_text())
-    print(f"{wav}: {data['duration']:.1f} s, {len(data['segments'])} sentences")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    folder = Path(__file__).resolve().parents[2] / ".bench"
+    for wav, timeline in (build(folder), build_turns(folder, "real"), build_turns(folder, "espeak")):
+        data = json.loads(timeline.read_text())
+        kinds = [segment["kind"] for segment in data["segments"]]
+        print(f"{wav}: {data['duration']:.1f} s, {len(kinds)} turns, {kinds.count('hesitation')} with a hesitation")

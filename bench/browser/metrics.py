@@ -191,6 +191,7 @@ class Item:
     released: float | None = None  # the server's first loud reply frame
     onset: float | None = None  # the reply becomes audible in the page
     false_turn: bool = False
+    cut_in_speech: bool = False  # a turn ended while this sentence was spoken, outside its hesitation
     talked_over: bool = False  # the next sentence starts before this reply would end
     cut: bool = False  # no reply heard: the user's next speech interrupted it before it was audible
     leading_silence: float | None = None  # silence before the voice in what the echo plays back
@@ -218,6 +219,8 @@ class Session:
     stats: dict[str, Any]
     cpu: dict[str, float]
     errors: list[str] = field(default_factory=list)
+    model_decided: int = 0  # pause_detected events that say the turn model ended the turn
+    model_calls: dict[str, Any] = field(default_factory=dict)  # the turn model's calls and their CPU
 
 
 def _first(times: list[float], lo: float, hi: float) -> float | None:
@@ -238,7 +241,11 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
       before e' + 0.5; latency = onset - e;
     - released: the server's first loud reply frame from response_starting on;
       release -> ear = onset - released;
-    - false turn: a pause_detected inside a sentence (after its hesitation began);
+    - false turn: a pause_detected inside a sentence (after its hesitation began):
+      a reply started inside a hesitation;
+    - cut in speech: a pause_detected inside a sentence, from 0.6 s after its
+      start (an earlier one can be the previous turn's, late) and outside its
+      hesitation;
     - start clip (envelope match, ``start_clip``), for replies heard for
       ``CLIP_TEMPLATE_S`` before the next sentence;
     - barge-in, for a sentence starting while a reply plays that would go on
@@ -273,6 +280,8 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
         if hes is not None and _first(detected, origin + hes[0], end):
             item.false_turn = True
             item.utterance_start = hes[1]
+        inside = [t for t in detected if start + 0.6 < t < end]
+        item.cut_in_speech = any(hes is None or not origin + hes[0] <= t <= end for t in inside)
         nxt = segments[i + 1] if i + 1 < len(segments) else None
         next_start = origin + nxt["start"] if nxt else end + seg["pause_after"]
         next_end = origin + nxt["end"] if nxt else min(end + seg["pause_after"] + 1.0, record_end)
@@ -332,6 +341,9 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
         stats=summarise_stats(page["stats"], final),
         cpu=page["cpu"],
         errors=[f"{name}" for _t, name in events if name.startswith("rtcstream:error")],
+        model_decided=sum(
+            1 for _t, name, detail in page["events"] if name == "pause_detected" and "complete" in detail
+        ),
     )
 
 
@@ -404,6 +416,9 @@ def summarise(session: Session) -> dict[str, Any]:
         "dead_replies": sum(1 for i in items if i.response_starting is not None and i.onset is None and not i.cut),
         "false_turns_hesitation": sum(1 for i in hes if i.false_turn),
         "hesitation_n": len(hes),
+        "cut_in_speech": sum(1 for i in items if i.cut_in_speech),
+        "model_decided": session.model_decided,
+        "model_calls": session.model_calls,
         "turns_at_short_pause": {
             p: (sum(1 for i in v if i.pause_detected is not None), len(v)) for p, v in short.items()
         },

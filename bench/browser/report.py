@@ -73,16 +73,74 @@ ROWS: list[tuple[str, Any]] = [
 ]
 
 
-def table(summaries: dict[str, Any], names: list[str]) -> str:
+def model_cost(s: dict[str, Any]) -> str:
+    calls = s.get("model_calls") or {}
+    if not calls.get("n"):
+        return "-"
+    return f"{calls['n']}, {ms(calls['cpu_median'])}, {calls['pct_core']:.2f}"
+
+
+def share(count: int, total: int) -> str:
+    return f"{count} of {total}" + (f" ({100 * count / total:.0f} %)" if total else "")
+
+
+# Issue 22's targets, one row each, for the turn-taking rounds (all four systems on the same audio).
+TURN_ROWS: list[tuple[str, Any]] = [
+    (
+        "end of a finished turn -> reply voice audible (ms, median / p95; target <= 500 median)",
+        lambda s: pair(s["latency_long"]),
+    ),
+    (
+        "  less the echo's leading silence: -> the reply's first sample (ms, median / p95)",
+        lambda s: pair(s["reply_start_long"]),
+    ),
+    ("  end of speech -> `pause_detected` in the page (ms, median)", lambda s: ms(s["detection_median"])),
+    (
+        "replies started inside a hesitation (target <= 5 %)",
+        lambda s: share(s["false_turns_hesitation"], s["hesitation_n"]),
+    ),
+    (
+        "turns ended inside speech, outside a hesitation (sentences)",
+        lambda s: share(s.get("cut_in_speech", 0), s["long_n"]),
+    ),
+    ("replies missed after >= 1 s of silence (target 0)", lambda s: f"{s['missed_long']} of {s['long_n']}"),
+    ("  cut: interrupted by the next sentence before heard", lambda s: str(s.get("cut_long", "-"))),
+    (
+        "talked-over replies stopped within 300 ms (target >= 90 %)",
+        lambda s: share(s["barge_in"]["within_300ms"], s["barge_in"]["n"]),
+    ),
+    ("  barge-in stop latency (ms, median / p95)", lambda s: pair(s["barge_in"])),
+    (
+        "turns the turn model ended (rtcstream's `pause_detected` with `complete`)",
+        lambda s: str(s.get("model_decided", "-")),
+    ),
+    (
+        "server process CPU, one voice session (% of a core; target <= 12)",
+        lambda s: f"{s['cpu']['server_pct_core']:.1f}",
+    ),
+    ("Chromium jitter buffer delay, mean (ms)", lambda s: f"{s['stats'].get('jitter_buffer_ms_mean') or 0:.0f}"),
+    ("machine load average (5 min) after the round", lambda s: f"{s.get('load_average', 0):.1f}"),
+]
+
+
+def table(summaries: dict[str, Any], names: list[str], rows: list[tuple[str, Any]] | None = None) -> str:
     present = [n for n in names if n in summaries]
+    if not present:
+        return ""
     lines = ["| | " + " | ".join(present) + " |", "|---|" + "---|" * len(present)]
-    for label, get in ROWS:
+    for label, get in rows or ROWS:
         lines.append(f"| {label} | " + " | ".join(get(summaries[n]) for n in present) + " |")
     return "\n".join(lines)
 
 
 def main() -> None:
     summaries = json.loads(Path(sys.argv[1]).read_text())["summaries"]
+    for source in ("real", "espeak"):
+        names = [name for name in summaries if name.endswith(f"[{source}]")]
+        if names:
+            print(f"Turn-taking, {source} fixture:\n")
+            print(table(summaries, names, TURN_ROWS))
+            print()
     print(table(summaries, ["rtcstream", "rtcstream firefox", "fastrtc", "fastrtc firefox"]))
     if "rtcstream" in summaries and "fastrtc" in summaries:
         a, b = summaries["rtcstream"], summaries["fastrtc"]

@@ -4,17 +4,20 @@ Run by ``bench/browser/run.py`` through daphne with ``bench.browser.settings``.
 Before serving it:
 
 - configures the demo's ``talk-echo`` endpoint the way a site admin would (a
-  ``StreamEndpoint`` row): its ``min_silence_s`` and ``pre_roll_s`` options from
-  ``BENCH_PAUSE_SECONDS`` and ``BENCH_PRE_ROLL_SECONDS`` when
-  set, and a time limit longer than the bench's recording;
+  ``StreamEndpoint`` row and its handler options): the pause, the pre-roll and
+  the turn model from ``BENCH_PAUSE_SECONDS``, ``BENCH_PRE_ROLL_SECONDS`` and
+  ``BENCH_TURN_MODEL`` when set, and a time limit longer than the bench's
+  recording;
 - installs ``bench.browser.serverside`` (release log, impaired network) on
-  rtcstream's ``AudioOutputTrack``, and its reply log on the demo's ``echo``.
+  rtcstream's ``AudioOutputTrack``, its reply log on the demo's ``echo``, and
+  its call log on Smart Turn's ``predict`` (``BENCH_MODEL_LOG``).
 """
 
 import os
 
 from rtcproject.asgi import application  # noqa: F401  (sets Django up)
 from rtcproject.demos import audio
+from rtcstream.handlers.turn_model import SmartTurn
 from rtcstream.media.tracks import AudioOutputTrack
 from rtcstream.models import StreamEndpoint
 
@@ -25,19 +28,29 @@ def _seconds(name: str) -> float | None:
     return float(os.environ[name]) if os.environ.get(name) else None
 
 
-# The endpoint's ReplyOnPause options (rtcstream.endpoints.kinds.REPLY_ON_PAUSE_OPTIONS) the bench sets.
-options = {"min_silence_s": _seconds("BENCH_PAUSE_SECONDS"), "pre_roll_s": _seconds("BENCH_PRE_ROLL_SECONDS")}
-StreamEndpoint.objects.update_or_create(
+options = {
+    "min_silence_s": _seconds("BENCH_PAUSE_SECONDS"),
+    "pre_roll_s": _seconds("BENCH_PRE_ROLL_SECONDS"),
+    "turn_model": os.environ.get("BENCH_TURN_MODEL") or None,
+}
+endpoint = StreamEndpoint(
     slug="talk-echo",
+    handler="talk-echo",
+    mode="send-receive",
+    modality="audio",
+    time_limit=600,
+    handler_options={name: value for name, value in options.items() if value is not None},
+)
+endpoint.full_clean(exclude=["slug"])  # as the admin checks a row (the turn model's package, ...)
+StreamEndpoint.objects.update_or_create(
+    slug=endpoint.slug,
     defaults={
-        "handler": "talk-echo",
-        "mode": "send-receive",
-        "modality": "audio",
-        "time_limit": 600,
-        "handler_options": {name: value for name, value in options.items() if value is not None},
+        field: getattr(endpoint, field) for field in ("handler", "mode", "modality", "time_limit", "handler_options")
     },
 )
 serverside.install(AudioOutputTrack, "next_frame")
+if os.environ.get("BENCH_MODEL_LOG"):
+    serverside.log_calls(SmartTurn, "predict", os.environ["BENCH_MODEL_LOG"])
 # The demo's echo, logged: its ReplyOnPause is built on first use from the module's ``echo``.
 audio.echo = serverside.wrap_reply(audio.echo)
 if "reply_echo" in vars(audio):

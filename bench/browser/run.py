@@ -1,14 +1,18 @@
-"""Turn-taking as a user hears it: Chromium and Firefox on rtcstream's demo page and on FastRTC 0.0.34.
+"""Turn-taking as a user hears it: Chromium and Firefox on rtcstream's demo page, on FastRTC 0.0.34 and on
+pipecat 1.14, in the same run.
 
-Run: ``make bench-browser`` (it makes ``.bench/fastrtc-venv`` first). Prints
-figures, never pass/fail; the raw recordings and figures go to
-``.bench/results/<time>.json``.
+Run: ``make bench-browser`` (it makes ``.bench/fastrtc-venv`` and
+``.bench/pipecat-venv`` first). Prints figures, never pass/fail; the raw
+recordings and figures go to ``.bench/results/<time>.json``.
 
 Each scenario is one real server (rtcstream's demo site under daphne,
-``bench/browser/rtcstream_app.py``; or FastRTC's ``Stream`` under uvicorn,
-``bench/browser/fastrtc_app.py``) and one headless browser whose microphone
-plays the fixture (``bench/browser/fixture.py``): Debian's chromium (its fake
-capture device plays the file), or Debian's firefox-esr driven by Selenium
+``bench/browser/rtcstream_app.py``; FastRTC's ``Stream`` under uvicorn,
+``bench/browser/fastrtc_app.py``; or pipecat's pipeline with Smart Turn v3.2
+on its SmallWebRTC transport, ``bench/browser/pipecat_app.py``) and one
+headless browser whose microphone plays the round's fixture
+(``bench/browser/fixture.py``: the espeak-ng conversation, or the turn-taking
+files of real recordings and of espeak-ng hesitations): Debian's chromium (its
+fake capture device plays the file), or Debian's firefox-esr driven by Selenium
 (tests/browser/firefox.py), which records from a private PulseAudio that
 paplay feeds the file into once the page has opened the microphone. The page is
 instrumented by ``bench/browser/instrument.js``; ``bench/browser/metrics.py``
@@ -47,6 +51,11 @@ from tests.daphne import free_port, running, serve, stop  # noqa: E402
 
 BENCH = ROOT / ".bench"
 FASTRTC_PYTHON = BENCH / "fastrtc-venv" / "bin" / "python"
+PIPECAT_PYTHON = BENCH / "pipecat-venv" / "bin" / "python"
+OTHER_SERVERS = {  # the servers that run in the bench's own venvs: (python, app script, page path)
+    "fastrtc": (FASTRTC_PYTHON, "fastrtc_app.py", "/?server=fastrtc"),
+    "pipecat": (PIPECAT_PYTHON, "pipecat_app.py", "/?server=pipecat"),
+}
 INSTRUMENT = Path(__file__).with_name("instrument.js")
 TAIL_S = 1.0  # recorded after the file's end (its last pause is 5 s: the last reply is in)
 
@@ -54,8 +63,9 @@ TAIL_S = 1.0  # recorded after the file's end (its last pause is 5 s: the last r
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    server: str  # "rtcstream" or "fastrtc"
+    server: str  # "rtcstream", "fastrtc" or "pipecat"
     pause_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.45 s)
+    turn_model: str | None = None  # rtcstream's endpoint setting (None: the handler's own)
     jitter_frames: int | None = None  # RTCSTREAM["AUDIO_JITTER_FRAMES"] (None: the default)
     pre_roll_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.1 s)
     impaired: bool = False
@@ -63,7 +73,24 @@ class Scenario:
     browser: str = "chromium"  # or "firefox"
 
 
+# The four systems of issue 22's turn-taking targets, on the same audio.
+TURN_SYSTEMS = (
+    ("rtcstream turn model", "rtcstream", "smart-turn"),
+    ("rtcstream vad only", "rtcstream", "none"),
+    ("fastrtc", "fastrtc", None),
+    ("pipecat smart turn", "pipecat", None),
+)
+
+
+def _turn_round(fixture_name: str) -> list[Scenario]:
+    return [Scenario(f"{name} [{fixture_name}]", server, turn_model=model) for name, server, model in TURN_SYSTEMS]
+
+
+# The fixture each round plays (fixture.py): the espeak-ng conversation unless named here.
+ROUND_FIXTURES = {"turns-real": "real", "turns-espeak": "espeak"}
 ROUNDS: dict[str, list[Scenario]] = {
+    "turns-real": _turn_round("real"),
+    "turns-espeak": _turn_round("espeak"),
     "lan": [Scenario("rtcstream", "rtcstream"), Scenario("fastrtc", "fastrtc")],
     "firefox": [
         Scenario("rtcstream firefox", "rtcstream", browser="firefox"),
@@ -93,11 +120,15 @@ ROUNDS: dict[str, list[Scenario]] = {
 
 
 def _slug(name: str) -> str:
-    return name.replace(" ", "-").replace(".", "")
+    return name.replace(" ", "-").replace(".", "").replace("[", "").replace("]", "")
 
 
 def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
-    env = {"BENCH_RELEASE_LOG": f"{logs}-releases.txt", "BENCH_REPLY_LOG": f"{logs}-replies.txt"}
+    env = {
+        "BENCH_RELEASE_LOG": f"{logs}-releases.txt",
+        "BENCH_REPLY_LOG": f"{logs}-replies.txt",
+        "BENCH_MODEL_LOG": f"{logs}-model.txt",
+    }
     if scenario.impaired:
         env["BENCH_IMPAIR"] = "1"
     if scenario.pause_seconds is not None:
@@ -108,17 +139,21 @@ def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
         env["BENCH_JITTER_FRAMES"] = str(scenario.jitter_frames)
     if scenario.dtx is not None:
         env["BENCH_AUDIO_DTX"] = "1" if scenario.dtx else "0"
+    if scenario.turn_model is not None:
+        env["BENCH_TURN_MODEL"] = scenario.turn_model
     return env
 
 
 @contextlib.contextmanager
-def fastrtc_server(env: dict[str, str], name: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Serve ``bench/browser/fastrtc_app.py`` with the bench's FastRTC venv; yield (url, process)."""
-    if not FASTRTC_PYTHON.exists():
-        raise SystemExit(f"{FASTRTC_PYTHON} is missing: run `make bench-browser`, which creates it")
+def other_server(server: str, env: dict[str, str], name: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve FastRTC's or pipecat's app script with the bench's venv for it; yield (url, process)."""
+    python, script, _page = OTHER_SERVERS[server]
+    if not python.exists():
+        raise SystemExit(f"{python} is missing: run `make bench-browser`, which creates it")
     port = free_port()
-    command = [str(FASTRTC_PYTHON), str(Path(__file__).with_name("fastrtc_app.py")), str(port)]
-    with running(command, name, "127.0.0.1", port, {**os.environ, **env}) as process:
+    command = [str(python), str(Path(__file__).with_name(script)), str(port)]
+    # gradio's and pipecat's imports take a while on a busy machine
+    with running(command, name, "127.0.0.1", port, {**os.environ, **env}, startup=180) as process:
         yield f"http://127.0.0.1:{port}", process
 
 
@@ -126,9 +161,9 @@ def start_server(stack: contextlib.ExitStack, scenario: Scenario, logs: Path) ->
     """Start the scenario's server (its logs start with ``logs``); return the page's URL and the server's pid."""
     env = _server_env(scenario, logs)
     name = f"bench-browser-{_slug(scenario.name)}"
-    if scenario.server == "fastrtc":
-        url, process = stack.enter_context(fastrtc_server(env, name))
-        return f"{url}/", process.pid
+    if scenario.server in OTHER_SERVERS:
+        url, process = stack.enter_context(other_server(scenario.server, env, name))
+        return url + OTHER_SERVERS[scenario.server][2], process.pid
     url, process = stack.enter_context(
         serve("bench.browser.settings", name, app="bench.browser.rtcstream_app:application", env=env)
     )
@@ -232,7 +267,7 @@ async def drive(playwright: Any, scenario: Scenario, url: str, server_pid: int, 
         page = context.pages[0] if context.pages else await context.new_page()
         page.on("pageerror", lambda err: print(f"  [{scenario.name}] page error: {err}"))
         await page.goto(url)
-        if scenario.server == "fastrtc":
+        if scenario.server in OTHER_SERVERS:
             await page.evaluate("start()")
         else:
             await page.click("rtc-stream [data-part=start]")
@@ -248,6 +283,7 @@ async def drive(playwright: Any, scenario: Scenario, url: str, server_pid: int, 
         await context.close()
         shutil.rmtree(profile, ignore_errors=True)
     recording["cpu"] = {
+        "seconds": t1 - t0,
         "server_pct_core": _cpu_percent(server0, server1, t1 - t0),
         "browser_pct_core": _cpu_percent(browser0, browser1, t1 - t0),
         "browser_processes": len(browser),
@@ -283,6 +319,7 @@ async def run_round(scenarios: list[Scenario], wav: Path, duration: float, stamp
                 continue
             result["releases"] = [row[0] for row in _read_log(Path(f"{logs}-releases.txt"))]
             result["replies"] = _read_log(Path(f"{logs}-replies.txt"))
+            result["model_calls"] = _read_log(Path(f"{logs}-model.txt"))
             recordings[scenario.name] = result
     return recordings
 
@@ -328,7 +365,10 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
         f"never heard: {s['dead_replies']}"
     )
     turns = ", ".join(f"{p:g} s pause: {a}/{b}" for p, (a, b) in s["turns_at_short_pause"].items())
-    print(f"  false turns in hesitations: {s['false_turns_hesitation']} of {s['hesitation_n']}; turns at {turns}")
+    print(
+        f"  replies started inside a hesitation: {s['false_turns_hesitation']} of {s['hesitation_n']}; "
+        f"turns at {turns}; turns ended by the turn model: {s.get('model_decided', 0)}"
+    )
     b = s["barge_in"]
     print(
         f"  barge-in: {b['within_300ms']} of {b['n']} talked-over replies stopped within 300 ms; stop latency "
@@ -354,6 +394,12 @@ def print_summary(name: str, s: dict[str, Any]) -> None:
         f"  CPU: server {cpu['server_pct_core']:.1f}% of a core, browser {cpu['browser_pct_core']:.1f}% "
         f"({cpu['browser_processes']} processes){pulse}"
     )
+    model = s.get("model_calls") or {}
+    if model.get("n"):
+        print(
+            f"  turn model: {model['n']} calls, CPU per call median {_ms(model['cpu_median'])} ms "
+            f"(p95 {_ms(model['cpu_p95'])} ms), {model['pct_core']:.2f}% of a core over the recording"
+        )
     print(f"  events: {s['events']}")
 
 
@@ -381,6 +427,23 @@ def print_ratios(ours: dict[str, Any], theirs: dict[str, Any], label: str, other
         print(f"  {what:36s} rtcstream {fa:>6s} {unit:2s} {other} {fb:>6s} {unit:2s} ratio {ratio}")
 
 
+def busy_processes(threshold: float = 20.0) -> str:
+    """Processes other than this one using more than ``threshold`` % of a core over a second: who else runs."""
+    processes = [p for p in psutil.process_iter(["pid", "name", "cmdline"]) if p.pid != os.getpid()]
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.cpu_percent(None)
+    time.sleep(1.0)
+    busy = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            share = process.cpu_percent(None)
+            if share > threshold:
+                command = " ".join(process.info["cmdline"] or [process.info["name"] or "?"])[:60]
+                busy.append(f"{command!r} {share:.0f}%")
+    return ", ".join(busy) or "none"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", default=",".join(ROUNDS), help=f"comma-separated, from {list(ROUNDS)}")
@@ -392,31 +455,33 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated scenario names to keep from those rounds")
     args = parser.parse_args()
     only = {name.strip() for name in args.only.split(",") if name.strip()}
-    wav, timeline_path = fixture.build(BENCH)
-    timeline = json.loads(timeline_path.read_text())
-    fixture_db = fixture.envelope_db(wav, metrics.STEP)
-    duration = timeline["duration"]
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    print(
-        f"fixture: {wav} ({duration:.0f} s, {len(timeline['segments'])} sentences); chromium {CHROMIUM}, "
-        f"firefox {firefox.FIREFOX}"
-    )
+    print(f"chromium {CHROMIUM}, firefox {firefox.FIREFOX}; other processes using CPU at the start: {busy_processes()}")
     summaries: dict[str, dict] = {}
     raw: dict[str, dict] = {}
     for round_name in args.rounds.split(","):
         scenarios = [s for s in ROUNDS[round_name] if not only or s.name in only]
         if not scenarios:
             continue
+        source = ROUND_FIXTURES.get(round_name)
+        wav, timeline_path = fixture.build(BENCH) if source is None else fixture.build_turns(BENCH, source)
+        timeline = json.loads(timeline_path.read_text())
+        fixture_db = fixture.envelope_db(wav, metrics.STEP)
+        duration = timeline["duration"]
+        print(f"fixture: {wav} ({duration:.0f} s, {len(timeline['segments'])} turns)")
         print(f"round {round_name}: {', '.join(s.name for s in scenarios)} ({duration + TAIL_S:.0f} s of audio)")
         groups = [[s] for s in scenarios] if args.one_at_a_time else [scenarios]
         recordings = {}
         for group in groups:
-            recordings.update(asyncio.run(run_round(group, wav, duration, stamp)))
+            try:
+                recordings.update(asyncio.run(run_round(group, wav, duration, stamp)))
+            except Exception as error:  # a server that never started: say so, and go on with the others
+                print(f"  {', '.join(s.name for s in group)}: FAILED: {error!r}")
         load = os.getloadavg()[1]  # the machine's load over the round's last 5 minutes
         print(f"  machine load average (5 min) after the round: {load:.1f} on {os.cpu_count()} cores")
         for name, recording in recordings.items():
             session = metrics.analyse(timeline, fixture_db, recording)
-            summaries[name] = {**metrics.summarise(session), "load_average": load}
+            summaries[name] = {**metrics.summarise(session), "load_average": load, "fixture": wav.name}
             raw[name] = {"items": [asdict(item) for item in session.items], "recording": recording}
             print_summary(name, summaries[name])
     for ours, theirs, label, other in (

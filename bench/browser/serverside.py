@@ -12,6 +12,9 @@ Both servers get the same two, from environment variables:
   silence before the first voiced 5 ms block of the utterance it echoes (the
   pre-roll, and whatever silence the turn detector kept), which the page hears
   before the voice;
+- ``BENCH_MODEL_LOG`` (rtcstream's server): a file that receives one line
+  ``time cpu_s`` per turn-model call (``log_calls``): the CPU time of the
+  thread that ran it;
 - ``BENCH_IMPAIR=1``: user-space network impairment on the server's ICE
   transport (the kernel has no netem): every RTP/RTCP datagram, in and out, is
   dropped with probability ``BENCH_LOSS`` (0.02) or else delayed by a uniform
@@ -19,12 +22,17 @@ Both servers get the same two, from environment variables:
   packets sent less than 40 ms apart. STUN and DTLS pass untouched, so the
   connection is set up as on a clean path.
 
+It also gives the other servers the demo's own echo (``demo_echo``), compiled
+from ``rtcproject/demos/audio.py`` alone: that module imports rtcstream, which
+their venvs do not have.
+
 Only the bench scripts import this module; it patches aiortc/aioice classes of
 the process it runs in and nothing else.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import functools
 import math
@@ -32,6 +40,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +74,22 @@ def log_releases(track_class: type, method: str, path: str) -> None:
         return frame
 
     setattr(track_class, method, wrapped)
+
+
+def log_calls(owner: type, method: str, path: str) -> None:
+    """Wrap ``owner.<method>`` (a sync method run in a worker thread) so each call logs its time and CPU time."""
+    original = getattr(owner, method)
+    log = open(path, "a", buffering=1)  # noqa: SIM115  # lives as long as the server process
+
+    @functools.wraps(original)
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            log.write(f"{time.time():.4f} {time.thread_time() - start:.5f}\n")
+
+    setattr(owner, method, wrapped)
 
 
 def leading_silence(samples: np.ndarray, rate: int, threshold_db: float = -45.0) -> float:
@@ -154,3 +179,20 @@ def install(track_class: type, frames_from: str = "recv") -> None:
         log_releases(track_class, frames_from, path)
     if os.environ.get("BENCH_IMPAIR") == "1":
         impair_ice()
+
+
+def load_function(path: Path, name: str) -> Callable[..., Any]:
+    """Compile the top-level function ``name`` from ``path`` alone (it may use ``np`` and typing names)."""
+    tree = ast.parse(path.read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    module = ast.fix_missing_locations(
+        ast.Module(body=[ast.ImportFrom("__future__", [ast.alias("annotations")], 0), node], type_ignores=[])
+    )
+    namespace: dict[str, Any] = {"np": np, "__name__": "bench_echo"}
+    exec(compile(module, str(path), "exec"), namespace)  # noqa: S102  # our own repository's source
+    return namespace[name]
+
+
+def demo_echo() -> Callable[..., Iterator[Any]]:
+    """The demo site's ``echo`` (``rtcproject/demos/audio.py``), wrapped by ``wrap_reply``."""
+    return wrap_reply(load_function(Path(__file__).resolve().parents[2] / "rtcproject" / "demos" / "audio.py", "echo"))

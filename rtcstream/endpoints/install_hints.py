@@ -17,6 +17,11 @@ KNOWN: dict[str, tuple[str, str]] = {
         "ReplyOnStopWords (spots the wake phrase with the English model its wheel ships)",
         'pip install "rtcstream[stopwords]"  # or: pip install pocketsphinx',
     ),
+    "pipecat": (
+        'ReplyOnPause\'s turn model "smart-turn" (the pipecat-ai wheel ships the Smart Turn v3.2 model file; '
+        "rtcstream reads the file and never imports pipecat)",
+        'pip install --no-deps pipecat-ai==1.14.0  # or turn_model="none": the VAD alone, no extra package',
+    ),
     "channels_redis": ("the Redis channel layer", 'pip install "rtcstream[redis]"  # or: pip install channels_redis'),
     "daphne": ("serving websockets with `runserver` and `daphne`", "pip install rtcstream  # or: pip install daphne"),
 }

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rtcstream.endpoints.install_hints import missing_hint
 from rtcstream.execution import calls
+from rtcstream.handlers import turn_model
 from rtcstream.handlers.audio_video import AUDIO_VIDEO_HANDLERS
 from rtcstream.handlers.base import StreamHandlerBase
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
@@ -32,26 +34,41 @@ class Option:
     """A setting of a handler kind that an endpoint may set (``StreamEndpoint.handler_options``).
 
     ``name`` is the keyword the handler's ``configure(**options)`` takes; an
-    endpoint that leaves it empty keeps the handler's own value.
+    endpoint that leaves it empty keeps the handler's own value. A ``str``
+    option takes one of ``choices``; ``needs`` names the modules a choice
+    loads, checked when it is set (as ``HandlerKind.needs`` is for a kind).
     """
 
     name: str
     label: str
-    type: type[float] | type[bool]
+    type: type[float] | type[bool] | type[str]
     minimum: float | None = None
     help: str = ""
+    choices: tuple[str, ...] = ()
+    needs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (choice, modules it needs)
 
-    def clean(self, value: Any) -> float | bool:
+    def clean(self, value: Any) -> float | bool | str:
         """Return ``value`` as this option's type, or raise ``ValueError`` saying what is wrong."""
         if self.type is bool:
             if not isinstance(value, bool):
                 raise ValueError(f"{self.label} must be true or false.")
             return value
+        if self.type is str:
+            if value not in self.choices:
+                raise ValueError(f"{self.label} must be one of {', '.join(self.choices)}.")
+            missing = missing_hint(self.needs_of(value))
+            if missing is not None:
+                raise ValueError(missing[1])
+            return str(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{self.label} must be a number.")
         if self.minimum is not None and value < self.minimum:
             raise ValueError(f"{self.label} must be at least {self.minimum:g}.")
         return float(value)
+
+    def needs_of(self, value: Any) -> tuple[str, ...]:
+        """The modules choosing ``value`` loads."""
+        return dict(self.needs).get(value, ()) if isinstance(value, str) else ()
 
     def current(self, handler: Any) -> Any:
         """The value ``handler`` has on its own (shown beside the empty field)."""
@@ -66,6 +83,28 @@ REPLY_ON_PAUSE_OPTIONS = (
     Option("pre_roll_s", "pre-roll (seconds)", float, 0.0, "Audio kept before the detected start of speech."),
     Option("max_utterance_s", "maximum utterance (seconds)", float, 0.5, "An utterance this long is answered."),
     Option("can_interrupt", "can interrupt", bool, None, "Speech during a reply stops it."),
+    Option(
+        "turn_model",
+        "turn model",
+        str,
+        help="Asked, after a short silence, whether the turn is complete; none: the pause alone ends a turn.",
+        choices=turn_model.TURN_MODELS,
+        needs=tuple(turn_model.NEEDS.items()),
+    ),
+    Option(
+        "turn_model_pause_s",
+        "turn model: asked after (seconds)",
+        float,
+        0.05,
+        "Silence after which the turn model is asked; complete, and the reply starts.",
+    ),
+    Option(
+        "turn_model_max_pause_s",
+        "turn model: longest pause (seconds)",
+        float,
+        0.1,
+        "Silence that ends a turn whatever the turn model said.",
+    ),
 )
 
 
@@ -98,6 +137,11 @@ class HandlerKind:
     # Whether an entry of this kind may say "text": True: the page's text goes to the handler's
     # receive_text (ReplyOnPause's fn then gets WebRTCData; a stream handler, latest_args[0]).
     takes_text: bool = False
+
+    def needs_of(self, handler: Any) -> tuple[str, ...]:
+        """The modules a session of ``handler`` loads: the kind's, and those its options' values need."""
+        chosen = (module for option in self.endpoint_options for module in option.needs_of(option.current(handler)))
+        return (*self.needs, *chosen)
 
     def can_serve(self, mode: str, modality: str) -> bool:
         return (mode, modality) in self.serves

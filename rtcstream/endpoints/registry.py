@@ -184,7 +184,7 @@ def resolve_entry(name: str, entry: Any) -> HandlerSpec:
         kind = kind_of(handler)
     except TypeError as exc:
         raise RegistryError(f"RTCSTREAM['HANDLERS'][{name!r}] = {path!r}: {exc}.") from exc
-    missing = missing_hint(kind.needs)
+    missing = missing_hint(kind.needs_of(handler))
     if missing is not None:
         module, hint = missing
         raise RegistryError(

@@ -3,7 +3,9 @@
 The VAD runs inline in ``receive`` on the event loop: resampling one 20 ms
 frame and the Silero windows it completes cost ~110 µs on average (5.7 ms of
 CPU per second of audio measured by ``bench/vad_cost.py``, against ~50 ms for
-aiortc's own audio path), about what a hop to a worker thread and back costs. The reply generator runs apart
+aiortc's own audio path), about what a hop to a worker thread and back costs. A turn model (about 50 ms of
+CPU a call, once per pause) never runs there: its call goes to the worker pool and its answer comes back
+while ``receive`` goes on taking frames. The reply generator runs apart
 from ``receive``: a sync one one ``next`` at a time in rtcstream's worker pool,
 an async one on the loop, each in a producer task that fills a small bounded
 queue that ``emit`` drains, so a generator never runs more than
@@ -23,8 +25,16 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from rtcstream.execution import calls
+from rtcstream.handlers import turn_model as turn_models
 from rtcstream.handlers.base import AsyncStreamHandler, EmitType
-from rtcstream.handlers.turn_taking import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
+from rtcstream.handlers.turn_taking import (
+    AlgoOptions,
+    ShortPause,
+    SpeechStarted,
+    TurnDetector,
+    TurnEnded,
+    TurnOptions,
+)
 from rtcstream.handlers.webrtc_data import WebRTCData
 
 if TYPE_CHECKING:
@@ -33,6 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["AlgoOptions", "ReplyOnPause", "TurnOptions"]
+
 
 _END = object()  # the reply's generator is exhausted
 _EMIT_WAIT = 0.02  # how long emit may wait for an item before returning None
@@ -54,6 +65,12 @@ class Turns(Protocol):
 
     def discard(self) -> None:
         """Drop the utterance in progress."""
+
+    def utterance_tail(self, seconds: float) -> np.ndarray:
+        """A copy of the last ``seconds`` of the utterance in progress (what the turn model hears)."""
+
+    def end_turn_now(self, pause: int) -> TurnEnded | None:
+        """End the turn if ``pause`` (a ``ShortPause``'s) is the silence still running; else None."""
 
 
 class _Failure:
@@ -85,7 +102,8 @@ class ReplyOnPause(AsyncStreamHandler):
     Events sent to the page: ``started_talking`` (``onset`` in seconds),
     ``pause_detected`` (``reason``: ``pause``, ``max_length`` or ``trigger``;
     ``duration`` in seconds; ``silence``: how long the voice had been silent
-    when the pause was called, 0 unless ``reason`` is ``pause``), ``response_starting`` (before the first audio),
+    when the pause was called, 0 unless ``reason`` is ``pause``; ``complete``, the turn model's probability, when
+    the model ended the turn), ``response_starting`` (before the first audio),
     ``response_done`` (every item handed over), ``playback_done`` (the reply's
     last audio frame has been sent; right after ``response_done`` for a reply
     with no audio), ``interrupted`` (the reply was talked over: no
@@ -108,6 +126,17 @@ class ReplyOnPause(AsyncStreamHandler):
     On an entry with ``"text": True`` (FastRTC's textbox variant) ``fn`` gets
     ``WebRTCData(textbox, audio)`` in place of the audio, on every turn: text the
     page submitted starts a turn at once (``pause_detected`` with reason ``text``).
+
+    ``turn_model`` decides, when the VAD has heard a short silence
+    (``turn_model_pause_s``), whether the turn is complete: ``"smart-turn"``
+    (Smart Turn v3.2; ``pip install --no-deps pipecat-ai==1.14.0``), ``"none"``
+    (the VAD alone: a turn ends after ``min_silence_s``), or any ``TurnModel``
+    (``rtcstream.handlers.turn_model``), shared by every session; None (the
+    default) is the site's ``RTCSTREAM["TURN_MODEL"]``, itself "smart-turn"
+    unless set. Complete: the reply starts at once. Incomplete: the turn ends
+    when the silence reaches ``turn_model_max_pause_s``, unless the speaker
+    goes on first; the reply is never held back longer. The model runs in the
+    worker pool; an answer that comes after the speaker went on is dropped.
     """
 
     queue_size = 4  # reply items buffered ahead of the output track
@@ -125,6 +154,7 @@ class ReplyOnPause(AsyncStreamHandler):
         model: VoiceActivityDetector | None = None,
         needs_args: bool = False,
         turn_options: TurnOptions | None = None,
+        turn_model: str | turn_models.TurnModel | None = None,
         **turn_overrides: Any,
     ) -> None:
         super().__init__(expected_layout, output_sample_rate, input_sample_rate)
@@ -133,6 +163,7 @@ class ReplyOnPause(AsyncStreamHandler):
                 "ReplyOnPause(model=...) takes a VoiceActivityDetector (process(window) -> probability, "
                 "reset(), copy(), sample_rate, window_samples); FastRTC's PauseDetectionModel is not supported."
             )
+        self.turn_model_choice = _checked_turn_model(turn_model)  # None: the site's RTCSTREAM["TURN_MODEL"]
         self.fn = fn
         self.startup_fn = startup_fn
         self.algo_options = algo_options
@@ -181,15 +212,19 @@ class ReplyOnPause(AsyncStreamHandler):
             "model": self.model.copy() if self.model is not None else None,
             "needs_args": self.needs_args,
             "turn_options": self.turn_options,
+            "turn_model": self.turn_model_choice,
             **self.turn_overrides,
         }
 
     def configure(self, **options: Any) -> None:
         """Override settings on this copy before its session starts (an endpoint's options,
-        ``rtcstream.endpoints.kinds.REPLY_ON_PAUSE_OPTIONS``): ``TurnOptions`` fields and ``can_interrupt``.
+        ``rtcstream.endpoints.kinds.REPLY_ON_PAUSE_OPTIONS``): ``TurnOptions`` fields, ``can_interrupt``
+        and ``turn_model``.
         """
         if "can_interrupt" in options:
             self.can_interrupt = bool(options.pop("can_interrupt"))
+        if "turn_model" in options:
+            self.turn_model_choice = _checked_turn_model(options.pop("turn_model"))
         changes = dict(options)
         unknown = sorted(set(changes) - set(self.options.__dict__))
         if unknown:
@@ -198,12 +233,23 @@ class ReplyOnPause(AsyncStreamHandler):
         self.options = TurnOptions(**{**self.options.__dict__, **changes})
         self._detector = None  # rebuilt with the new options on first use
 
+    @property
+    def turn_model(self) -> str | turn_models.TurnModel:
+        """The turn model this handler asks: its own choice, or the site's ``RTCSTREAM["TURN_MODEL"]``."""
+        if self.turn_model_choice is not None:
+            return self.turn_model_choice
+        from rtcstream import conf
+
+        return _checked_turn_model(conf.get("TURN_MODEL")) or "none"
+
     # -- the session's calls --------------------------------------------------
 
     async def start_up(self) -> None:
-        """Load the VAD off the loop (the first load reads the model), then play ``startup_fn``'s greeting."""
+        """Load the VAD and the turn model off the loop (the first load reads them), then play ``startup_fn``'s greeting."""
         if self._detector is None:
             self._detector = await calls.run_sync(self.new_detector, self.input_sample_rate)
+        if self.turn_model != "none":
+            await calls.run_sync(self._loaded_turn_model)
         if self.startup_fn is not None:
             self._start_reply(self.startup_fn, self.inputs)
 
@@ -219,9 +265,9 @@ class ReplyOnPause(AsyncStreamHandler):
             events = [event for event in events if not isinstance(event, TurnEnded)]
         self._was_busy = busy
         for event in events:
-            busy = self.on_turn_event(event, busy)
+            busy = self.on_turn_event(event, busy, detector)
 
-    def on_turn_event(self, event: Any, busy: bool) -> bool:
+    def on_turn_event(self, event: Any, busy: bool, detector: Turns) -> bool:
         """Act on one event of the turn detector; ``busy``: a reply is producing or playing. Return whether one is now.
 
         A subclass whose ``new_detector`` reports events of its own handles them here, then calls this.
@@ -233,6 +279,9 @@ class ReplyOnPause(AsyncStreamHandler):
             if busy:
                 self._interrupt()
             return False
+        if isinstance(event, ShortPause):
+            self._ask_turn_model(detector, event)
+            return busy
         self._turn(event, "pause" if event.reason == "pause" else event.reason)
         return True
 
@@ -310,7 +359,7 @@ class ReplyOnPause(AsyncStreamHandler):
         and ``sample_rate``.
         """
         vad = self.model.copy() if self.model is not None else None
-        return TurnDetector(self.options, sample_rate, vad)
+        return TurnDetector(self.options, sample_rate, vad, asks_turn_model=self.turn_model != "none")
 
     # -- internals --------------------------------------------------------------
 
@@ -336,9 +385,47 @@ class ReplyOnPause(AsyncStreamHandler):
             return True
         return self._context is not None and self._context.output_busy()
 
-    def _turn(self, turn: TurnEnded, reason: str, text: str = "") -> None:
+    def _loaded_turn_model(self) -> turn_models.TurnModel:
+        """The model ``turn_model`` names, loaded once per process (call it from a worker thread)."""
+        model = turn_models.resolve(self.turn_model)
+        assert model is not None  # "none" asks nothing
+        return model
+
+    def _ask_turn_model(self, detector: Turns, pause: ShortPause) -> None:
+        """Ask the turn model about the utterance so far, in the worker pool; end the turn if it is complete."""
+        model = self.turn_model
+        audio = detector.utterance_tail(
+            turn_models.SmartTurn.max_seconds if isinstance(model, str) else model.max_seconds
+        )
+        task = asyncio.get_running_loop().create_task(self._decide(detector, pause.pause, audio))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _decide(self, detector: Turns, pause: int, audio: np.ndarray) -> None:
+        try:
+            probability = await calls.run_sync(self._predict, audio, detector.sample_rate)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("The turn model failed; the turn ends after turn_model_max_pause_s of silence")
+            return
+        if detector is not self._detector or probability <= self.options.turn_model_threshold:
+            return
+        if self._busy() and not self.can_interrupt:
+            return
+        turn = detector.end_turn_now(pause)  # None if the speaker went on meanwhile
+        if turn is not None:
+            self._turn(turn, "pause", complete=round(probability, 3))
+
+    def _predict(self, audio: np.ndarray, sample_rate: int) -> float:
+        model = self._loaded_turn_model()
+        return float(model.predict(turn_models.to_model_input(audio, sample_rate, model)))
+
+    def _turn(self, turn: TurnEnded, reason: str, text: str = "", **details: Any) -> None:
         silence = round(turn.silence_s, 3)
-        self.send_message("pause_detected", reason=reason, duration=round(turn.duration_s, 3), silence=silence)
+        self.send_message(
+            "pause_detected", reason=reason, duration=round(turn.duration_s, 3), silence=silence, **details
+        )
         if self._busy():
             self._interrupt()  # a new turn replaces the reply still producing or playing
         inputs = self.inputs if self._fn_takes_inputs else ()
@@ -387,6 +474,22 @@ class ReplyOnPause(AsyncStreamHandler):
         if calls.is_generator_function(fn):
             return fn(*args)
         return await calls.run_sync(fn, *args)
+
+
+def _checked_turn_model(choice: Any) -> Any:
+    """Return ``choice`` if it is None, names a built-in turn model or is a ``TurnModel``; raise otherwise."""
+    if choice is None:
+        return None
+    if isinstance(choice, str):
+        if choice not in turn_models.TURN_MODELS:
+            raise ValueError(f"ReplyOnPause(turn_model={choice!r}): choose one of {', '.join(turn_models.TURN_MODELS)}")
+        return choice
+    if not isinstance(choice, turn_models.TurnModel):
+        raise TypeError(
+            "ReplyOnPause(turn_model=...) takes a name (" + ", ".join(turn_models.TURN_MODELS) + ") or a TurnModel "
+            "(predict(audio) -> probability that the turn is complete, sample_rate, max_seconds)."
+        )
+    return choice
 
 
 def _is_vad(model: Any) -> bool:

@@ -123,6 +123,17 @@ class StopWordTurns:
         self.armed = False
         self.turns.discard()
 
+    def utterance_tail(self, seconds: float) -> np.ndarray:
+        """The command so far (the turn model hears it, not the phrase)."""
+        return self.turns.utterance_tail(seconds)
+
+    def end_turn_now(self, pause: int) -> TurnEnded | None:
+        """End the command's turn for the turn model's "complete" (None if it went on, or none is armed)."""
+        turn = self.turns.end_turn_now(pause) if self.armed else None
+        if turn is not None:
+            self.armed = False  # the turn is in: the next one needs the phrase again
+        return turn
+
 
 class ReplyOnStopWords(ReplyOnPause):
     """Run ``fn((sample_rate, audio), *inputs)`` when the user says one of ``stop_words``, then speaks and pauses.
@@ -194,9 +205,9 @@ class ReplyOnStopWords(ReplyOnPause):
             raise TypeError(f"ReplyOnStopWords needs a turn detector with reset(), got {type(turns).__name__}")
         return StopWordTurns(spotter, turns)  # type: ignore[arg-type]  # has reset(), checked above
 
-    def on_turn_event(self, event: Any, busy: bool) -> bool:
+    def on_turn_event(self, event: Any, busy: bool, detector: Turns) -> bool:
         if not isinstance(event, StopWordHeard):
-            return super().on_turn_event(event, busy)
+            return super().on_turn_event(event, busy, detector)
         if busy and not self.can_interrupt:
             if self._detector is not None:
                 self._detector.discard()  # the phrase said over a reply arms nothing

@@ -1,7 +1,9 @@
 """Turn detection: where the user starts talking and where they pause, from a streaming VAD.
 
 ``TurnDetector`` is pure and synchronous: feed it mono int16 audio at the
-input rate and it returns ``SpeechStarted`` and ``TurnEnded`` events. It
+input rate and it returns ``SpeechStarted`` and ``TurnEnded`` events, and,
+when it serves a turn model, ``ShortPause`` events: the moment to ask the
+model whether the turn is complete (``end_turn_now`` ends it on its answer). It
 resamples once per frame with a stateful resampler, runs the VAD on every
 32 ms window (a probability, with hysteresis), keeps a ring buffer of recent
 input so the utterance includes the audio just before the detected onset, and
@@ -19,6 +21,12 @@ import numpy as np
 
 if TYPE_CHECKING:
     from rtcstream.handlers.vad import VoiceActivityDetector
+
+
+# With a turn model: ask it after this much silence, and end the turn after the longest pause whatever it says
+# (docs/performance.md has the figures behind both).
+TURN_MODEL_PAUSE_S = 0.3
+TURN_MODEL_MAX_PAUSE_S = 1.5
 
 
 @dataclass
@@ -65,6 +73,16 @@ class TurnOptions:
       starts; onsets are placed this much before the first window above
       ``threshold``. Silero crosses 0.5 one to three 32 ms windows after the
       energy onset on espeak-ng speech (fricatives are the latest).
+
+    With a turn model (``ReplyOnPause(turn_model=...)``), ``min_silence_s``
+    is not used; instead:
+
+    - ``turn_model_pause_s``: after this much silence the model is asked
+      whether the turn is complete; if it says so (a probability above
+      ``turn_model_threshold``), the turn ends then;
+    - ``turn_model_max_pause_s``: this much silence ends the turn whatever
+      the model said (or if it has not answered yet): a reply is never held
+      back longer.
     """
 
     threshold: float = 0.5
@@ -76,10 +94,17 @@ class TurnOptions:
     min_resume_s: float = 0.0
     vad_latency_s: float = 0.064
     vad_tail_s: float = 0.096
+    turn_model_pause_s: float = TURN_MODEL_PAUSE_S
+    turn_model_max_pause_s: float = TURN_MODEL_MAX_PAUSE_S
+    turn_model_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 < self.neg_threshold <= self.threshold <= 1.0:
             raise ValueError("TurnOptions needs 0 < neg_threshold <= threshold <= 1")
+        if not 0.0 < self.turn_model_pause_s < self.turn_model_max_pause_s:
+            raise ValueError("TurnOptions needs 0 < turn_model_pause_s < turn_model_max_pause_s")
+        if not 0.0 < self.turn_model_threshold < 1.0:
+            raise ValueError("TurnOptions.turn_model_threshold must be between 0 and 1")
         if (
             min(
                 self.min_speech_s,
@@ -160,7 +185,20 @@ class TurnEnded:
         return self.audio.shape[1] / self.sample_rate
 
 
-TurnEvent = SpeechStarted | TurnEnded
+@dataclass(frozen=True)
+class ShortPause:
+    """The speaker has been silent ``TurnOptions.turn_model_pause_s``: time to ask the turn model.
+
+    ``pause`` identifies this pause for ``TurnDetector.end_turn_now``; it stops
+    being current when speech resumes or the turn ends another way.
+    """
+
+    pause: int
+    position: int  # how much input had been fed
+    sample_rate: int
+
+
+TurnEvent = SpeechStarted | TurnEnded | ShortPause
 
 
 class _History:
@@ -209,8 +247,12 @@ class TurnDetector:
         options: TurnOptions | None = None,
         sample_rate: int = 48000,
         vad: VoiceActivityDetector | None = None,
+        asks_turn_model: bool = False,
     ) -> None:
+        """``asks_turn_model``: emit ``ShortPause`` after ``turn_model_pause_s`` of silence, and end turns
+        after ``turn_model_max_pause_s`` instead of ``min_silence_s``."""
         self.options = options or TurnOptions()
+        self.asks_turn_model = asks_turn_model
         self.sample_rate = sample_rate
         if vad is None:
             from rtcstream.handlers.vad import SileroVAD  # the model loads here: a voice session has begun
@@ -222,7 +264,14 @@ class TurnDetector:
         # Input samples per VAD window: maps window indices back to input positions.
         self._ratio = sample_rate / self.vad.sample_rate
         self._min_speech = self._windows(self.options.min_speech_s)
-        self._min_silence = self._windows(max(0.0, self.options.min_silence_s - self.options.vad_tail_s))
+        pause_s = self.options.turn_model_max_pause_s if asks_turn_model else self.options.min_silence_s
+        self._min_silence = self._windows(max(0.0, pause_s - self.options.vad_tail_s))
+        self._ask_silence = (
+            max(1, self._windows(self.options.turn_model_pause_s - self.options.vad_tail_s))
+            if asks_turn_model
+            else None
+        )
+        self._pause = 0  # ShortPause events so far: the current one's ``pause``
         self._min_resume = self._windows(self.options.min_resume_s)
         self._max_utterance = round(self.options.max_utterance_s * sample_rate)
         history_s = self.options.pre_roll_s + self.options.vad_latency_s + self.options.min_speech_s + 0.5
@@ -256,6 +305,7 @@ class TurnDetector:
         self._utterance_start = 0
         self._speech_run = 0  # windows of speech, then of silence, inside an utterance
         self._silence_run = 0
+        self._asked = False  # a ShortPause was emitted for the silence running now
 
     @property
     def speaking(self) -> bool:
@@ -299,6 +349,29 @@ class TurnDetector:
         self._consumed = self._history.end
         return TurnEnded(np.zeros((1, 0), dtype=np.int16), self.sample_rate, "forced", self._history.end)
 
+    def end_turn_now(self, pause: int) -> TurnEnded | None:
+        """End the turn (``reason="pause"``) if ``pause`` is the silence still running; else None.
+
+        For the turn model's "complete": an answer that arrives after speech
+        resumed, or after the turn ended otherwise, ends nothing.
+        """
+        if not (self._speaking and self._asked and pause == self._pause):
+            return None
+        return self._end_turn("pause", keep_speaking=False)
+
+    def utterance_tail(self, seconds: float) -> np.ndarray:
+        """Return a copy of the last ``seconds`` of the utterance in progress (int16, empty if none)."""
+        wanted = round(seconds * self.sample_rate)
+        parts: list[np.ndarray] = []
+        count = 0
+        for chunk in reversed(self._utterance):
+            parts.append(chunk)
+            count += len(chunk)
+            if count >= wanted:
+                break
+        tail = np.concatenate(parts[::-1]) if parts else np.zeros(0, dtype=np.int16)
+        return tail[max(0, len(tail) - wanted) :].copy()
+
     def discard(self) -> None:
         """Drop the utterance in progress, if any, and wait for new speech."""
         self._consumed = self._history.end
@@ -327,11 +400,16 @@ class TurnDetector:
             self._speech_run += 1
             if self._speech_run >= max(1, self._min_resume):
                 self._silence_run = 0
+                self._asked = False  # the speaker went on: the model's answer about that pause ends nothing
             elif self._silence_run > 0:
                 # A burst shorter than min_resume_s inside a pause counts as pause.
                 self._silence_run += 1
         if self._silence_run >= max(1, self._min_silence):
             return self._end_turn("pause", keep_speaking=False)
+        if self._ask_silence is not None and not self._asked and self._silence_run >= self._ask_silence:
+            self._asked = True
+            self._pause += 1
+            return ShortPause(self._pause, self._history.end, self.sample_rate)
         return None
 
     def _start_speech(self, onset_window: int) -> SpeechStarted:
@@ -352,6 +430,7 @@ class TurnDetector:
         silence = self._silence_run * self._window_s + self.options.vad_tail_s if reason == "pause" else 0.0
         turn = TurnEnded(audio.reshape(1, -1), self.sample_rate, reason, self._utterance_start, silence)
         self._consumed = self._history.end
+        self._asked = False
         if keep_speaking:
             # The user is still talking: the rest forms the next utterance, with no pre-roll overlap.
             self._utterance, self._utterance_samples = [], 0

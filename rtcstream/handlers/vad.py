@@ -118,17 +118,19 @@ def load_session(path: str | Path | None = None) -> Any:
     from rtcstream.runtime import get_runtime
 
     key = str(path or find_model())
-    return get_runtime().models.get(f"onnx:{key}", lambda: _open_session(key))
+    return get_runtime().models.get(f"onnx:{key}", lambda: open_session(key))
 
 
-def _open_session(path: str) -> Any:
+def open_session(path: str) -> Any:
+    """Open an ONNX model for one thread per call (the VAD's, and the turn model's: ``turn_model.load_session``)."""
     try:
         import onnxruntime
     except ImportError as exc:
         raise VADUnavailable("onnxruntime is not installed: `pip install onnxruntime`.") from exc
     options = onnxruntime.SessionOptions()
     # One thread each: many sessions share a few cores, and a 576-sample
-    # window is far too small to gain from intra-op parallelism.
+    # window is far too small to gain from intra-op parallelism (a turn
+    # model's call, once per pause, runs in the worker pool beside others).
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
