@@ -89,10 +89,11 @@ class TestDecisions:
         end = recording.utterances[0][1] / RATE
         assert position_of(runner, "pause_detected") - end <= 0.3 + 0.02
         # The model got the utterance so far at its own rate (16 kHz): pre-roll, speech and the short silence;
-        # the turn also holds what was fed while it thought (here, the rest of the 0.3 s).
+        # the turn also holds what was fed while it thought: some of the 0.3 s of silence, never more (the VAD
+        # calls silence a few 32 ms windows after the last word, so the model is asked before 0.2 s of it).
         assert audio.dtype == np.float32 and np.abs(audio).max() <= 1.0
         (turn,) = reply.audio
-        assert 0 <= turn.shape[1] / 3 - len(audio) <= 0.1 * 16000
+        assert 0 <= turn.shape[1] / 3 - len(audio) <= 0.3 * 16000
         assert speech.energy_onset(turn) / 3 == pytest.approx(speech.energy_onset(audio * 32768, rate=16000), abs=80)
         await runner.close()
 

@@ -184,7 +184,7 @@ class TestReplyOnStopWords:
         await runner.pull_until_event("response_done")
         ((_, audio),) = [call[0] for call in reply.calls]
         assert audio.shape == (1, 0)
-        assert runner.context.events[0] == ("pause_detected", {"reason": "trigger", "duration": 0.0})
+        assert runner.context.events[0] == ("pause_detected", {"reason": "trigger", "duration": 0.0, "silence": 0.0})
         await runner.close()
 
 
