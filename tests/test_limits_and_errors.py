@@ -12,6 +12,7 @@ from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from rtcstream.models import StreamSession
 from rtcstream.runtime import get_runtime
 from tests.handlers import tone
+from tests.lifecycle import rtcstream_tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -155,10 +156,7 @@ async def test_the_session_is_cleaned_up_within_a_second_of_the_socket_closing(a
             break
         await asyncio.sleep(0.02)
     assert row is None, "the session still counts as live 1 s after its socket closed"
-    # The session's own tasks (the process's, such as the loop monitor, are not the session's).
-    prefix = f"rtcstream:{client.session['session']}:"
-    session_tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith(prefix)]
-    assert session_tasks == []
+    assert rtcstream_tasks() == []  # the session's (the process's own, such as the loop monitor, stay)
     await client.close()
     assert len(asyncio.all_tasks()) <= before
     # The slot is free at once: a new client is admitted under the limit of 1.

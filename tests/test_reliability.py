@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from tests.handlers import tone
+from tests.lifecycle import rtcstream_tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -148,12 +149,10 @@ async def test_two_hundred_sessions_leave_no_connections_tasks_threads_or_memory
         await cycle()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
-    while (
-        live_peer_connections() or [t for t in asyncio.all_tasks() if t.get_name().startswith("rtcstream:")]
-    ) and loop.time() < deadline:
+    while (live_peer_connections() or rtcstream_tasks()) and loop.time() < deadline:
         await asyncio.sleep(0.05)
     assert live_peer_connections() == 0
-    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("rtcstream:")] == []
+    assert rtcstream_tasks() == []
     assert threading.active_count() <= threads_start + 2
     gc.collect()
     growth = process.memory_info().rss / rss_start - 1
