@@ -238,6 +238,26 @@ class Page:
         test = {"attached": "el => !!el", "visible": VISIBLE, "hidden": f"el => !({VISIBLE})(el)"}[state]
         self.wait_for_function(f"s => ({test})(document.querySelector(s))", arg=selector, timeout=timeout, polling=50)
 
+    def wait_for_url(self, url: str, timeout: float | None = None) -> None:
+        """As Playwright: wait until the page is at ``url`` and loaded. Polled from here, not in the page,
+        since a navigation ends the page's scripts."""
+        ms = self.context.default_timeout if timeout is None else timeout
+        deadline = time.monotonic() + ms / 1000
+        probe = "() => document.readyState === 'complete' ? location.href : ''"
+        while True:
+            try:
+                if self.evaluate(probe) == url:
+                    return
+            except Exception:  # the page is between two documents
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"wait_for_url: {ms:.0f} ms passed: {url}")
+            time.sleep(0.05)
+
+    def input_value(self, selector: str) -> str:
+        self.wait_for_selector(selector, state="attached")
+        return self.eval_on_selector(selector, "el => el.value")
+
     def wait_for_timeout(self, ms: float) -> None:
         time.sleep(ms / 1000)
 
@@ -267,13 +287,24 @@ class Page:
         self.driver.input.perform_actions(context=self.id, actions=actions)
 
     def select_option(self, selector: str, value: str) -> None:
-        """As Playwright: select the option, then fire input and change."""
+        """As Playwright: select the option (or set a field's value), then fire input and change."""
         self.eval_on_selector(
             selector,
             """(el, value) => { el.value = value;
               for (const type of ["input", "change"]) el.dispatchEvent(new Event(type, {bubbles: true})); }""",
             value,
         )
+
+    def fill(self, selector: str, value: str) -> None:
+        """As Playwright: wait for the field, set its value, then fire input and change."""
+        self.wait_for_selector(selector, state="visible")
+        self.select_option(selector, value)
+
+    def check(self, selector: str) -> None:
+        """As Playwright: click a checkbox or radio button unless it is checked already."""
+        self.wait_for_selector(selector, state="visible")
+        if not self.eval_on_selector(selector, "el => el.checked"):
+            self.click(selector)
 
     def inner_text(self, selector: str) -> str:
         self.wait_for_selector(selector, state="attached")

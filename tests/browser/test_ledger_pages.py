@@ -95,6 +95,7 @@ def test_stop_while_asked_records_nothing_and_captures_nothing(context, site):
     assert page.evaluate("() => window.__captures") == 0
 
 
+@pytest.mark.chromium_only("page.route: Selenium cannot add a header to the server's response")
 def test_the_charts_and_a_session_page_work_under_a_strict_policy(context, site):
     """The admin's ledger pages draw their charts with no script of their own: a strict CSP shows them whole."""
     manage(
