@@ -166,7 +166,9 @@ class StreamEndpoint(models.Model):
         for name, value in self.handler_options.items():
             if name not in taken:
                 takers = [kind.label for kind in kinds.KINDS if name in {o.name for o in kind.endpoint_options}]
-                problems[name] = f"Only a {takers[0]} takes this option." if takers else "No handler takes this option."
+                problems[name] = (
+                    f"Only a {' or '.join(takers)} takes this option." if takers else "No handler takes this option."
+                )
                 continue
             try:
                 self.handler_options[name] = taken[name].clean(value)

@@ -59,7 +59,10 @@ class TestEndpointValidation:
     def test_handler_options_are_those_of_the_handlers_kind_with_their_types_and_bounds(self):
         with pytest.raises(ValidationError) as info:
             endpoint(handler="silence", handler_options={"min_silence_s": 0.6}).full_clean()
-        assert "min_silence_s: Only a ReplyOnPause handler takes this option." in info.value.messages[0]
+        assert (
+            "min_silence_s: Only a ReplyOnStopWords handler or ReplyOnPause handler takes this option."
+            in info.value.messages[0]
+        )
         with pytest.raises(ValidationError) as info:
             endpoint(handler="pause", handler_options={"min_silence_s": 0.01, "can_interrupt": "yes"}).full_clean()
         assert "pause (seconds) must be at least 0.05" in " ".join(info.value.messages)

@@ -131,9 +131,11 @@ def test_transcript_renders_outputs_as_chat(page, site):
 def test_assistant_answers_in_speech_and_text(page, site):
     open_demo(page, site, "assistant")
     page.click("rtc-stream [data-part=start]")
-    page.wait_for_function("() => document.querySelectorAll('#conversation li').length >= 2", timeout=40000)
+    # The question heard, then the answer (the microphone plays its file again and again, so a second
+    # question may be heard before the first answer is shown).
+    page.wait_for_selector("#conversation li.rtcs-role-assistant", timeout=40000)
     roles = page.eval_on_selector_all("#conversation li", "items => items.map(li => li.className)")
-    assert "rtcs-role-user" in roles[0] and "rtcs-role-assistant" in roles[1]
+    assert "rtcs-role-user" in roles[0]
     wait_stats(page, "s.audio.received.energy > 0.01", timeout=20000)
     screenshot(page, "assistant")
 
