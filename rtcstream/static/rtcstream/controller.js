@@ -545,6 +545,7 @@ export class StreamController extends EventTarget {
       run.connected = true;
       this.#reconnects = 0;
       this.#emit("transport", { transport: run.transport, fallback: Boolean(run.config.fellBack) });
+      if (run.transport === "websocket") this.#emit("connection", { state: "connected" }); // as a peer connection's
       this.#setState("live");
       for (const text of run.pendingTexts.splice(0)) run.sig?.send({ type: "text", text });
     }
@@ -554,6 +555,8 @@ export class StreamController extends EventTarget {
     const refused = REFUSED_TEXT[code];
     if (refused) {
       this.#fail(run, new StreamError(code, refused(message)));
+    } else if (code === "unsupported_transport" && !run.connected) {
+      this.#fail(run, new StreamError(code, `The server could not start the stream: ${message}`)); // its `media` refused
     } else {
       this.#emit("error", { code, message }); // handler_error, media_error: a `closed` follows
       if (!ERROR_REASONS.has(code)) console.warn(`rtcstream: server refused a message (${code}): ${message}`);
