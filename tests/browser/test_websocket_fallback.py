@@ -90,6 +90,7 @@ def test_webrtc_without_udp_falls_back_to_the_websocket_and_the_seat_follows(con
     # The answer comes within a second or so of the click; then FALLBACK_S, the hang-up (its `closed`), a new session.
     took = (transports[0]["t"] - first.evaluate("() => window.__clicked")) / 1000
     assert FALLBACK_S - 0.5 < took < FALLBACK_S + 10, took
+    print(f"Start -> live over the websocket, after WebRTC gave up: {took:.1f} s")
     assert first.eval_on_selector("rtc-stream", "el => el.dataset.transport") == "websocket"
     assert "the audio goes over the websocket" in first.inner_text("rtc-stream [data-part=message]")
     # The conversation, carried by the fallback: the reply is heard in the page.
