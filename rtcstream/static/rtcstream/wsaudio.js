@@ -26,6 +26,11 @@ export class WebsocketAudio {
   /** Load what the audio thread needs (before the `media` request: frames flow from its reply on). */
   static async prepare() {
     const ctx = audioContext();
+    if (ctx.state === "suspended") {
+      // Started without a click (autostart): the browser lets the audio run from the visitor's first gesture.
+      const resume = () => ctx.resume().catch(() => {});
+      for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, resume, { once: true, capture: true });
+    }
     await loadModule(ctx);
     return ctx;
   }
