@@ -67,6 +67,19 @@ def test_a_reply_on_pause_conversation_over_the_websocket(page, site):
     assert "rtcstream:error" not in [e["type"] for e in events(page)]
 
 
+def test_auto_uses_webrtc_where_it_connects_and_says_so(page, site):
+    open_widget(page, site, "t-echo")  # transport: auto, the default
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "listening", timeout=30000)
+    assert page.eval_on_selector("rtc-stream", "el => el.dataset.transport") == "webrtc"
+    assert page.inner_text("rtc-stream [data-part=transport]") == "WebRTC"
+    assert page.evaluate("() => window.__transports") == [{"transport": "webrtc", "fallback": False}]
+    s = wait_stats(page, "s.audio.received.packets > 50")
+    assert s["connection"] == "connected"  # a peer connection's state, not "websocket"
+    page.click("rtc-stream [data-part=stop]")
+    wait_state(page, "idle")
+
+
 # Every 25 ms: the RMS of what the page plays, straight from an AnalyserNode on the reply's stream
 # (the reply meter falls slowly, so that speech reads steadily).
 SAMPLE_RMS = """async () => {
