@@ -80,6 +80,19 @@ def test_auto_uses_webrtc_where_it_connects_and_says_so(page, site):
     wait_state(page, "idle")
 
 
+def test_the_time_limit_ends_a_websocket_session_as_it_ends_a_webrtc_one(page, site):
+    open_widget(page, site, "t-echo-timed", transport="websocket")  # 1.5 s
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "listening", timeout=30000)
+    assert page.eval_on_selector("rtc-stream", "el => el.dataset.transport") == "websocket"
+    wait_state(page, "idle", timeout=15000)
+    closed = [e["detail"] for e in events(page) if e["type"] == "rtcstream:closed"]
+    assert closed[-1]["reason"] == "time_limit"
+    assert "Time limit reached" in page.inner_text("rtc-stream [data-part=message]")
+    # The page's playback and capture ended with the session: nothing is sent or counted any more.
+    assert page.evaluate("() => document.querySelector('rtc-stream').stats().then((s) => s.connection)") == "closed"
+
+
 # Every 25 ms: the RMS of what the page plays, straight from an AnalyserNode on the reply's stream
 # (the reply meter falls slowly, so that speech reads steadily).
 SAMPLE_RMS = """async () => {
