@@ -61,3 +61,57 @@ def hosts(names: list[str]) -> Iterator[tuple[str, dict[str, tuple[list[str], st
         for prefix, _address in made.values():
             subprocess.run(["ip", "netns", "del", prefix[-1]], capture_output=True)
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+
+def drop_udp(namespace: str) -> None:
+    """Drop every UDP datagram into or out of ``namespace`` (as a network that lets only TCP through):
+    a policy rule, ahead of the local table, routes UDP to a blackhole. Needs no netfilter."""
+    for family in ("-4", "-6"):
+        _ip(family, "-n", namespace, "rule", "add", "pref", "10", "ipproto", "udp", "blackhole")
+        _ip(family, "-n", namespace, "rule", "del", "pref", "0")
+        _ip(family, "-n", namespace, "rule", "add", "pref", "100", "lookup", "local")
+
+
+@contextlib.contextmanager
+def forward_tcp(target: tuple[str, int], host: str = "127.0.0.1") -> Iterator[int]:
+    """Forward TCP connections to ``host`` (a port of its own, yielded) to ``target``, in threads: a page
+    served through it is on localhost (a secure context) while its server is in a namespace."""
+    import socket
+    import threading
+
+    listener = socket.create_server((host, 0))
+    open_sockets: set[socket.socket] = set()
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                try:
+                    server = socket.create_connection(target, timeout=5)
+                except OSError:
+                    client.close()
+                    continue
+                server.settimeout(None)
+                open_sockets.update((client, server))
+                threading.Thread(target=pipe, args=(client, server), daemon=True).start()
+                threading.Thread(target=pipe, args=(server, client), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.close()

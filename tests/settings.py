@@ -109,6 +109,8 @@ RTCSTREAM = {
         "t-echo-recorded": {"handler": "tests.handlers.EchoHandler", "record": True},
         "t-tones-recorded": {"handler": "tests.handlers.tones", "modality": "audio", "record": True},
         "t-level-recorded": {"handler": "tests.handlers.LevelHandler", "mode": "send", "record": True},
+        # The widget's fallback to audio over the websocket, one seat (tests/browser/test_websocket_fallback.py).
+        "t-reply-echo-one": {"handler": "tests.handlers.reply_echo", "concurrency_limit": 1},
     },
     "RECORDING_STORAGE": "recordings",
     "DEFAULT_CONCURRENCY_LIMIT": None,

@@ -4,7 +4,8 @@
 // - window.__bench.local: [context time, rms] every 512 frames of the microphone
 //   track (getUserMedia wrapped), to place the fake microphone's file on the clock;
 // - window.__bench.remote: the same for the first remote audio track
-//   (RTCPeerConnection wrapped), what the user hears;
+//   (RTCPeerConnection wrapped), what the user hears; with rtcstream's audio over the
+//   websocket, the reply's stream the widget plays (its <audio>, once rtcstream:transport says so);
 // - window.__bench.clock: [context time, wall ms] pairs (getOutputTimestamp), and
 //   window.__bench.latency: the context's base and output latency (s);
 // - window.__bench.stats: inbound-rtp audio getStats every 250 ms (with the outbound audio's packetsSent);
@@ -146,6 +147,16 @@
     }
   }
   window.RTCPeerConnection = InstrumentedPeerConnection;
+
+  document.addEventListener("rtcstream:transport", (ev) => {
+    bench.events.push([now(), "transport", ev.detail.transport]);
+    const stream = ev.target.querySelector?.("[data-part=remote-audio]")?.srcObject;
+    const track = ev.detail.transport === "websocket" ? stream?.getAudioTracks()[0] : null;
+    if (track && !bench.marks.remoteTrack) {
+      bench.marks.remoteTrack = now();
+      envelope(track, bench.remote);
+    }
+  });
 
   document.addEventListener("rtcstream:event", (ev) => {
     bench.events.push([now(), ev.detail.name, JSON.stringify(ev.detail.data ?? null)]);

@@ -71,6 +71,7 @@ class Scenario:
     impaired: bool = False
     dtx: bool | None = None  # RTCSTREAM["AUDIO_DTX"] (None: the default, on)
     browser: str = "chromium"  # or "firefox"
+    transport: str | None = None  # rtcstream's widget: "websocket" (audio over the websocket), else its default
 
 
 # The four systems of issue 22's turn-taking targets, on the same audio.
@@ -111,6 +112,11 @@ ROUNDS: dict[str, list[Scenario]] = {
     "impaired": [
         Scenario("rtcstream impaired jitter 1", "rtcstream", jitter_frames=1, impaired=True),
         Scenario("fastrtc impaired", "fastrtc", impaired=True),
+    ],
+    # The widget's audio over the websocket (transport="websocket"), beside WebRTC, on the same machine.
+    "websocket": [
+        Scenario("rtcstream webrtc", "rtcstream"),
+        Scenario("rtcstream websocket", "rtcstream", transport="websocket"),
     ],
     "impaired-jitter": [
         Scenario("rtcstream impaired jitter 4", "rtcstream", jitter_frames=4, impaired=True),
@@ -196,10 +202,19 @@ def _cpu_percent(before: dict[int, float], after: dict[int, float], seconds: flo
     return 100 * used / seconds
 
 
+def _transport_script(scenario: Scenario) -> str:
+    """What the page runs before Start: the widget's transport attribute, as the tag's option sets it."""
+    transport = scenario.transport or ""
+    return (
+        f"() => {{ if ({transport!r}) document.querySelector('rtc-stream').setAttribute('transport', {transport!r}); }}"
+    )
+
+
 def _start(page: Any, scenario: Scenario) -> None:
     if scenario.server == "fastrtc":
         page.evaluate("start()")
     else:
+        page.evaluate(_transport_script(scenario))
         page.click("rtc-stream [data-part=start]")
 
 
@@ -270,6 +285,7 @@ async def drive(playwright: Any, scenario: Scenario, url: str, server_pid: int, 
         if scenario.server in OTHER_SERVERS:
             await page.evaluate("start()")
         else:
+            await page.evaluate(_transport_script(scenario))
             await page.click("rtc-stream [data-part=start]")
         await page.wait_for_function("() => window.__bench.marks.microphone", timeout=30000)
         microphone = await page.evaluate("window.__bench.marks.microphone") / 1000
@@ -490,6 +506,7 @@ def main() -> None:
         ("rtcstream dtx", "rtcstream every frame", "Opus DTX on", "rtcstream without DTX"),
         ("rtcstream firefox", "fastrtc firefox", "Firefox, LAN", "FastRTC 0.0.34"),
         ("rtcstream", "rtcstream firefox", "the same server in Chromium", "rtcstream in Firefox"),
+        ("rtcstream webrtc", "rtcstream websocket", "the widget over WebRTC", "over the websocket"),
     ):
         if ours in summaries and theirs in summaries:
             print_ratios(summaries[ours], summaries[theirs], label, other)

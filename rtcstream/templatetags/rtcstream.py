@@ -25,7 +25,22 @@ logger = logging.getLogger("rtcstream.templatetags")
 # stats_interval=1000 (milliseconds) becomes stats-interval: the element writes getStats() packet
 # counts into data-packets-sent / data-packets-received that often while live (off by default).
 # text=True puts a text box beside the microphone, for an endpoint whose entry says "text": True.
-OPTIONS = ("inputs", "trigger", "outputs", "render", "label", "id", "class", "autostart", "stats_interval", "text")
+# transport="auto" (the default), "webrtc" or "websocket": what carries the media (docs/guide.md, "Audio over
+# the websocket"); auto falls back from WebRTC to the websocket when WebRTC does not connect.
+OPTIONS = (
+    "inputs",
+    "trigger",
+    "outputs",
+    "render",
+    "label",
+    "id",
+    "class",
+    "autostart",
+    "stats_interval",
+    "text",
+    "transport",
+)
+TRANSPORT_CHOICES = ("auto", "webrtc", "websocket")
 
 
 class UnknownEndpoint(template.TemplateSyntaxError):
@@ -96,6 +111,7 @@ def webrtc(endpoint: str, **options: Any) -> SafeString:
             raise template.TemplateSyntaxError(message)
         logger.error(message)
         options = {**options, "text": False}  # the stream works; the box would only be refused
+    options = _check_transport(slug, found, options)
     fields = _fields(found, options)
     if fields is not None:
         options = {**fields.options, **options}  # the template's own inputs/outputs/render win
@@ -108,6 +124,27 @@ def webrtc(endpoint: str, **options: Any) -> SafeString:
         "fields": fields,
     }
     return SafeString(render_to_string("rtcstream/stream.html" if fields else "rtcstream/widget.html", context))
+
+
+def _check_transport(slug: str, found: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """A ``transport`` the tag cannot use is an error under DEBUG; otherwise logged, and the widget uses auto."""
+    from rtcstream.transports.table import WEBSOCKET
+
+    transport = options.get("transport")
+    if transport is None:
+        return options
+    if transport not in TRANSPORT_CHOICES:
+        problem = f"transport={transport!r} is not one of {list(TRANSPORT_CHOICES)}"
+    elif transport == "websocket" and not WEBSOCKET.can_serve(found.mode, found.modality):
+        problem = (
+            f"transport='websocket' carries audio only (modes send-receive and send), not {found.mode} {found.modality}"
+        )
+    else:
+        return options
+    if settings.DEBUG:
+        raise template.TemplateSyntaxError(f"{{% webrtc {slug!r} %}}: {problem}.")
+    logger.error("{%% webrtc %r %%}: %s; the widget chooses by itself (auto).", slug, problem)
+    return {key: value for key, value in options.items() if key != "transport"}
 
 
 def _fields(found: Any, options: dict[str, Any]) -> Any:

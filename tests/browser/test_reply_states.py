@@ -5,18 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .widget import events, record_events, wait_state
+from .widget import SAMPLE_REPLY, events, record_events, wait_state
 
 pytestmark = pytest.mark.browser
-
-# Every 25 ms: the widget's state and the level of what the page hears (its reply meter, an
-# AnalyserNode on the remote track).
-SAMPLE = """() => {
-  window.__samples = [];
-  const el = document.querySelector("rtc-stream");
-  const meter = el.querySelector("[data-part=reply-meter]");
-  window.__sampler = setInterval(() => window.__samples.push([performance.now(), el.dataset.state, meter.value]), 25);
-}"""
 
 
 def test_a_one_chunk_reply_shows_speaking_while_it_is_heard(page, site):
@@ -25,7 +16,7 @@ def test_a_one_chunk_reply_shows_speaking_while_it_is_heard(page, site):
     record_events(page)
     page.click("rtc-stream [data-part=start]")
     wait_state(page, "listening")
-    page.evaluate(SAMPLE)
+    page.evaluate(SAMPLE_REPLY)
     page.wait_for_function(
         "() => (window.__rtcs || []).some((e) => e.type === 'rtcstream:event' && e.detail.name === 'playback_done')",
         timeout=30000,

@@ -129,3 +129,17 @@ def test_text_puts_a_text_box_beside_the_microphone_of_an_endpoint_that_takes_te
         html = render('{% webrtc "t-reply-echo" text=True %}')
     assert 'data-part="text-form"' not in html and 'endpoint="t-reply-echo"' in html
     assert "takes no text" in caplog.text
+
+
+def test_transport_chooses_what_carries_the_media(settings, caplog):
+    assert 'transport="websocket"' in render('{% webrtc "talk-echo" transport="websocket" %}')
+    assert "transport=" not in render('{% webrtc "talk-echo" %}').split("data-part")[0]  # auto: the element's default
+    settings.DEBUG = True
+    with pytest.raises(TemplateSyntaxError, match="carries audio only"):
+        render('{% webrtc "edges" transport="websocket" %}')  # video
+    with pytest.raises(TemplateSyntaxError, match="not one of"):
+        render('{% webrtc "talk-echo" transport="udp" %}')
+    settings.DEBUG = False
+    with caplog.at_level(logging.ERROR, logger="rtcstream.templatetags"):
+        html = render('{% webrtc "generate" transport="websocket" %}')  # receive mode
+    assert "transport=" not in html.split("data-part")[0] and "carries audio only" in caplog.text

@@ -186,3 +186,27 @@ def wait_until(page: Any, condition: Any, timeout: float = 10.0, what: str = "th
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         page.wait_for_timeout(50)
+
+
+# Every 25 ms: the widget's state and the level of what the page hears (its reply meter, an
+# AnalyserNode on the reply's stream: WebRTC's remote track, or the websocket's playback). Read
+# window.__samples ([time, state, level]); stop with clearInterval(window.__sampler).
+SAMPLE_REPLY = """() => {
+  window.__samples = [];
+  const el = document.querySelector("rtc-stream");
+  const meter = el.querySelector("[data-part=reply-meter]");
+  window.__sampler = setInterval(() => window.__samples.push([performance.now(), el.dataset.state, meter.value]), 25);
+}"""
+
+
+def seat_passes_on_stop(first: Any, second: Any, timeout: float = 40000) -> None:
+    """``first`` holds a one-seat endpoint's seat: ``second``'s Start is refused (concurrency_limit), then
+    gets in, over the websocket, once ``first`` has pressed Stop. ``second`` is left live."""
+    second.click("rtc-stream [data-part=start]")
+    wait_state(second, "error", timeout=timeout)
+    assert second.eval_on_selector("rtc-stream", "el => el.dataset.error") == "concurrency_limit"
+    first.click("rtc-stream [data-part=stop]")
+    wait_state(first, "idle")
+    second.click("rtc-stream [data-part=start]")
+    wait_state(second, "listening", timeout=timeout)
+    assert second.eval_on_selector("rtc-stream", "el => el.dataset.transport") == "websocket"

@@ -15,6 +15,13 @@
 // its inputs (read again for the offer), mute, the chosen devices; the server's session
 // does not (a new session id, a new handler instance, outputs counted from 1).
 //
+// Transport (config.transport, the tag's transport="..."): "webrtc"; "websocket" (audio as 20 ms
+// PCM16 frames on the signalling socket, wsaudio.js: audio-only endpoints whose `session` lists
+// "websocket"); or "auto" (the default): WebRTC, and when its connection is not up FALLBACK_MS after
+// the answer (or fails sooner; or the browser has no RTCPeerConnection), the websocket where the
+// session offers it. Falling back hangs up the WebRTC session (its seat is given back first) and
+// opens a new one whose audio goes over the websocket.
+//
 // Each start() makes a Run; everything a run owns (sockets, peer connection,
 // tracks, timers) is released through one path, and every await in it ends on
 // its promise, a stop (the run's AbortSignal) or a deadline. Messages, tracks
@@ -26,15 +33,17 @@
 // output {values, seq, session}, notice {message, level, untilConnected}, consent {recording} (a recorded
 // session's answer, sent to the server), error {code, message}
 // (a server error that does not end the session), message {data} (a handler's own text, as it
-// sent it), end {session, reason, message, error}. The server's send_input is answered here, with
+// sent it), transport {transport, fallback} (what carries the media, once it is connected),
+// end {session, reason, message, error}. The server's send_input is answered here, with
 // the inputs read afresh.
 
 import { within } from "./deadline.js";
 import { deviceWord, kindsOf, openMedia, stopTracks } from "./media.js";
-import { CLOSED_TEXT, ERROR_REASONS, REFUSED_TEXT, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
+import { CLOSED_TEXT, ERROR_REASONS, FALLBACK_TEXT, REFUSED_TEXT, StreamError, TURN_HINT, socketClosedError } from "./messages.js";
 import { JsonSocket } from "./socket.js";
 import { summarize } from "./stats.js";
 import { watchTurn } from "./turn.js";
+import { WEBSOCKET_FORMAT, WebsocketAudio, canCarryAudio } from "./wsaudio.js";
 
 const SESSION_TIMEOUT_MS = 10000;
 const OUTPUTS_TIMEOUT_MS = 5000;
@@ -49,6 +58,8 @@ const MAX_RECONNECTS = 6;
 // Failures of a reconnect attempt that a restart explains: the next attempt may land on a worker that is up.
 const RETRYABLE = new Set(["socket_unavailable", "server_restarting", "timeout"]);
 const OUTPUTS_REOPENS = 3;
+// transport="auto": how long after the answer WebRTC may take to connect before the audio goes over the websocket.
+export const FALLBACK_MS = 5000;
 
 /** The abort reason of a run the visitor stopped, or that ended normally: never shown. */
 const STOPPED = new StreamError("stopped", "");
@@ -58,12 +69,14 @@ const timeout = (what) => () => new StreamError("timeout", `The server did not a
 /** One session attempt and everything it owns. */
 class Run {
   constructor(config, delayMs) {
-    this.config = config; // {path, endpoint, mode, modality, inputs: () => values}
+    this.config = config; // {path, endpoint, mode, modality, transport, inputs: () => values}
     this.delayMs = delayMs;
     this.abort = new AbortController();
     this.sig = null;
     this.outputs = null;
     this.pc = null;
+    this.wsAudio = null; // the audio, when it goes over the signalling socket (WebsocketAudio)
+    this.transport = null; // "webrtc" or "websocket", once chosen
     this.local = null;
     this.session = null; // the server's `session` message
     this.timers = new Set();
@@ -75,7 +88,7 @@ class Run {
     this.candidatesDone = false;
     this.pendingTexts = [];
     this.sessionArrived = new Promise((resolve) => { this.resolveSession = resolve; });
-    this.answered = new Promise((resolve) => { this.resolveAnswer = resolve; });
+    this.answered = new Promise((resolve) => { this.resolveAnswer = resolve; }); // or the `media` reply
     this.inLine = false; // the offer waits in the endpoint's waiting room
     this.queued = new Promise((resolve) => { this.resolveQueued = resolve; });
     this.serverDone = new Promise((resolve) => { this.resolveServerDone = resolve; });
@@ -104,6 +117,8 @@ class Run {
     this.timers.clear();
     stopTracks(this.local);
     this.local = null;
+    this.wsAudio?.close();
+    this.wsAudio = null;
     if (!keepPeer) this.closePeer();
   }
 
@@ -219,9 +234,9 @@ export class StreamController extends EventTarget {
   async switchDevice(kind, deviceId) {
     this.#preferred[kind] = deviceId;
     const run = this.#run;
-    if (!run?.local || !run.pc) return;
+    if (!run?.local || !(run.pc || run.wsAudio)) return;
     const turn = ++this.#switches[kind];
-    const live = () => run === this.#run && !run.signal.aborted && run.pc !== null;
+    const live = () => run === this.#run && !run.signal.aborted && (run.pc !== null || run.wsAudio !== null);
     const latest = () => live() && turn === this.#switches[kind];
     let fresh;
     try {
@@ -237,10 +252,11 @@ export class StreamController extends EventTarget {
       stopTracks(fresh);
       return;
     }
-    const sender = run.pc.getSenders().find((s) => s.track?.kind === kind);
+    const sender = run.pc?.getSenders().find((s) => s.track?.kind === kind);
     const track = fresh.getTracks()[0];
     try {
-      await sender?.replaceTrack(track);
+      if (run.wsAudio) run.wsAudio.setMicrophone(fresh);
+      else await sender?.replaceTrack(track);
     } catch (err) {
       stopTracks(fresh);
       if (live()) this.#emit("notice", { message: `Could not switch to that ${deviceWord(kind)}: ${err?.message || err}`, level: "warning" });
@@ -266,7 +282,8 @@ export class StreamController extends EventTarget {
 
   /** getStats() summary of the current session. */
   async stats() {
-    const pc = this.#run?.pc ?? null;
+    const { pc = null, wsAudio = null } = this.#run ?? {};
+    if (wsAudio) return { session: this.session, connection: "websocket", ...wsAudio.summary() };
     return { session: this.session, connection: pc?.connectionState ?? "closed", ...(await summarize(pc)) };
   }
 
@@ -323,6 +340,11 @@ export class StreamController extends EventTarget {
       this.setMuted(this.#muted);
       this.#emit("local", { stream: run.local });
     }
+    run.transport = this.#transportFor(run);
+    if (run.transport === "websocket") {
+      await this.#requestWebsocketAudio(run);
+      return;
+    }
     const pc = this.#createPeer(run);
     const offer = await within(pc.createOffer(), signal);
     await within(pc.setLocalDescription(offer), signal);
@@ -337,6 +359,65 @@ export class StreamController extends EventTarget {
       await within(run.answered, signal);
       this.#noticeSlowConnect(run);
     }
+    if (this.#mayFallBack(run)) {
+      run.later(FALLBACK_MS, () => !run.connected && this.#fallBack(run, `no connection within ${FALLBACK_MS / 1000} s`));
+    }
+  }
+
+  /** What carries this run's media: the page's choice, or (auto) WebRTC where the browser has it. */
+  #transportFor(run) {
+    const wanted = run.config.transport || "auto";
+    if (wanted === "webrtc") return "webrtc";
+    const offered = (run.session.transports ?? ["webrtc"]).includes("websocket") && canCarryAudio();
+    if (wanted === "websocket" && !offered) {
+      throw new StreamError("unsupported_transport", "This stream cannot carry its audio over the websocket here (the server does not offer it for this endpoint, or the browser has no AudioWorklet).");
+    }
+    return wanted === "websocket" || (typeof RTCPeerConnection !== "function" && offered) ? "websocket" : "webrtc";
+  }
+
+  /** Whether a WebRTC run that does not connect may go on over the websocket (transport="auto"). */
+  #mayFallBack(run) {
+    const wanted = run.config.transport || "auto";
+    return wanted === "auto" && run.transport === "webrtc" && !run.connected && (run.session?.transports ?? []).includes("websocket") && canCarryAudio();
+  }
+
+  /**
+   * WebRTC did not connect: hang up its session (the server gives its seat back before the next one
+   * asks) and start a new one whose audio goes over the websocket. The page keeps its state "connecting".
+   */
+  #fallBack(run, why, { serverClosed = false } = {}) {
+    if (run !== this.#run || !this.#mayFallBack(run)) return false;
+    this.#run = null;
+    run.release(STOPPED, { keepPeer: true });
+    this.#stopped = this.#hangUp(run, !serverClosed);
+    this.#begin({ ...run.config, transport: "websocket", fellBack: true }, 0);
+    this.#emit("notice", { message: FALLBACK_TEXT(why), level: "info" });
+    return true;
+  }
+
+  /** Ask for the audio over the signalling socket (a `media` message instead of an offer). */
+  async #requestWebsocketAudio(run) {
+    const { signal, config, sig } = run;
+    run.audioContext = await within(WebsocketAudio.prepare(), signal);
+    const values = config.inputs();
+    run.lastInputs = JSON.stringify(values);
+    sig.send({ type: "media", transport: "websocket", ...WEBSOCKET_FORMAT, inputs: values });
+    run.offered = true;
+    const first = Promise.race([run.answered.then(() => "answered"), run.queued.then(() => "queued")]);
+    if ((await within(first, signal, ANSWER_TIMEOUT_MS, timeout("the request for audio"))) === "queued") {
+      await within(run.answered, signal);
+    }
+  }
+
+  /** The server's `media` reply: the audio flows from now on, both ways, in the format it names. */
+  #onMedia(run, reply) {
+    run.inLine = false;
+    if (!run.audioContext || run.wsAudio) return;
+    run.wsAudio = new WebsocketAudio(run.audioContext, run.sig, run.local, reply);
+    run.sig.onBinary = (frame) => run.wsAudio?.receive(frame);
+    const stream = run.wsAudio.stream;
+    this.#emit("track", { track: stream.getAudioTracks()[0], stream });
+    run.resolveAnswer();
   }
 
   #noticeSlowConnect(run) {
@@ -378,7 +459,7 @@ export class StreamController extends EventTarget {
     pc.addEventListener("connectionstatechange", () => {
       if (run !== this.#run) return;
       this.#emit("connection", { state: pc.connectionState });
-      if (pc.connectionState === "failed") this.#fail(run, new StreamError("connection_failed", `The media connection failed. ${turnError() || TURN_HINT}`));
+      if (pc.connectionState === "failed" && !this.#fallBack(run, "the connection failed")) this.#fail(run, new StreamError("connection_failed", `The media connection failed. ${turnError() || TURN_HINT}`));
     });
     const direction = mode === "send" ? "sendonly" : mode === "receive" ? "recvonly" : "sendrecv";
     // One transceiver per kind: the local track when there is one, else receive only.
@@ -421,6 +502,12 @@ export class StreamController extends EventTarget {
           (err) => run === this.#run && this.#fail(run, new StreamError("bad_sdp", `The server's answer could not be used: ${err.message}`)),
         );
         break;
+      case "media":
+        this.#onMedia(run, msg);
+        break;
+      case "clear":
+        run.wsAudio?.clear(); // barge-in: what the reply had queued here is not played
+        break;
       case "event":
         this.#onEvent(run, msg.name, msg.data || {});
         break;
@@ -435,7 +522,7 @@ export class StreamController extends EventTarget {
         if (msg.reason === "server_shutdown" && this.#reconnects < MAX_RECONNECTS) {
           this.#emit("notice", { message: msg.message || CLOSED_TEXT.server_shutdown, level: "warning", untilConnected: true });
           this.#retry(run, { serverClosed: true });
-        } else {
+        } else if (!(msg.reason === "connection_failed" && this.#fallBack(run, "the connection failed", { serverClosed: true }))) {
           this.#end(run, msg.reason, msg.message || "");
         }
         break;
@@ -457,6 +544,8 @@ export class StreamController extends EventTarget {
     if (name === "connected" && !run.connected) {
       run.connected = true;
       this.#reconnects = 0;
+      this.#emit("transport", { transport: run.transport, fallback: Boolean(run.config.fellBack) });
+      if (run.transport === "websocket") this.#emit("connection", { state: "connected" }); // as a peer connection's
       this.#setState("live");
       for (const text of run.pendingTexts.splice(0)) run.sig?.send({ type: "text", text });
     }
@@ -466,6 +555,8 @@ export class StreamController extends EventTarget {
     const refused = REFUSED_TEXT[code];
     if (refused) {
       this.#fail(run, new StreamError(code, refused(message)));
+    } else if (code === "unsupported_transport" && !run.connected) {
+      this.#fail(run, new StreamError(code, `The server could not start the stream: ${message}`)); // its `media` refused
     } else {
       this.#emit("error", { code, message }); // handler_error, media_error: a `closed` follows
       if (!ERROR_REASONS.has(code)) console.warn(`rtcstream: server refused a message (${code}): ${message}`);

@@ -35,6 +35,15 @@ export const EVENT_TEXT = {
 export const TURN_HINT =
   "If the browser and the server are on different networks, the site needs a TURN server in settings.RTCSTREAM['TURN'].";
 
+// What carries the media (the element's data-transport), as the status says it.
+export const TRANSPORT_TEXT = {
+  webrtc: "WebRTC",
+  websocket: "Audio over the websocket",
+};
+
+// transport="auto" gave up on WebRTC (`why`) and carries the audio over the websocket.
+export const FALLBACK_TEXT = (why) => `WebRTC could not connect (${why}): the audio goes over the websocket instead.`;
+
 // The server's close reasons that are failures: the widget shows them as errors.
 // A server error of one of these codes comes first, with the message to show.
 export const ERROR_REASONS = new Set(["handler_error", "media_error", "connection_failed"]);

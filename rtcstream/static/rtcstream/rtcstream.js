@@ -12,7 +12,7 @@ import { StreamController } from "./controller.js";
 import { InputBinding, splitSelectors } from "./inputs.js";
 import { deviceWord, kindsOf } from "./media.js";
 import { LevelView, Meter, audioContext } from "./meters.js";
-import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, EVENT_TEXT, STATE_TEXT, queueText, quotaText } from "./messages.js";
+import { CLOSED_TEXT, ERROR_REASONS, EVENT_STATE, EVENT_TEXT, STATE_TEXT, TRANSPORT_TEXT, queueText, quotaText } from "./messages.js";
 import { prepareChat, prepareOutputs, renderOutputs, renderers } from "./outputs.js";
 
 export class RtcStream extends HTMLElement {
@@ -41,6 +41,7 @@ export class RtcStream extends HTMLElement {
     on("local", (d) => this.#attachLocal(d.stream));
     on("track", (d) => this.#attachRemote(d.track, d.stream));
     on("connection", (d) => this.#onConnection(d.state));
+    on("transport", (d) => this.#onTransport(d));
     on("output", (d) => this.#onOutput(d));
     on("message", (d) => this.#emit("rtcstream:message", d));
     on("notice", (d) => this.#showMessage(d.message, d.level, { untilConnected: d.untilConnected }));
@@ -120,6 +121,7 @@ export class RtcStream extends HTMLElement {
       endpoint: this.getAttribute("endpoint"),
       mode: this.mode,
       modality: this.modality,
+      transport: this.getAttribute("transport") || "auto", // "auto", "webrtc" or "websocket"
       inputs: () => this.#inputs?.values() ?? [],
       consent: (signal) => askConsent(this.#part("consent"), signal),
     });
@@ -168,6 +170,8 @@ export class RtcStream extends HTMLElement {
     if (state === "connecting") {
       if (!reconnecting) {
         delete this.dataset.error;
+        delete this.dataset.transport;
+        this.#part("transport")?.setAttribute("hidden", "");
         this.#showMessage("");
       }
       this.#resetView();
@@ -229,6 +233,17 @@ export class RtcStream extends HTMLElement {
     this.#emit("rtcstream:consent", { recording });
     const badge = this.#part("recording");
     if (badge) badge.hidden = !recording;
+  }
+
+  /** What carries the media, once it is connected: data-transport, the status's word, rtcstream:transport. */
+  #onTransport({ transport, fallback }) {
+    this.dataset.transport = transport;
+    const part = this.#part("transport");
+    if (part) {
+      part.textContent = TRANSPORT_TEXT[transport] ?? transport;
+      part.hidden = false;
+    }
+    this.#emit("rtcstream:transport", { transport, fallback });
   }
 
   #onConnection(state) {

@@ -16,6 +16,8 @@ export class JsonSocket {
   constructor(path, onMessage, onClose) {
     this.path = path;
     this.ws = new WebSocket(socketUrl(path));
+    this.ws.binaryType = "arraybuffer";
+    this.onBinary = null; // (ArrayBuffer) => void: binary frames (audio over the websocket); else ignored
     this.closedByUs = false;
     this.wasOpen = false;
     this.opened = new Promise((resolve, reject) => {
@@ -25,6 +27,10 @@ export class JsonSocket {
     this.opened.catch(() => {}); // the caller awaits it; never an unhandled rejection
     this.ws.addEventListener("open", () => { this.wasOpen = true; }, { once: true });
     this.ws.addEventListener("message", (ev) => {
+      if (typeof ev.data !== "string") {
+        this.onBinary?.(ev.data);
+        return;
+      }
       let msg;
       try {
         msg = JSON.parse(ev.data);
@@ -45,6 +51,16 @@ export class JsonSocket {
 
   send(msg) {
     if (this.isOpen) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Send a binary frame (audio over the websocket). */
+  sendBinary(data) {
+    if (this.isOpen) this.ws.send(data);
+  }
+
+  /** Bytes queued on the socket and not yet sent. */
+  get buffered() {
+    return this.ws.bufferedAmount;
   }
 
   close() {
