@@ -36,6 +36,13 @@ DEMOS: tuple[Demo, ...] = (
         (audio.echo,),
     ),
     Demo(
+        "websocket",
+        "Over the websocket",
+        "Audio over the websocket (FastRTC's `/websocket/offer`)",
+        "Reply on pause with no WebRTC at all: PCM frames on the page's websocket, for networks that block UDP.",
+        (audio.echo,),
+    ),
+    Demo(
         "echo",
         "Stream handler",
         "Audio streaming: stream handler",

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.browser
 
 DEMOS = (
     "talk-echo",
+    "websocket",
     "echo",
     "generate",
     "edges",
@@ -41,6 +42,20 @@ def test_home_links_every_demo(page, site):
     screenshot(page, "home")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "home-phone")
+
+
+def test_the_websocket_demo_replies_without_webrtc(page, site):
+    open_demo(page, site, "websocket")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, ("listening", "hearing", "thinking", "speaking"), timeout=30000)
+    assert page.eval_on_selector("rtc-stream", "el => el.dataset.transport") == "websocket"
+    # The reply is heard in the page: the reply meter (an AnalyserNode on the websocket's playback) moves.
+    page.wait_for_function(
+        "() => document.querySelector('rtc-stream [data-part=reply-meter]').value > 0.05", timeout=40000
+    )
+    names = [e["detail"]["name"] for e in events(page) if e["type"] == "rtcstream:event"]
+    assert {"started_talking", "pause_detected", "response_starting"} <= set(names), names
+    screenshot(page, "websocket")
 
 
 def test_reply_on_pause_replies_with_audio(page, site):
