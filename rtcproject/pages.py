@@ -43,6 +43,14 @@ DEMOS: tuple[Demo, ...] = (
         (audio.echo,),
     ),
     Demo(
+        "phone",
+        "Phone calls",
+        "Phone calls (Twilio)",
+        "The reply-on-pause handler answers a Twilio number: the webhook to give Twilio, and what it answers.",
+        (audio.echo,),
+        context=lambda request: phone_context(request),
+    ),
+    Demo(
         "echo",
         "Stream handler",
         "Audio streaming: stream handler",
@@ -163,6 +171,16 @@ def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
         **(demo.context(request) if demo.context is not None else {}),
     }
     return render(request, f"demos/{slug}.html", context)
+
+
+def phone_context(request: HttpRequest) -> dict[str, Any]:
+    """The phone demo's webhook URL (the talk-echo endpoint's) and whether phone calls are on."""
+    from django.urls import reverse
+
+    from rtcstream import conf
+
+    webhook = request.build_absolute_uri(reverse("rtcstream-twilio-incoming", args=["talk-echo"]))
+    return {"webhook": webhook, "phone_on": bool(conf.get("TWILIO_AUTH_TOKEN"))}
 
 
 def quota_standing(request: HttpRequest) -> Any:

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.browser
 DEMOS = (
     "talk-echo",
     "websocket",
+    "phone",
     "echo",
     "generate",
     "edges",
@@ -56,6 +57,13 @@ def test_the_websocket_demo_replies_without_webrtc(page, site):
     names = [e["detail"]["name"] for e in events(page) if e["type"] == "rtcstream:event"]
     assert {"started_talking", "pause_detected", "response_starting"} <= set(names), names
     screenshot(page, "websocket")
+
+
+def test_the_phone_demo_names_the_webhook_twilio_calls(page, site):
+    page.goto(f"{site}/demos/phone/")
+    webhook = page.inner_text("[data-part=webhook]")
+    assert webhook == f"{site}/rtcstream/twilio/talk-echo/"
+    assert page.get_attribute("[data-phone]", "data-phone") in ("on", "off")
 
 
 def test_reply_on_pause_replies_with_audio(page, site):
