@@ -358,6 +358,10 @@ class ReplyOnPause(AsyncStreamHandler):
         its ``feed(int16) -> events``, ``flush()``, ``discard()``, ``speaking``
         and ``sample_rate``.
         """
+        return self.new_turn_detector(sample_rate)
+
+    def new_turn_detector(self, sample_rate: int) -> TurnDetector:
+        """Return ReplyOnPause's own turn detector (the VAD's pauses, and the turn model's short ones)."""
         vad = self.model.copy() if self.model is not None else None
         return TurnDetector(self.options, sample_rate, vad, asks_turn_model=self.turn_model != "none")
 

@@ -200,10 +200,7 @@ class ReplyOnStopWords(ReplyOnPause):
     def new_detector(self, sample_rate: int) -> StopWordTurns:
         """Return the stop-word detector in front of ReplyOnPause's turn detector (built in a worker thread)."""
         spotter = StopWordDetector(self.stop_words, sample_rate, self.threshold, self.pronunciations)
-        turns = super().new_detector(sample_rate)
-        if not hasattr(turns, "reset"):
-            raise TypeError(f"ReplyOnStopWords needs a turn detector with reset(), got {type(turns).__name__}")
-        return StopWordTurns(spotter, turns)  # type: ignore[arg-type]  # has reset(), checked above
+        return StopWordTurns(spotter, self.new_turn_detector(sample_rate))
 
     def on_turn_event(self, event: Any, busy: bool, detector: Turns) -> bool:
         if not isinstance(event, StopWordHeard):
