@@ -52,3 +52,20 @@ def fresh_address() -> str:
     from this one starts from zero, whatever sockets earlier tests still hold."""
     n = next(_loopback)
     return f"127.0.{n // 254}.{n % 254 + 1}"
+
+
+@pytest.fixture(params=["file-system", "in-memory"])
+def storage(request: Any, settings: Any, tmp_path: Any) -> Any:
+    """The recordings' storage (tests/test_recording.py, test_retention.py): a directory, or Django's InMemoryStorage."""
+    from django.conf import settings as django_settings
+    from django.core.files.storage import storages
+
+    backend = {
+        "file-system": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+        "in-memory": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }[request.param]
+    settings.STORAGES = {**django_settings.STORAGES, "recordings": backend}
+    return storages["recordings"]

@@ -13,7 +13,6 @@ import pytest
 import soxr
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
-from django.core.files.storage import storages
 from django.utils.timezone import now as timezone_now
 from scipy import signal
 
@@ -31,20 +30,6 @@ RATE = 16000  # RECORDING_SAMPLE_RATE's default
 @pytest.fixture(autouse=True)
 def _espeak():
     speech.require_espeak()
-
-
-@pytest.fixture(params=["file-system", "in-memory"])
-def storage(request, settings, tmp_path):
-    """The recordings' storage: a directory, or Django's InMemoryStorage."""
-    backend = {
-        "file-system": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-        "in-memory": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    }[request.param]
-    settings.STORAGES = {**django_settings.STORAGES, "recordings": backend}
-    return storages["recordings"]
 
 
 async def recordings_of(session_id: str, timeout: float = 15.0) -> dict[str, Recording]:

@@ -6,28 +6,13 @@ import datetime
 import io
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from rtcstream.models import Recording, SessionStatus, StreamSession, Turn
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(params=["file-system", "in-memory"])
-def storage(request, settings, tmp_path):
-    backend = {
-        "file-system": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-        "in-memory": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    }[request.param]
-    settings.STORAGES = {**django_settings.STORAGES, "recordings": backend}
-    return storages["recordings"]
 
 
 def session(session_id: str, days_ago: float, *, state: str = SessionStatus.ENDED, turns: int = 0, storage=None):
