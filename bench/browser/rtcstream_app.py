@@ -32,6 +32,8 @@ options = {
     "min_silence_s": _seconds("BENCH_PAUSE_SECONDS"),
     "pre_roll_s": _seconds("BENCH_PRE_ROLL_SECONDS"),
     "turn_model": os.environ.get("BENCH_TURN_MODEL") or None,
+    "turn_model_pause_s": _seconds("BENCH_TURN_MODEL_PAUSE_SECONDS"),
+    "turn_model_max_pause_s": _seconds("BENCH_TURN_MODEL_MAX_PAUSE_SECONDS"),
 }
 endpoint = StreamEndpoint(
     slug="talk-echo",

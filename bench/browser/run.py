@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ class Scenario:
     server: str  # "rtcstream", "fastrtc" or "pipecat"
     pause_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.45 s)
     turn_model: str | None = None  # rtcstream's endpoint setting (None: the handler's own)
+    # rtcstream's turn_model_pause_s and turn_model_max_pause_s (None: the handler's 0.3 s and 1.5 s)
+    turn_model_pauses: tuple[float, float] | None = None
     jitter_frames: int | None = None  # RTCSTREAM["AUDIO_JITTER_FRAMES"] (None: the default)
     pre_roll_seconds: float | None = None  # rtcstream's endpoint setting (None: the handler's 0.1 s)
     impaired: bool = False
@@ -88,10 +91,25 @@ def _turn_round(fixture_name: str) -> list[Scenario]:
 
 
 # The fixture each round plays (fixture.py): the espeak-ng conversation unless named here.
-ROUND_FIXTURES = {"turns-real": "real", "turns-espeak": "espeak"}
+# The turn model's two pause settings on the real recordings, beside the VAD alone.
+TURN_MODEL_PAUSES = ((0.3, 1.5), (0.2, 1.5), (0.2, 1.0))
+
+ROUND_FIXTURES = {"turns-real": "real", "turns-espeak": "espeak", "turn-model-pauses": "real"}
 ROUNDS: dict[str, list[Scenario]] = {
     "turns-real": _turn_round("real"),
     "turns-espeak": _turn_round("espeak"),
+    "turn-model-pauses": [
+        *(
+            Scenario(
+                f"rtcstream turn model {ask}/{bound} [real]",
+                "rtcstream",
+                turn_model="smart-turn",
+                turn_model_pauses=(ask, bound),
+            )
+            for ask, bound in TURN_MODEL_PAUSES
+        ),
+        Scenario("rtcstream vad only [real]", "rtcstream", turn_model="none"),
+    ],
     "lan": [Scenario("rtcstream", "rtcstream"), Scenario("fastrtc", "fastrtc")],
     "firefox": [
         Scenario("rtcstream firefox", "rtcstream", browser="firefox"),
@@ -147,6 +165,10 @@ def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
         env["BENCH_AUDIO_DTX"] = "1" if scenario.dtx else "0"
     if scenario.turn_model is not None:
         env["BENCH_TURN_MODEL"] = scenario.turn_model
+    if scenario.turn_model_pauses is not None:
+        env["BENCH_TURN_MODEL_PAUSE_SECONDS"], env["BENCH_TURN_MODEL_MAX_PAUSE_SECONDS"] = map(
+            str, scenario.turn_model_pauses
+        )
     return env
 
 
@@ -332,6 +354,7 @@ async def run_round(scenarios: list[Scenario], wav: Path, duration: float, stamp
         for (scenario, _url, _pid, logs), result in zip(targets, results, strict=True):
             if isinstance(result, BaseException):
                 print(f"  {scenario.name}: FAILED: {result!r}")
+                traceback.print_exception(result)
                 continue
             result["releases"] = [row[0] for row in _read_log(Path(f"{logs}-releases.txt"))]
             result["replies"] = _read_log(Path(f"{logs}-replies.txt"))

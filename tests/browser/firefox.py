@@ -167,7 +167,8 @@ CALL = """async (json, selector) => {
 }"""
 
 # Playwright's wait_for_function: the predicate, polled (on animation frames, or every ``polling``
-# ms) until its value is truthy; null when ``timeout`` ms pass first.
+# ms) until its value is truthy; null when ``timeout`` ms pass first. A window Firefox stops painting
+# (headless, under load) gets no animation frames: a timer polls as well, so the deadline holds.
 POLL = """async (json, polling, timeout) => {
   const arg = JSON.parse(json);
   const deadline = performance.now() + timeout;
@@ -176,7 +177,10 @@ POLL = """async (json, polling, timeout) => {
     if (typeof value === "function") value = value(arg);
     if (value) return JSON.stringify(value) ?? "true";
     if (performance.now() > deadline) return null;
-    await new Promise((r) => (polling === "raf" ? requestAnimationFrame(r) : setTimeout(r, polling)));
+    await new Promise((r) => {
+      if (polling === "raf") requestAnimationFrame(r);
+      setTimeout(r, polling === "raf" ? 100 : polling);
+    });
   }
 }"""
 
@@ -354,6 +358,7 @@ class Context:
     viewport: dict[str, int] | None = None
     default_timeout: float = 30000
     pages: list[Page] = field(default_factory=list)
+    closed: bool = False
 
     def set_default_timeout(self, ms: float) -> None:
         self.default_timeout = ms
@@ -371,6 +376,9 @@ class Context:
         return page
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self.pages.clear()
         self.driver.browser.remove_user_context(user_context=self.id)  # closes its windows
 
@@ -410,6 +418,11 @@ class Firefox:
     def close(self) -> None:
         # Selenium's quit() closes the BiDi socket first, then waits 10 s for Firefox's side of the
         # close; ending the session first (Firefox exits, its side closes) takes one second.
+        # A window still streaming (a peer connection, a microphone) can keep Firefox from quitting:
+        # its windows are closed first.
+        for context in self.contexts:
+            with contextlib.suppress(Exception):
+                context.close()
         connection, self.driver._websocket_connection = self.driver._websocket_connection, None
         try:
             self.driver.quit()
