@@ -144,7 +144,7 @@ ROUNDS: dict[str, list[Scenario]] = {
 
 
 def _slug(name: str) -> str:
-    return name.replace(" ", "-").replace(".", "").replace("[", "").replace("]", "")
+    return name.replace(" ", "-").replace("/", "-").replace(".", "").replace("[", "").replace("]", "")
 
 
 def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:
