@@ -33,6 +33,11 @@ def broken_site() -> Iterator[str]:
 
 def test_an_exception_while_opening_the_socket_says_the_server_failed(context, broken_site):
     code, message = refusal(context, broken_site, "t-broken", "/ws/rtcstream/t-broken/")
+    if code == "connection_failed" and "(code 1006)" in message:
+        # Under load the 4500 can be lost: daphne's websocket library aborts the connection when the
+        # browser has not answered the close within 1 s, and the kernel drops the close frame the
+        # browser had not read yet. The page still says the connection failed; the test tries once more.
+        code, message = refusal(context, broken_site, "t-broken", "/ws/rtcstream/t-broken/")
     assert code == "server_error" and "The server failed to open the stream" in message
 
 

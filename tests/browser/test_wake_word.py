@@ -41,7 +41,7 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_the_assistant_answers_only_after_the_wake_word(page, site):
+def test_the_assistant_answers_only_after_the_wake_word(page, site, browser_name):
     clip = fixtures.session()
     page.goto(f"{site}/demos/wake-word/")
     page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
@@ -68,11 +68,14 @@ def test_the_assistant_answers_only_after_the_wake_word(page, site):
         e["detail"] for e in events(page) if e["type"] == "rtcstream:event" and e["detail"]["name"] == "stopword"
     )
     assert stopword["data"] == {"phrase": "computer"}
-    # The server heard the other speech and the near miss first: the microphone was on before the
-    # media connected, so at most the first second or two of the file went unheard.
+    # The server heard the other speech and the near miss first: Chromium's fake microphone starts
+    # the file when the page opens it, so at most the first second or two went unheard before the
+    # media connected. (Firefox's microphone, a PulseAudio source, loops the file from the browser's
+    # start: where it was at connection is unknown, and the check above is what holds there.)
     times = page.evaluate("() => window.__times")
     near_miss_end = clip.spans["near_miss"][1] / speech.RATE
-    assert (times["stopword"] - times["connected"]) / 1000 > near_miss_end - 2.0, (times, near_miss_end)
+    if browser_name == "chromium":
+        assert (times["stopword"] - times["connected"]) / 1000 > near_miss_end - 2.0, (times, near_miss_end)
     assert "Heard “computer”" in page.evaluate("() => window.__labels")
     roles = page.eval_on_selector_all("#conversation li", "items => items.map(li => li.className)")
     assert "rtcs-role-user" in roles[0] and "rtcs-role-assistant" in roles[1]
