@@ -16,6 +16,7 @@ from rtcstream.admission.client_identity import client_network
 from rtcstream.client import RtcClient
 from rtcstream.signalling.close_codes import CloseCode
 from tests.daphne import serve
+from tests.refusals import communicator_refusal, socket_refusal
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -31,17 +32,11 @@ def test_ipv6_clients_are_counted_by_network_and_ipv4_by_address(settings):
     assert client_network("192.0.2.7") == "192.0.2.0/24"
 
 
-async def first_frame(app, path: str, address: str) -> dict | None:
-    """Connect from ``address``; return the close the server answers with, or None if it keeps the socket."""
+async def refusal_from(app, path: str, address: str) -> int | None:
+    """Connect from ``address``; return the code the server refuses it with, or None if it keeps the socket."""
     communicator = WebsocketCommunicator(app, path, headers=[ORIGIN])
     communicator.scope["client"] = (address, 50000)
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
-    if await communicator.receive_nothing(timeout=0.3):
-        return None
-    output = await communicator.receive_output(timeout=5)
-    await communicator.disconnect()
-    return output if output["type"] == "websocket.close" else None
+    return await communicator_refusal(communicator, quiet=0.3)
 
 
 async def test_one_ipv6_network_holds_one_clients_share_another_network_is_not_affected(asgi_app, settings):
@@ -54,9 +49,9 @@ async def test_one_ipv6_network_holds_one_clients_share_another_network_is_not_a
             assert (await communicator.connect(timeout=5))[0]
             assert (await communicator.receive_json_from(timeout=5))["type"] == "session"
             held.append(communicator)
-        refused = await first_frame(asgi_app, "/ws/rtcstream/t-echo/", "2001:db8:1:2:9999::4")
-        assert refused == {"type": "websocket.close", "code": CloseCode.TOO_MANY_FROM_CLIENT}
-        assert await first_frame(asgi_app, "/ws/rtcstream/t-echo/", "2001:db8:1:3::1") is None  # the next /64
+        refused = await refusal_from(asgi_app, "/ws/rtcstream/t-echo/", "2001:db8:1:2:9999::4")
+        assert refused == CloseCode.TOO_MANY_FROM_CLIENT
+        assert await refusal_from(asgi_app, "/ws/rtcstream/t-echo/", "2001:db8:1:3::1") is None  # the next /64
     finally:
         for communicator in held:
             await communicator.disconnect()
@@ -79,13 +74,11 @@ async def test_a_thousand_addresses_fill_the_process_socket_limit_and_no_more():
                 socket = await stack.enter_async_context(
                     websockets.connect(ws_url, origin=origin, local_addr=(address, 0), open_timeout=30)
                 )
-                try:
-                    async with asyncio.timeout(1.0 if len(sockets) < limit - 1 else 3.0):
-                        await socket.recv()
-                except TimeoutError:
+                code = await socket_refusal(socket, 1.0 if len(sockets) < limit - 1 else 3.0)
+                if code is None:
                     sockets.append(socket)  # accepted and quiet: an outputs socket
-                except websockets.ConnectionClosed as closed:
-                    refused.append(closed.rcvd.code if closed.rcvd else None)
+                else:
+                    refused.append(code)
 
             for start in range(0, 1000, 50):  # fifty at a time
                 await asyncio.gather(*(open_from(n) for n in range(start, start + 50)))

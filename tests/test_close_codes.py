@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,9 +14,11 @@ import pytest
 import websockets
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.signalling import refusal
 from rtcstream.signalling.close_codes import CloseCode, sendable
 from tests.daphne import serve
 from tests.handlers import tone
+from tests.refusals import refusal_code, socket_refusal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,20 +38,28 @@ def test_the_widget_and_the_protocol_doc_know_every_refusal():
 
 
 async def close_code(url: str, path: str, *, host: str | None = None, linger: float = 5.0) -> int | None:
-    """Open ``path`` on daphne at ``url``; return the code the server closes it with (None: kept open)."""
+    """Open ``path`` on daphne at ``url``; return the code the server refuses or closes it with (None: kept open)."""
     address = urlsplit(url)
     # The URL names the Host header; the connection itself goes to daphne's address.
     ws_url = f"ws://{host or address.netloc}{path}"
     connect = websockets.connect(ws_url, origin=websockets.Origin(url), host=address.hostname, port=address.port)
     async with connect as socket:
-        try:
-            async with asyncio.timeout(linger):
-                while True:
-                    await socket.recv()
-        except websockets.ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd is not None else None
-        except TimeoutError:
-            return None
+        return await socket_refusal(socket, linger)
+
+
+async def test_a_refused_client_that_does_not_hang_up_is_closed_with_the_code(daphne_server):
+    """The refusal waits for the client to hang up (what a busy browser reads late is not lost to
+    a reset), but not for ever: after the grace, the server closes with the same code."""
+    ws_url = daphne_server.replace("http", "ws", 1) + "/ws/rtcstream/no-such-endpoint/"
+    async with websockets.connect(ws_url, origin=websockets.Origin(daphne_server)) as socket:
+        refused_at = time.monotonic()
+        assert refusal_code(await socket.recv()) == CloseCode.NOT_FOUND
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(refusal.GRACE + 5):
+                await socket.recv()
+        waited = time.monotonic() - refused_at
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.NOT_FOUND
+    assert refusal.GRACE - 0.5 <= waited  # it waited for the client first
 
 
 async def test_daphne_delivers_the_codes_of_the_shared_test_server(daphne_server, fresh_address):

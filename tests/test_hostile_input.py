@@ -15,8 +15,10 @@ from rtcstream.admission import client_identity
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.models import StreamSession
 from rtcstream.runtime import get_runtime
+from rtcstream.signalling import refusal
 from tests.handlers import tone
 from tests.offers import audio_offer_sdp
+from tests.refusals import communicator_refusal, refusal_code, socket_refusal
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -107,11 +109,7 @@ async def test_an_offer_aiortc_cannot_apply_gets_a_fixed_message(asgi_app, offer
 @pytest.mark.parametrize("path", ["/ws/rtcstream/os.system/", "/ws/rtcstream/a/b/", "/elsewhere/", "/ws/"])
 async def test_unknown_paths_are_refused_with_4404_and_no_traceback(asgi_app, path, caplog):
     communicator = WebsocketCommunicator(asgi_app, path, headers=[ORIGIN])
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected  # accepted, then closed with a code a browser can read
-    closed = await communicator.receive_output(timeout=5)
-    assert closed == {"type": "websocket.close", "code": 4404}
-    await communicator.disconnect()
+    assert await communicator_refusal(communicator) == 4404  # accepted, then told a code a browser can read
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
@@ -119,13 +117,29 @@ async def test_unknown_paths_are_refused_with_4404_and_no_traceback(asgi_app, pa
 async def test_the_host_header_must_name_the_site(asgi_app, host, code, settings):
     settings.ALLOWED_HOSTS = ["testserver", "localhost"]
     communicator = WebsocketCommunicator(asgi_app, "/ws/rtcstream/t-echo/", headers=[ORIGIN, (b"host", host)])
-    connected, _ = await communicator.connect(timeout=5)
-    first = await communicator.receive_output(timeout=5)
+    assert await communicator_refusal(communicator) == code  # None: served (its first message is the session)
+
+
+@pytest.mark.parametrize(
+    ("path", "host", "code"),
+    [("/ws/rtcstream/t-echo/", b"evil.example", 4400), ("/ws/rtcstream/no-such-endpoint/", b"testserver", 4404)],
+    ids=["in-middleware", "in-a-consumer"],
+)
+async def test_a_refused_client_that_talks_on_and_never_hangs_up_is_closed_after_the_grace(
+    asgi_app, monkeypatch, settings, path, host, code, caplog
+):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    monkeypatch.setattr(refusal, "GRACE", 0.5)
+    communicator = WebsocketCommunicator(asgi_app, path, headers=[ORIGIN, (b"host", host)])
+    assert (await communicator.connect(timeout=5))[0]
+    assert refusal_code((await communicator.receive_output(timeout=5))["text"]) == code
+    for frame in ('{"type": "offer", "sdp": "v=0"}', "[" * 100_000, '{"type": "ping"}'):
+        await communicator.send_to(text_data=frame)  # dropped: no answer, no session, no traceback
+    await communicator.send_to(bytes_data=b"\x00" * 640)
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": code}
     await communicator.disconnect()
-    if code is None:
-        assert connected and first["type"] == "websocket.send"
-    else:
-        assert first == {"type": "websocket.close", "code": code}
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert get_runtime().sockets.open_counts() == {}
 
 
 def test_the_client_address_comes_from_a_trusted_proxy_only(settings):
@@ -160,9 +174,7 @@ async def test_on_daphne_unknown_paths_cost_no_traceback_and_each_log_line_print
 
     ws_base = daphne_server.replace("http", "ws", 1)
     async with websockets.connect(f"{ws_base}/ws/rtcstream/os.system/", origin=daphne_server) as socket:
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            await socket.recv()
-        assert closed.value.rcvd.code == 4404
+        assert await socket_refusal(socket, linger=5) == 4404
     async with await RtcClient.connect(daphne_server, "t-echo") as client:
         session_id = client.session["session"]
         await client.start(audio=ArrayAudioTrack(tone(440, 2, 48000)))
@@ -224,8 +236,9 @@ async def test_an_exception_in_a_consumer_is_logged_and_the_socket_refused_not_l
     communicator = WebsocketCommunicator(asgi_app, "/ws/rtcstream/t-echo/", headers=[ORIGIN])
     communicator.scope["client"] = ("127.0.0.1", 1)
     assert (await communicator.connect(timeout=5))[0]
-    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4500}
-    assert get_runtime().sockets.open_counts() == {"address:127.0.0.1": 1}  # until the client completes the close
+    refused = await communicator.receive_output(timeout=5)
+    assert refusal_code(refused["text"]) == 4500
+    assert get_runtime().sockets.open_counts() == {"address:127.0.0.1": 1}  # until the client hangs up
     await communicator.disconnect()
     assert get_runtime().sockets.open_counts() == {}
     assert "database is gone" in caplog.text

@@ -16,23 +16,14 @@ from rtcstream.models import StreamEndpoint
 from rtcstream.runtime import get_runtime
 from rtcstream.signalling import consumers
 from rtcstream.signalling.tokens import make_outputs_token, read_outputs_token
+from tests.refusals import communicator_refusal, refusal_code
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 async def refused_code(app, path, headers, quiet: float = 0.5) -> int | None:
-    """Return the close code the server answers a connection with, or None if it keeps it open ``quiet`` seconds."""
-    communicator = WebsocketCommunicator(app, path, headers=headers)
-    connected, code = await communicator.connect(timeout=5)
-    if not connected:
-        return code  # denied during the handshake (the origin validator does this)
-    try:
-        if await communicator.receive_nothing(timeout=quiet):
-            return None  # accepted and quiet, as an outputs socket is
-        first = await communicator.receive_output(timeout=5)
-    finally:
-        await communicator.disconnect()
-    return first.get("code") if first["type"] == "websocket.close" else None
+    """Return the code the server refuses a connection with, or None if it keeps it open ``quiet`` seconds."""
+    return await communicator_refusal(WebsocketCommunicator(app, path, headers=headers), quiet)
 
 
 async def test_a_foreign_origin_is_refused(asgi_app):
@@ -135,7 +126,7 @@ async def test_outputs_sockets_count_against_the_per_client_cap(asgi_app, settin
                 communicator.scope["client"] = ("127.0.0.1", port)
                 replayed.append(communicator)
                 assert (await communicator.connect(timeout=5))[0]
-            assert await replayed[-1].receive_output(timeout=5) == {"type": "websocket.close", "code": 4429}
+            assert refusal_code((await replayed[-1].receive_output(timeout=5))["text"]) == 4429
             assert get_runtime().sockets.open_counts() == {"address:127.0.0.1": 3}
             with pytest.raises(RtcError, match="4429"):
                 await RtcClient.connect(asgi_app, "t-echo")

@@ -28,6 +28,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,7 +145,8 @@ ROUNDS: dict[str, list[Scenario]] = {
 
 
 def _slug(name: str) -> str:
-    return name.replace(" ", "-").replace("/", "-").replace(".", "").replace("[", "").replace("]", "")
+    """``name`` as a file and database name: spaces and slashes become dashes; dots and brackets go."""
+    return re.sub(r"[.\[\]]", "", re.sub(r"[ /]", "-", name))
 
 
 def _server_env(scenario: Scenario, logs: Path) -> dict[str, str]:

@@ -7,7 +7,7 @@ DEFAULT_TIMEOUT = 10.0
 
 class RtcError(Exception):
     """The server refused something: ``code`` is the protocol's error code (``refused``: the socket was
-    closed at once, with ``close_code``)."""
+    refused, with ``close_code``)."""
 
     def __init__(self, code: str, message: str, close_code: int | None = None) -> None:
         super().__init__(f"{code}: {message}")

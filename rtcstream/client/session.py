@@ -95,7 +95,7 @@ class RtcClient:
         if first["type"] == "socket_closed":
             await client.close()
             code = client.signalling.close_code
-            raise RtcError("refused", f"the server closed the socket at once (close code {code})", close_code=code)
+            raise RtcError("refused", f"the server refused the socket (close code {code})", close_code=code)
         client.session = first
         return client
 

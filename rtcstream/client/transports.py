@@ -20,12 +20,32 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-class WebsocketTransport:
+class _Frames:
+    """What both transports share: a ``refused`` message (the server's refusal, its close code) is
+    taken as the socket's close, and the client hangs up, as the server waits for it to."""
+
+    close_code: int | None = None
+
+    async def receive(self) -> dict[str, Any] | bytes | None:
+        frame = await self._receive_frame()
+        if isinstance(frame, dict) and frame.get("type") == "refused":
+            self.close_code = int(frame["code"])
+            await self.close()
+            return None
+        return frame
+
+    async def _receive_frame(self) -> dict[str, Any] | bytes | None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class WebsocketTransport(_Frames):
     """A real websocket (the ``websockets`` library) to a running server."""
 
     def __init__(self, socket: Any) -> None:
         self.socket = socket
-        self.close_code: int | None = None
 
     @classmethod
     async def open(
@@ -50,7 +70,7 @@ class WebsocketTransport:
     async def send_bytes(self, data: bytes) -> None:
         await self.socket.send(data)
 
-    async def receive(self) -> dict[str, Any] | bytes | None:
+    async def _receive_frame(self) -> dict[str, Any] | bytes | None:
         import websockets
 
         try:
@@ -64,12 +84,11 @@ class WebsocketTransport:
         await self.socket.close()
 
 
-class CommunicatorTransport:
+class CommunicatorTransport(_Frames):
     """An in-process connection through ``channels.testing.WebsocketCommunicator``."""
 
     def __init__(self, communicator: Any) -> None:
         self.communicator = communicator
-        self.close_code: int | None = None
         self._disconnected = False
 
     @classmethod
@@ -96,7 +115,7 @@ class CommunicatorTransport:
     async def send_bytes(self, data: bytes) -> None:
         await self.communicator.send_to(bytes_data=data)
 
-    async def receive(self) -> dict[str, Any] | bytes | None:
+    async def _receive_frame(self) -> dict[str, Any] | bytes | None:
         message = await self.communicator.output_queue.get()
         if message["type"] == "websocket.close":
             self.close_code = message.get("code")

@@ -24,7 +24,7 @@ from rtcstream.reasons import CloseReason
 from rtcstream.runtime import Runtime, get_runtime
 from rtcstream.session.lifecycle import Send, Session
 from rtcstream.session.visitor import Visitor, load_visitor
-from rtcstream.signalling import protocol
+from rtcstream.signalling import protocol, refusal
 from rtcstream.signalling.close_codes import CloseCode
 from rtcstream.signalling.protocol import (
     Candidate,
@@ -70,12 +70,15 @@ def client_address(scope: dict[str, Any]) -> str | None:
 
 
 class RtcstreamConsumer(AsyncWebsocketConsumer):
-    """What every rtcstream socket shares: refusals with a close code, a failed connect
+    """What every rtcstream socket shares: refusals with a close code (``refusal``), a failed connect
     that says so (4500, or 4501 without a channel layer), and an end that runs exactly
     once, however the socket goes (disconnect, a failed connect, or the server cancelling it)."""
 
     accepted = False
     ended = False
+    refused = False
+    says_refusals = True  # False: a refusal is a close at once (a peer that speaks its own protocol, not ours)
+    _refusal_close: asyncio.Task[None] | None = None  # closes a refused socket its client has not hung up
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -108,11 +111,26 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         self.accepted = True
 
     async def refuse(self, code: CloseCode) -> None:
-        """Accept (unless done already), then close with ``code``: a handshake denial reaches browsers as 1006."""
+        """Accept (unless done already; a handshake denial reaches browsers as 1006), say why in a
+        ``refused`` message and leave the client to hang up; close with ``code`` if it has not after
+        ``refusal.GRACE`` (``rtcstream.signalling.refusal`` says why). What it sends meanwhile is dropped."""
         get_runtime().metrics.socket_refused(code.name.lower())
         if not self.accepted:
             await self.accept()
+        self.refused = True
+        if not self.says_refusals:
+            await self.close(code=int(code))
+            return
+        await self.send_json(refusal.message(code))
+        self._refusal_close = asyncio.create_task(self._close_refused(code))
+
+    async def _close_refused(self, code: CloseCode) -> None:
+        await asyncio.sleep(refusal.GRACE)
         await self.close(code=int(code))
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if not self.refused:
+            await super().websocket_receive(message)
 
     async def disconnect(self, code: int) -> None:
         await self._end_once(CloseReason.DISCONNECTED)
@@ -121,6 +139,8 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         if self.ended:
             return
         self.ended = True
+        if self._refusal_close is not None:
+            self._refusal_close.cancel()
         try:
             await self.end(reason)
         except Exception:

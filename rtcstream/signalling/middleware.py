@@ -6,9 +6,9 @@ and ``AuthMiddlewareStack`` do, in this order for every socket::
     HostValidator(AllowedHostsOriginValidator(AuthMiddlewareStack(ClientLimits(URLRouter(routes)))))
 
 ``ClientLimits`` sits inside ``AuthMiddlewareStack`` so that a logged-in user
-is counted as that user. A socket they refuse is accepted and closed at once
-with a close code (``CloseCode``): a refused handshake reaches browsers as
-1006, which tells a visitor nothing.
+is counted as that user. A socket they refuse is accepted, told its close code
+and closed (``rtcstream.signalling.refusal``): a refused handshake reaches
+browsers as 1006, which tells a visitor nothing.
 """
 
 from __future__ import annotations
@@ -24,21 +24,12 @@ from rtcstream import conf
 from rtcstream.admission.client_identity import client_key
 from rtcstream.runtime import get_runtime
 from rtcstream.signalling.close_codes import CloseCode
+from rtcstream.signalling.refusal import refuse
 
 logger = logging.getLogger("rtcstream.consumers")
 
 Scope = dict[str, Any]
 ASGIApp = Any
-
-
-async def refuse(receive: Any, send: Any, code: CloseCode) -> None:
-    """Answer a websocket's handshake, then close it with ``code``."""
-    get_runtime().metrics.socket_refused(code.name.lower())
-    message = await receive()
-    if message["type"] != "websocket.connect":
-        return  # the client went away first
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.close", "code": int(code)})
 
 
 def host_header(scope: Scope) -> str | None:

@@ -421,8 +421,10 @@ class Firefox:
         # A window still streaming (a peer connection, a microphone) can keep Firefox from quitting:
         # its windows are closed first.
         for context in self.contexts:
-            with contextlib.suppress(Exception):
+            try:
                 context.close()
+            except Exception as exc:  # Firefox may have closed it already; quitting goes on
+                print(f"firefox: closing a window before quitting failed: {exc!r}")
         connection, self.driver._websocket_connection = self.driver._websocket_connection, None
         try:
             self.driver.quit()

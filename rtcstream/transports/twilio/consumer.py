@@ -35,6 +35,7 @@ class TwilioConsumer(SessionConsumer):
     one teardown); its events have no place on a phone line and are not sent.
     """
 
+    says_refusals = False  # Twilio reads no `refused` message: a refusal is a close at once (Twilio reads promptly)
     endpoint: Endpoint | None = None
     grant: StreamGrant | None = None
     audio: WebsocketAudio | None = None
