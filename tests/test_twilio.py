@@ -139,6 +139,18 @@ async def test_a_stream_token_is_good_once_for_its_endpoint_and_not_for_long(asg
     assert (connected, code) == (False, CloseCode.NOT_FOUND)
 
 
+async def test_a_stream_over_the_process_socket_cap_is_closed_at_once_without_a_message_twilio_would_reject(
+    asgi_app, settings
+):
+    """Twilio takes any message of ours but media, mark and clear as invalid (its warning 31951):
+    a refused stream gets the close, not the `refused` message browsers get."""
+    body = (await call_webhook(asgi_app, "t-reply-echo", "CA0012")).content.decode()
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "MAX_SOCKETS": 0}
+    connected, code, communicator = await open_stream(asgi_app, stream_url(body).removeprefix("wss://testserver"))
+    assert (connected, code) == (False, CloseCode.TOO_MANY_SOCKETS)
+    await communicator.disconnect()
+
+
 async def test_only_the_stream_route_goes_without_an_origin(asgi_app):
     """A page's signalling socket without an Origin header is still denied (Channels' check)."""
     communicator = WebsocketCommunicator(asgi_app, "/ws/rtcstream/t-echo/")

@@ -114,6 +114,8 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         """Accept (unless done already; a handshake denial reaches browsers as 1006), say why in a
         ``refused`` message and leave the client to hang up; close with ``code`` if it has not after
         ``refusal.GRACE`` (``rtcstream.signalling.refusal`` says why). What it sends meanwhile is dropped."""
+        if self.refused:
+            return  # refused already (a connect that failed after its refusal): the first reason stands
         get_runtime().metrics.socket_refused(code.name.lower())
         if not self.accepted:
             await self.accept()

@@ -79,9 +79,10 @@ class ClientLimits:
     across workers). A socket is counted until its consumer returns.
     """
 
-    def __init__(self, app: ASGIApp, *, per_client: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, per_client: bool = True, says_refusals: bool = True) -> None:
         self.app = app
         self.per_client = per_client  # False: the process's cap only (Twilio's streams, rtcstream.transports.twilio)
+        self.says_refusals = says_refusals  # False: a refusal is a close at once (``refusal.refuse``)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
@@ -92,13 +93,13 @@ class ClientLimits:
         limit = conf.get("MAX_SOCKETS")
         if limit is not None and runtime.open_sockets >= limit:
             logger.warning("Refused a websocket: this process holds its limit of %d (MAX_SOCKETS)", limit)
-            await refuse(receive, send, CloseCode.TOO_MANY_SOCKETS)
+            await refuse(receive, send, CloseCode.TOO_MANY_SOCKETS, says=self.says_refusals)
             return
         key = client_key(scope) if self.per_client else None
         socket = secrets.token_hex(8)
         if key is not None and not await runtime.sockets.open(key, socket):
             logger.warning("Refused a websocket from %s: it holds too many open sockets", key)
-            await refuse(receive, send, CloseCode.TOO_MANY_FROM_CLIENT)
+            await refuse(receive, send, CloseCode.TOO_MANY_FROM_CLIENT, says=self.says_refusals)
             return
         runtime.open_sockets += 1
         try:

@@ -28,13 +28,18 @@ def message(code: CloseCode) -> dict[str, Any]:
     return {"type": "refused", "code": int(code), "reason": code.name.lower()}
 
 
-async def refuse(receive: Any, send: Any, code: CloseCode) -> None:
+async def refuse(receive: Any, send: Any, code: CloseCode, *, says: bool = True) -> None:
     """Refuse a websocket in ASGI middleware, before any consumer: accept it, say why,
-    and wait (``GRACE`` at most) for the client to hang up; what it sends meanwhile is dropped."""
+    and wait (``GRACE`` at most) for the client to hang up; what it sends meanwhile is dropped.
+    ``says`` False: close at once with the code, for a peer that speaks its own protocol and
+    would take a ``refused`` message as an error of ours (Twilio's media streams)."""
     get_runtime().metrics.socket_refused(code.name.lower())
     if (await receive())["type"] != "websocket.connect":
         return  # the client went away first
     await send({"type": "websocket.accept"})
+    if not says:
+        await send({"type": "websocket.close", "code": int(code)})
+        return
     await send({"type": "websocket.send", "text": json.dumps(message(code))})
     try:
         async with asyncio.timeout(GRACE):

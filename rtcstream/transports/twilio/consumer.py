@@ -35,7 +35,7 @@ class TwilioConsumer(SessionConsumer):
     one teardown); its events have no place on a phone line and are not sent.
     """
 
-    says_refusals = False  # Twilio reads no `refused` message: a refusal is a close at once (Twilio reads promptly)
+    says_refusals = False  # Twilio takes a `refused` message as invalid (its warning 31951): a close at once
     endpoint: Endpoint | None = None
     grant: StreamGrant | None = None
     audio: WebsocketAudio | None = None
