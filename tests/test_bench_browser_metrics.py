@@ -57,8 +57,11 @@ def _context_time(wall: float) -> float:
     return (wall - ORIGIN + 1.0) * SLOW
 
 
-def _recording(timeline: dict, fixture_db: np.ndarray, voices: list[np.ndarray]) -> tuple[dict, dict]:
-    """The page's recording, and the answers that were put in it."""
+def _recording(
+    timeline: dict, fixture_db: np.ndarray, voices: list[np.ndarray], *, answer_hesitation: bool = False
+) -> tuple[dict, dict]:
+    """The page's recording, and the answers that were put in it. ``answer_hesitation``: the server
+    took sentence 2's hesitation for its end, and the reply to its first words plays while it goes on."""
     wall = ORIGIN - 1.0 + np.arange(0, timeline["duration"] + 1.0, 512 / 48000)
     context = np.array([_context_time(t) for t in wall])
     # getOutputTimestamp pairs: what the output plays at wall time w is context time c(w).
@@ -80,6 +83,12 @@ def _recording(timeline: dict, fixture_db: np.ndarray, voices: list[np.ndarray])
             onset_1_end = ORIGIN + seg[2]["start"] + 0.2
             voice, times = voice[times < onset_1_end], times[times < onset_1_end]
         reply_db = np.maximum(reply_db, np.interp(wall, times, voice, left=-100, right=-100))
+    extra_onsets = []
+    if answer_hesitation:
+        detected = ORIGIN + seg[2]["hesitation"][0] + 0.3
+        extra_onsets.append(detected + 0.2)
+        times = extra_onsets[0] + np.arange(70) * STEP
+        reply_db = np.maximum(reply_db, np.interp(wall, times, voices[2][:70], left=-100, right=-100))
     remote = [[c, 10 ** (d / 20)] for c, d in zip(context, reply_db, strict=True)]
 
     events = []
@@ -89,8 +98,10 @@ def _recording(timeline: dict, fixture_db: np.ndarray, voices: list[np.ndarray])
             [1000 * (ORIGIN + s["end"] + 0.46), "response_starting", "{}"],
         ]
     events.append([1000 * (ORIGIN + seg[2]["start"] + 0.1), "started_talking", "{}"])
+    if answer_hesitation:
+        events += [[1000 * (detected), "pause_detected", "{}"], [1000 * (detected + 0.01), "response_starting", "{}"]]
     events.sort()
-    releases = [float(t) for onset in onsets for t in np.arange(onset - 0.3, onset + 0.5, 0.02)]
+    releases = [float(t) for onset in onsets + extra_onsets for t in np.arange(onset - 0.3, onset + 0.5, 0.02)]
     page = {
         "local": local,
         "remote": remote,
@@ -125,3 +136,21 @@ def test_analyse_finds_the_latencies_barge_in_and_clip_put_in_a_recording() -> N
     summary = metrics.summarise(session)
     assert summary["missed_long"] == 0
     assert summary["barge_in"]["within_300ms"] == 1
+
+
+def test_the_reply_to_a_hesitating_sentences_first_words_is_not_taken_for_the_talked_over_reply() -> None:
+    """Sentence 2 talks over reply 1, which stops 0.2 s in; then a turn ends in sentence 2's hesitation
+    and the reply to its first words plays while it goes on. That reply is sentence 2's own: barge-in
+    is still 0.2 s, not the end of that reply."""
+    rng = np.random.default_rng(8)
+    timeline, fixture_db, voices = _fixture(rng)
+    sentence = timeline["segments"][2]
+    sentence["kind"], sentence["hesitation"] = "hesitation", [sentence["start"] + 0.7, sentence["start"] + 0.9]
+    page, truth = _recording(timeline, fixture_db, voices, answer_hesitation=True)
+
+    session = metrics.analyse(timeline, fixture_db, page)
+
+    item = session.items[2]
+    assert item.false_turn and item.own_reply_onset is not None
+    assert item.barge_in["stop_latency"] == pytest.approx(truth["barge_in"], abs=0.03)
+    assert metrics.summarise(session)["barge_in"]["within_300ms"] == 1

@@ -191,6 +191,7 @@ class Item:
     released: float | None = None  # the server's first loud reply frame
     onset: float | None = None  # the reply becomes audible in the page
     false_turn: bool = False
+    own_reply_onset: float | None = None  # a turn ended inside this sentence: the reply to its first words is heard
     cut_in_speech: bool = False  # a turn ended while this sentence was spoken, outside its hesitation
     talked_over: bool = False  # the next sentence starts before this reply would end
     cut: bool = False  # no reply heard: the user's next speech interrupted it before it was audible
@@ -250,8 +251,10 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
       ``CLIP_TEMPLATE_S`` before the next sentence;
     - barge-in, for a sentence starting while a reply plays that would go on
       for 300 ms more: stop = the last audible reply instant before this
-      sentence's own reply onset; latency = stop - sentence start; the
-      server's stop is where its release of that reply ends (``server_stop``).
+      sentence's own reply onset (or, when a turn ended inside it, in its
+      hesitation or not, before the reply to its first words:
+      ``own_reply_onset``, but never before 0.4 s); latency = stop - sentence start; the server's stop is
+      where its release of that reply ends (``server_stop``).
     """
     releases: list[float] = page["releases"]
     replies: list[list[float]] = page.get("replies", [])
@@ -282,6 +285,8 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
             item.utterance_start = hes[1]
         inside = [t for t in detected if start + 0.6 < t < end]
         item.cut_in_speech = any(hes is None or not origin + hes[0] <= t <= end for t in inside)
+        if inside:
+            item.own_reply_onset = _first(reply_onsets, inside[0] - 0.05, inside[0] + 3.0)
         nxt = segments[i + 1] if i + 1 < len(segments) else None
         next_start = origin + nxt["start"] if nxt else end + seg["pause_after"]
         next_end = origin + nxt["end"] if nxt else min(end + seg["pause_after"] + 1.0, record_end)
@@ -315,13 +320,18 @@ def analyse(timeline: dict[str, Any], fixture_db: np.ndarray, page: dict[str, An
         if natural_end <= item.start + BARGE_IN_OK or not len(reply.loud(item.start - 0.3, item.start + 0.05)):
             continue
         # Sound heard after the next reply began is not the old one's: up to that reply's onset, or,
-        # when it was cut before it was found audible, up to the server releasing its first loud frame.
+        # when it was cut before it was found audible, up to the server releasing its first loud frame;
+        # and, when a turn ended inside this sentence (its hesitation, or a cut), up to the reply to its
+        # first words (that reply is this sentence's, heard while it goes on, not the talked-over one).
         if item.onset is not None:
             limit = item.onset - 0.05
         elif item.released is not None:
             limit = item.released
         else:
             limit = natural_end + 0.5
+        # (Never before 300 ms and a little: a reply that never stopped is not counted as stopped in time.)
+        if item.own_reply_onset is not None:
+            limit = min(limit, max(item.own_reply_onset - 0.05, item.start + BARGE_IN_OK + 0.1))
         heard = reply.loud(item.start, max(limit, item.start))
         stop = float(heard[-1]) + STEP if len(heard) else item.start
         talking = _first(by_name.get("started_talking", []), item.start - 0.2, item.start + 3.0)

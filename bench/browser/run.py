@@ -494,10 +494,23 @@ def main() -> None:
         help="run a round's scenarios one after the other (a quiet machine's figures) instead of side by side",
     )
     parser.add_argument("--only", default="", help="comma-separated scenario names to keep from those rounds")
+    parser.add_argument(
+        "--measure-again",
+        type=Path,
+        metavar="RESULTS",
+        help="run nothing: measure the recordings of an earlier run (.bench/results/<time>.json) again with "
+        "today's metrics (the same sound, a corrected measure)",
+    )
     args = parser.parse_args()
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    print(f"chromium {CHROMIUM}, firefox {firefox.FIREFOX}; other processes using CPU at the start: {busy_processes()}")
+    earlier = json.loads(args.measure_again.read_text()) if args.measure_again else None
+    if earlier is None:
+        print(
+            f"chromium {CHROMIUM}, firefox {firefox.FIREFOX}; other processes using CPU at the start: {busy_processes()}"
+        )
+    else:
+        print(f"measuring again the recordings of {args.measure_again}")
     summaries: dict[str, dict] = {}
     raw: dict[str, dict] = {}
     for round_name in args.rounds.split(","):
@@ -511,18 +524,22 @@ def main() -> None:
         duration = timeline["duration"]
         print(f"fixture: {wav} ({duration:.0f} s, {len(timeline['segments'])} turns)")
         print(f"round {round_name}: {', '.join(s.name for s in scenarios)} ({duration + TAIL_S:.0f} s of audio)")
-        groups = [[s] for s in scenarios] if args.one_at_a_time else [scenarios]
         recordings = {}
-        for group in groups:
-            try:
-                recordings.update(asyncio.run(run_round(group, wav, duration, stamp)))
-            except Exception as error:  # a server that never started: say so, and go on with the others
-                print(f"  {', '.join(s.name for s in group)}: FAILED: {error!r}")
-        load = os.getloadavg()[1]  # the machine's load over the round's last 5 minutes
-        print(f"  machine load average (5 min) after the round: {load:.1f} on {os.cpu_count()} cores")
+        if earlier is not None:
+            recordings = {s.name: earlier["raw"][s.name]["recording"] for s in scenarios if s.name in earlier["raw"]}
+            loads = {name: earlier["summaries"][name]["load_average"] for name in recordings}
+        else:
+            for group in [[s] for s in scenarios] if args.one_at_a_time else [scenarios]:
+                try:
+                    recordings.update(asyncio.run(run_round(group, wav, duration, stamp)))
+                except Exception as error:  # a server that never started: say so, and go on with the others
+                    print(f"  {', '.join(s.name for s in group)}: FAILED: {error!r}")
+            load = os.getloadavg()[1]  # the machine's load over the round's last 5 minutes
+            print(f"  machine load average (5 min) after the round: {load:.1f} on {os.cpu_count()} cores")
+            loads = dict.fromkeys(recordings, load)
         for name, recording in recordings.items():
             session = metrics.analyse(timeline, fixture_db, recording)
-            summaries[name] = {**metrics.summarise(session), "load_average": load, "fixture": wav.name}
+            summaries[name] = {**metrics.summarise(session), "load_average": loads[name], "fixture": wav.name}
             raw[name] = {"items": [asdict(item) for item in session.items], "recording": recording}
             print_summary(name, summaries[name])
     for ours, theirs, label, other in (
