@@ -279,6 +279,7 @@ class EndReason(models.TextChoices):
     SERVER_SHUTDOWN = CloseReason.SERVER_SHUTDOWN, "server shutdown"
     QUOTA_EXHAUSTED = CloseReason.QUOTA_EXHAUSTED, "daily minutes used up"
     ACCESS_REVOKED = CloseReason.ACCESS_REVOKED, "access revoked"
+    FELL_BACK = CloseReason.FELL_BACK, "fell back to the websocket"
     BAD_SDP = Refusal.BAD_SDP, "refused: bad offer"
     SERVER_ERROR = Refusal.SERVER_ERROR, "refused: server error"
     CONCURRENCY_LIMIT = Refusal.CONCURRENCY_LIMIT, "refused: concurrency limit"

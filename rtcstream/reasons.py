@@ -22,6 +22,7 @@ class CloseReason(StrEnum):
     SERVER_SHUTDOWN = "server_shutdown"
     QUOTA_EXHAUSTED = "quota_exhausted"  # the user's minutes for the day ran out (admission/quotas.py)
     ACCESS_REVOKED = "access_revoked"  # the user's account was disabled or deleted, or lost access to the endpoint
+    FELL_BACK = "fell_back"  # WebRTC did not connect: the page hung up to carry the audio over the websocket
 
 
 class Refusal(StrEnum):

@@ -198,6 +198,23 @@ async def test_a_close_during_admission_gives_the_granted_slot_back(asgi_app, so
     assert (row.state, row.end_reason) == ("ended", "disconnected")
 
 
+async def test_a_stop_for_the_websocket_fallback_ends_the_session_as_fell_back(asgi_app, sockets, offer_sdp):
+    """The widget hangs up a WebRTC session that did not connect to go on over the websocket: the
+    ledger says so (``fell_back``), not that the visitor stopped; a stop with another reason is refused."""
+    socket = await open_socket(asgi_app, sockets)
+    await socket.send({"type": "offer", "sdp": offer_sdp})
+    await socket.send({"type": "stop", "reason": "bored"})
+    await socket.send({"type": "stop", "reason": "fallback"})
+    messages = await socket.messages_until_closed()
+    errors = [m for m in messages if m["type"] == "error"]
+    assert [e["code"] for e in errors] == ["invalid_message"] and "fallback" in errors[0]["message"]
+    assert [m["reason"] for m in messages if m["type"] == "closed"] == ["fell_back"]
+    await socket.finish()
+    await assert_nothing_left(timeout=AT_ONCE)
+    row = await StreamSession.objects.aget(session_id=socket.session["session"])
+    assert (row.state, row.end_reason) == ("ended", "fell_back")
+
+
 async def test_server_shutdown_during_negotiation_ends_the_session(asgi_app, sockets, offer_sdp, slow_admission):
     """daphne cancels every application on shutdown, without a disconnect."""
     slow_admission.delay = 0.2

@@ -26,6 +26,7 @@ def test_each_message_type_parses():
     assert parse('{"type":"inputs","values":[0.5,true,null]}', LIMIT) == Inputs((0.5, True, None))
     assert parse('{"type":"trigger"}', LIMIT) == Trigger()
     assert parse('{"type":"stop"}', LIMIT) == Stop()
+    assert parse('{"type":"stop","reason":"fallback"}', LIMIT) == Stop(fell_back=True)
     assert parse('{"type":"ping"}', LIMIT) == Ping()
 
 
@@ -42,6 +43,8 @@ def test_each_message_type_parses():
         ('{"type": "candidate", "sdpMLineIndex": true}', "invalid_message"),
         ('{"type": "candidate", "sdpMLineIndex": 99}', "invalid_message"),
         ('{"type": "inputs"}', "invalid_message"),
+        ('{"type": "stop", "reason": "bored"}', "invalid_message"),
+        ('{"type": "stop", "reason": 3}', "invalid_message"),
         (json.dumps({"type": "inputs", "values": list(range(65))}), "invalid_message"),
         (json.dumps({"type": "offer", "sdp": "v=0" + "x" * 200_000}), "invalid_message"),
         ("x" * (LIMIT + 1), "message_too_large"),

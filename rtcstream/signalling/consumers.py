@@ -318,6 +318,10 @@ class SignallingConsumer(SessionConsumer):
             session.trigger()
         elif isinstance(message, Text):
             session.text(message.text)
+        elif isinstance(message, Stop) and message.fell_back:
+            await session.close_and_wait(
+                CloseReason.FELL_BACK, "WebRTC did not connect: the page goes on over the websocket."
+            )
         elif isinstance(message, Stop):
             await session.close_and_wait(CloseReason.CLIENT_STOP, "Stopped by the client.")
         elif isinstance(message, Ping):

@@ -72,7 +72,9 @@ class Text:
 
 @dataclass(frozen=True)
 class Stop:
-    pass
+    """End the session; ``fell_back``: because WebRTC did not connect and the page goes on over the websocket."""
+
+    fell_back: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,13 @@ def _parse_text(data: dict[str, Any]) -> Text:
     return Text(text=text)
 
 
+def _parse_stop(data: dict[str, Any]) -> Stop:
+    reason = _field(data, "reason", str, required=False)
+    if reason not in (None, "fallback"):
+        raise ProtocolError("invalid_message", "'stop.reason' is \"fallback\" or absent.")
+    return Stop(fell_back=reason == "fallback")
+
+
 PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "offer": _parse_offer,
     "media": _parse_media,
@@ -175,7 +184,7 @@ PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "inputs": _parse_inputs,
     "trigger": lambda data: Trigger(),
     "text": _parse_text,
-    "stop": lambda data: Stop(),
+    "stop": _parse_stop,
     "ping": lambda data: Ping(),
     "consent": lambda data: Consent(recording=_field(data, "recording", bool)),
 }

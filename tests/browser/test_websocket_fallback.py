@@ -103,10 +103,11 @@ def test_webrtc_without_udp_falls_back_to_the_websocket_and_the_seat_follows(con
     first.wait_for_function(
         "() => document.querySelector('rtc-stream [data-part=reply-meter]').value > 0.05", timeout=20000
     )
-    # The WebRTC attempt never connected and was hung up (its seat given back: the fallback got the only one).
+    # The WebRTC attempt never connected and was hung up (its seat given back: the fallback got the only one);
+    # the ledger says why.
     rows = sessions(database)[before:]
     assert len(rows) == 2, rows
-    assert rows[0][0] is None and rows[0][2] == "client_stop", rows
+    assert rows[0][0] is None and rows[0][2] == "fell_back", rows
     assert rows[1][0] is not None and rows[1][1] is None, rows
 
     # A second visitor finds the one seat taken (by the fallback's session)...

@@ -389,7 +389,7 @@ export class StreamController extends EventTarget {
     if (run !== this.#run || !this.#mayFallBack(run)) return false;
     this.#run = null;
     run.release(STOPPED, { keepPeer: true });
-    this.#stopped = this.#hangUp(run, !serverClosed);
+    this.#stopped = this.#hangUp(run, !serverClosed, "fallback");
     this.#begin({ ...run.config, transport: "websocket", fellBack: true }, 0);
     this.#emit("notice", { message: FALLBACK_TEXT(why), level: "info" });
     return true;
@@ -625,14 +625,15 @@ export class StreamController extends EventTarget {
   }
 
   /**
-   * Send `stop` and wait (at most 2 s) for the server's `closed` or its close, then close the
-   * peer connection and the sockets (closing the media first could end the session as `disconnected`).
+   * Send `stop` (with its `reason`, if any: "fallback") and wait (at most 2 s) for the server's `closed`
+   * or its close, then close the peer connection and the sockets (closing the media first could end the
+   * session as `disconnected`).
    */
-  async #hangUp(run, sendStop) {
+  async #hangUp(run, sendStop, reason = undefined) {
     // Never rejects: the next start awaits this (#stopped), and nothing else listens to it.
     try {
       if (sendStop && run.sig?.isOpen) {
-        run.sig.send({ type: "stop" });
+        run.sig.send(reason ? { type: "stop", reason } : { type: "stop" });
         await Promise.race([run.serverDone, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
       }
     } catch (err) {

@@ -62,6 +62,7 @@ export const CLOSED_TEXT = {
   server_shutdown: "The server is restarting. Please try again in a moment.",
   quota_exhausted: "Your streaming minutes for today are used up. More tomorrow.",
   access_revoked: "This account may no longer use this stream.",
+  fell_back: "", // this page hung up itself, to go on over the websocket
 };
 
 // Why the server refused an offer (an `error` whose code is a refusal, docs/protocol.md), as messages;
