@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
-from tests.daphne import serve
+from tests.daphne import OUTPUT, serve
 from tests.handlers import tone
 from tests.media_checks import dominant_frequency, loud_part
 
@@ -88,3 +88,7 @@ async def test_a_thousand_short_sessions_leave_every_endpoint_serving_and_the_pr
             await asyncio.sleep(0.05)
         took = time.monotonic() - sent
         assert process.poll() is not None and took < 5.0, f"daphne took {took:.1f} s to stop on SIGTERM"
+    # Clients that stop, vanish or close their outputs socket while the server still writes to it are
+    # what a server sees every day: none of it is an error in its log.
+    errors = [line for line in (OUTPUT / "many-sessions.log").read_text().splitlines() if " ERROR " in line]
+    assert not errors, errors[:5]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
@@ -112,3 +113,25 @@ async def test_the_outputs_socket_ends_when_an_administrator_terminates_the_sess
         await client.close()
     assert messages[-1] == {"type": "end", "reason": "terminated"}, messages
     assert code == CloseCode.NORMAL
+
+
+@pytest.mark.django_db
+async def test_an_end_for_a_client_that_has_just_hung_up_is_dropped_not_logged_as_a_failure(caplog):
+    """The client closed its outputs socket while the session's ``end`` was on its way: daphne raises
+    when the consumer sends to it (its disconnect is still queued). Nobody is left to tell; that is no error."""
+    from autobahn.exception import Disconnected
+
+    from rtcstream.signalling.consumers import OutputsConsumer
+
+    closes = []
+
+    async def daphne_send(message: dict) -> None:
+        if message["type"] == "websocket.send":
+            raise Disconnected("Attempt to send on a closed protocol")
+        closes.append(message)
+
+    consumer = OutputsConsumer()
+    consumer.base_send = daphne_send
+    await consumer.dispatch({"type": "rtcstream.end", "reason": "client_stop"})
+    assert closes == [{"type": "websocket.close", "code": CloseCode.NORMAL}]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -44,6 +45,10 @@ from rtcstream.transports.table import WEBSOCKET, page_transports
 from rtcstream.transports.websocket import WebsocketAudio
 
 logger = logging.getLogger("rtcstream.consumers")
+
+# What the ASGI server raises when a consumer sends to a client that has gone: daphne's websocket library
+# raises Disconnected; the ASGI spec asks servers for an OSError (IOError).
+CLIENT_GONE = (Disconnected, OSError)
 
 # How long an outputs socket waits for its session's signalling consumer to vouch for it.
 LIVENESS_TIMEOUT = 3.0
@@ -150,6 +155,14 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
 
     async def end(self, reason: CloseReason) -> None:
         """Release what this socket holds (called once)."""
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """Send a frame. One for a client that has just hung up (its disconnect is queued behind what
+        this consumer is handling) is dropped: the server raises then, and nobody is left to tell."""
+        try:
+            await super().send(text_data, bytes_data, close)
+        except CLIENT_GONE as exc:
+            logger.debug("%s: the client hung up before a frame could be sent (%r)", type(self).__name__, exc)
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content))
