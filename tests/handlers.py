@@ -402,7 +402,7 @@ reply_with_text = ReplyOnPause(reply_to_data)
 
 class TextStreamHandler(StreamHandler):
     """Mode 'send', "text": True: on each submitted text (FastRTC's set_args + trigger_response), publish
-    latest_args[0]'s type and textbox and the thread trigger_response ran on."""
+    latest_args[0]'s type and textbox and the thread trigger_response ran on ("first" is answered slowly)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -413,6 +413,8 @@ class TextStreamHandler(StreamHandler):
 
     def trigger_response(self):
         stream = self.latest_args[0]
+        if stream.textbox == "first":
+            time.sleep(0.3)  # a slow answer: a text sent meanwhile must wait its turn, not overtake it
         self.pending.append(AdditionalOutputs(type(stream).__name__, stream.textbox, threading.current_thread().name))
 
     def emit(self):

@@ -46,6 +46,7 @@ class StreamRunner(Runner):
         self._converter = InputConverter(handler.input_sample_rate, handler.expected_layout)
         self._input = asyncio.Event()
         self._dropped_audio = False
+        self._page_calls = asyncio.Lock()  # a sync handler's page messages, one at a time, in the order they came
 
     async def call(self, method: Any, *args: Any, timeout: float | None = None) -> Any:
         """Call one of the handler's methods: on the loop if async, in the pool if sync."""
@@ -67,7 +68,8 @@ class StreamRunner(Runner):
         self._call_soon(self.handler.receive_text, "text", text)
 
     def _call_soon(self, method: Any, name: str, *args: Any) -> None:
-        """Call a handler method for a page message: at once on the loop if async, else in the pool."""
+        """Call a handler method for a page message: at once on the loop if async, else in the pool, after
+        the page's earlier messages (two texts typed in a row reach the handler in that order, not racing)."""
         if self.is_async:
             method(*args)  # async handlers' methods run on the loop
             self._input.set()
@@ -75,7 +77,9 @@ class StreamRunner(Runner):
             self.spawn(self._call_in_pool(method, *args), name)
 
     async def _call_in_pool(self, method: Any, *args: Any) -> None:
-        await self.call(method, *args)
+        # The lock is fair: tasks spawned in the order the messages came take it in that order.
+        async with self._page_calls:
+            await self.call(method, *args)
         self._input.set()
 
     async def _receive_loop(self, track: MediaStreamTrack) -> None:
