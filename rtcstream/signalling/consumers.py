@@ -66,6 +66,13 @@ def outputs_group(session_id: str) -> str:
     return f"rtcstream.outputs.{session_id}"
 
 
+def _stop_reason(stop: Stop) -> tuple[CloseReason, str]:
+    """How a client's ``stop`` ends its session: a fallback to the websocket, or a plain stop."""
+    if stop.fell_back:
+        return CloseReason.FELL_BACK, "WebRTC did not connect: the page goes on over the websocket."
+    return CloseReason.CLIENT_STOP, "Stopped by the client."
+
+
 def client_address(scope: dict[str, Any]) -> str | None:
     host = client_identity.client_host(scope)
     client = scope.get("client")
@@ -331,12 +338,8 @@ class SignallingConsumer(SessionConsumer):
             session.trigger()
         elif isinstance(message, Text):
             session.text(message.text)
-        elif isinstance(message, Stop) and message.fell_back:
-            await session.close_and_wait(
-                CloseReason.FELL_BACK, "WebRTC did not connect: the page goes on over the websocket."
-            )
         elif isinstance(message, Stop):
-            await session.close_and_wait(CloseReason.CLIENT_STOP, "Stopped by the client.")
+            await session.close_and_wait(*_stop_reason(message))
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong"})
         elif isinstance(message, Consent):
