@@ -450,7 +450,9 @@ export class StreamController extends EventTarget {
     const policy = run.session.ice_transport_policy || "all";
     const pc = new RTCPeerConnection({ iceServers: run.session.ice_servers || [], iceTransportPolicy: policy });
     run.pc = pc;
-    const turnError = watchTurn(pc, policy, (code, message) => run === this.#run && this.#fail(run, new StreamError(code, message)));
+    // A relay-only page whose TURN server gave no relay address cannot connect by WebRTC: it falls back
+    // (transport "auto") at once, or fails with the TURN server's words.
+    const turnError = watchTurn(pc, policy, (code, message) => run === this.#run && !this.#fallBack(run, message) && this.#fail(run, new StreamError(code, message)));
     const { mode, modality } = run.config;
     pc.addEventListener("icecandidate", (ev) => run === this.#run && this.#sendCandidate(run, ev.candidate));
     pc.addEventListener("track", (ev) => {
