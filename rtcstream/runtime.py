@@ -65,6 +65,7 @@ class Runtime:
         self._parts = BuiltOnce()
         self.sessions: set[Session] = set()  # open in this process
         self.open_sockets = 0  # rtcstream websockets open in this process (signalling/middleware.ClientLimits)
+        self.refusals_waiting = 0  # refused sockets waiting for their clients to hang up (signalling/refusal)
         self.models = BuiltOnce()  # models loaded once and shared by every session (an ONNX session is thread-safe)
         self.checks_ran = threading.Event()  # the system checks logged on the first request (checks.startup)
         self._exit_hook = False

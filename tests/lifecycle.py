@@ -1,7 +1,8 @@
 """The invariant every session test ends with: the process holds nothing for sessions that are gone.
 
 No open ``Session``, no heartbeat, no admission slot (live rows, or the
-in-process backend's sets), no per-client count, no open peer connection and
+in-process backend's sets), no per-client count, no refused socket waiting for
+its client, no open peer connection and
 no rtcstream task but the process's own (the loop monitor). Teardown is asynchronous, so the check waits (up to a
 deadline) for it to finish before it fails.
 """
@@ -40,6 +41,8 @@ async def leftovers(*, rows: bool = True) -> list[str]:
         found.append(f"heartbeats: {get_runtime().heartbeat.live_sessions()}")
     if counts := get_runtime().sockets.open_counts():
         found.append(f"per-client counts: {counts}")
+    if waiting := get_runtime().refusals_waiting:
+        found.append(f"{waiting} refused sockets waiting for their clients")
     if tasks := rtcstream_tasks():
         found.append(f"tasks: {tasks}")
     if pcs := open_peer_connections():

@@ -4,6 +4,7 @@ unknown paths, hosts that are not the site's."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -17,6 +18,7 @@ from rtcstream.models import StreamSession
 from rtcstream.runtime import get_runtime
 from rtcstream.signalling import refusal
 from tests.handlers import tone
+from tests.lifecycle import assert_nothing_left
 from tests.offers import audio_offer_sdp
 from tests.refusals import communicator_refusal, refusal_code, socket_refusal
 
@@ -140,6 +142,46 @@ async def test_a_refused_client_that_talks_on_and_never_hangs_up_is_closed_after
     await communicator.disconnect()
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert get_runtime().sockets.open_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "host", "code"),
+    [("/ws/rtcstream/t-echo/", b"evil.example", 4400), ("/ws/rtcstream/no-such-endpoint/", b"testserver", 4404)],
+    ids=["in-middleware", "in-a-consumer"],
+)
+async def test_refused_sockets_left_open_are_bounded_past_which_a_refusal_closes_at_once(
+    asgi_app, monkeypatch, settings, path, host, code
+):
+    """A client that opens sockets in a loop and never hangs up holds at most MAX_WAITING refused ones."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    monkeypatch.setattr(refusal, "MAX_WAITING", 2)
+
+    async def refused():
+        communicator = WebsocketCommunicator(asgi_app, path, headers=[ORIGIN, (b"host", host)])
+        assert (await communicator.connect(timeout=5))[0]
+        return communicator, await communicator.receive_output(timeout=5)
+
+    waiting = []
+    for _ in range(2):
+        communicator, first = await refused()
+        assert refusal_code(first["text"]) == code  # told why, and left open for its client to hang up
+        waiting.append(communicator)
+    assert get_runtime().refusals_waiting == 2
+    communicator, first = await refused()
+    assert first == {"type": "websocket.close", "code": code}  # the bound: closed at once, with the code
+    await communicator.disconnect()
+    assert get_runtime().refusals_waiting == 2
+    await waiting.pop(0).disconnect()  # one hangs up: its place is free again
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while get_runtime().refusals_waiting != 1 and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    communicator, first = await refused()
+    assert refusal_code(first["text"]) == code
+    waiting.append(communicator)
+    for communicator in waiting:
+        await communicator.disconnect()
+    await assert_nothing_left(rows=False)  # no refused socket left counted as waiting
 
 
 def test_the_client_address_comes_from_a_trusted_proxy_only(settings):

@@ -132,11 +132,13 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         if not self.accepted:
             await self.accept()
         self.refused = True
-        if not self.says_refusals:
+        if not (self.says_refusals and refusal.start_waiting()):
             await self.close(code=int(code))
             return
-        await self.send_json(refusal.message(code))
+        # The wait ends with this task, however it ends (the close, or cancelled when the client hangs up).
         self._refusal_close = asyncio.create_task(self._close_refused(code))
+        self._refusal_close.add_done_callback(lambda _task: refusal.stop_waiting())
+        await self.send_json(refusal.message(code))
 
     async def _close_refused(self, code: CloseCode) -> None:
         await asyncio.sleep(refusal.GRACE)
