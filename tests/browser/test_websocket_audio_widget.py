@@ -1,7 +1,8 @@
 """The widget's audio over the websocket (docs/guide.md, "Audio over the websocket"): transport="websocket"
 carries a reply-on-pause conversation without WebRTC, under the strict CSP (the AudioWorklet module is one
 of the site's static files); the page says which transport it uses; a barge-in's `clear` drops the queued
-reply; Stop gives the endpoint's one seat back. The fallback from WebRTC, with UDP dropped, is in
+reply; Stop gives the endpoint's one seat back; mute sends silence (not nothing), a microphone switch and
+typed text work as they do over WebRTC. The fallback from WebRTC, with UDP dropped, is in
 test_websocket_fallback.py."""
 
 from __future__ import annotations
@@ -209,3 +210,98 @@ def test_stop_gives_the_seat_back_for_the_next_visitor(context, site):
     wait_stats(second, "s.audio.received.packets > 50", selector="rtc-stream")  # the echo comes back
     second.click("rtc-stream [data-part=stop]")
     wait_state(second, "idle")
+
+
+def reply_levels(page, ms: float) -> list[float]:
+    """The reply meter's levels over the next ``ms`` milliseconds (every 25 ms)."""
+    page.evaluate(SAMPLE_REPLY)
+    page.wait_for_function("(ms) => window.__samples.length && performance.now() > window.__samples[0][0] + ms", arg=ms)
+    return [
+        level for _, _, level in page.evaluate("() => { clearInterval(window.__sampler); return window.__samples; }")
+    ]
+
+
+def test_mute_over_the_websocket_sends_silence_and_unmute_brings_the_voice_back(page, site):
+    """t-echo plays back what it hears. Muted, the microphone's frames still go (as silence): for 7.5 s,
+    longer than the fake microphone's loop (its sentence, then 5 s of quiet), nothing is echoed."""
+    open_widget(page, site, "t-echo", transport="websocket")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "listening", timeout=30000)
+    page.wait_for_function(
+        "() => document.querySelector('rtc-stream [data-part=reply-meter]').value > 0.05", timeout=20000
+    )
+    page.click("rtc-stream [data-part=mute]")
+    sent = wait_stats(page, "s.audio.sent.packets > 0")["audio"]["sent"]["packets"]
+    page.wait_for_function("() => document.querySelector('rtc-stream [data-part=reply-meter]').value < 0.01")
+    muted = reply_levels(page, 7500)
+    assert max(muted) < 0.01, max(muted)
+    wait_stats(page, f"s.audio.sent.packets > {sent + 300}")  # 6 s of frames went meanwhile: silence, not nothing
+    page.click("rtc-stream [data-part=mute]")
+    page.wait_for_function(
+        "() => document.querySelector('rtc-stream [data-part=reply-meter]').value > 0.05", timeout=20000
+    )
+    page.click("rtc-stream [data-part=stop]")
+    wait_state(page, "idle")
+    assert "rtcstream:error" not in [e["type"] for e in events(page)]
+
+
+# Every track getUserMedia gives the page, in window.__tracks.
+KEEP_TRACKS = """
+(() => {
+  window.__tracks = [];
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await open(constraints);
+    window.__tracks.push(...stream.getTracks());
+    return stream;
+  };
+})();
+"""
+
+
+@pytest.mark.chromium_only("Firefox here has one microphone (a PulseAudio source): none to switch to")
+def test_switching_the_microphone_over_the_websocket_keeps_the_audio_going(page, site):
+    page.add_init_script(KEEP_TRACKS)
+    open_widget(page, site, "t-echo", transport="websocket")
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "listening", timeout=30000)
+    select = "rtc-stream [data-part=mic-select]"
+    page.wait_for_function("s => document.querySelector(s).options.length >= 2", arg=select)
+    page.select_option(select, page.eval_on_selector(select, "s => [...s.options].find((o) => !o.selected).value"))
+    page.wait_for_function(
+        "() => window.__tracks.length === 2 && window.__tracks[0].readyState === 'ended'"
+        " && window.__tracks[1].readyState === 'live'",
+        timeout=10000,
+    )
+    sent = wait_stats(page, "s.audio.sent.packets > 0")["audio"]["sent"]["packets"]
+    wait_stats(page, f"s.audio.sent.packets > {sent + 50}")  # the new microphone's frames go...
+    # ...and are heard: its voice comes back (the fake devices all play the same file).
+    levels = reply_levels(page, 8000)
+    assert max(levels) > 0.05, max(levels)
+    page.click("rtc-stream [data-part=stop]")
+    wait_state(page, "idle")
+    assert all(page.evaluate("() => window.__tracks.map((t) => t.readyState === 'ended')"))
+    assert "rtcstream:error" not in [e["type"] for e in events(page)]
+
+
+def test_typed_text_is_answered_over_the_websocket(page, site):
+    """An entry with "text": True over the websocket: the typed text reaches ReplyOnPause's fn as
+    WebRTCData's textbox, and its spoken answer is heard (the microphone is muted: no voice turn)."""
+    open_widget(page, site, "t-text", transport="websocket", text="1")
+    page.evaluate("() => document.querySelector('rtc-stream').setMuted(true)")  # no voice turn: text alone
+    page.click("rtc-stream [data-part=start]")
+    wait_state(page, "listening", timeout=30000)
+    page.fill("rtc-stream [data-part=text-input]", "hello over the socket")
+    page.click("rtc-stream [data-part=text-send]")
+    page.wait_for_function(
+        "() => (window.__rtcs || []).some((e) => e.type === 'rtcstream:output' && JSON.stringify(e.detail).includes('hello over the socket'))",
+        timeout=20000,
+    )
+    (data,) = [e["detail"]["values"][0] for e in events(page) if e["type"] == "rtcstream:output"]
+    assert (data["type"], data["textbox"]) == ("WebRTCData", "hello over the socket")
+    # The handler's reply to the text, a 0.3 s tone, is heard over the websocket.
+    page.wait_for_function(
+        "() => document.querySelector('rtc-stream [data-part=reply-meter]').value > 0.05", timeout=10000
+    )
+    page.click("rtc-stream [data-part=stop]")
+    wait_state(page, "idle")

@@ -48,6 +48,8 @@ class Resampler {
   }
 }
 
+const SILENCE = new Float32Array(128); // one render quantum
+
 class Capture extends AudioWorkletProcessor {
   constructor(options) {
     super();
@@ -68,8 +70,10 @@ class Capture extends AudioWorkletProcessor {
   }
 
   process(inputs) {
-    const channel = inputs[0]?.[0];
-    if (channel) this.resampler.push(channel, this.emit);
+    // No channel: a muted microphone in Firefox (its disabled track's source goes quiet with zero
+    // channels; Chromium gives zeros). Silence is sent all the same, so the server hears the pause,
+    // as it does over WebRTC, instead of a stream that stops.
+    this.resampler.push(inputs[0]?.[0] ?? SILENCE, this.emit);
     return true;
   }
 }
