@@ -305,3 +305,27 @@ def test_typed_text_is_answered_over_the_websocket(page, site):
     )
     page.click("rtc-stream [data-part=stop]")
     wait_state(page, "idle")
+
+
+def test_the_waiting_room_seats_a_websocket_visitor_when_the_seat_frees(context, site):
+    """t-wait-one: one seat, a line of three. Over the websocket the second visitor's `media` request
+    waits in line as an offer does, then the page starts by itself, and its audio comes back."""
+    first, second = context.new_page(), context.new_page()
+    for page in (first, second):
+        open_widget(page, site, "t-wait-one", transport="websocket")
+    first.click("rtc-stream [data-part=start]")
+    wait_state(first, "listening", timeout=30000)
+    second.click("rtc-stream [data-part=start]")
+    wait_state(second, "waiting")
+    assert second.get_attribute("rtc-stream", "data-position") == "1"
+    first.click("rtc-stream [data-part=stop]")
+    wait_state(first, "idle")
+    wait_state(second, "listening", timeout=30000)  # seated by itself when the seat freed
+    assert second.eval_on_selector("rtc-stream", "el => el.dataset.transport") == "websocket"
+    second.wait_for_function(
+        "() => document.querySelector('rtc-stream [data-part=reply-meter]').value > 0.05", timeout=20000
+    )
+    second.click("rtc-stream [data-part=stop]")
+    wait_state(second, "idle")
+    for page in (first, second):
+        assert "rtcstream:error" not in [e["type"] for e in events(page)]
