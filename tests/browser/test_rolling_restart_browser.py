@@ -2,7 +2,8 @@
 
 Two daphnes on one port (PostgreSQL and Redis of their own), DRAIN_SECONDS = 4. The
 page is told the server is restarting, its session runs to the bound, and the widget
-starts a new one by itself, on a worker that is up: never an error, audio again.
+starts a new one by itself, on a worker that is up: never an error, audio again; over
+WebRTC and over the websocket.
 """
 
 from __future__ import annotations
@@ -57,12 +58,14 @@ def two_workers() -> Iterator[tuple[str, psutil.Process]]:
             yield url, psutil.Process(process.pid)
 
 
-def test_the_widget_reconnects_through_a_rolling_restart(context, two_workers):
+@pytest.mark.parametrize("transport", ["webrtc", "websocket"])
+def test_the_widget_reconnects_through_a_rolling_restart(context, two_workers, transport):
     url, supervisor = two_workers
     old = {c.pid for c in supervisor.children()}
-    page = widget_page(context, url, "t-echo")
+    page = widget_page(context, url, "t-echo", attrs=f'transport="{transport}"')
     page.click("#w [data-part=start]")
     wait_state(page, "listening", selector="#w")
+    assert page.eval_on_selector("#w", "el => el.dataset.transport") == transport
     first = page.eval_on_selector("#w", "el => el.session")
 
     supervisor.send_signal(signal.SIGHUP)
@@ -79,6 +82,7 @@ def test_the_widget_reconnects_through_a_rolling_restart(context, two_workers):
     wait_for(replaced, 2 * (DRAIN + 15), "both workers to be replaced")
     wait_state(page, "listening", timeout=20000, selector="#w")
     assert page.eval_on_selector("#w", "el => el.session") not in (None, first)
+    assert page.eval_on_selector("#w", "el => el.dataset.transport") == transport  # the page's choice holds
     before = wait_stats(page, "s.audio.received.packets > 0", selector="#w")["audio"]["received"]["packets"]
     wait_stats(page, f"s.audio.received.packets > {before + 50}", selector="#w")  # media flows again
 
