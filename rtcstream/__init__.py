@@ -9,6 +9,11 @@ The public API, for handler authors::
 ``current_session()`` tells any handler whom its session serves (``SessionInfo``:
 the user, their groups, the Django session, the endpoint).
 
+FastRTC's helpers keep their names: ``WebRTCError`` and ``Warning`` (words for
+the visitor), ``get_current_context``, ``wait_for_item``, and the audio
+conversions ``audio_to_float32``, ``audio_to_int16``, ``audio_to_bytes``,
+``audio_to_file``, ``aggregate_bytes_to_16bit`` and its async twin.
+
 ``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
 ``rtcstream.handlers.reply_on_pause`` and ``ReplyOnStopWords`` (the same after a
 wake phrase) in ``rtcstream.handlers.reply_on_stopwords``; both are re-exported
@@ -18,10 +23,20 @@ their function gets on an entry with ``"text": True``.
 
 from typing import Any
 
+from rtcstream.handlers.audio_helpers import (
+    aggregate_bytes_to_16bit,
+    async_aggregate_bytes_to_16bit,
+    audio_to_bytes,
+    audio_to_file,
+    audio_to_float32,
+    audio_to_int16,
+)
 from rtcstream.handlers.audio_video import AsyncAudioVideoStreamHandler, AudioVideoStreamHandler
 from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
+from rtcstream.handlers.queues import wait_for_item
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.handlers.session_info import SessionInfo, current_session
+from rtcstream.handlers.visitor_messages import Warning, WebRTCError, get_current_context
 from rtcstream.handlers.webrtc_data import WebRTCData
 from rtcstream.stream import Stream
 
@@ -38,8 +53,18 @@ __all__ = [
     "StreamHandler",
     "Stream",
     "StreamHandlerBase",
+    "Warning",
     "WebRTCData",
+    "WebRTCError",
+    "aggregate_bytes_to_16bit",
+    "async_aggregate_bytes_to_16bit",
+    "audio_to_bytes",
+    "audio_to_file",
+    "audio_to_float32",
+    "audio_to_int16",
     "current_session",
+    "get_current_context",
+    "wait_for_item",
 ]
 
 

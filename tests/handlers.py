@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import threading
 import time
@@ -9,7 +10,17 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from rtcstream import AdditionalOutputs, AsyncStreamHandler, CloseStream, StreamHandler, WebRTCData
+from rtcstream import (
+    AdditionalOutputs,
+    AsyncStreamHandler,
+    CloseStream,
+    StreamHandler,
+    Warning,
+    WebRTCData,
+    WebRTCError,
+    get_current_context,
+    wait_for_item,
+)
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
 from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
 
@@ -557,3 +568,33 @@ def transcript_echo(audio):
 reply_fails = ReplyOnPause(failing_reply)
 reply_greeting = ReplyOnPause(echo_utterance, startup_fn=short_greeting)
 reply_transcript = ReplyOnPause(transcript_echo)
+
+
+def reply_with_words_for_the_visitor(data: WebRTCData):
+    """ReplyOnPause on a text entry, in the worker pool: "warn" warns the visitor and goes on; "fail" raises
+    WebRTCError; each answer names the session as get_current_context() gives it."""
+    webrtc_id = get_current_context().webrtc_id
+    if data.textbox == "fail":
+        raise WebRTCError("No credits left: top up to go on.")
+    if data.textbox == "warn":
+        Warning("Your microphone is very quiet.")
+    yield AdditionalOutputs({"heard": data.textbox, "webrtc_id": webrtc_id})
+
+
+reply_with_warnings = ReplyOnPause(reply_with_words_for_the_visitor)
+
+
+class AsyncWarningHandler(AsyncStreamHandler):
+    """Warns from the event loop as it starts, then sends nothing."""
+
+    async def start_up(self) -> None:
+        Warning("Started on the loop.")
+
+    async def receive(self, frame) -> None:
+        pass
+
+    async def emit(self):
+        return await wait_for_item(asyncio.Queue())
+
+    def copy(self) -> AsyncWarningHandler:
+        return AsyncWarningHandler()

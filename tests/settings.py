@@ -77,6 +77,8 @@ RTCSTREAM = {
         "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
         "t-wake": "tests.handlers.reply_on_wake",
         "t-text": {"handler": "tests.handlers.reply_with_text", "text": True},
+        "t-visitor-words": {"handler": "tests.handlers.reply_with_warnings", "text": True},
+        "t-async-warning": "tests.handlers.AsyncWarningHandler",
         "t-text-stream": {"handler": "tests.handlers.TextStreamHandler", "mode": "send", "text": True},
         "t-messages": {"handler": "tests.handlers.MessagesHandler", "mode": "send"},
         "t-async-messages": {"handler": "tests.handlers.AsyncMessagesHandler", "mode": "send"},

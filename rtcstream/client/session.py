@@ -305,6 +305,10 @@ class RtcClient:
         """The handler's own messages (``send_message`` of a text that is not an event name), in order."""
         return [m["data"] for m in self.messages if m["type"] == "message"]
 
+    def warnings(self) -> list[str]:
+        """The handler's warnings for the visitor (``rtcstream.Warning``), in order."""
+        return [m["message"] for m in self.messages if m["type"] == "warning"]
+
     async def consent(self, recording: bool = True) -> None:
         """Answer a recorded session's consent question (its ``session`` message says ``recording``)."""
         await self.send({"type": "consent", "recording": recording})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +38,9 @@ class HandlerContext(Protocol):
     def send_raw(self, text: str) -> None:
         """Send ``{"type": "message", "data": text}``: ``text`` as it is (FastRTC's ``send_message``)."""
 
+    def send_warning(self, message: str) -> None:
+        """Send ``{"type": "warning", "message": message}``: the page shows it as a warning; the session goes on."""
+
     def ask_for_inputs(self) -> None:
         """Send ``send_input``: the page answers with an ``inputs`` message of its current values."""
 
@@ -61,3 +65,10 @@ class HandlerContext(Protocol):
 
         The text of ``AdditionalOutputs`` (strings, and chat messages) is added without it.
         """
+
+
+# The context of the session whose handler is running (set, with ``CURRENT_SESSION``, in every call
+# rtcstream makes into a handler): what ``rtcstream.Warning`` speaks through.
+CURRENT_CONTEXT: contextvars.ContextVar[HandlerContext | None] = contextvars.ContextVar(
+    "rtcstream_current_context", default=None
+)

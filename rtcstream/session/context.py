@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rtcstream import conf
 from rtcstream.execution.calls import HandlerTimeout
 from rtcstream.handlers.results import AdditionalOutputs
+from rtcstream.handlers.visitor_messages import WebRTCError
 from rtcstream.ledger.session import NO_LEDGER, Ledger
 from rtcstream.media.errors import HandlerOutputError
 from rtcstream.media.tracks import AudioOutputTrack
@@ -93,6 +94,9 @@ class SessionContext:
 
     def send_raw(self, text: str) -> None:
         self.events.put(protocol.raw_message(text))
+
+    def send_warning(self, message: str) -> None:
+        self.events.put(protocol.warning(message))
 
     def ask_for_inputs(self) -> None:
         self.events.put(protocol.send_input())
@@ -184,7 +188,11 @@ class SessionContext:
                 self.endpoint_slug,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
-            message = visitor_message("The handler failed.", exc, public=(HandlerOutputError, HandlerTimeout))
+            message = (
+                str(exc)  # the handler's words for the visitor
+                if isinstance(exc, WebRTCError)
+                else visitor_message("The handler failed.", exc, public=(HandlerOutputError, HandlerTimeout))
+            )
         self.ledger.failed(f"{code}: {type(exc).__name__}: {exc}")
         self.events.put(protocol.error(code, message))
         self._close(code, message)

@@ -23,6 +23,7 @@ from rtcstream import conf
 from rtcstream.admission.seat import Seat
 from rtcstream.endpoints.resolution import Endpoint
 from rtcstream.execution.calls import owned_context
+from rtcstream.handlers.context import CURRENT_CONTEXT
 from rtcstream.handlers.session_info import CURRENT_SESSION, SessionInfo
 from rtcstream.ledger.session import open_ledger
 from rtcstream.reasons import CloseReason, Refusal
@@ -96,6 +97,7 @@ class Session:
             ledger=self.ledger,
             turn_latency=lambda seconds: runtime.metrics.turn_latency(endpoint.slug, seconds),
         )
+        self._tasks.run(CURRENT_CONTEXT.set, self.context)  # what rtcstream.Warning speaks through
         self._events = self.context.events
         self._seat = Seat(
             runtime, endpoint, self.id, {"user": self.user, "client": client}, tell=self._events.put, close=self.close
@@ -181,8 +183,7 @@ class Session:
 
     def trigger(self) -> None:
         if self.runner is not None and self.state is SessionState.CONNECTED:
-            # In the session's context, as its tasks are: what the trigger starts sees current_session().
-            self._tasks.copy().run(self.runner.trigger)
+            self._page_call(self.runner.trigger)
 
     def text(self, text: str) -> None:
         """Hand text the page submitted to the handler (an entry with ``"text": True``), once media flows."""
@@ -195,7 +196,12 @@ class Session:
             raise ProtocolError(
                 "invalid_state", f"Text is taken once the media is connected; this session is {self.state.value}."
             )
-        self.runner.text(text)
+        self._page_call(self.runner.text, text)
+
+    def _page_call(self, method: Callable[..., None], *args: Any) -> None:
+        """Hand a page's message to the runner in the session's context, as its own tasks run: what it
+        starts (a trigger's generator, a text turn's reply) sees current_session() and counts as its handler's."""
+        self._tasks.copy().run(method, *args)
 
     def consent(self, recording: bool) -> None:
         """The page agreed to be recorded (or withdrew): recording starts once media flows, and stops on withdrawal."""

@@ -257,6 +257,11 @@ def raw_message(text: str) -> dict[str, Any]:
     return {"type": "message", "data": text}
 
 
+def warning(message: str) -> dict[str, Any]:
+    """Words for the visitor from the handler (``rtcstream.Warning``, FastRTC's ``Warning``); the session goes on."""
+    return {"type": "warning", "message": message}
+
+
 def send_input() -> dict[str, Any]:
     """Ask the page for its current input values (it answers with ``inputs``)."""
     return {"type": "send_input"}

@@ -85,3 +85,30 @@ def test_handler_messages_reach_the_page_as_events_and_as_they_were_sent(page, s
         e["detail"] for e in events(page) if e["type"] == "rtcstream:event" and e["detail"]["name"] == "plain_event"
     ]
     assert plain == [{"name": "plain_event", "data": {"n": 1}}]
+
+
+def test_the_handlers_warning_and_error_are_shown_to_the_visitor(page, site):
+    """rtcstream.Warning: the page shows the words as a warning and the stream goes on; WebRTCError: the
+    stream ends and the page shows its words as written (the site runs without DEBUG)."""
+    open_page(page, f"{site}/test-pages/widget/t-visitor-words/?text=1")
+    page.evaluate(
+        "() => { window.__warnings = []; document.addEventListener('rtcstream:warning', (ev) => window.__warnings.push(ev.detail.message)); }"
+    )
+    page.evaluate("() => document.querySelector('rtc-stream').setMuted(true)")  # typed turns only
+    page.click("rtc-stream [data-part=start]")
+    page.wait_for_function("() => document.querySelector('rtc-stream').dataset.state === 'listening'", timeout=30000)
+    page.fill("rtc-stream [data-part=text-input]", "warn")
+    page.click("rtc-stream [data-part=text-send]")
+    message = "rtc-stream [data-part=message]"
+    page.wait_for_function(
+        "(s) => document.querySelector(s).textContent === 'Your microphone is very quiet.'", arg=message, timeout=20000
+    )
+    assert page.eval_on_selector(message, "el => el.dataset.level") == "warning"
+    assert page.evaluate("() => window.__warnings") == ["Your microphone is very quiet."]
+    assert page.eval_on_selector("rtc-stream", "el => el.dataset.state") in ("listening", "live")
+    page.fill("rtc-stream [data-part=text-input]", "fail")
+    page.click("rtc-stream [data-part=text-send]")
+    page.wait_for_function("() => document.querySelector('rtc-stream').dataset.state === 'error'", timeout=20000)
+    assert page.inner_text(message) == "Server error: No credits left: top up to go on."
+    closed = [e["detail"] for e in events(page) if e["type"] == "rtcstream:closed"]
+    assert closed == [{"reason": "handler_error", "message": "No credits left: top up to go on."}]

@@ -531,6 +531,9 @@ export class StreamController extends EventTarget {
       case "message":
         this.#emit("message", { data: msg.data });
         break;
+      case "warning":
+        this.#emit("warning", { message: String(msg.message ?? "") }); // the handler's words; the session goes on
+        break;
       case "send_input":
         this.sendInputs(run.config.inputs(), { force: true }); // the handler waits for the values now
         break;

@@ -44,6 +44,10 @@ export class RtcStream extends HTMLElement {
     on("transport", (d) => this.#onTransport(d));
     on("output", (d) => this.#onOutput(d));
     on("message", (d) => this.#emit("rtcstream:message", d));
+    on("warning", (d) => {
+      this.#showMessage(d.message, "warning");
+      this.#emit("rtcstream:warning", d);
+    });
     on("notice", (d) => this.#showMessage(d.message, d.level, { untilConnected: d.untilConnected }));
     on("error", (d) => this.#onServerError(d));
     on("end", (d) => this.#onEnd(d));
