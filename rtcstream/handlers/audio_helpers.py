@@ -29,15 +29,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "aggregate_bytes_to_16bit",
-    "async_aggregate_bytes_to_16bit",
-    "audio_to_bytes",
-    "audio_to_file",
-    "audio_to_float32",
-    "audio_to_int16",
-]
-
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
