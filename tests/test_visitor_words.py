@@ -63,3 +63,15 @@ def test_outside_a_session_a_warning_is_logged_and_there_is_no_context(caplog):
     assert "nobody to tell" in caplog.text
     with pytest.raises(RuntimeError, match="No context found"):
         get_current_context()
+
+
+def test_the_chat_demo_warns_about_a_sound_too_short_to_be_a_question_and_does_not_answer(caplog):
+    import numpy as np
+
+    from rtcproject.demos import chat
+    from rtcstream import WebRTCData
+
+    click = WebRTCData(webrtc_id="", textbox="", audio=(16000, np.zeros((1, 3200), dtype=np.int16)))  # 0.2 s
+    with caplog.at_level(logging.WARNING, logger="rtcstream.handlers"):
+        assert list(chat.respond(click)) == []
+    assert "too short to make out" in caplog.text  # outside a session Warning() is logged: no page here
