@@ -9,7 +9,8 @@ The public API, for handler authors::
 ``current_session()`` tells any handler whom its session serves (``SessionInfo``:
 the user, their groups, the Django session, the endpoint).
 
-FastRTC's helpers keep their names: ``WebRTCError`` and ``Warning`` (words for
+FastRTC's ``VideoStreamHandler(fn, fps=, skip_frames=)`` declares a video
+function or generator. FastRTC's helpers keep their names: ``WebRTCError`` and ``Warning`` (words for
 the visitor), ``get_current_context``, ``wait_for_item``, and the audio
 conversions ``audio_to_float32``, ``audio_to_int16``, ``audio_to_bytes``,
 ``audio_to_file``, ``aggregate_bytes_to_16bit`` and its async twin.
@@ -36,6 +37,7 @@ from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHan
 from rtcstream.handlers.queues import wait_for_item
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.handlers.session_info import SessionInfo, current_session
+from rtcstream.handlers.video_handler import VideoStreamHandler
 from rtcstream.handlers.visitor_messages import Warning, WebRTCError, get_current_context
 from rtcstream.handlers.webrtc_data import WebRTCData
 from rtcstream.stream import Stream
@@ -53,6 +55,7 @@ __all__ = [
     "StreamHandler",
     "Stream",
     "StreamHandlerBase",
+    "VideoStreamHandler",
     "Warning",
     "WebRTCData",
     "WebRTCError",

@@ -14,7 +14,9 @@ from rtcstream import (
     AdditionalOutputs,
     AsyncStreamHandler,
     CloseStream,
+    Stream,
     StreamHandler,
+    VideoStreamHandler,
     Warning,
     WebRTCData,
     WebRTCError,
@@ -598,3 +600,23 @@ class AsyncWarningHandler(AsyncStreamHandler):
 
     def copy(self) -> AsyncWarningHandler:
         return AsyncWarningHandler()
+
+
+# FastRTC's user guide (docs/userguide/video.md), its imports changed: VideoStreamHandler.
+def process_image(image):
+    time.sleep(0.2)  # slower than the camera: frames are skipped, not queued
+    return np.flip(image, axis=0)
+
+
+skip_frames_stream = Stream(
+    handler=VideoStreamHandler(process_image, skip_frames=True), modality="video", mode="send-receive"
+)
+
+
+def sixty_frames_a_second(count: int = 90):
+    """Receive mode: ``count`` 64x48 frames, grey levels rising, at the VideoStreamHandler's 60 fps."""
+    for i in range(count):
+        yield np.full((48, 64, 3), (i * 2) % 256, dtype=np.uint8)
+
+
+fps_stream = Stream(handler=VideoStreamHandler(sixty_frames_a_second, fps=60), modality="video", mode="receive")

@@ -79,6 +79,8 @@ RTCSTREAM = {
         "t-text": {"handler": "tests.handlers.reply_with_text", "text": True},
         "t-visitor-words": {"handler": "tests.handlers.reply_with_warnings", "text": True},
         "t-async-warning": "tests.handlers.AsyncWarningHandler",
+        "t-video-skip": "tests.handlers.skip_frames_stream",
+        "t-video-fps": "tests.handlers.fps_stream",
         "t-text-stream": {"handler": "tests.handlers.TextStreamHandler", "mode": "send", "text": True},
         "t-messages": {"handler": "tests.handlers.MessagesHandler", "mode": "send"},
         "t-async-messages": {"handler": "tests.handlers.AsyncMessagesHandler", "mode": "send"},

@@ -8,7 +8,7 @@ import pytest
 from django.template import Context, Template
 
 from rtcproject.demos import fastrtc_app
-from rtcstream import Stream
+from rtcstream import Stream, VideoStreamHandler
 from rtcstream import components as gr
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.endpoints.registry import RegistryError, resolve_entry
@@ -28,6 +28,19 @@ def test_a_stream_resolves_like_an_entry():
     # Settings may add to, or override, what the Stream declares.
     spec = resolve_entry("talk", {"handler": "rtcproject.demos.fastrtc_app.stream", "time_limit": 30, "label": "Talk"})
     assert (spec.time_limit, spec.label, spec.concurrency_limit) == (30, "Talk", 5)
+
+
+def test_a_video_stream_handler_resolves_to_its_function_with_its_frame_rate():
+    from tests import handlers
+
+    spec = resolve_entry("skip", "tests.handlers.skip_frames_stream")
+    assert spec.handler is handlers.process_image and spec.kind.name == "video_function"
+    assert (spec.mode, spec.modality, spec.fps) == ("send-receive", "video", 30)
+    spec = resolve_entry("gen", "tests.handlers.fps_stream")
+    assert spec.handler is handlers.sixty_frames_a_second and (spec.mode, spec.fps) == ("receive", 60)
+    assert resolve_entry("gen", {"handler": "tests.handlers.fps_stream", "fps": 24}).fps == 24  # the entry wins
+    with pytest.raises(TypeError, match="function or a generator function"):
+        VideoStreamHandler("not callable")
 
 
 def test_a_stream_has_no_gradio_ui_and_says_what_to_do():

@@ -124,3 +124,36 @@ async def test_a_video_function_returning_garbage_ends_its_session_with_an_error
         assert error["code"] == "handler_error" and "uint8" in error["message"]
         closed = await client.wait_closed()
         assert closed["reason"] == "handler_error"
+
+
+def top_white(index: int) -> np.ndarray:
+    frame = np.zeros((96, 128, 3), dtype=np.uint8)
+    frame[:48] = 255
+    return frame
+
+
+async def test_fastrtc_video_stream_handler_with_skip_frames_as_its_guide_writes_it(asgi_app):
+    """VideoStreamHandler(process_image, skip_frames=True) in a Stream: the slow function's frames come back
+    flipped, about five a second against a 30 fps camera (the newest frame each time, none queued)."""
+    async with await RtcClient.connect(asgi_app, "t-video-skip") as client:
+        assert (client.session["mode"], client.session["modality"]) == ("send-receive", "video")
+        await client.start(video=ArrayVideoTrack(top_white))
+        video = await client.wait_for_video(frames=3, timeout=15)
+        frame = video.frames[-1][1]
+        assert frame[:40].mean() < 30 and frame[-40:].mean() > 225  # np.flip(image, axis=0): white at the bottom
+        start, count = time.monotonic(), video.count
+        await client.wait_until(lambda: time.monotonic() - start > 3.0 and video.count > count, timeout=10)
+        rate = (video.count - count) / (time.monotonic() - start)
+        assert 2 <= rate <= 8, rate
+
+
+async def test_fastrtc_video_stream_handler_fps_paces_a_generator(asgi_app):
+    """VideoStreamHandler(generation, fps=60) in mode "receive": 90 frames take 1.5 s, not 30 fps's 3 s."""
+    async with await RtcClient.connect(asgi_app, "t-video-fps") as client:
+        await client.start()
+        closed = await client.wait_closed(timeout=15)
+        assert closed["reason"] == "stream_ended"
+        frames = list(client.video.frames)
+        duration = frames[-1][0] - frames[0][0]
+        assert client.video.count >= 70, client.video.count
+        assert 1.0 < duration < 2.2, duration

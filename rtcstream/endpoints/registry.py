@@ -21,6 +21,7 @@ from rtcstream.endpoints.install_hints import install_hint, missing_hint
 from rtcstream.endpoints.kinds import KINDS, HandlerKind, Modality, Mode, kind_of
 from rtcstream.endpoints.wiring import Declared, wire
 from rtcstream.handlers.base import StreamHandlerBase
+from rtcstream.handlers.video_handler import VideoStreamHandler
 from rtcstream.media.video import COLORS, DEFAULT_COLOR, Color
 from rtcstream.runtime import get_runtime
 from rtcstream.session.inputs import Wiring
@@ -177,6 +178,8 @@ def _wiring(name: str, entry: dict[str, Any]) -> Declared:
 def resolve_entry(name: str, entry: Any) -> HandlerSpec:
     """Resolve one ``HANDLERS`` entry (a dotted path, a dict, or a dotted path to a ``Stream``) into a ``HandlerSpec``."""
     path, entry = _declared(name, entry)
+    if isinstance(entry["handler"], VideoStreamHandler):
+        entry = entry["handler"].entry(entry)
     handler = entry["handler"]
     if isinstance(handler, type) and issubclass(handler, StreamHandlerBase):
         handler = handler()
