@@ -52,6 +52,7 @@ __all__ = [
     "ReplyOnPause",
     "ReplyOnStopWords",
     "SessionInfo",
+    "SileroVadOptions",
     "StreamHandler",
     "Stream",
     "StreamHandlerBase",
@@ -72,7 +73,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ReplyOnPause", "AlgoOptions"):
+    if name in ("ReplyOnPause", "AlgoOptions", "SileroVadOptions"):
         from rtcstream.handlers import reply_on_pause
 
         return getattr(reply_on_pause, name)

@@ -186,6 +186,9 @@ class TestOptions:
         assert options.max_utterance_s == 12.0
 
     def test_model_options_threshold(self):
+        import rtcstream
+
+        assert rtcstream.SileroVadOptions is SileroVadOptions  # importable as FastRTC users import it
         options = TurnOptions().with_model_options(SileroVadOptions(threshold=0.6))
         assert options.threshold == 0.6 and math.isclose(options.neg_threshold, 0.45)
         assert TurnOptions().with_model_options({"threshold": 0.7}).threshold == 0.7

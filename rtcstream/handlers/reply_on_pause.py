@@ -35,6 +35,7 @@ from rtcstream.handlers.turn_taking import (
     TurnEnded,
     TurnOptions,
 )
+from rtcstream.handlers.vad import SileroVadOptions
 from rtcstream.handlers.webrtc_data import WebRTCData
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AlgoOptions", "ReplyOnPause", "TurnOptions"]
+__all__ = ["AlgoOptions", "ReplyOnPause", "SileroVadOptions", "TurnOptions"]
 
 
 _END = object()  # the reply's generator is exhausted
