@@ -75,7 +75,12 @@ def drop_udp(namespace: str) -> None:
 @contextlib.contextmanager
 def forward_tcp(target: tuple[str, int], host: str = "127.0.0.1") -> Iterator[int]:
     """Forward TCP connections to ``host`` (a port of its own, yielded) to ``target``, in threads: a page
-    served through it is on localhost (a secure context) while its server is in a namespace."""
+    served through it is on localhost (a secure context) while its server is in a namespace.
+
+    Each connection gets its own thread, which connects to ``target`` (a slow connect on a loaded
+    machine holds up no other connection) and then pipes both ways; an end of stream is passed on
+    as a half-close, and both sockets close once both directions have ended.
+    """
     import socket
     import threading
 
@@ -86,23 +91,30 @@ def forward_tcp(target: tuple[str, int], host: str = "127.0.0.1") -> Iterator[in
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)  # the other direction may still be sending
+
+    def serve(client: socket.socket) -> None:
+        try:
+            server = socket.create_connection(target, timeout=30)
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+        open_sockets.add(server)
+        back = threading.Thread(target=pipe, args=(server, client), daemon=True)
+        back.start()
+        pipe(client, server)
+        back.join()
+        for end in (client, server):
+            end.close()
 
     def accept() -> None:
         with contextlib.suppress(OSError):
             while True:
                 client, _ = listener.accept()
-                try:
-                    server = socket.create_connection(target, timeout=5)
-                except OSError:
-                    client.close()
-                    continue
-                server.settimeout(None)
-                open_sockets.update((client, server))
-                threading.Thread(target=pipe, args=(client, server), daemon=True).start()
-                threading.Thread(target=pipe, args=(server, client), daemon=True).start()
+                open_sockets.add(client)
+                threading.Thread(target=serve, args=(client,), daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -112,6 +124,6 @@ def forward_tcp(target: tuple[str, int], host: str = "127.0.0.1") -> Iterator[in
         with contextlib.suppress(OSError):
             listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
         listener.close()
-        for sock in open_sockets:
+        for sock in list(open_sockets):
             with contextlib.suppress(OSError):
                 sock.close()

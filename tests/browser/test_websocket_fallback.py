@@ -72,6 +72,7 @@ def wait_rows(database: str, condition, timeout: float = 20.0):
 
 
 def open_widget(page, site: str) -> None:
+    page.on("console", lambda msg: print(f"[console.{msg.type}] {msg.text}"))  # a module that failed to load says so
     page.goto(f"{site}/test-pages/widget/{SLUG}/?csp=1")  # transport: auto, the default
     page.wait_for_function("() => customElements.get('rtc-stream') !== undefined")
     record_events(page)
