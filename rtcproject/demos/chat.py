@@ -10,6 +10,7 @@ from . import assistant, stt
 
 TOO_SHORT_S = 0.3  # a click, a cough: speech this short is not a question
 
+
 def respond(data: WebRTCData) -> Iterator[assistant.AudioChunk | AdditionalOutputs]:
     """Answer what was typed (``data.textbox``) or said (``data.audio``), in the chat and aloud."""
     rate, samples = data.audio
