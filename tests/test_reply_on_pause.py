@@ -10,11 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rtcstream import conf
+from rtcstream import SileroVadOptions, conf
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
 from rtcstream.handlers.results import AdditionalOutputs
 from rtcstream.handlers.turn_taking import AlgoOptions, TurnOptions
-from rtcstream.handlers.vad import SileroVadOptions
 
 from . import speech
 from .speech import RATE

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from rtcstream import SileroVadOptions
 from rtcstream.handlers import turn_taking
 from rtcstream.handlers.turn_taking import AlgoOptions, SpeechStarted, TurnDetector, TurnEnded, TurnOptions
-from rtcstream.handlers.vad import SileroVadOptions
 
 from . import speech
 from .speech import RATE
@@ -186,9 +186,6 @@ class TestOptions:
         assert options.max_utterance_s == 12.0
 
     def test_model_options_threshold(self):
-        import rtcstream
-
-        assert rtcstream.SileroVadOptions is SileroVadOptions  # importable as FastRTC users import it
         options = TurnOptions().with_model_options(SileroVadOptions(threshold=0.6))
         assert options.threshold == 0.6 and math.isclose(options.neg_threshold, 0.45)
         assert TurnOptions().with_model_options({"threshold": 0.7}).threshold == 0.7

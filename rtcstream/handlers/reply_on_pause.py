@@ -30,12 +30,12 @@ from rtcstream.handlers.base import AsyncStreamHandler, EmitType
 from rtcstream.handlers.turn_taking import (
     AlgoOptions,
     ShortPause,
+    SileroVadOptions,
     SpeechStarted,
     TurnDetector,
     TurnEnded,
     TurnOptions,
 )
-from rtcstream.handlers.vad import SileroVadOptions
 from rtcstream.handlers.webrtc_data import WebRTCData
 
 if TYPE_CHECKING:

@@ -43,6 +43,23 @@ class AlgoOptions:
     max_continuous_speech_s: float = float("inf")
 
 
+@dataclass
+class SileroVadOptions:
+    """FastRTC's Silero options (``ReplyOnPause(model_options=...)``), accepted for compatibility.
+
+    Only ``threshold`` is used (as the start threshold, with the continue
+    threshold 0.15 below it, as Silero does: ``TurnOptions.with_model_options``);
+    the others describe FastRTC's chunked algorithm, which ``TurnOptions`` replaces.
+    """
+
+    threshold: float = 0.5
+    min_speech_duration_ms: int = 250
+    max_speech_duration_s: float = float("inf")
+    min_silence_duration_ms: int = 2000
+    window_size_samples: int = 1024
+    speech_pad_ms: int = 400
+
+
 @dataclass(frozen=True)
 class TurnOptions:
     """How turns are detected. Times are in seconds.

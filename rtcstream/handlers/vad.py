@@ -41,7 +41,6 @@ before it (``tests/test_vad.py`` checks that such speech is still found).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -79,23 +78,6 @@ class VoiceActivityDetector(Protocol):
 
     def copy(self) -> VoiceActivityDetector:
         """Return a detector for a new stream, sharing the model but not the state."""
-
-
-@dataclass
-class SileroVadOptions:
-    """FastRTC's Silero options, accepted for compatibility.
-
-    Only ``threshold`` is used (as the start threshold, with the continue
-    threshold 0.15 below it, as Silero does); the others describe FastRTC's
-    chunked algorithm, which ``TurnOptions`` replaces.
-    """
-
-    threshold: float = 0.5
-    min_speech_duration_ms: int = 250
-    max_speech_duration_s: float = float("inf")
-    min_silence_duration_ms: int = 2000
-    window_size_samples: int = 1024
-    speech_pad_ms: int = 400
 
 
 def find_model() -> Path:
