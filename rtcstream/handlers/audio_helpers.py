@@ -61,7 +61,9 @@ def audio_to_int16(audio: np.ndarray | tuple[int, np.ndarray]) -> np.ndarray:
     if samples.dtype == np.int16:
         return samples
     if samples.dtype == np.float32:
-        return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+        from rtcstream.media.audio import to_int16  # loads PyAV: not on `import rtcstream`
+
+        return to_int16(samples)  # the conversion a handler's own float output goes through
     raise TypeError(f"Unsupported audio data type: {samples.dtype} (int16 or float32)")
 
 
