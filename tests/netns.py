@@ -3,6 +3,12 @@ namespace per host, each on a veth port of the bridge.
 
 The addresses are in 198.18.0.0/15 (RFC 2544, for benchmarking tests) and exist
 only inside this machine: the hosts have no route anywhere else.
+
+A browser on this machine watches this namespace's links and addresses, and a change
+aborts its requests in flight (Chromium: net::ERR_NETWORK_CHANGED). So the interfaces
+made here are IPv4 only (no IPv6 link-local address that appears a second or two
+later, once its duplicate detection ends) and ``hosts`` yields only once the bridge is
+up: after that nothing changes on this side until the hosts go.
 """
 
 from __future__ import annotations
@@ -11,13 +17,30 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+def _ipv4_only(interface: str) -> None:
+    """Before the interface goes up: no IPv6 on it, so no address appears on it later."""
+    Path(f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6").write_text("1")
+
+
+def _wait_up(interface: str, timeout: float = 10.0) -> None:
+    """Wait for the interface's operational state to be up (a bridge goes up a moment after its first port)."""
+    state = Path(f"/sys/class/net/{interface}/operstate")
+    deadline = time.monotonic() + timeout
+    while (now := state.read_text().strip()) != "up":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{interface} is still {now} after {timeout} s")
+        time.sleep(0.05)
 
 
 def require_netns() -> None:
@@ -45,6 +68,7 @@ def hosts(names: list[str]) -> Iterator[tuple[str, dict[str, tuple[list[str], st
     made: dict[str, tuple[list[str], str]] = {}
     try:
         _ip("link", "add", bridge, "type", "bridge")
+        _ipv4_only(bridge)
         _ip("addr", "add", f"{subnet}.1/24", "dev", bridge)
         _ip("link", "set", bridge, "up")
         for i, name in enumerate(names):
@@ -52,10 +76,12 @@ def hosts(names: list[str]) -> Iterator[tuple[str, dict[str, tuple[list[str], st
             _ip("netns", "add", namespace)
             made[name] = (["ip", "netns", "exec", namespace], f"{subnet}.{10 + i}")
             _ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+            _ipv4_only(port)
             _ip("link", "set", port, "master", bridge, "up")
             _ip("-n", namespace, "addr", "add", f"{subnet}.{10 + i}/24", "dev", "eth0")
             _ip("-n", namespace, "link", "set", "eth0", "up")
             _ip("-n", namespace, "link", "set", "lo", "up")
+        _wait_up(bridge)
         yield f"{subnet}.1", made
     finally:
         for prefix, _address in made.values():
