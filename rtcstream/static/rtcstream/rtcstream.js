@@ -265,7 +265,7 @@ export class RtcStream extends HTMLElement {
 
   #onServerError({ code, message }) {
     this.#emit("rtcstream:error", { code, message });
-    if (ERROR_REASONS.has(code)) this.#showMessage(`Server error: ${message}`, "error"); // a `closed` follows
+    if (ERROR_REASONS.has(code)) this.#showMessage(message, "error"); // a `closed` follows
   }
 
   #onEnd({ reason, message, error }) {
