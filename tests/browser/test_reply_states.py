@@ -30,9 +30,14 @@ def test_a_one_chunk_reply_shows_speaking_while_it_is_heard(page, site):
     peak = max(level for _, _, level in samples)
     assert peak > 0.05, "the reply was not heard"
     loud = [(t, state) for t, state, level in samples if level > peak / 4]
-    # The page hears the reply up to its jitter buffer's delay after the server sent it: the
-    # loud samples of the last 250 ms may already read "listening"; all earlier ones are "speaking".
-    last_loud = loud[-1][0]
-    early = [state for t, state in loud if t < last_loud - 250]
+    # The page hears the reply up to its jitter buffer's delay after the server sent it, and the
+    # meter and the events are read on the page's main thread, which a loaded machine holds up: the
+    # loud samples of the last 500 ms may already read "listening", those of the first 250 ms may
+    # still read "thinking" (the response_starting event behind the sound); all others are "speaking".
+    # (With only the last 250 ms excused, one CI run under load had 1 of 80 loud samples not
+    # "speaking". The bug this guards against reads "listening" from the reply's first frame on:
+    # the whole echo, seconds of it.)
+    first_loud, last_loud = loud[0][0], loud[-1][0]
+    early = [state for t, state in loud if first_loud + 250 < t < last_loud - 500]
     assert len(early) >= 8, samples
-    assert early.count("speaking") == len(early), [state for _, state in loud]
+    assert early.count("speaking") == len(early), [(round(t - first_loud), state) for t, state in loud]
