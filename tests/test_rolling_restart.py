@@ -20,12 +20,11 @@ import psutil
 import pytest
 
 from rtcstream.client import ArrayAudioTrack, Backoff, Reconnecting, RtcClient
-from tests.daphne import free_port, migrate, running
-from tests.engines import postgres_server, redis_server, require_engines
+from tests.daphne import free_port, running
 from tests.handlers import tone
 from tests.metrics import scrape, value
 from tests.test_shared_engines import serves
-from tests.workers import until, worker_env
+from tests.workers import live_workers, shared_engines, until
 
 pytestmark = pytest.mark.engines
 
@@ -35,15 +34,8 @@ PAGES = 4
 
 @pytest.fixture(scope="module")
 def engines() -> Iterator[dict[str, str]]:
-    require_engines()
-    with redis_server(name="rolling-redis") as redis_url, postgres_server(name="rolling-postgres") as database_url:
-        env = worker_env(database_url, redis_url, RTCSTREAM_TEST_CAP="8", RTCSTREAM_DRAIN_SECONDS=str(DRAIN))
-        migrate(env)
+    with shared_engines("rolling-", RTCSTREAM_TEST_CAP="8", RTCSTREAM_DRAIN_SECONDS=str(DRAIN)) as env:
         yield env
-
-
-def workers_of(supervisor: psutil.Process) -> set[int]:
-    return {c.pid for c in supervisor.children() if c.status() != psutil.STATUS_ZOMBIE}
 
 
 def holder(pids: set[int], client: RtcClient) -> int | None:
@@ -128,7 +120,7 @@ async def test_a_rolling_restart_loses_no_session_before_its_bound(engines, tmp_
         url = f"http://127.0.0.1:{port}"
         supervisor = psutil.Process(process.pid)
         await until(lambda: serves(url), 60, "the workers to answer")
-        old = workers_of(supervisor)
+        old = live_workers(supervisor)
         assert len(old) == 2
 
         pages = [Page(url, f"127.0.30.{i + 1}") for i in range(PAGES)]
@@ -149,11 +141,11 @@ async def test_a_rolling_restart_loses_no_session_before_its_bound(engines, tmp_
             for (name, labels), v in scrape(url).items():
                 if name == "rtcstream_draining" and v == 1:
                     draining_seen.add(dict(labels)["pid"])
-            now = workers_of(supervisor)
+            now = live_workers(supervisor)
             return len(now) == 2 and not now & old
 
         await until(restarted, 2 * (DRAIN + 15), "both workers to be replaced")
-        new = workers_of(supervisor)
+        new = live_workers(supervisor)
         stop_shorts.set()
         await opening
 

@@ -21,6 +21,7 @@ from tests.workers import (
     check_outputs_and_termination,
     create_admin,
     live_count,
+    live_workers,
     offers_at_once,
     session_row,
     shared_engines,
@@ -126,8 +127,8 @@ async def test_serve_workers_runs_two_daphnes_on_one_port_and_restarts_a_dead_on
         children[0].kill()
 
         def restarted() -> bool:
-            alive = [c for c in psutil.Process(supervisor.pid).children() if c.status() != psutil.STATUS_ZOMBIE]
-            return len(alive) == 2 and children[0].pid not in {c.pid for c in alive}
+            alive = live_workers(psutil.Process(supervisor.pid))
+            return len(alive) == 2 and children[0].pid not in alive
 
         await until(restarted, 15, "the worker to be restarted")
         await check_outputs_and_termination(url, url, admin=url, database_url=engines["DATABASE_URL"])

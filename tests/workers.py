@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import psutil
 import psycopg
 import requests
 from aiortc import RTCPeerConnection
@@ -50,6 +51,19 @@ def session_row(database_url: str, session_id: str) -> tuple[int, str, str]:
     rows = query(database_url, sql, session_id)
     assert rows, f"no row for session {session_id}"
     return rows[0]
+
+
+def live_workers(supervisor: psutil.Process) -> set[int]:
+    """The pids of ``supervisor``'s children that still run: a child reaped between the
+    listing and the reading of its status (as workers are, through a restart) is not one."""
+    pids = set()
+    for child in supervisor.children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                pids.add(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return pids
 
 
 async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -17,8 +17,8 @@ import psutil
 import pytest
 import requests
 
-from tests.daphne import free_port, migrate, running
-from tests.engines import postgres_server, redis_server, require_engines
+from tests.daphne import free_port, running
+from tests.workers import live_workers, shared_engines
 
 from .conftest import screenshot
 from .widget import events, wait_state, wait_stats, widget_page
@@ -44,12 +44,7 @@ def wait_for(check, timeout: float, what: str) -> None:
 
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[tuple[str, psutil.Process]]:
-    from tests.workers import worker_env
-
-    require_engines()
-    with redis_server(name="browser-restart-redis") as redis, postgres_server(name="browser-restart-pg") as database:
-        env = worker_env(database, redis, RTCSTREAM_TEST_CAP="16", RTCSTREAM_DRAIN_SECONDS=str(DRAIN))
-        migrate(env)
+    with shared_engines("browser-restart-", RTCSTREAM_TEST_CAP="16", RTCSTREAM_DRAIN_SECONDS=str(DRAIN)) as env:
         port = free_port()
         command = [sys.executable, "scripts/serve_workers.py", "-n", "2", "-p", str(port), "--warmup", "2"]
         with running(command, "browser-rolling-restart", "127.0.0.1", port, env) as process:
@@ -61,7 +56,7 @@ def two_workers() -> Iterator[tuple[str, psutil.Process]]:
 @pytest.mark.parametrize("transport", ["webrtc", "websocket"])
 def test_the_widget_reconnects_through_a_rolling_restart(context, two_workers, transport):
     url, supervisor = two_workers
-    old = {c.pid for c in supervisor.children()}
+    old = live_workers(supervisor)
     page = widget_page(context, url, "t-echo", attrs=f'transport="{transport}"')
     page.click("#w [data-part=start]")
     wait_state(page, "listening", selector="#w")
@@ -76,7 +71,7 @@ def test_the_widget_reconnects_through_a_rolling_restart(context, two_workers, t
     screenshot(page, "widget-server-restarting")
 
     def replaced() -> bool:
-        alive = {c.pid for c in supervisor.children() if c.status() != psutil.STATUS_ZOMBIE}
+        alive = live_workers(supervisor)
         return len(alive) == 2 and not alive & old
 
     wait_for(replaced, 2 * (DRAIN + 15), "both workers to be replaced")
