@@ -29,8 +29,11 @@ def _ip(*args: str) -> None:
 
 
 def _ipv4_only(interface: str) -> None:
-    """Before the interface goes up: no IPv6 on it, so no address appears on it later."""
-    Path(f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6").write_text("1")
+    """Before the interface goes up: no IPv6 on it, so no address appears on it later
+    (a kernel without IPv6 has no such setting, and nothing to turn off)."""
+    setting = Path(f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6")
+    if setting.exists():
+        setting.write_text("1")
 
 
 def _wait_up(interface: str, timeout: float = 10.0) -> None:
