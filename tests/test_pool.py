@@ -6,13 +6,7 @@ import threading
 import time
 
 from rtcstream.execution.pool import WorkerPool
-
-
-def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+from tests.polling import wait_for
 
 
 def test_released_calls_free_their_slot_up_to_the_limit_and_threads_are_daemons():

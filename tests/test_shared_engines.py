@@ -121,13 +121,14 @@ async def test_serve_workers_runs_two_daphnes_on_one_port_and_restarts_a_dead_on
         url = f"http://127.0.0.1:{port}"
         # The supervisor listens at once; its workers answer once Django has loaded.
         await until(lambda: serves(url), 60, "the workers to answer")
-        children = psutil.Process(supervisor.pid).children()
+        parent = psutil.Process(supervisor.pid)
+        children = parent.children()
         assert len(children) == 2 and all("daphne" in " ".join(c.cmdline()) for c in children)
         await check_outputs_and_termination(url, url, admin=url, database_url=engines["DATABASE_URL"])
         children[0].kill()
 
         def restarted() -> bool:
-            alive = live_workers(psutil.Process(supervisor.pid))
+            alive = live_workers(parent)
             return len(alive) == 2 and children[0].pid not in alive
 
         await until(restarted, 15, "the worker to be restarted")

@@ -11,13 +11,7 @@ import pytest
 
 from rtcstream.execution.pool import WorkerPool
 from rtcstream.execution.wake import blocked_queue, wake_queue_wait
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
+from tests.polling import wait_for
 
 
 @pytest.fixture

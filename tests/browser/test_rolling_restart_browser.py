@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from collections.abc import Iterator
 
 import psutil
@@ -18,6 +17,7 @@ import pytest
 import requests
 
 from tests.daphne import free_port, running
+from tests.polling import wait_for
 from tests.workers import live_workers, shared_engines
 
 from .conftest import screenshot
@@ -35,13 +35,6 @@ def serving(url: str) -> bool:
         return False
 
 
-def wait_for(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[tuple[str, psutil.Process]]:
     with shared_engines("browser-restart-", RTCSTREAM_TEST_CAP="16", RTCSTREAM_DRAIN_SECONDS=str(DRAIN)) as env:
@@ -49,7 +42,7 @@ def two_workers() -> Iterator[tuple[str, psutil.Process]]:
         command = [sys.executable, "scripts/serve_workers.py", "-n", "2", "-p", str(port), "--warmup", "2"]
         with running(command, "browser-rolling-restart", "127.0.0.1", port, env) as process:
             url = f"http://127.0.0.1:{port}"
-            wait_for(lambda: serving(url), 60, "the workers to answer")
+            wait_for(lambda: serving(url), 60, "the workers to answer", interval=0.1)
             yield url, psutil.Process(process.pid)
 
 
@@ -74,7 +67,7 @@ def test_the_widget_reconnects_through_a_rolling_restart(context, two_workers, t
         alive = live_workers(supervisor)
         return len(alive) == 2 and not alive & old
 
-    wait_for(replaced, 2 * (DRAIN + 15), "both workers to be replaced")
+    wait_for(replaced, 2 * (DRAIN + 15), "both workers to be replaced", interval=0.1)
     wait_state(page, "listening", timeout=20000, selector="#w")
     assert page.eval_on_selector("#w", "el => el.session") not in (None, first)
     assert page.eval_on_selector("#w", "el => el.dataset.transport") == transport  # the page's choice holds
