@@ -146,7 +146,7 @@ class SessionAdminBase(ledger_admin.SessionLedgerFields, admin.ModelAdmin):
 
     list_display = ["short_id", "endpoint_slug", "user", "client", "started_at", "duration_display", "state"]
     list_select_related = ["user"]
-    search_fields = ["session_id", "endpoint_slug", "client", "user__username", "error"]
+    search_fields = ["session_id", "endpoint_slug", "client", "user__username", "error", "last_warning"]
     date_hierarchy = "started_at"
     fields = (
         "session_id",
@@ -223,12 +223,13 @@ class LiveSessionAdmin(SessionAdminBase):
 
 @admin.register(SessionHistory)
 class SessionHistoryAdmin(ledger_admin.RecordingPlayback, SessionAdminBase):
-    list_display = [*SessionAdminBase.list_display, "end_reason", "ended_at", "turn_count"]
+    list_display = [*SessionAdminBase.list_display, "end_reason", "ended_at", "turn_count", "warning_count"]
     list_filter = [
         "state",
         "end_reason",
         "endpoint_slug",
         ledger_admin.HasErrorFilter,
+        ("last_warning", admin.EmptyFieldListFilter),
         ledger_admin.HasRecordingFilter,
         ("connected_at", admin.EmptyFieldListFilter),
     ]

@@ -333,6 +333,8 @@ class StreamSession(models.Model):
     turn_count = models.PositiveIntegerField("turns", default=0)
     interruption_count = models.PositiveIntegerField("interruptions", default=0)
     error = models.TextField("error", blank=True, help_text="What ended the session with an error, if anything did.")
+    warning_count = models.PositiveIntegerField("warnings", default=0, help_text="Warnings the page was shown.")
+    last_warning = models.TextField("last warning", blank=True, help_text="The last warning the page was shown.")
 
     class Meta:
         ordering = ["-started_at"]

@@ -573,13 +573,16 @@ reply_transcript = ReplyOnPause(transcript_echo)
 
 
 def reply_with_words_for_the_visitor(data: WebRTCData):
-    """ReplyOnPause on a text entry, in the worker pool: "warn" warns the visitor and goes on; "fail" raises
+    """ReplyOnPause on a text entry, in the worker pool: "warn" warns the visitor and goes on ("warn:words"
+    warns in those words); "fail" raises
     WebRTCError; each answer names the session as get_current_context() gives it."""
     webrtc_id = get_current_context().webrtc_id
     if data.textbox == "fail":
         raise WebRTCError("No credits left: top up to go on.")
     if data.textbox == "warn":
         Warning("Your microphone is very quiet.")
+    elif data.textbox.startswith("warn:"):
+        Warning(data.textbox.removeprefix("warn:"))
     yield AdditionalOutputs({"heard": data.textbox, "webrtc_id": webrtc_id})
 
 

@@ -293,6 +293,34 @@ class TestSessions:
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_the_warnings_a_visitor_was_shown_are_counted_and_the_last_one_kept(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-visitor-words") as client:
+        await client.start(audio=ArrayAudioTrack(speech.silence(30)), inputs=[])
+        await client.wait_for_event("connected")
+        for n, text in enumerate(("warn:Speak up, please.", "no warning", "warn:Still too quiet."), 1):
+            await client.send_text(text)
+            await client.wait_for_outputs(n, timeout=10)
+        await client.wait_until(lambda: len(client.warnings()) == 2, timeout=5)
+        await client.stop()
+        session_id = client.session["session"]
+    row = await wait_for(lambda: StreamSession.objects.filter(session_id=session_id, media_seconds__gt=0).afirst())
+    assert (row.warning_count, row.last_warning, row.error) == (2, "Still too quiet.", "")
+    assert client.warnings() == ["Speak up, please.", "Still too quiet."]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_warning_from_the_event_loop_is_recorded_too(asgi_app):
+    """The first test's warnings come from the worker pool; this handler warns on the loop as it starts."""
+    async with await RtcClient.connect(asgi_app, "t-async-warning") as client:
+        await client.start(audio=ArrayAudioTrack(speech.silence(10)))
+        await client.wait_until(lambda: client.warnings(), timeout=10)
+        await client.stop()
+        session_id = client.session["session"]
+    row = await wait_for(lambda: StreamSession.objects.filter(session_id=session_id, warning_count__gt=0).afirst())
+    assert (row.warning_count, row.last_warning) == (1, "Started on the loop.")
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_the_ledger_is_off_with_the_in_process_admission_backend(asgi_app, settings):
     settings.RTCSTREAM = {
         **django_settings.RTCSTREAM,

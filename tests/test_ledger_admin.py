@@ -77,7 +77,9 @@ def history(monkeypatch):
     two, five = hour - datetime.timedelta(hours=2), hour - datetime.timedelta(hours=5)
     at = lambda start, minutes: start + datetime.timedelta(minutes=minutes)  # noqa: E731
     a = make_session("a", at(two, 5), media_seconds=60, turn_count=3, interruption_count=1)
-    b = make_session("b", at(two, 20), media_seconds=120, turn_count=2)
+    b = make_session(
+        "b", at(two, 20), media_seconds=120, turn_count=2, warning_count=2, last_warning="Speak up, please."
+    )
     make_session("c", at(two, 50), media_seconds=30)
     make_session("r", at(two, 10), state=SessionStatus.REFUSED, end_reason="concurrency_limit", media_seconds=None)
     d = make_session("d", at(five, 1), slug="other", end_reason="time_limit", media_seconds=90, turn_count=2)
@@ -116,6 +118,7 @@ def test_the_charts_numbers_are_those_of_the_history(superuser_client, history):
         "turns": 7,
         "interruptions": 1,
         "errors": 1,
+        "warnings": 2,
     }
     [talk_point] = charts.latency["talk"]
     assert (talk_point.bucket, talk_point.count) == (history["two"], 5)
@@ -135,7 +138,7 @@ def test_the_charts_numbers_are_those_of_the_history(superuser_client, history):
     assert (
         html.count('<svg xmlns="http://www.w3.org/2000/svg" class="rtcs-chart"') == 4
     )  # sessions, 2 endpoints, reasons
-    assert '<dd data-total="sessions">6</dd>' in html
+    assert '<dd data-total="sessions">6</dd>' in html and '<dd data-total="warnings">2</dd>' in html
 
 
 def test_the_charts_page_filters_by_endpoint_and_range(superuser_client, history):
@@ -161,7 +164,14 @@ def test_the_charts_need_the_permission_to_view_sessions(client, history):
 
 
 def recorded_session() -> StreamSession:
-    row = make_session("rec", timezone.now() - datetime.timedelta(minutes=5), media_seconds=12.5, turn_count=1)
+    row = make_session(
+        "rec",
+        timezone.now() - datetime.timedelta(minutes=5),
+        media_seconds=12.5,
+        turn_count=1,
+        warning_count=3,
+        last_warning="Your microphone is <very> quiet.",
+    )
     where = storages["recordings"]
     wav = where.save("rtcstream/recordings/rec/conversation.wav", ContentFile(b"RIFF....WAVE"))
     lines = (
@@ -189,6 +199,7 @@ def test_a_session_page_shows_its_turns_plays_its_recording_and_shows_its_transc
     assert f'<audio controls preload="none" src="{audio_url}"></audio>' in page
     assert "<b>user</b>: what time is it" in page and "<b>assistant</b>: noon" in page
     assert "<td>321</td>" in page and "<td>470</td>" in page  # the turn's reply latency and pause
+    assert "Your microphone is &lt;very&gt; quiet." in page and "<very>" not in page  # the warning, escaped
     assert f"?q={row.session_id}" in page
     played = superuser_client.get(audio_url)
     assert played.status_code == 200 and played["Content-Type"] == "audio/wav"
@@ -224,6 +235,9 @@ def test_the_lists_filter_and_search(superuser_client, history):
         "e"
     ]
     assert superuser_client.get(sessions, {"q": "handler_error: X"}).context["cl"].result_count == 1
+    warned = superuser_client.get(sessions, {"last_warning__isempty": "0"}).context["cl"].result_list
+    assert [(r.session_id, r.warning_count) for r in warned] == [("b", 2)]
+    assert superuser_client.get(sessions, {"q": "speak up"}).context["cl"].result_count == 1
     recorded_session()
     assert [r.session_id for r in superuser_client.get(sessions, {"recorded": "yes"}).context["cl"].result_list] == [
         "rec"

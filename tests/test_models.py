@@ -132,3 +132,10 @@ class TestSessions:
         row = StreamSession(session_id="abc_-1", endpoint_slug="quiet")
         assert row.group_name == session_group("abc_-1") == "rtcstream.session.abc_-1"
         assert str(row) == "quiet abc_-1"
+
+
+def test_every_model_change_has_its_migration():
+    """A field added without its migration would break every site that upgrades: makemigrations finds none."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "rtcstream", "--check", "--dry-run", verbosity=0)

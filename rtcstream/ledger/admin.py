@@ -31,6 +31,8 @@ SESSION_FIELDS = (
     "turn_count",
     "interruption_count",
     "error",
+    "warning_count",
+    "last_warning",
     "turns_table",
     "recording_player",
     "transcript",

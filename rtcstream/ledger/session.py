@@ -2,7 +2,8 @@
 
 The session context hands every event it sends to its page to ``event`` (one
 place: ReplyOnPause's turn events and the session's ``connected``), and tells
-it of the first reply audio sent, outputs published, and failures. Times are
+it of the first reply audio sent, outputs published, warnings shown to the
+visitor (counted, the last one kept) and failures. Times are
 read from a monotonic clock when each happens and turned into dates from one
 wall-clock reading, so a turn's moments never go backwards. Finished turns
 and the session's summary go to the process's ``LedgerWriter``; nothing here
@@ -25,7 +26,7 @@ logger = logging.getLogger("rtcstream.ledger")
 
 # How long a session's end waits for its ledger rows to be written; past it they are written later.
 CLOSE_WAIT = 5.0
-ERROR_CHARS = 2000
+MESSAGE_CHARS = 2000  # of an error or a warning kept
 
 
 class SessionLedger:
@@ -43,6 +44,8 @@ class SessionLedger:
         self._tracker = TurnTracker(self._turn_over)
         self._connected: float | None = None
         self._error = ""
+        self._warnings = 0
+        self._last_warning = ""
         self._closed = False
         self._wrote = False  # anything queued: the end then waits for it to be written
 
@@ -76,11 +79,19 @@ class SessionLedger:
         with self._lock:
             self._tracker.output(now)
 
+    def warned(self, message: str) -> None:
+        """The page was shown the warning ``message`` (the handler's ``Warning``); the session goes on."""
+        with self._lock:
+            if self._closed:
+                return
+            self._warnings += 1
+            self._last_warning = message[:MESSAGE_CHARS]
+
     def failed(self, message: str) -> None:
         """The session is ending with an error: ``message`` says what failed."""
         with self._lock:
-            self._error = self._error or message[:ERROR_CHARS]
-            self._tracker.error(message[:ERROR_CHARS])
+            self._error = self._error or message[:MESSAGE_CHARS]
+            self._tracker.error(message[:MESSAGE_CHARS])
 
     async def close(self) -> None:
         """Record the session's end and wait (a moment at most) until its rows are written."""
@@ -90,12 +101,14 @@ class SessionLedger:
                 return
             self._tracker.close()
             self._closed = True
-            if self._connected is None and not self._wrote and not self._error:
+            if self._connected is None and not self._wrote and not self._error and not self._warnings:
                 return  # it never started: its row (if it has one) says all there is
             summary: dict[str, Any] = {
                 "turn_count": self._tracker.turns,
                 "interruption_count": self._tracker.interruptions,
                 "error": self._error,
+                "warning_count": self._warnings,
+                "last_warning": self._last_warning,
             }
             if self._connected is not None:
                 summary["media_seconds"] = round(now - self._connected, 3)
@@ -153,6 +166,9 @@ class NoLedger:
         pass
 
     def output(self) -> None:
+        pass
+
+    def warned(self, message: str) -> None:
         pass
 
     def failed(self, message: str) -> None:

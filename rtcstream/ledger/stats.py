@@ -144,7 +144,10 @@ def gather(
     latency_overall = {slug: LatencyPoint(start, len(v), *percentiles(v)) for slug, v in sorted(overall.items())}
 
     summed = sessions.aggregate(
-        seconds=Sum("media_seconds"), turns=Sum("turn_count"), interruptions=Sum("interruption_count")
+        seconds=Sum("media_seconds"),
+        turns=Sum("turn_count"),
+        interruptions=Sum("interruption_count"),
+        warnings=Sum("warning_count"),
     )
     totals = {
         "sessions": sum(admitted),
@@ -153,6 +156,7 @@ def gather(
         "turns": summed["turns"] or 0,
         "interruptions": summed["interruptions"] or 0,
         "errors": sessions.exclude(error="").count(),
+        "warnings": summed["warnings"] or 0,
     }
     return Charts(
         range=range_name,

@@ -96,6 +96,7 @@ class SessionContext:
         self.events.put(protocol.raw_message(text))
 
     def send_warning(self, message: str) -> None:
+        self.ledger.warned(message)
         self.events.put(protocol.warning(message))
 
     def ask_for_inputs(self) -> None:
