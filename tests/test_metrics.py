@@ -11,12 +11,14 @@ from django.test import RequestFactory
 
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from rtcstream.media.tracks import AudioOutputTrack
+from rtcstream.models import StreamEndpoint
 from rtcstream.operations import views
 from rtcstream.runtime import get_runtime, replace_runtime
 from tests import speech
 from tests.daphne import serve
 from tests.handlers import tone
 from tests.metrics import registry_value, scrape, scrape_until, value
+from tests.offers import audio_offer_sdp
 from tests.test_output_tracks import echo_until_media_error, fail_the_output_track
 
 sessions = pytest.mark.django_db(transaction=True)
@@ -185,3 +187,58 @@ async def test_a_media_failure_is_counted_as_one(asgi_app, monkeypatch):
     assert registry_value(metrics, "rtcstream_sessions_ended_total", endpoint="t-echo", reason="media_error") == 1
     assert registry_value(metrics, "rtcstream_media_errors_total", endpoint="t-echo", reason="media_error") == 1
     assert registry_value(metrics, "rtcstream_sessions_ended_total", endpoint="t-echo", reason="client_stop") == 0
+
+
+@sessions
+async def test_a_waiter_that_leaves_the_line_is_no_live_session_and_no_session_ended(asgi_app):
+    """One seated on a waiting-room endpoint (one seat), two in line who leave before a seat:
+    the gauge counts the seated one only, and only its end is a session ended."""
+    runtime = replace_runtime()
+    metrics = runtime.metrics
+    live = lambda: registry_value(metrics, "rtcstream_live_sessions", endpoint="t-wait-one")  # noqa: E731
+    ended = lambda reason: registry_value(  # noqa: E731
+        metrics, "rtcstream_sessions_ended_total", endpoint="t-wait-one", reason=reason
+    )
+    sdp = await audio_offer_sdp()
+    seated, stopping, closing = [await RtcClient.connect(asgi_app, "t-wait-one") for _ in range(3)]
+    try:
+        await seated.send({"type": "offer", "sdp": sdp})
+        await seated.wait_for_message("answer")
+        assert live() == 1
+        for waiter, position in ((stopping, 1), (closing, 2)):
+            await waiter.send({"type": "offer", "sdp": sdp})
+            await waiter.wait_for_message("queue", position=position)
+        assert live() == 1 and registry_value(metrics, "rtcstream_admissions_total", endpoint="t-wait-one") == 1
+
+        assert (await stopping.stop())["reason"] == "client_stop"  # sent once its place is given back
+        assert live() == 1 and ended("client_stop") == 0
+        await closing.close()  # its socket goes: its session ends, and with it its place
+        await seated.wait_until(lambda: len(runtime.sessions) == 1, timeout=10)
+        assert live() == 1 and ended("disconnected") == 0
+
+        assert (await seated.stop())["reason"] == "client_stop"
+        assert live() == 0 and ended("client_stop") == 1
+        assert registry_value(metrics, "rtcstream_admissions_total", endpoint="t-wait-one") == 1
+        assert registry_value(metrics, "rtcstream_refusals_total", endpoint="t-wait-one", reason="client_stop") == 0
+    finally:
+        await asyncio.gather(seated.close(), stopping.close(), closing.close())
+
+
+@sessions
+async def test_a_waiter_that_waits_its_longest_is_a_refusal_and_no_session_ended(asgi_app):
+    metrics = replace_runtime().metrics
+    await StreamEndpoint.objects.acreate(slug="short-wait", handler="t-wait-one", max_wait=1.0)
+    sdp = await audio_offer_sdp()
+    seated, waiting = [await RtcClient.connect(asgi_app, "short-wait") for _ in range(2)]
+    try:
+        await seated.send({"type": "offer", "sdp": sdp})
+        await seated.wait_for_message("answer")
+        await waiting.send({"type": "offer", "sdp": sdp})
+        assert (await waiting.wait_for_message("error", timeout=10))["code"] == "queue_timeout"
+        assert registry_value(metrics, "rtcstream_refusals_total", endpoint="short-wait", reason="queue_timeout") == 1
+        assert registry_value(metrics, "rtcstream_live_sessions", endpoint="short-wait") == 1
+        assert (
+            registry_value(metrics, "rtcstream_sessions_ended_total", endpoint="short-wait", reason="client_stop") == 0
+        )
+    finally:
+        await asyncio.gather(seated.close(), waiting.close())

@@ -113,12 +113,13 @@ class Seat:
         """Return the slot (or the place in line), if one is held, recording why the session ended."""
         if not self.held and not self.waiting:
             return
-        self.held = self.waiting = False
+        seated, self.held, self.waiting = self.held, False, False
         if self._watch is not None:
             self._watch.stop()
             self._watch = None
         self.runtime.heartbeat.discard(self.session_id)
-        self.runtime.metrics.released(self.endpoint.slug, reason if isinstance(reason, CloseReason) else None)
+        if seated:  # only a seat was ``admitted``: a place in line given back is no live session, nor its end
+            self.runtime.metrics.released(self.endpoint.slug, reason if isinstance(reason, CloseReason) else None)
         await self.runtime.admission.release(self.session_id, reason)
         await self._ring()
 

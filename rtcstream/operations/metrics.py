@@ -49,7 +49,8 @@ class Metrics:
         """A session took a slot of ``endpoint`` (it is live until ``released``)."""
 
     def released(self, endpoint: str, ended: str | None) -> None:
-        """A session gave its slot back: it ended (``ended``: a ``CloseReason``), or its offer was refused (None).
+        """A session ``admitted`` gave its slot back: it ended (``ended``: a ``CloseReason``), or its offer was
+        refused (None). Never for a place in line given back: that session was never live.
         Media failures among the ends are counted apart as well."""
 
     def refused(self, endpoint: str, reason: str) -> None:
