@@ -20,6 +20,7 @@ from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.endpoints.resolution import from_row
 from rtcstream.models import Recording, StreamEndpoint
 from tests import speech
+from tests.handlers import tone
 from tests.lifecycle import assert_nothing_left
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -264,3 +265,83 @@ def test_an_admin_row_records_or_not_whatever_its_registry_entry_says(settings):
     assert from_row(recorded).record is False
     plain = StreamEndpoint.objects.create(slug="b", handler="t-echo", record=True)
     assert from_row(plain).record is True
+
+
+def levels(column: np.ndarray, start: float, end: float) -> float:
+    """The RMS level of ``column`` from ``start`` to ``end`` seconds (0 past its end)."""
+    part = column[int(start * RATE) : int(end * RATE)].astype(np.float64)
+    return float(np.sqrt(np.mean(part**2))) if part.size else 0.0
+
+
+async def test_a_renewed_consent_records_again_in_the_same_file_with_the_withdrawn_span_silent(asgi_app, storage):
+    """true, false, true while the visitor speaks: one file, in time, the withdrawn span silence."""
+    async with await RtcClient.connect(asgi_app, "t-echo-recorded") as client:
+        await client.consent(True)
+        track = ArrayAudioTrack(tone(440, 30, 48000))
+        await client.start(audio=track)
+        for seconds, consent in ((2.0, False), (4.0, True), (8.0, None)):
+            await client.wait_until(lambda seconds=seconds: track.elapsed() >= seconds, timeout=seconds + 10)
+            if consent is not None:
+                await client.consent(consent)
+        await client.stop()
+        session_id = client.session["session"]
+    audio = (await recordings_of(session_id))["audio"]
+    assert await Recording.objects.filter(session_id=session_id, kind="audio").acount() == 1
+    _, samples = await sync_to_async(read_wav)(storage, audio.name)
+    heard, sent = samples[:, 0], samples[:, 1]
+    per_second = [[round(levels(column, s, s + 1)) for s in range(8)] for column in (heard, sent)]
+    # The tone before the withdrawal (at 2 s) and after the renewed consent (at 4 s), where it was
+    # said: the file's clock ran on through the withdrawn span, which holds nothing of the visitor,
+    # nor of its echo: silence (the resampler's dither, one step at most).
+    for column in (heard, sent):
+        assert levels(column, 0.4, 1.8) > 1000, per_second
+        assert levels(column, 4.6, 7.4) > 1000, per_second
+        assert np.abs(column[int(2.6 * RATE) : int(3.6 * RATE)]).max() <= 1, per_second
+    assert 7.5 <= audio.seconds <= 9.0, (audio.seconds, per_second)
+    await assert_nothing_left()
+
+
+def test_a_paused_recording_keeps_its_clock(monkeypatch):
+    """Withdrawn, then given again: what came meanwhile is silence (or no line) and what follows is where
+    it happened; a direction that begins while withdrawn begins when recorded; a last withdrawal ends the file."""
+    from rtcstream.recording import recorder as recorder_module
+    from rtcstream.recording.recorder import SessionRecorder
+    from rtcstream.recording.writer import RecordingFiles, RecordingWriter
+
+    now = [100.0]
+    monkeypatch.setattr(recorder_module.time, "monotonic", lambda: now[0])
+    finished: dict = {}
+    monkeypatch.setattr(RecordingFiles, "_record", lambda self, stored, alias: None)
+
+    def store(self, dropped, alias, prefix):
+        finished["columns"] = [c.read(0, c.written) for c in self.channels.values()]
+        self._transcript.seek(0)
+        finished["lines"] = [json.loads(line) for line in self._transcript]
+        return []
+
+    monkeypatch.setattr(RecordingFiles, "_store", store)
+    recorder = SessionRecorder(
+        RecordingWriter(max_pending_bytes=1 << 30), "pause", timezone_now(), heard=True, sent=True
+    )
+    loud = np.full((1, 320), 10000, dtype=np.int16)  # 20 ms at 16 kHz: no resampling, so exact positions
+    for n in range(150):  # 3 s heard: recorded 0-1 s and 2-2.5 s, withdrawn 1-2 s and from 2.5 s on
+        now[0] = 100.0 + (n + 1) * 0.02
+        if n == 50:
+            recorder.stop_capture()
+            recorder.add_line("user", "not recorded")
+            recorder.sent(7, np.full(1920, 10000, dtype=np.int16))  # the track's first frame: not recorded
+            recorder.stop_capture()  # false, false
+        if n == 100:
+            recorder.resume_capture()
+            recorder.resume_capture()  # true, true
+            recorder.add_line("user", "recorded")
+            recorder.sent(57, np.full(1920, 10000, dtype=np.int16))  # the track begins now, 2.02 s in
+        if n == 125:
+            recorder.stop_capture()
+        recorder.heard(16000, loud, "mono")
+    asyncio.run(recorder.finish())
+    heard, sent = finished["columns"]
+    assert heard.size == round(2.5 * RATE)  # to the last sample recorded: no silence after the withdrawal
+    assert not heard[RATE : 2 * RATE].any() and heard[:RATE].all() and heard[2 * RATE :].all()
+    assert np.flatnonzero(sent)[0] == pytest.approx(2.02 * RATE, abs=2)
+    assert finished["lines"] == [{"at": 2.02, "role": "user", "text": "recorded"}]

@@ -6,6 +6,12 @@ sent (frame by frame, with the frame's index, so the silence the track skips
 between replies stays silence), and the session context the transcript lines.
 Every half second of audio goes to the writer's thread as one batch. Frames
 of pure silence are not queued at all: their position is enough.
+
+The page may withdraw its consent and give it again, any number of times: the
+recording pauses and resumes in the same files. Its clock runs on meanwhile
+(each direction's position keeps counting what it did not take), so the span
+without consent is silence in the WAV file and the audio and the transcript
+stay where they happened.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ class _Direction:
         self.rate = 0
         self.layout = "mono"
         self.anchor: int | None = None  # the input position (or frame index) the recording started at
-        self.end = 0  # input samples since the anchor, up to the end of the last one seen
+        self.end = 0  # input samples since the anchor, up to the end of the last one recorded
+        self.seen = 0  # input samples since the anchor, up to the end of the last one seen (recorded or not)
         self.batch: list[tuple[int, np.ndarray]] = []
         self.batched = 0  # input samples in ``batch``
         self.full = False  # RECORDING_MAX_SECONDS reached
@@ -77,9 +84,12 @@ class SessionRecorder:
         count = samples.shape[-1] // (2 if layout == "stereo" else 1)
         with self._lock:
             if direction.anchor is None:
+                if not self._recording:
+                    return  # the direction begins with the first audio recorded
                 direction.rate, direction.layout, direction.anchor = rate, layout, 0
                 self._start(direction, time.monotonic() - self._t0 - count / rate)
-            self._take(direction, direction.end, samples, count)
+            position, direction.seen = direction.seen, direction.seen + count  # heard while paused counts too
+            self._take(direction, position, samples, count)
 
     def sent(self, index: int, samples: np.ndarray | None) -> None:
         """The output track sent frame ``index``: ``samples`` (48 kHz interleaved stereo), or None for silence."""
@@ -88,6 +98,8 @@ class SessionRecorder:
             return
         with self._lock:
             if direction.anchor is None:
+                if not self._recording:
+                    return
                 direction.rate, direction.layout, direction.anchor = OUTPUT_RATE, "stereo", index
                 self._start(direction, time.monotonic() - self._t0)
             position = (index - direction.anchor) * FRAME_SAMPLES
@@ -98,7 +110,7 @@ class SessionRecorder:
     def add_line(self, role: str, text: str) -> None:
         """Add a transcript line, said now by ``role``."""
         with self._lock:
-            if self.capturing and not self._finished:
+            if self._recording:
                 self._writer.submit(self._files.line, time.monotonic() - self._t0, role, text)
 
     def outputs(self, values: Iterable[Any]) -> None:
@@ -107,9 +119,14 @@ class SessionRecorder:
             self.add_line(role, text)
 
     def stop_capture(self) -> None:
-        """Record nothing more (the page withdrew its consent); what was recorded is kept."""
+        """Record nothing more (the page withdrew its consent) until ``resume_capture``; what was recorded is kept."""
         with self._lock:
             self.capturing = False
+
+    def resume_capture(self) -> None:
+        """Record again (the page consented again), in the same files: the span in between stays silence."""
+        with self._lock:
+            self.capturing = True
 
     async def finish(self) -> None:
         """Store the recording (in the writer's thread) and wait, a while at most, until it is stored."""
@@ -131,12 +148,16 @@ class SessionRecorder:
 
     # -- with the lock held ------------------------------------------------------------
 
+    @property
+    def _recording(self) -> bool:
+        return self.capturing and not self._finished
+
     def _start(self, direction: _Direction, offset: float) -> None:
         self._writer.submit(self._files.start, direction.name, offset)
 
     def _take(self, direction: _Direction, position: int, samples: np.ndarray | None, count: int) -> None:
-        if not self.capturing or self._finished or direction.full:
-            return
+        if not self._recording or direction.full:
+            return  # paused: the next audio recorded goes at its own position, after silence
         if position + count > self.max_seconds * direction.rate:
             direction.full = True
             logger.info("Session %s: the recording reached RECORDING_MAX_SECONDS; it stops here", self.session_id)

@@ -204,14 +204,17 @@ class Session:
         self._tasks.copy().run(method, *args)
 
     def consent(self, recording: bool) -> None:
-        """The page agreed to be recorded (or withdrew): recording starts once media flows, and stops on withdrawal."""
+        """The page agreed to be recorded (or withdrew): recording starts once media flows, pauses on
+        withdrawal and resumes, in the same recording, on a renewed consent."""
         if not self.records:
             return
-        if not recording:
+        if not recording:  # heeded even while the session ends: nothing more is recorded
             self._consented = False
             if self.context.recorder is not None:
                 self.context.recorder.stop_capture()
             return
+        if self.ending:
+            return  # too late: the recording is being stored
         self._consented = True
         if self.state is SessionState.CONNECTED:
             self._start_recording()
@@ -220,7 +223,10 @@ class Session:
         from rtcstream.recording.recorder import SessionRecorder
 
         writer = self.runtime.recordings
-        if writer is None or self.context.recorder is not None:
+        if writer is None:
+            return
+        if self.context.recorder is not None:  # consent given again after a withdrawal
+            self.context.recorder.resume_capture()
             return
         self.context.recorder = SessionRecorder(
             writer,
