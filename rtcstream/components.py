@@ -17,7 +17,6 @@ JSON value for ``JSON``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from typing import Any, ClassVar
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+
+from rtcstream import page_json
 
 __all__ = [
     "JSON",
@@ -173,7 +174,10 @@ class Dropdown(Component):
     def options(self) -> list[tuple[str, str, bool]]:
         """(label, option value, selected) for each choice."""
         chosen = self.value if isinstance(self.value, list) else [self.value]
-        return [(label, json.dumps(v) if self.json else str(v), v in chosen) for label, v in self.choices]
+        return [
+            (label, page_json.dumps(v, name=f"Dropdown choice {label!r}") if self.json else str(v), v in chosen)
+            for label, v in self.choices
+        ]
 
 
 class Radio(Component):
@@ -214,7 +218,7 @@ class Chatbot(Component):
         super().__init__(list(value or []), **kwargs)
 
     def messages_json(self) -> str:
-        return json.dumps(self.value)
+        return page_json.dumps(self.value, name="Chatbot value")
 
 
 class JSON(Component):
@@ -222,7 +226,7 @@ class JSON(Component):
     renderer = "json"
 
     def pretty(self) -> str:
-        return json.dumps(self.value, indent=2)
+        return page_json.dumps(self.value, name="JSON value", indent=2)
 
 
 class Markdown(Component):

@@ -623,3 +623,55 @@ def sixty_frames_a_second(count: int = 90):
 
 
 fps_stream = Stream(handler=VideoStreamHandler(sixty_frames_a_second, fps=60), modality="video", mode="receive")
+
+
+class NotJSONLevelHandler(StreamHandler):
+    """Mode 'send': a level meter. Its 10th frame's level is a number; its 20th's is what the first input
+    names: ``nan`` (the RMS of an empty chunk), ``inf``, ``-inf``, ``numpy-nan``, or ``object`` (no JSON value)."""
+
+    LEVELS = {
+        "nan": float("nan"),  # float(np.sqrt(np.mean(empty ** 2))), without numpy's warnings
+        "inf": float("inf"),
+        "-inf": float("-inf"),
+        "numpy-nan": np.float32("nan"),
+        "object": object(),
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.pending: collections.deque = collections.deque()
+
+    def receive(self, frame):
+        self.count += 1
+        if self.count == 10:
+            self.pending.append(AdditionalOutputs(self.count, {"level": 0.5, "peak": 1.0}))
+        elif self.count == 20:
+            level = self.LEVELS[self.inputs[0] if self.inputs else "nan"]
+            self.pending.append(AdditionalOutputs(self.count, {"level": level, "peak": 1.0}))
+
+    def emit(self):
+        return self.pending.popleft() if self.pending else None
+
+    def copy(self):
+        return NotJSONLevelHandler()
+
+
+class NotJSONEventHandler(StreamHandler):
+    """Mode 'send': on the first frame, an event whose level is NaN, then an event ``after``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = False
+
+    def receive(self, frame):
+        if not self.sent:
+            self.sent = True
+            self.send_message("level", level=float("nan"))
+            self.send_message("after", n=1)
+
+    def emit(self):
+        return None
+
+    def copy(self):
+        return NotJSONEventHandler()

@@ -113,6 +113,9 @@ RTCSTREAM = {
         "t-echo-recorded": {"handler": "tests.handlers.EchoHandler", "record": True},
         "t-tones-recorded": {"handler": "tests.handlers.tones", "modality": "audio", "record": True},
         "t-level-recorded": {"handler": "tests.handlers.LevelHandler", "mode": "send", "record": True},
+        # Values JSON has no place for: NaN, infinity, an object (tests/test_page_json.py).
+        "t-not-json-level": {"handler": "tests.handlers.NotJSONLevelHandler", "mode": "send"},
+        "t-not-json-event": {"handler": "tests.handlers.NotJSONEventHandler", "mode": "send"},
         # The widget's fallback to audio over the websocket, one seat (tests/browser/test_websocket_fallback.py).
         "t-reply-echo-one": {"handler": "tests.handlers.reply_echo", "concurrency_limit": 1},
     },

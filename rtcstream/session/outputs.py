@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from django.core.serializers.json import DjangoJSONEncoder
 
+from rtcstream import page_json
 from rtcstream.execution import calls
 from rtcstream.handlers.results import AdditionalOutputs
 from rtcstream.media.errors import HandlerOutputError
@@ -47,8 +48,9 @@ class OutputEncoder(DjangoJSONEncoder):
 
 
 def to_json_values(values: list[Any]) -> list[Any]:
-    """Return ``values`` as plain JSON data; raise TypeError naming what cannot be encoded."""
-    return json.loads(json.dumps(values, cls=OutputEncoder))
+    """Return ``values`` as plain JSON data; raise TypeError or ValueError naming what cannot be encoded
+    (``page_json.NotFiniteError``, a ValueError, says where a NaN or infinity is)."""
+    return json.loads(page_json.dumps(values, name="values", cls=OutputEncoder))
 
 
 class OutputsPipeline:
@@ -94,7 +96,7 @@ class OutputsPipeline:
             return  # it only updated the state
         try:
             values = to_json_values(values)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             self._fail(HandlerOutputError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
             return
         self._seq += 1

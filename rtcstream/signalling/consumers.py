@@ -8,7 +8,6 @@ The Host check and the socket caps run before them, as ASGI middleware
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -17,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from rtcstream import conf
+from rtcstream import conf, page_json
 from rtcstream.admission import client_identity
 from rtcstream.endpoints.resolution import Endpoint, get_endpoint, is_allowed
 from rtcstream.operations.drain import RESTARTING
@@ -174,7 +173,8 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
             logger.debug("%s: the client hung up before a frame could be sent (%r)", type(self).__name__, exc)
 
     async def send_json(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(content))
+        """Send ``content`` as JSON; a NaN or infinity in it is refused (``page_json``), as JSON has none."""
+        await self.send(text_data=page_json.dumps(content, name="message"))
 
 
 class UnknownPathConsumer(RtcstreamConsumer):

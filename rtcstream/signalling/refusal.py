@@ -14,9 +14,9 @@ learns the reason. A close the client starts itself cannot be lost that way.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
+from rtcstream import page_json
 from rtcstream.runtime import get_runtime
 from rtcstream.signalling.close_codes import CloseCode
 
@@ -60,7 +60,7 @@ async def refuse(receive: Any, send: Any, code: CloseCode, *, says: bool = True)
         await send({"type": "websocket.close", "code": int(code)})
         return
     try:
-        await send({"type": "websocket.send", "text": json.dumps(message(code))})
+        await send({"type": "websocket.send", "text": page_json.dumps(message(code))})
         async with asyncio.timeout(GRACE):
             while (await receive())["type"] != "websocket.disconnect":
                 pass
