@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": [],
     # Largest websocket text frame accepted, in bytes.
     "MAX_MESSAGE_BYTES": 256 * 1024,
+    # Frames one websocket may send a second, with a burst of two seconds' worth; a socket
+    # that sends faster is ended (reason too_many_messages; rtcstream.signalling.message_budget).
+    # None: no limit.
+    "MAX_MESSAGES_PER_SECOND": 200,
     # How long an offer may take to be answered, and a session to connect.
     "NEGOTIATION_TIMEOUT": 15.0,
     "CONNECT_TIMEOUT": 30.0,

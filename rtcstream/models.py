@@ -280,6 +280,7 @@ class EndReason(models.TextChoices):
     QUOTA_EXHAUSTED = CloseReason.QUOTA_EXHAUSTED, "daily minutes used up"
     ACCESS_REVOKED = CloseReason.ACCESS_REVOKED, "access revoked"
     FELL_BACK = CloseReason.FELL_BACK, "fell back to the websocket"
+    TOO_MANY_MESSAGES = CloseReason.TOO_MANY_MESSAGES, "too many messages"
     BAD_SDP = Refusal.BAD_SDP, "refused: bad offer"
     SERVER_ERROR = Refusal.SERVER_ERROR, "refused: server error"
     CONCURRENCY_LIMIT = Refusal.CONCURRENCY_LIMIT, "refused: concurrency limit"

@@ -23,6 +23,7 @@ class CloseReason(StrEnum):
     QUOTA_EXHAUSTED = "quota_exhausted"  # the user's minutes for the day ran out (admission/quotas.py)
     ACCESS_REVOKED = "access_revoked"  # the user's account was disabled or deleted, or lost access to the endpoint
     FELL_BACK = "fell_back"  # WebRTC did not connect: the page hung up to carry the audio over the websocket
+    TOO_MANY_MESSAGES = "too_many_messages"  # the socket sent more than MAX_MESSAGES_PER_SECOND frames a second
 
 
 class Refusal(StrEnum):

@@ -25,11 +25,18 @@ def open_peer_connections() -> int:
 
 # The process's own tasks, which run whether or not it holds sessions.
 PROCESS_TASKS = {"rtcstream:loop-monitor"}
+# One per open websocket, whatever it holds (rtcstream.signalling.message_budget.BudgetedInbox).
+SOCKET_TASK = "rtcstream:inbox"
 
 
 def rtcstream_tasks() -> list[str]:
+    """The sessions' tasks (not the process's, nor those of its open sockets)."""
     names = (t.get_name() for t in asyncio.all_tasks())
-    return sorted(name for name in names if name.startswith("rtcstream:") and name not in PROCESS_TASKS)
+    return sorted(name for name in names if name.startswith("rtcstream:") and name not in {*PROCESS_TASKS, SOCKET_TASK})
+
+
+def socket_tasks() -> int:
+    return sum(t.get_name() == SOCKET_TASK for t in asyncio.all_tasks())
 
 
 async def leftovers(*, rows: bool = True) -> list[str]:
@@ -45,6 +52,8 @@ async def leftovers(*, rows: bool = True) -> list[str]:
         found.append(f"{waiting} refused sockets waiting for their clients")
     if tasks := rtcstream_tasks():
         found.append(f"tasks: {tasks}")
+    if (inboxes := socket_tasks()) > get_runtime().open_sockets:
+        found.append(f"{inboxes} socket inbox tasks for {get_runtime().open_sockets} open sockets")
     if pcs := open_peer_connections():
         found.append(f"{pcs} open peer connections")
     backend = get_runtime().admission

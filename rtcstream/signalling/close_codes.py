@@ -16,6 +16,7 @@ class CloseCode(IntEnum):
     BAD_HOST = 4400  # the Host header names no site in ALLOWED_HOSTS
     FORBIDDEN = 4403  # login required, not in the endpoint's groups, or an outputs token not this user's
     NOT_FOUND = 4404  # no such endpoint (or it is disabled), or no such websocket path
+    TOO_MANY_MESSAGES = 4408  # a socket without a session sent more than MAX_MESSAGES_PER_SECOND frames a second
     GONE = 4410  # an outputs token of a session that has ended
     TOO_MANY_FROM_CLIENT = 4429  # this client (user, address or IPv6 network) holds too many sockets
     SERVER_ERROR = 4500  # the server failed to open the socket (its log has the traceback)

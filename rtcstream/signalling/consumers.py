@@ -26,6 +26,7 @@ from rtcstream.session.lifecycle import Send, Session
 from rtcstream.session.visitor import Visitor, load_visitor
 from rtcstream.signalling import protocol, refusal
 from rtcstream.signalling.close_codes import CloseCode
+from rtcstream.signalling.message_budget import BudgetedInbox, MessageBudget
 from rtcstream.signalling.protocol import (
     Candidate,
     Consent,
@@ -92,11 +93,18 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
     _refusal_close: asyncio.Task[None] | None = None  # closes a refused socket its client has not hung up
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        rate = conf.get("MAX_MESSAGES_PER_SECOND")
+        inbox = None if rate is None else BudgetedInbox(receive, MessageBudget(rate))
+        pump = None if inbox is None else asyncio.create_task(inbox.pump(), name="rtcstream:inbox")
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive if inbox is None else inbox.receive, send)
         finally:
+            if pump is not None:
+                pump.cancel()
             # Server shutdown cancels the consumer without a disconnect: end it here.
             await asyncio.shield(self._end_once(CloseReason.SERVER_SHUTDOWN))
+            if inbox is not None and inbox.dropped:
+                logger.info("%s: dropped %d frames sent over its budget", type(self).__name__, inbox.dropped)
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         if self.channel_layer is None:
@@ -146,6 +154,22 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         if not self.refused:
             await super().websocket_receive(message)
+
+    async def rtcstream_flooded(self, message: dict[str, Any]) -> None:
+        """The client sent more frames than its budget (``message_budget``); the inbox drops the rest."""
+        logger.warning(
+            "%s from %s: more than %s frames a second (RTCSTREAM['MAX_MESSAGES_PER_SECOND']); the socket is ended",
+            type(self).__name__,
+            client_address(self.scope),
+            conf.get("MAX_MESSAGES_PER_SECOND"),
+        )
+        if not self.refused:
+            await self.too_many_messages()
+
+    async def too_many_messages(self) -> None:
+        """The client sends faster than ``MAX_MESSAGES_PER_SECOND``: close its socket (``message_budget``)."""
+        get_runtime().metrics.socket_refused(CloseReason.TOO_MANY_MESSAGES)
+        await self.close(code=int(CloseCode.TOO_MANY_MESSAGES))
 
     async def disconnect(self, code: int) -> None:
         await self._end_once(CloseReason.DISCONNECTED)
@@ -244,6 +268,15 @@ class SessionConsumer(RtcstreamConsumer):
         assert self.session is not None
         await self.channel_layer.group_send(
             outputs_group(self.session.id), {**message, "type": f"rtcstream.{message['type']}"}
+        )
+
+    async def too_many_messages(self) -> None:
+        """End the session (its page is told why, the ledger records it), which closes the socket."""
+        if self.session is None:
+            await super().too_many_messages()
+            return
+        await self.session.close_and_wait(
+            CloseReason.TOO_MANY_MESSAGES, "This page sent the server more messages than it accepts."
         )
 
     async def rtcstream_terminate(self, event: dict[str, Any]) -> None:

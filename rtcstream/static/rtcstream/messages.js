@@ -63,6 +63,7 @@ export const CLOSED_TEXT = {
   quota_exhausted: "Your streaming minutes for today are used up. More tomorrow.",
   access_revoked: "This account may no longer use this stream.",
   fell_back: "", // this page hung up itself, to go on over the websocket
+  too_many_messages: "This page sent the server more messages than it accepts; the stream has ended.",
 };
 
 // Why the server refused an offer (an `error` whose code is a refusal, docs/protocol.md), as messages;
@@ -123,6 +124,7 @@ export const CLOSE_CODES = {
   4400: ["bad_host", () => "This site's address is not one the server accepts (ALLOWED_HOSTS)."],
   4403: ["forbidden", () => "Sign in with an account that may use this stream."],
   4404: ["unknown_endpoint", ({ endpoint }) => `The stream "${endpoint}" does not exist or is disabled.`],
+  4408: ["too_many_messages", () => "This page sent the server more messages than it accepts."],
   4410: ["gone", () => "This stream has already ended. Press start to begin a new one."],
   4429: ["too_many_streams", () => "Too many streams are open from your network. Close one and try again."],
   4500: ["server_error", () => "The server failed to open the stream; its log has the details. Please try again later."],
