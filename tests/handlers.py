@@ -625,7 +625,7 @@ def sixty_frames_a_second(count: int = 90):
 fps_stream = Stream(handler=VideoStreamHandler(sixty_frames_a_second, fps=60), modality="video", mode="receive")
 
 
-class NotJSONLevelHandler(StreamHandler):
+class NotJSONLevelHandler(LevelHandler):
     """Mode 'send': a level meter. Its 10th frame's level is a number; its 20th's is what the first input
     names: ``nan`` (the RMS of an empty chunk), ``inf``, ``-inf``, ``numpy-nan``, or ``object`` (no JSON value)."""
 
@@ -637,11 +637,6 @@ class NotJSONLevelHandler(StreamHandler):
         "object": object(),
     }
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-        self.pending: collections.deque = collections.deque()
-
     def receive(self, frame):
         self.count += 1
         if self.count == 10:
@@ -650,28 +645,18 @@ class NotJSONLevelHandler(StreamHandler):
             level = self.LEVELS[self.inputs[0] if self.inputs else "nan"]
             self.pending.append(AdditionalOutputs(self.count, {"level": level, "peak": 1.0}))
 
-    def emit(self):
-        return self.pending.popleft() if self.pending else None
-
     def copy(self):
         return NotJSONLevelHandler()
 
 
-class NotJSONEventHandler(StreamHandler):
+class NotJSONEventHandler(MessagesHandler):
     """Mode 'send': on the first frame, an event whose level is NaN, then an event ``after``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent = False
 
     def receive(self, frame):
         if not self.sent:
             self.sent = True
             self.send_message("level", level=float("nan"))
             self.send_message("after", n=1)
-
-    def emit(self):
-        return None
 
     def copy(self):
         return NotJSONEventHandler()
