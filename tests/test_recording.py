@@ -181,7 +181,10 @@ async def test_consent_after_the_start_records_from_then_on(asgi_app, storage):
         session_id = client.session["session"]
     audio = (await recordings_of(session_id))["audio"]
     _, samples = await sync_to_async(read_wav)(storage, audio.name)
-    assert onset(samples[:, 0]) < 0.3  # the speech began right after the consent, and so did the file
+    # The speech began right after the consent, and so did the file: a file from the session's start would
+    # hold the second of silence before the consent first. (Not 0: the frames in flight when the consent
+    # arrived are recorded, and under load the media runs some hundreds of ms behind the socket.)
+    assert onset(samples[:, 0]) < 0.7
 
 
 async def test_an_endpoint_that_does_not_record_ignores_consent(asgi_app, storage):
