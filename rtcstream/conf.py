@@ -57,9 +57,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SOCKETS_PER_CLIENT": 32,
     "CLIENT_IPV4_PREFIX": 32,
     "CLIENT_IPV6_PREFIX": 64,
-    # This process's limits, whoever asks: sessions (signalling sockets, each a
-    # Session) and websockets of any kind. Past them a socket is refused with 4503
-    # or 4507. An idle socket costs about 40 KB (docs/security.md). None: no limit.
+    # This process's limits, whoever asks: streams (sessions from their offer, or
+    # websocket media, until they close; a socket that never offers is not one) and
+    # websockets of any kind. Past them a socket is refused with 4503 or 4507, and an
+    # offer with server_busy. An idle socket costs about 54 KiB (docs/security.md).
+    # None: no limit.
     "MAX_SESSIONS": 256,
     "MAX_SOCKETS": 1024,
     # Where open sockets are counted: in this process (InProcessClientCounter, the

@@ -289,6 +289,7 @@ class EndReason(models.TextChoices):
     QUOTA_SESSIONS = Refusal.QUOTA_SESSIONS, "refused: user's sessions at quota"
     QUEUE_FULL = Refusal.QUEUE_FULL, "refused: waiting room full"
     QUEUE_TIMEOUT = Refusal.QUEUE_TIMEOUT, "refused: waited too long"
+    SERVER_BUSY = Refusal.SERVER_BUSY, "refused: server at its stream limit"
     # Its process stopped sending heartbeats (it died, or lost the database).
     EXPIRED = EXPIRED, "expired (no heartbeat)"
 

@@ -37,6 +37,7 @@ class Refusal(StrEnum):
     QUOTA_SESSIONS = "quota_sessions"  # the user has as many sessions open as their quota allows
     QUEUE_FULL = "queue_full"  # the endpoint is full and so is its waiting room
     QUEUE_TIMEOUT = "queue_timeout"  # the client waited the endpoint's longest wait
+    SERVER_BUSY = "server_busy"  # this process carries RTCSTREAM["MAX_SESSIONS"] streams
 
 
 # What admission records for a session whose process stopped sending heartbeats.

@@ -83,6 +83,13 @@ class Runtime:
     def untrack(self, session: Session) -> None:
         self.sessions.discard(session)
 
+    def at_session_limit(self) -> bool:
+        """Whether this process carries ``RTCSTREAM["MAX_SESSIONS"]`` sessions' media already. A session counts
+        from its offer (or ``media``) until it has closed; one whose socket has only opened does not, so idle
+        sockets, which ``MAX_SOCKETS`` and ``MAX_SOCKETS_PER_CLIENT`` bound, cannot lock streams out."""
+        limit = conf.get("MAX_SESSIONS")
+        return limit is not None and sum(1 for session in self.sessions if session.carries_media) >= limit
+
     @property
     def pool(self) -> WorkerPool:
         """Threads for sync user code (``RTCSTREAM["WORKER_THREADS"]``)."""

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 import websockets
 
-from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
+from rtcstream.reasons import Refusal
 from rtcstream.signalling import refusal
 from rtcstream.signalling.close_codes import CloseCode, sendable
 from tests.daphne import serve
@@ -79,20 +80,32 @@ async def test_daphne_delivers_the_codes_of_the_shared_test_server(daphne_server
 
 @pytest.fixture(scope="module")
 def limited_server() -> Iterator[str]:
-    """A daphne holding at most 1 session and 3 sockets."""
-    env = {"RTCSTREAM_TEST_MAX_SESSIONS": "1", "RTCSTREAM_TEST_MAX_SOCKETS": "3"}
+    """A daphne carrying at most 1 stream and holding at most 4 sockets."""
+    env = {"RTCSTREAM_TEST_MAX_SESSIONS": "1", "RTCSTREAM_TEST_MAX_SOCKETS": "4"}
     with serve("tests.settings_limits", "daphne-limits", env=env) as (url, _process):
         yield url
 
 
 async def test_daphne_delivers_the_process_limits_and_a_failed_connect(limited_server):
+    """A stream counts against MAX_SESSIONS from its offer: sockets that never offer do not lock the
+    process (32 of them from each of 8 addresses once did), and one opened before the limit was
+    reached is refused at its offer, with the socket kept for a retry once a stream has ended."""
     assert await close_code(limited_server, "/ws/rtcstream/t-broken/") == CloseCode.SERVER_ERROR
-    async with await RtcClient.connect(limited_server, "t-echo") as client:  # the one session
+    async with (
+        await RtcClient.connect(limited_server, "t-echo") as waiting,
+        await RtcClient.connect(limited_server, "t-echo") as streaming,  # two idle sockets: no stream yet
+    ):
+        await streaming.start(audio=ArrayAudioTrack(tone(440, 30, 48000)))  # the one stream, and its outputs
+        await streaming.wait_for_event("connected")
         assert await close_code(limited_server, "/ws/rtcstream/t-echo/") == CloseCode.TOO_MANY_SESSIONS
-        await client.start(audio=ArrayAudioTrack(tone(440, 5, 48000)))  # its outputs socket: 2 sockets
-        ws_url, origin = limited_server.replace("http", "ws", 1), websockets.Origin(limited_server)
-        async with websockets.connect(ws_url + client.session["outputs"], origin=origin):  # a third, kept open
-            assert await close_code(limited_server, "/ws/rtcstream/t-echo/") == CloseCode.TOO_MANY_SOCKETS
+        with pytest.raises(RtcError) as refused:
+            await waiting.start(audio=ArrayAudioTrack(tone(440, 30, 48000)))  # opens its outputs: 4 sockets
+        assert refused.value.code == Refusal.SERVER_BUSY
+        assert await close_code(limited_server, "/ws/rtcstream/t-echo/") == CloseCode.TOO_MANY_SOCKETS
+        assert (await streaming.stop())["reason"] == "client_stop"  # its stream is over once it says so
+        await waiting.start(audio=ArrayAudioTrack(tone(440, 30, 48000)))  # the same socket, again
+        await waiting.wait_for_event("connected")
+        await waiting.wait_for_audio(0.5)
 
 
 async def test_daphne_without_a_channel_layer_says_so():

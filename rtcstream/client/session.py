@@ -248,7 +248,12 @@ class RtcClient:
         half = len(candidates) // 2
         for candidate in candidates[:half]:
             await self.send({"type": "candidate", "candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0})
-        reply = await self._reply(answers_before, timeout)
+        try:
+            reply = await self._reply(answers_before, timeout)
+        except RtcError:
+            self.pc = None  # refused: the session is new again, and a later start makes its own peer
+            await pc.close()
+            raise
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
         for candidate in candidates[half:]:
             await self.send({"type": "candidate", "candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0})

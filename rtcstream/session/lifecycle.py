@@ -80,6 +80,7 @@ class Session:
         self._closed = asyncio.Event()
         self._clocks = Clocks(self.loop, self._start_close)
         self._negotiating: asyncio.Task[None] | None = None
+        self.carries_media = False  # from an offer (or media) until a refusal or the close: counts against MAX_SESSIONS
         self._tasks = owned_context(endpoint.spec.name)  # calls into user code count as its handler's
         self._tasks.run(CURRENT_SESSION.set, self.info)  # and see whom they serve (rtcstream.current_session())
         self.ledger = open_ledger(runtime.ledger, self.id, endpoint.slug)
@@ -135,6 +136,7 @@ class Session:
         the wrong state or one whose SDP lacks what DTLS and ICE need.
         """
         self._check_new()
+        self._check_room()
         check_offer(offer.sdp)
         self._negotiation.take_offer(offer.sdp)
         self._begin(self._negotiation, offer.inputs)
@@ -147,6 +149,7 @@ class Session:
         or when the transport cannot carry this endpoint's mode and modality.
         """
         self._check_new()
+        self._check_room()
         kind, endpoint = transport.kind, self.endpoint
         if not kind.can_serve(endpoint.mode, endpoint.modality):
             raise ProtocolError(
@@ -162,8 +165,22 @@ class Session:
         if self.state is not SessionState.NEW:
             raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {self.state.value}.")
 
+    def _check_room(self) -> None:
+        """Refuse the offer (``server_busy``) when this process carries as many streams as it may
+        (``Runtime.at_session_limit``). No await between this and ``_begin``, so the count is exact."""
+        if self.runtime.at_session_limit():
+            logger.warning(
+                "Session %s: refused its offer on %r: this process carries its limit of %d streams (MAX_SESSIONS)",
+                self.id,
+                self.endpoint.slug,
+                conf.get("MAX_SESSIONS"),
+            )
+            self.runtime.metrics.refused(self.endpoint.slug, Refusal.SERVER_BUSY)
+            raise ProtocolError(Refusal.SERVER_BUSY, "This server carries as many streams as it may; try again soon.")
+
     def _begin(self, transport: MediaTransport, inputs: tuple[Any, ...] | None) -> None:
         self._move(SessionState.NEGOTIATING)
+        self.carries_media = True
         self.transport = transport
         if inputs is not None:
             self.context.set_page_inputs(inputs)
@@ -285,6 +302,7 @@ class Session:
         await self._teardown(reason)
         if self.state is SessionState.REFUSING:  # not closed meanwhile
             self._move(SessionState.NEW)
+            self.carries_media = False
         self._events.put(refusal)
 
     # -- the connection and the timers ------------------------------------------------
@@ -341,6 +359,7 @@ class Session:
         try:
             await self._teardown(reason)
         finally:
+            self.carries_media = False  # torn down: its page is told `closed`, and another may stream
             await self.context.outputs.close(reason)
             self._events.put(protocol.closed(reason, message))
             await self._events.flush()

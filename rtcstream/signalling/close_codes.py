@@ -22,7 +22,7 @@ class CloseCode(IntEnum):
     SERVER_ERROR = 4500  # the server failed to open the socket (its log has the traceback)
     NO_CHANNEL_LAYER = 4501  # settings.CHANNEL_LAYERS is missing: the server cannot stream
     RESTARTING = 4502  # this worker drains (SIGTERM) and takes no new session: connect again, another one will
-    TOO_MANY_SESSIONS = 4503  # this server process holds RTCSTREAM["MAX_SESSIONS"] sessions
+    TOO_MANY_SESSIONS = 4503  # this server process carries RTCSTREAM["MAX_SESSIONS"] streams
     TOO_MANY_SOCKETS = 4507  # this server process holds RTCSTREAM["MAX_SOCKETS"] websockets
 
 

@@ -224,9 +224,12 @@ class SessionConsumer(RtcstreamConsumer):
         if not await database_sync_to_async(is_allowed)(endpoint, user):
             await self.refuse(CloseCode.FORBIDDEN)
             return None
-        limit = conf.get("MAX_SESSIONS")
-        if limit is not None and len(get_runtime().sessions) >= limit:
-            logger.warning("Refused a session on %r: this process holds its limit of %d (MAX_SESSIONS)", slug, limit)
+        if get_runtime().at_session_limit():
+            logger.warning(
+                "Refused a session on %r: this process carries its limit of %d streams (MAX_SESSIONS)",
+                slug,
+                conf.get("MAX_SESSIONS"),
+            )
             await self.refuse(CloseCode.TOO_MANY_SESSIONS)
             return None
         if get_runtime().draining:  # no await between this check and the session: a drain that begins later sees it

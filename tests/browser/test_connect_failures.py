@@ -9,7 +9,7 @@ import pytest
 
 from tests.daphne import serve
 
-from .widget import wait_state, widget_page
+from .widget import wait_state, wait_stats, widget_page
 
 pytestmark = pytest.mark.browser
 
@@ -64,3 +64,43 @@ def test_a_server_without_a_channel_layer_says_so(context):
     with serve("tests.settings_limits", "daphne-no-layer-browser", env={"RTCSTREAM_TEST_NO_LAYER": "1"}) as (url, _):
         code, message = refusal(context, url, "t-echo", "/ws/rtcstream/t-echo/")
     assert code == "no_channel_layer" and "CHANNEL_LAYERS" in message
+
+
+@pytest.fixture(scope="module")
+def one_stream_site() -> Iterator[str]:
+    """A daphne that carries one stream at a time (MAX_SESSIONS 1)."""
+    with serve("tests.settings_limits", "daphne-one-stream-browser", env={"RTCSTREAM_TEST_MAX_SESSIONS": "1"}) as (
+        url,
+        _process,
+    ):
+        yield url
+
+
+def test_a_full_server_says_so_at_the_socket_and_at_the_offer(context, one_stream_site):
+    """Streams count from their offer: a page asked for consent (its socket open, nothing offered) does
+    not hold the process's one stream; another page takes it; then the first page's offer is refused
+    (server_busy) and says why, and once the other stops it starts on the same press of Start."""
+    asking = context.new_page()
+    asking.goto(f"{one_stream_site}/test-pages/widget/t-echo-recorded/")
+    asking.click("rtc-stream [data-part=start]")
+    asking.wait_for_selector("rtc-stream [data-part=consent]", state="visible")
+
+    streaming = widget_page(context, one_stream_site, "t-echo")
+    streaming.click("#w [data-part=start]")
+    wait_state(streaming, "listening", selector="#w")
+
+    code, message = refusal(context, one_stream_site, "t-echo", "/ws/rtcstream/t-echo/")  # a new socket: 4503
+    assert code == "server_busy" and "limit of streams" in message
+
+    asking.click("rtc-stream [data-part=consent-yes]")  # now it offers
+    wait_state(asking, "error")
+    assert asking.eval_on_selector("rtc-stream", "el => el.dataset.error") == "server_busy"
+    assert "limit of streams" in asking.inner_text("rtc-stream [data-part=message]")
+
+    streaming.click("#w [data-part=stop]")
+    wait_state(streaming, "idle", selector="#w")
+    asking.click("rtc-stream [data-part=start]")
+    asking.wait_for_selector("rtc-stream [data-part=consent]", state="visible")
+    asking.click("rtc-stream [data-part=consent-yes]")
+    wait_state(asking, "listening")
+    wait_stats(asking, "s.audio.sent.packets > 50 && s.audio.received.packets > 50")

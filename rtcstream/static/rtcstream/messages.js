@@ -77,6 +77,7 @@ export const REFUSED_TEXT = {
   quota_sessions: () => "You already have as many streams open as your account allows. Close one to start another.",
   queue_full: () => "This stream is busy and its waiting line is full. Please try again in a few minutes.",
   queue_timeout: () => "No seat freed up in time. Please try again later.",
+  server_busy: () => "The server is at its limit of streams. Please try again in a minute.",
 };
 
 /** "3 min", "45 s": a duration in seconds, for a visitor. */
