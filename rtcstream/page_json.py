@@ -1,18 +1,19 @@
-"""JSON for a page: RFC 8259's, which has no NaN or infinity.
+"""JSON to and from a page: RFC 8259's, which has no NaN or infinity.
 
 Python's ``json.dumps`` writes a float NaN or infinity as ``NaN`` or ``Infinity``
 unless told not to (and Python's ``json.loads`` reads them back), but a browser's
 ``JSON.parse`` throws on the whole text: the widget drops such a frame with a
 console warning, and the visitor never sees it. Everything rtcstream serialises
 for a page (its websocket messages, its outputs, the components' values in the
-HTML) goes through ``dumps``, which refuses them and says where they are.
+HTML) goes through ``dumps``, which refuses them and says where they are. What a
+page (or any client) sends is read by ``loads``, which refuses them as a browser would.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 ADVICE = "JSON has no NaN or infinity; send None or a number"
 
@@ -37,6 +38,17 @@ def dumps(
         if place is None:
             raise  # not a number's fault: a circular reference, or the encoder's own refusal
         raise NotFiniteError(f"{place}: {ADVICE}") from None
+
+
+def loads(text: str) -> Any:
+    """The value of the JSON ``text``; ``NaN``, ``Infinity`` and ``-Infinity``, which Python's ``json.loads``
+    reads as floats and a browser's ``JSON.parse`` throws on, raise ``NotFiniteError`` (a ``ValueError``, as
+    any text that is not JSON raises)."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise NotFiniteError(f"it holds {name}, which JSON does not have")
 
 
 def _non_finite_place(value: Any, name: str, cls: type[json.JSONEncoder] | None) -> str | None:

@@ -57,8 +57,18 @@ def test_bad_messages_raise_coded_errors(text, code):
     assert error.value.as_message() == {"type": "error", "code": code, "message": error.value.message}
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_here_either(constant):
+    """Python's json reads them as floats, which then reached the handler as an input; a browser's
+    JSON.stringify never writes them (it writes null), so only a hand-made client sends them."""
+    with pytest.raises(ProtocolError) as error:
+        parse(f'{{"type": "inputs", "values": [0.5, {constant}]}}', LIMIT)
+    assert error.value.code == "invalid_json"
+    assert error.value.message == f"The message is not valid JSON: it holds {constant}, which JSON does not have."
+
+
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )

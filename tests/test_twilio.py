@@ -295,6 +295,7 @@ def test_twilio_messages_are_parsed_and_anything_else_is_an_error():
         '{"event": "media", "media": {"payload": "' + "A" * 20_000 + '"}}',
         '{"event": "mark", "mark": {}}',
         "[" * 100_000,
+        '{"event": "connected", "protocol": "Call", "version": NaN}',  # Python's json reads it; JSON has none
     ]:
         with pytest.raises(messages.TwilioMessageError):
             messages.parse(bad, 200_000)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
+from rtcstream import page_json
 from rtcstream.transports.formats import CODECS, AudioFormat
 from rtcstream.transports.table import WEBSOCKET
 
@@ -213,7 +214,9 @@ def parse(text: str | None, max_bytes: int) -> ClientMessage:
     if len(text) > max_bytes or len(text.encode()) > max_bytes:
         raise ProtocolError("message_too_large", f"Messages are limited to {max_bytes} bytes.")
     try:
-        data = json.loads(text)
+        data = page_json.loads(text)
+    except page_json.NotFiniteError as exc:
+        raise ProtocolError("invalid_json", f"The message is not valid JSON: {exc}.") from None
     except ValueError as exc:
         # The position helps a client author; it is the client's own text, not the server's.
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from rtcstream import page_json
 from rtcstream.transports.formats import MULAW_8K, AudioFormat
 
 MAX_PAYLOAD_BYTES = 8000  # one second of μ-law: Twilio sends 20 ms (160 bytes) a message
@@ -122,7 +122,7 @@ def parse(text: str | None, max_bytes: int) -> TwilioMessage:
     if len(text) > max_bytes:
         raise TwilioMessageError(f"a frame longer than {max_bytes} characters")
     try:
-        data = json.loads(text)
+        data = page_json.loads(text)
     except (ValueError, RecursionError):
         raise TwilioMessageError("a frame that is not JSON") from None
     if not isinstance(data, dict):
