@@ -131,6 +131,9 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER": True,
     # Ledger writes a process holds while the database is slow or down; the oldest are dropped past that.
     "LEDGER_MAX_PENDING": 10000,
+    # Turns of one session the ledger writes a row for; the session's turn_count counts them all.
+    # A cap on what one visitor can add to the database (typed texts are turns too). None: no cap.
+    "LEDGER_TURNS_PER_SESSION": 5000,
     # Recordings (an endpoint's "record", with the page's consent): where they are stored, a
     # name in settings.STORAGES (None: default_storage), and under which path prefix.
     "RECORDING_STORAGE": None,

@@ -346,3 +346,20 @@ async def test_the_ledger_can_be_turned_off(asgi_app, settings):
         session_id = client.session["session"]
     row = await StreamSession.objects.aget(session_id=session_id)  # admission's row, without the ledger's part
     assert row.end_reason == "client_stop" and row.connected_at is None and row.media_seconds is None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_session_writes_turn_rows_up_to_its_cap_and_counts_the_rest(asgi_app, settings):
+    """Each typed text is a turn: without a cap one visitor could add a row to the database per message."""
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "LEDGER_TURNS_PER_SESSION": 2}
+    async with await RtcClient.connect(asgi_app, "t-text") as client:
+        await client.start(audio=ArrayAudioTrack(speech.silence(30)))
+        await client.wait_for_event("connected")
+        for n in range(1, 5):
+            await client.send_text(f"text {n}")
+            await client.wait_for_outputs(n, timeout=10)
+        await client.stop()
+        session_id = client.session["session"]
+    row = await wait_for(lambda: StreamSession.objects.filter(session_id=session_id, media_seconds__gt=0).afirst())
+    assert row.turn_count == 4
+    assert [turn.index async for turn in Turn.objects.filter(session_id=session_id).order_by("index")] == [1, 2]

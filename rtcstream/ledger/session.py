@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any
 
+from rtcstream import conf
 from rtcstream.ledger.turns import TurnRecord, TurnTracker
 from rtcstream.ledger.writer import LedgerWriter, SessionUpdate, TurnRow
 
@@ -42,6 +43,7 @@ class SessionLedger:
         self._mono = time.monotonic()
         self._lock = threading.Lock()  # a sync handler's send_message comes from a worker thread
         self._tracker = TurnTracker(self._turn_over)
+        self._turn_rows: int | None = conf.get("LEDGER_TURNS_PER_SESSION")  # rows it may still write (None: any)
         self._connected: float | None = None
         self._error = ""
         self._warnings = 0
@@ -127,6 +129,15 @@ class SessionLedger:
         def ms(seconds: float | None) -> float | None:
             return None if seconds is None else round(seconds * 1000, 1)
 
+        if self._turn_rows is not None:
+            if self._turn_rows <= 0:
+                return  # past the cap: counted in turn_count, not written
+            self._turn_rows -= 1
+            if self._turn_rows == 0:
+                logger.warning(
+                    "Session %s: the ledger writes no more of its turns (LEDGER_TURNS_PER_SESSION); it counts them",
+                    self.session_id,
+                )
         self._put(
             TurnRow(
                 {
