@@ -103,7 +103,7 @@ class SessionLedger:
                 return
             self._tracker.close()
             self._closed = True
-            if self._connected is None and not self._wrote and not self._error and not self._warnings:
+            if not (self._connected is not None or self._wrote or self._error or self._warnings):
                 return  # it never started: its row (if it has one) says all there is
             summary: dict[str, Any] = {
                 "turn_count": self._tracker.turns,

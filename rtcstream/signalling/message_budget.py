@@ -31,19 +31,18 @@ BURST_SECONDS = 2.0
 
 
 class MessageBudget:
-    """``take()`` is True while the socket keeps to ``rate`` frames a second (``None``: no limit)."""
+    """``take()`` is True while the socket keeps to ``rate`` frames a second. (No limit is no
+    budget: the consumer builds none when ``MAX_MESSAGES_PER_SECOND`` is None.)"""
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
-        self.capacity = 0.0 if rate is None else max(1.0, rate * BURST_SECONDS)
+        self.capacity = max(1.0, rate * BURST_SECONDS)
         self._clock = clock
         self._tokens = self.capacity
         self._at = clock()
 
     def take(self) -> bool:
         """Spend one frame's token; False when none is left (the socket sends faster than it may)."""
-        if self.rate is None:
-            return True
         now = self._clock()
         self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
         self._at = now
