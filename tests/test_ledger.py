@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -17,6 +16,7 @@ from rtcstream.ledger.writer import LedgerWriter, SessionUpdate, TurnRow
 from rtcstream.models import StreamSession, Turn
 from rtcstream.runtime import get_runtime
 from tests import speech
+from tests.polling import settled_async
 
 
 class TestTurnTracker:
@@ -158,9 +158,7 @@ class TestLedgerWriter:
 
 async def wait_for(query, timeout: float = 10.0):
     """Poll an async query until it returns something truthy (the ledger writes off the loop)."""
-    deadline = time.monotonic() + timeout
-    while not (result := await query()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    result = await settled_async(query, timeout=timeout)
     assert result, "the ledger did not write it in time"
     return result
 

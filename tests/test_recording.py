@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import time
 import wave
 
 import numpy as np
@@ -22,6 +21,7 @@ from rtcstream.models import Recording, StreamEndpoint
 from tests import speech
 from tests.handlers import tone
 from tests.lifecycle import assert_nothing_left
+from tests.polling import settled_async
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -34,12 +34,12 @@ def _espeak():
 
 
 async def recordings_of(session_id: str, timeout: float = 15.0) -> dict[str, Recording]:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = {r.kind: r async for r in Recording.objects.filter(session_id=session_id)}
-        if rows or time.monotonic() > deadline:
-            return rows
-        await asyncio.sleep(0.05)
+    """The session's recordings by kind, once there are some (or none at the deadline)."""
+
+    async def rows() -> dict[str, Recording]:
+        return {r.kind: r async for r in Recording.objects.filter(session_id=session_id)}
+
+    return await settled_async(rows, timeout=timeout)
 
 
 def read_wav(storage, name: str) -> tuple[int, np.ndarray]:

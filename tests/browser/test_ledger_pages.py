@@ -6,12 +6,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
 
 from tests.daphne import OUTPUT, ROOT
+from tests.polling import settled
 
 from .conftest import screenshot
 from .test_widget_robustness import WATCH_CSP, console_csp_messages, wait_phase_idle
@@ -31,13 +31,12 @@ navigator.mediaDevices.getUserMedia = (constraints) => { window.__captures += 1;
 
 def query(sql: str, *args: Any, timeout: float = 15.0) -> list[tuple]:
     """Rows of ``sql`` in the daphne's database, once there are some (or none by the deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def rows() -> list[tuple]:
         with sqlite3.connect(DATABASE, timeout=10) as db:
-            rows = db.execute(sql, args).fetchall()
-        if rows or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
+            return db.execute(sql, args).fetchall()
+
+    return settled(rows, timeout=timeout)
 
 
 def manage(code: str) -> None:

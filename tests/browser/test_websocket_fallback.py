@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.daphne import OUTPUT, free_port, migrate, worker
 from tests.netns import drop_udp, forward_tcp, hosts, require_netns
+from tests.polling import settled
 
 from .widget import events, record_events, seat_passes_on_stop, wait_state
 
@@ -63,12 +63,8 @@ def sessions(database: str) -> list[tuple[str | None, str | None, str | None]]:
 
 
 def wait_rows(database: str, condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = sessions(database)
-        if condition(rows) or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
+    """The sessions once ``condition`` holds for them, or at the deadline."""
+    return settled(lambda: sessions(database), condition, timeout)
 
 
 def open_widget(page, site: str) -> None:
