@@ -14,7 +14,7 @@ import pytest
 from rtcstream import components as gr
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.models import StreamSession
-from rtcstream.session.outputs import to_json_values
+from rtcstream.session.outputs import values_json
 from rtcstream.signalling.consumers import RtcstreamConsumer
 from tests.handlers import tone
 
@@ -44,18 +44,18 @@ def non_finite(data: Any) -> list[float]:
 )
 def test_outputs_refuse_nan_and_infinity_and_say_where(values, where):
     with pytest.raises(ValueError) as refused:
-        to_json_values(values)
+        values_json(values)
     assert str(refused.value) == f"{where}: {ADVICE}"
 
 
 def test_outputs_still_convert_what_json_holds():
     values = [np.float32(0.5), np.array([[1, 2]]), (1, None), {"x": np.int64(3)}, 1e308, -0.0, "NaN"]
-    assert to_json_values(values) == [0.5, [[1, 2]], [1, None], {"x": 3}, 1e308, -0.0, "NaN"]
+    assert json.loads(values_json(values)) == [0.5, [[1, 2]], [1, None], {"x": 3}, 1e308, -0.0, "NaN"]
 
 
 def test_outputs_refuse_what_json_cannot_hold_as_before():
     with pytest.raises(TypeError, match="not JSON serializable"):
-        to_json_values([object()])
+        values_json([object()])
 
 
 def test_one_rule_for_every_message_to_a_page():

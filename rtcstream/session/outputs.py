@@ -13,7 +13,6 @@ outputs socket closes with its session, however the session ended.
 from __future__ import annotations
 
 import contextvars
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,7 +25,6 @@ from rtcstream.handlers.results import AdditionalOutputs
 from rtcstream.media.errors import HandlerOutputError
 from rtcstream.reasons import CloseReason
 from rtcstream.session.inputs import SessionInputs, StateOutputError
-from rtcstream.signalling import protocol
 from rtcstream.signalling.outbox import Outbox
 
 CAPACITY = 1024  # undelivered outputs a session holds; the oldest is dropped past that
@@ -47,10 +45,11 @@ class OutputEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-def to_json_values(values: list[Any]) -> list[Any]:
-    """Return ``values`` as plain JSON data; raise TypeError or ValueError naming what cannot be encoded
-    (``page_json.NotFiniteError``, a ValueError, says where a NaN or infinity is)."""
-    return json.loads(page_json.dumps(values, name="values", cls=OutputEncoder))
+def values_json(values: list[Any]) -> str:
+    """``values`` as JSON text, encoded once here for every page that gets them; raise TypeError or
+    ValueError naming what cannot be encoded (``page_json.NotFiniteError``, a ValueError, says where a
+    NaN or infinity is)."""
+    return page_json.dumps(values, name="values", cls=OutputEncoder)
 
 
 class OutputsPipeline:
@@ -95,9 +94,9 @@ class OutputsPipeline:
         if not values and self._inputs.state:
             return  # it only updated the state
         try:
-            values = to_json_values(values)
+            encoded = values_json(values)
         except (TypeError, ValueError) as exc:
             self._fail(HandlerOutputError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
             return
         self._seq += 1
-        await self._publish(protocol.output(self._seq, values))
+        await self._publish({"type": "output", "seq": self._seq, "values": encoded})

@@ -440,7 +440,7 @@ class OutputsConsumer(RtcstreamConsumer):
         await self.send_json(protocol.error("unknown_type", "The outputs socket only sends."))
 
     async def rtcstream_output(self, event: dict[str, Any]) -> None:
-        await self.send_json(protocol.output(event["seq"], event["values"]))
+        await self.send(text_data=protocol.output(event["seq"], event["values"]))
 
     async def rtcstream_end(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "end", "reason": event["reason"]})

@@ -270,8 +270,10 @@ def send_input() -> dict[str, Any]:
     return {"type": "send_input"}
 
 
-def output(seq: int, values: list[Any]) -> dict[str, Any]:
-    return {"type": "output", "seq": seq, "values": values}
+def output(seq: int, values_json: str) -> str:
+    """The text of an ``output`` message around its values, which are JSON text already: a session
+    encodes each output once (``rtcstream.session.outputs.values_json``), whatever carries it here."""
+    return f'{{"type": "output", "seq": {int(seq)}, "values": {values_json}}}'
 
 
 def restarting(seconds: float, message: str) -> dict[str, Any]:
