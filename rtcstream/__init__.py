@@ -13,7 +13,8 @@ FastRTC's ``VideoStreamHandler(fn, fps=, skip_frames=)`` declares a video
 function or generator. FastRTC's helpers keep their names: ``WebRTCError`` and ``Warning`` (words for
 the visitor), ``get_current_context``, ``wait_for_item``, and the audio
 conversions ``audio_to_float32``, ``audio_to_int16``, ``audio_to_bytes``,
-``audio_to_file``, ``aggregate_bytes_to_16bit`` and its async twin.
+``audio_to_file``, ``aggregate_bytes_to_16bit`` and its async twin; ``get_stt_model()`` and
+``get_tts_model()`` (``rtcstream.speech``) serve engines whose models need no download.
 
 ``ReplyOnPause`` (turn-taking on a voice activity detector) lives in
 ``rtcstream.handlers.reply_on_pause`` and ``ReplyOnStopWords`` (the same after a
@@ -40,6 +41,7 @@ from rtcstream.handlers.session_info import SessionInfo, current_session
 from rtcstream.handlers.video_handler import VideoStreamHandler
 from rtcstream.handlers.visitor_messages import Warning, WebRTCError, get_current_context
 from rtcstream.handlers.webrtc_data import WebRTCData
+from rtcstream.speech import get_stt_model, get_tts_model
 from rtcstream.stream import Stream
 
 __all__ = [
@@ -68,6 +70,8 @@ __all__ = [
     "audio_to_int16",
     "current_session",
     "get_current_context",
+    "get_stt_model",
+    "get_tts_model",
     "wait_for_item",
 ]
 

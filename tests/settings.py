@@ -77,6 +77,7 @@ RTCSTREAM = {
         "t-channels-rgb": {"handler": "tests.handlers.channel_means", "color": "rgb"},
         "t-wake": "tests.handlers.reply_on_wake",
         "t-text": {"handler": "tests.handlers.reply_with_text", "text": True},
+        "t-speech-echo": "tests.speech_handlers.handler",  # get_stt_model / get_tts_model (tests/test_speech.py)
         "t-visitor-words": {"handler": "tests.handlers.reply_with_warnings", "text": True},
         "t-async-warning": "tests.handlers.AsyncWarningHandler",
         "t-video-skip": "tests.handlers.skip_frames_stream",

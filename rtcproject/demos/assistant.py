@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import datetime
-import io
 import random
 import re
-import shutil
-import subprocess
-import wave
 from collections.abc import Iterator
 
 import numpy as np
 
 from rtcstream import AdditionalOutputs, ReplyOnPause
+from rtcstream.speech import EspeakTTSOptions, SpeechModelUnavailable, get_tts_model
 
 from . import stt
 
 AudioChunk = tuple[int, np.ndarray]
+SPEAKING = EspeakTTSOptions(speed=165 / 175)  # a little slower than espeak-ng's own pace
 
 JOKES = (
     "Why did the packet cross the network? To get to the other side of the NAT.",
@@ -53,18 +51,6 @@ def answer(question: str) -> str:
     return f"You said: {question}. Try asking me for the time, the date, or a joke."
 
 
-def speak(text: str) -> AudioChunk | None:
-    """Return ``text`` spoken by espeak-ng as (rate, int16 (1, n)), or None if espeak-ng is missing."""
-    if shutil.which("espeak-ng") is None:
-        return None
-    wav = subprocess.run(
-        ["espeak-ng", "--stdout", "-s", "165", text], capture_output=True, check=True, timeout=20
-    ).stdout
-    with wave.open(io.BytesIO(wav)) as reader:
-        samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
-        return reader.getframerate(), samples.reshape(1, -1)
-
-
 def chime(rate: int = 24000) -> AudioChunk:
     """Two short notes: the answer when there is no speech synthesiser."""
     t = np.arange(rate // 5) / rate
@@ -84,11 +70,14 @@ def respond(audio: AudioChunk) -> Iterator[AudioChunk | AdditionalOutputs]:
 
 
 def say(reply: str) -> Iterator[AudioChunk]:
-    """``reply`` spoken (or a chime without espeak-ng), in quarter-second chunks: it starts playing at once."""
-    out_rate, out = speak(reply) or chime()
-    step = out_rate // 4
-    for start in range(0, out.shape[-1], step):
-        yield out_rate, out[:, start : start + step]
+    """``reply`` spoken a sentence at a time (rtcstream.speech's espeak-ng: the first sentence plays while
+    the next is synthesised), or a chime where espeak-ng is not installed."""
+    try:
+        voice = get_tts_model()
+    except SpeechModelUnavailable:
+        yield chime()
+        return
+    yield from voice.stream_tts_sync(reply, SPEAKING)
 
 
 talk = ReplyOnPause(respond)  # loads no model until a session starts

@@ -8,7 +8,7 @@ import numpy as np
 
 from rtcstream import AdditionalOutputs, ReplyOnPause, current_session
 
-from .assistant import chime, speak
+from . import assistant
 
 AudioChunk = tuple[int, np.ndarray]
 
@@ -24,10 +24,7 @@ def visitor_name() -> str:
 def say(text: str) -> Iterator[AudioChunk | AdditionalOutputs]:
     """Show ``text`` in the conversation, then say it (espeak-ng, or two notes without it)."""
     yield AdditionalOutputs({"role": "assistant", "content": text})
-    rate, samples = speak(text) or chime()
-    step = rate // 4
-    for start in range(0, samples.shape[-1], step):
-        yield rate, samples[:, start : start + step]
+    yield from assistant.say(text)
 
 
 def greet_visitor() -> Iterator[AudioChunk | AdditionalOutputs]:
