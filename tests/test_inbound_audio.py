@@ -6,6 +6,7 @@ The track is aiortc's own ``RemoteStreamTrack``, fed as its decoder feeds it.
 from __future__ import annotations
 
 import asyncio
+import time
 from fractions import Fraction
 
 import av
@@ -138,3 +139,43 @@ async def test_a_backlog_past_the_bound_loses_its_oldest_frames_and_says_so(capl
     assert audio.frames_dropped == 25  # 30 queued, cut to 5, then one taken
     assert first.to_ndarray()[0, 0] == 26  # the newest five are kept, oldest first
     assert "Session s1: the handler is slower than real time; dropped 25 input frames" in caplog.text
+
+
+async def test_a_stall_of_the_server_itself_is_not_heard_as_a_pause():
+    """The event loop stops for half a second while the sender keeps talking: its frames wait upstream
+    (here two queues before the track's, as a websocket frame waits in the inbox and the consumer).
+    Silence for the whole stall would be a pause the speaker never made, which ends a turn mid-sentence."""
+    track = RemoteStreamTrack(kind="audio")
+    audio = InboundAudio(track)
+    sent, relayed = asyncio.Queue(), asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    async def speak() -> None:
+        begun = loop.time()
+        for i in range(100):  # two seconds of speech, paced by the clock
+            await asyncio.sleep(max(0.0, begun + i * FRAME_SECONDS - loop.time()))
+            sent.put_nowait(decoded(i * SAMPLES))
+
+    async def relay(source: asyncio.Queue, target: asyncio.Queue) -> None:
+        while True:
+            target.put_nowait(await source.get())
+
+    tasks = [
+        asyncio.create_task(speak()),
+        asyncio.create_task(relay(sent, relayed)),
+        asyncio.create_task(relay(relayed, track._queue)),
+    ]
+    loop.call_later(0.5, time.sleep, 0.5)  # the stall
+    heard = silence = 0
+    try:
+        async with asyncio.timeout(10):
+            while heard < 100:
+                frame = await audio.recv()
+                if is_silence(frame):
+                    silence += frame.samples
+                else:
+                    heard += 1
+    finally:
+        for task in tasks:
+            task.cancel()
+    assert silence / 48000 < 0.15, f"{silence / 48000:.3f} s of silence in the speech"
