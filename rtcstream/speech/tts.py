@@ -14,7 +14,6 @@ abandoned (an interruption).
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import re
 import shutil
@@ -74,7 +73,11 @@ def read_wav(data: bytes) -> AudioOutput:
 
 
 class EspeakTTS:
-    """Speech from espeak-ng (``apt-get install espeak-ng``); ``binary`` names the program or its path."""
+    """Speech from espeak-ng (``apt-get install espeak-ng``); ``binary`` names the program or its path.
+
+    Making one reads espeak-ng's voices (one short process, a few milliseconds), so that no call after
+    it blocks for that: ``stream_tts`` never waits on a process on the event loop.
+    """
 
     def __init__(self, binary: str = "espeak-ng") -> None:
         path = shutil.which(binary)
@@ -84,9 +87,9 @@ class EspeakTTS:
                 "apt-get install espeak-ng (Debian, Ubuntu), brew install espeak-ng (macOS)."
             )
         self.binary = path
+        self.voices = self._list_voices()
 
-    @functools.cached_property
-    def voices(self) -> frozenset[str]:
+    def _list_voices(self) -> frozenset[str]:
         """What ``-v`` takes, lower-cased: each voice's language, name and file (``espeak-ng --voices``),
         which espeak-ng itself does not check: an unknown voice is spoken in its default one."""
         listing = subprocess.run([self.binary, "--voices"], capture_output=True, text=True, timeout=TIMEOUT).stdout
