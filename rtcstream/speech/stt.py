@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rtcstream.handlers.audio_helpers import audio_to_float32, audio_to_int16
 from rtcstream.speech.engines import SpeechModelUnavailable, shared_model
 
 STT_RATE = 16000  # what the shipped acoustic model was trained on
@@ -31,14 +32,11 @@ def to_model_input(audio: AudioInput) -> np.ndarray:
     import soxr
 
     rate, samples = audio
-    samples = np.asarray(samples)
-    if samples.dtype.kind not in "if":
-        raise TypeError(f"audio must be int16 or float32 samples, not {samples.dtype}")
-    floats = samples.astype(np.float32) / 32768.0 if samples.dtype.kind == "i" else samples.astype(np.float32)
-    mono = floats.reshape(-1) if floats.ndim == 1 or floats.shape[0] == 1 else floats.mean(axis=0)
+    floats = audio_to_float32(samples)
+    mono = floats.reshape(-1) if floats.ndim == 1 or floats.shape[0] == 1 else floats.mean(axis=0, dtype=np.float32)
     if int(rate) != STT_RATE:
         mono = soxr.resample(mono, int(rate), STT_RATE)
-    return (np.clip(mono, -1.0, 1.0) * 32767).astype(np.int16)
+    return audio_to_int16(mono)
 
 
 class PocketSphinxSTT:
