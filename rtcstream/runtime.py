@@ -11,6 +11,7 @@ a session keeps the runtime it was opened with.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.core.signals import setting_changed
 
 from rtcstream import conf
+
+logger = logging.getLogger("rtcstream.session")
 
 if TYPE_CHECKING:
     from rtcstream.admission.backends import BaseAdmission
@@ -83,12 +86,16 @@ class Runtime:
     def untrack(self, session: Session) -> None:
         self.sessions.discard(session)
 
-    def at_session_limit(self) -> bool:
-        """Whether this process carries ``RTCSTREAM["MAX_SESSIONS"]`` sessions' media already. A session counts
-        from its offer (or ``media``) until it has closed; one whose socket has only opened does not, so idle
-        sockets, which ``MAX_SOCKETS`` and ``MAX_SOCKETS_PER_CLIENT`` bound, cannot lock streams out."""
+    def at_session_limit(self, refusing: str) -> bool:
+        """Whether this process carries ``RTCSTREAM["MAX_SESSIONS"]`` sessions' media already; if so, the
+        refusal of ``refusing`` (what the caller turns away) is logged. A session counts from its offer (or
+        ``media``) until it has closed; one whose socket has only opened does not, so idle sockets, which
+        ``MAX_SOCKETS`` and ``MAX_SOCKETS_PER_CLIENT`` bound, cannot lock streams out."""
         limit = conf.get("MAX_SESSIONS")
-        return limit is not None and sum(1 for session in self.sessions if session.carries_media) >= limit
+        if limit is None or sum(1 for session in self.sessions if session.carries_media) < limit:
+            return False
+        logger.warning("Refused %s: this process carries its limit of %d streams (MAX_SESSIONS)", refusing, limit)
+        return True
 
     @property
     def pool(self) -> WorkerPool:

@@ -168,13 +168,7 @@ class Session:
     def _check_room(self) -> None:
         """Refuse the offer (``server_busy``) when this process carries as many streams as it may
         (``Runtime.at_session_limit``). No await between this and ``_begin``, so the count is exact."""
-        if self.runtime.at_session_limit():
-            logger.warning(
-                "Session %s: refused its offer on %r: this process carries its limit of %d streams (MAX_SESSIONS)",
-                self.id,
-                self.endpoint.slug,
-                conf.get("MAX_SESSIONS"),
-            )
+        if self.runtime.at_session_limit(f"session {self.id}'s offer on {self.endpoint.slug!r}"):
             self.runtime.metrics.refused(self.endpoint.slug, Refusal.SERVER_BUSY)
             raise ProtocolError(Refusal.SERVER_BUSY, "This server carries as many streams as it may; try again soon.")
 

@@ -224,12 +224,7 @@ class SessionConsumer(RtcstreamConsumer):
         if not await database_sync_to_async(is_allowed)(endpoint, user):
             await self.refuse(CloseCode.FORBIDDEN)
             return None
-        if get_runtime().at_session_limit():
-            logger.warning(
-                "Refused a session on %r: this process carries its limit of %d streams (MAX_SESSIONS)",
-                slug,
-                conf.get("MAX_SESSIONS"),
-            )
+        if get_runtime().at_session_limit(f"a session on {slug!r}"):
             await self.refuse(CloseCode.TOO_MANY_SESSIONS)
             return None
         if get_runtime().draining:  # no await between this check and the session: a drain that begins later sees it
@@ -440,7 +435,7 @@ class OutputsConsumer(RtcstreamConsumer):
         await self.send_json(protocol.error("unknown_type", "The outputs socket only sends."))
 
     async def rtcstream_output(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=protocol.output(event["seq"], event["values"]))
+        await self.send(text_data=protocol.output(event["seq"], event["values_json"]))
 
     async def rtcstream_end(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "end", "reason": event["reason"]})
