@@ -99,4 +99,4 @@ class OutputsPipeline:
             self._fail(HandlerOutputError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
             return
         self._seq += 1
-        await self._publish({"type": "output", "seq": self._seq, "values": encoded})
+        await self._publish({"type": "output", "seq": self._seq, "values_json": encoded})
