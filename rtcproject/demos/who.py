@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-
 from rtcstream import AdditionalOutputs, ReplyOnPause, current_session
 
 from . import assistant
-
-AudioChunk = tuple[int, np.ndarray]
+from .assistant import AudioChunk
 
 
 def visitor_name() -> str:
