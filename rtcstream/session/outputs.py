@@ -13,7 +13,7 @@ outputs socket closes with its session, however the session ended.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,21 @@ def values_json(values: list[Any]) -> str:
     ValueError naming what cannot be encoded (``page_json.NotFiniteError``, a ValueError, says where a
     NaN or infinity is)."""
     return page_json.dumps(values, name="values", cls=OutputEncoder)
+
+
+def output_event(seq: int, encoded: str) -> dict[str, Any]:
+    """The channel-layer event that carries an output to its outputs socket, whichever process serves it."""
+    return {"type": "output", "seq": seq, "values_json": encoded}
+
+
+def event_values_json(event: Mapping[str, Any]) -> str:
+    """The values of an ``rtcstream.output`` event as JSON text. In a rolling restart, a session's outputs
+    socket may be served by a worker of another rtcstream than the session's: before ``values_json``,
+    workers published the values under ``"values"``, as JSON text, and earlier still as the list itself."""
+    if "values_json" in event:
+        return str(event["values_json"])
+    values = event["values"]
+    return values if isinstance(values, str) else values_json(values)
 
 
 class OutputsPipeline:
@@ -99,4 +114,4 @@ class OutputsPipeline:
             self._fail(HandlerOutputError(f"AdditionalOutputs must hold JSON-serialisable values: {exc}"))
             return
         self._seq += 1
-        await self._publish({"type": "output", "seq": self._seq, "values_json": encoded})
+        await self._publish(output_event(self._seq, encoded))

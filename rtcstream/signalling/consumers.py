@@ -22,6 +22,7 @@ from rtcstream.endpoints.resolution import Endpoint, get_endpoint, is_allowed
 from rtcstream.operations.drain import RESTARTING
 from rtcstream.reasons import CloseReason
 from rtcstream.runtime import Runtime, get_runtime
+from rtcstream.session import outputs
 from rtcstream.session.lifecycle import Send, Session
 from rtcstream.session.visitor import Visitor, load_visitor
 from rtcstream.signalling import protocol, refusal
@@ -435,7 +436,7 @@ class OutputsConsumer(RtcstreamConsumer):
         await self.send_json(protocol.error("unknown_type", "The outputs socket only sends."))
 
     async def rtcstream_output(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=protocol.output(event["seq"], event["values_json"]))
+        await self.send(text_data=protocol.output(event["seq"], outputs.event_values_json(event)))
 
     async def rtcstream_end(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "end", "reason": event["reason"]})
