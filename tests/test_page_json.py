@@ -4,15 +4,19 @@ refused as a value JSON cannot hold at all is, with words that say where it is."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
 from rtcstream import components as gr
+from rtcstream import page_json
 from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.client.transports import CommunicatorTransport
 from rtcstream.models import StreamSession
 from rtcstream.session.outputs import values_json
 from rtcstream.signalling.consumers import RtcstreamConsumer
@@ -59,8 +63,6 @@ def test_outputs_refuse_what_json_cannot_hold_as_before():
 
 
 def test_one_rule_for_every_message_to_a_page():
-    from rtcstream import page_json
-
     message = {"type": "event", "name": "level", "data": {"level": float("nan")}}
     with pytest.raises(page_json.NotFiniteError, match=r"^message\['data'\]\['level'\] is NaN: "):
         page_json.dumps(message, name="message")
@@ -87,6 +89,17 @@ async def test_a_socket_sends_no_frame_with_nan_in_it():
         await consumer.send_json({"type": "event", "name": "level", "data": {"level": float("inf")}})
     await consumer.send_json({"type": "event", "name": "level", "data": {"level": 0.5}})
     assert frames == ['{"type": "event", "name": "level", "data": {"level": 0.5}}']
+
+
+async def test_the_python_client_reads_the_server_as_a_browser_does():
+    """A NaN from the server fails the client (tests, scripts) as JSON.parse fails the widget."""
+    communicator = SimpleNamespace(output_queue=asyncio.Queue())
+    transport = CommunicatorTransport(communicator)
+    for text in ('{"type": "pong"}', '{"type": "event", "data": {"level": NaN}}'):
+        communicator.output_queue.put_nowait({"type": "websocket.send", "text": text})
+    assert await transport.receive() == {"type": "pong"}
+    with pytest.raises(page_json.NotFiniteError, match="NaN"):
+        await transport.receive()
 
 
 def test_components_put_no_nan_in_the_page():

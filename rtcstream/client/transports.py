@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from rtcstream import page_json
 from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
 
 IN_PROCESS_ADDRESS = "127.0.0.1"
@@ -22,7 +23,8 @@ class Transport(Protocol):
 
 class _Frames:
     """What both transports share: a ``refused`` message (the server's refusal, its close code) is
-    taken as the socket's close, and the client hangs up, as the server waits for it to."""
+    taken as the socket's close, and the client hangs up, as the server waits for it to. Text is read
+    as a browser reads it (``page_json.loads``: a NaN from the server raises, as ``JSON.parse`` throws)."""
 
     close_code: int | None = None
 
@@ -75,7 +77,7 @@ class WebsocketTransport(_Frames):
 
         try:
             frame = await self.socket.recv()
-            return frame if isinstance(frame, bytes) else json.loads(frame)
+            return frame if isinstance(frame, bytes) else page_json.loads(frame)
         except websockets.ConnectionClosed as closed:
             self.close_code = closed.rcvd.code if closed.rcvd is not None else None
             return None
@@ -122,7 +124,7 @@ class CommunicatorTransport(_Frames):
             return None
         if message.get("bytes") is not None:
             return bytes(message["bytes"])
-        return json.loads(message["text"])
+        return page_json.loads(message["text"])
 
     async def close(self) -> None:
         # Also after the server closed: the disconnect completes the close
