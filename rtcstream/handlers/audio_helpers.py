@@ -55,6 +55,12 @@ def audio_to_float32(audio: np.ndarray | tuple[int, np.ndarray]) -> np.ndarray:
     raise TypeError(f"Unsupported audio data type: {samples.dtype} (int16 or float32)")
 
 
+def float32_mono(samples: np.ndarray) -> np.ndarray:
+    """int16 or float32 samples, ``(n,)``, ``(1, n)`` or ``(channels, n)``, as float32 ``(n,)`` (channels averaged)."""
+    floats = audio_to_float32(samples)
+    return floats.reshape(-1) if floats.ndim == 1 or floats.shape[0] == 1 else floats.mean(axis=0, dtype=np.float32)
+
+
 def audio_to_int16(audio: np.ndarray | tuple[int, np.ndarray]) -> np.ndarray:
     """Return float32 audio as int16 (times 32767, clipped to [-1, 1] first); int16 audio as it is."""
     samples = _samples(audio, "audio_to_int16")
@@ -104,8 +110,7 @@ def audio_to_bytes(audio: tuple[int, np.ndarray]) -> bytes:
     samples = np.asarray(samples)
     if samples.dtype.kind == "f":
         samples = samples.astype(np.float32, copy=False)
-    mono = audio_to_float32(samples)
-    mono = mono.reshape(-1) if mono.ndim == 1 or mono.shape[0] == 1 else mono.mean(axis=0)
+    mono = float32_mono(samples)
     frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono, dtype=np.float32).reshape(1, -1), "flt", "mono")
     frame.sample_rate = int(rate)
     target = next((r for r in MP3_RATES if r >= rate), MP3_RATES[-1])

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rtcstream.handlers.audio_helpers import audio_to_float32, audio_to_int16
+from rtcstream.handlers.audio_helpers import audio_to_int16, float32_mono
 from rtcstream.speech.engines import SpeechModelUnavailable, shared_model
 
 STT_RATE = 16000  # what the shipped acoustic model was trained on
@@ -32,8 +32,7 @@ def to_model_input(audio: AudioInput) -> np.ndarray:
     import soxr
 
     rate, samples = audio
-    floats = audio_to_float32(samples)
-    mono = floats.reshape(-1) if floats.ndim == 1 or floats.shape[0] == 1 else floats.mean(axis=0, dtype=np.float32)
+    mono = float32_mono(samples)
     if int(rate) != STT_RATE:
         mono = soxr.resample(mono, int(rate), STT_RATE)
     return audio_to_int16(mono)
