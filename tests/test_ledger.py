@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
-from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.admission import refusals
+from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
+from rtcstream.execution import calls
 from rtcstream.handlers.turn_taking import TurnOptions
 from rtcstream.ledger.turns import TurnRecord, TurnTracker
 from rtcstream.ledger.writer import LedgerWriter, SessionUpdate, TurnRow
-from rtcstream.models import StreamSession, Turn
+from rtcstream.models import SessionStatus, StreamSession, Turn
+from rtcstream.reasons import Refusal
 from rtcstream.runtime import get_runtime
 from tests import speech
 from tests.polling import settled_async
@@ -361,3 +364,41 @@ async def test_a_session_writes_turn_rows_up_to_its_cap_and_counts_the_rest(asgi
     row = await wait_for(lambda: StreamSession.objects.filter(session_id=session_id, media_seconds__gt=0).afirst())
     assert row.turn_count == 4
     assert [turn.index async for turn in Turn.objects.filter(session_id=session_id).order_by("index")] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_offers_refused_before_admission_have_their_rows_too(asgi_app, settings, monkeypatch):
+    """Admission writes the row of each refusal it decides; a process at MAX_SESSIONS and a stuck
+    handler refuse an offer before admission is asked, and the ledger writes those rows, so that the
+    admin's charts count every refused offer. A session admitted later keeps the row admission makes."""
+    settings.RTCSTREAM = {**django_settings.RTCSTREAM, "MAX_SESSIONS": 1}
+    async with (
+        await RtcClient.connect(asgi_app, "t-echo") as refused,
+        await RtcClient.connect(asgi_app, "t-echo") as streaming,
+    ):
+        await play(streaming, speech.silence(10))
+        await streaming.wait_for_event("connected")
+        with pytest.raises(RtcError) as busy:
+            await play(refused, speech.silence(10))
+        assert busy.value.code == Refusal.SERVER_BUSY
+        busy_id = refused.session["session"]
+        row = await wait_for(lambda: StreamSession.objects.filter(session_id=busy_id).afirst())
+        assert (row.state, row.end_reason, row.endpoint_slug) == (SessionStatus.REFUSED, "server_busy", "t-echo")
+        assert row.ended_at is not None and row.user_id is None
+        await streaming.stop()
+        await play(refused, speech.silence(10))  # the same session, once a stream has ended: admitted
+        await refused.wait_for_event("connected")
+        assert (await StreamSession.objects.aget(session_id=busy_id)).state == SessionStatus.LIVE
+        await refused.stop()
+
+    monkeypatch.setattr(calls, "stuck_calls", lambda handler: refusals.stuck_limit())
+    async with await RtcClient.connect(asgi_app, "t-echo") as client:
+        with pytest.raises(RtcError) as stuck:
+            await play(client, speech.silence(10))
+        assert stuck.value.code == Refusal.HANDLER_STUCK
+        stuck_id = client.session["session"]
+    row = await wait_for(lambda: StreamSession.objects.filter(session_id=stuck_id).afirst())
+    assert (row.state, row.end_reason) == (SessionStatus.REFUSED, "handler_stuck")
+    ended = StreamSession.objects.filter(session_id=busy_id, state=SessionStatus.ENDED, end_reason="client_stop")
+    assert await ended.aexists()
+    assert await StreamSession.objects.filter(state=SessionStatus.REFUSED).acount() == 1

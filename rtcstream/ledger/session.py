@@ -21,7 +21,7 @@ from typing import Any
 
 from rtcstream import conf
 from rtcstream.ledger.turns import TurnRecord, TurnTracker
-from rtcstream.ledger.writer import LedgerWriter, SessionUpdate, TurnRow
+from rtcstream.ledger.writer import LedgerWriter, RefusedSession, SessionUpdate, TurnRow
 
 logger = logging.getLogger("rtcstream.ledger")
 
@@ -80,6 +80,23 @@ class SessionLedger:
         now = time.monotonic()
         with self._lock:
             self._tracker.output(now)
+
+    def refused(self, reason: str, user: Any, client: str | None) -> None:
+        """An offer of this session was refused (a ``Refusal``). Admission writes the row of the refusals
+        it decides; this one is for those decided before it (``server_busy``, ``handler_stuck``), so that
+        the admin's charts count every refused offer. It adds nothing to a row that exists."""
+        now = datetime.datetime.now(datetime.UTC)
+        fields: dict[str, Any] = {
+            "session_id": self.session_id,
+            "endpoint_slug": self.endpoint_slug,
+            "user_id": user.pk if user is not None else None,
+            "client": (client or "")[:64],
+            "started_at": now,
+            "heartbeat_at": now,
+            "ended_at": now,
+            "end_reason": reason,
+        }
+        self._writer.put(RefusedSession(fields))
 
     def warned(self, message: str) -> None:
         """The page was shown the warning ``message`` (the handler's ``Warning``); the session goes on."""
@@ -177,6 +194,9 @@ class NoLedger:
         pass
 
     def output(self) -> None:
+        pass
+
+    def refused(self, reason: str, user: Any, client: str | None) -> None:
         pass
 
     def warned(self, message: str) -> None:

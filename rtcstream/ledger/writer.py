@@ -36,9 +36,18 @@ class TurnRow:
 
 @dataclass(frozen=True)
 class SessionUpdate:
-    """Fields of one ``StreamSession`` row to set (rows the ledger never creates: admission does)."""
+    """Fields of one ``StreamSession`` row to set (a row admission made)."""
 
     session_id: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RefusedSession:
+    """The ``StreamSession`` row of a session refused before admission made one (``server_busy``,
+    ``handler_stuck``): inserted in state refused, unless the session has a row already. The only
+    rows the ledger makes; admission makes every other."""
+
     fields: dict[str, Any]
 
 
@@ -49,7 +58,7 @@ class Barrier:
     done: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
 
 
-Write = TurnRow | SessionUpdate | Barrier
+Write = TurnRow | SessionUpdate | RefusedSession | Barrier
 
 
 class LedgerWriter:
@@ -148,8 +157,19 @@ class LedgerWriter:
 
 
 def _apply(batch: list[Write], alias: str) -> None:
-    from rtcstream.models import StreamSession, Turn
+    from rtcstream.models import SessionStatus, StreamEndpoint, StreamSession, Turn
 
+    refused: dict[str, StreamSession] = {}
+    for write in batch:
+        if isinstance(write, RefusedSession) and write.fields["session_id"] not in refused:
+            refused[write.fields["session_id"]] = StreamSession(**write.fields, state=SessionStatus.REFUSED)
+    if refused:
+        slugs = {row.endpoint_slug for row in refused.values()}
+        endpoints = StreamEndpoint.objects.using(alias).in_bulk(slugs, field_name="slug")
+        for row in refused.values():
+            row.endpoint = endpoints.get(row.endpoint_slug)
+        # A row admission made (or an earlier refusal) stays as it is: a session is counted once.
+        StreamSession.objects.using(alias).bulk_create(list(refused.values()), ignore_conflicts=True)
     turns = [Turn(**write.fields) for write in batch if isinstance(write, TurnRow)]
     if turns:
         Turn.objects.using(alias).bulk_create(turns)

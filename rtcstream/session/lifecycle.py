@@ -169,7 +169,7 @@ class Session:
         """Refuse the offer (``server_busy``) when this process carries as many streams as it may
         (``Runtime.at_session_limit``). No await between this and ``_begin``, so the count is exact."""
         if self.runtime.at_session_limit(f"session {self.id}'s offer on {self.endpoint.slug!r}"):
-            self.runtime.metrics.refused(self.endpoint.slug, Refusal.SERVER_BUSY)
+            self._count_refusal(Refusal.SERVER_BUSY)
             raise ProtocolError(Refusal.SERVER_BUSY, "This server carries as many streams as it may; try again soon.")
 
     def _begin(self, transport: MediaTransport, inputs: tuple[Any, ...] | None) -> None:
@@ -291,13 +291,18 @@ class Session:
             self._events.put(reply)
 
     async def _refuse(self, refusal: dict[str, Any], reason: Refusal) -> None:
-        self.runtime.metrics.refused(self.endpoint.slug, reason)
+        self._count_refusal(reason)
         self._move(SessionState.REFUSING)
         await self._teardown(reason)
         if self.state is SessionState.REFUSING:  # not closed meanwhile
             self._move(SessionState.NEW)
             self.carries_media = False
         self._events.put(refusal)
+
+    def _count_refusal(self, reason: Refusal) -> None:
+        """Count a refused offer in the metrics and in the ledger (which adds no row where admission wrote one)."""
+        self.runtime.metrics.refused(self.endpoint.slug, reason)
+        self.ledger.refused(reason, self.user, self.client)
 
     # -- the connection and the timers ------------------------------------------------
 
