@@ -53,14 +53,18 @@ def values_json(values: list[Any]) -> str:
 
 
 def output_event(seq: int, encoded: str) -> dict[str, Any]:
-    """The channel-layer event that carries an output to its outputs socket, whichever process serves it."""
-    return {"type": "output", "seq": seq, "values_json": encoded}
+    """The channel-layer event that carries an output to its outputs socket, whichever process serves it.
+
+    In a rolling restart that process may run the release before this one: the values go as JSON text
+    under ``"values"``, which every release since the values were encoded once has read (one release
+    named the key ``values_json``; ``event_values_json`` reads it, the releases before it do not)."""
+    return {"type": "output", "seq": seq, "values": encoded}
 
 
 def event_values_json(event: Mapping[str, Any]) -> str:
-    """The values of an ``rtcstream.output`` event as JSON text. In a rolling restart, a session's outputs
-    socket may be served by a worker of another rtcstream than the session's: before ``values_json``,
-    workers published the values under ``"values"``, as JSON text, and earlier still as the list itself."""
+    """The values of an ``rtcstream.output`` event as JSON text, whichever release published it: JSON
+    text under ``"values"`` (``output_event``), or under ``"values_json"`` (one release), or, from
+    releases that did not encode them once, the list itself under ``"values"``."""
     if "values_json" in event:
         return str(event["values_json"])
     values = event["values"]
