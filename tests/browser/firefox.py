@@ -25,6 +25,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -383,6 +384,18 @@ class Context:
         self.driver.browser.remove_user_context(user_context=self.id)  # closes its windows
 
 
+# A websocket's network failure, which Firefox reports as a JavaScript error (dom.properties: netInterrupt,
+# connectionFailure). Chromium logs its own ("WebSocket connection to ... failed") to the console, and
+# Playwright's `pageerror` is an exception the page did not catch: the adapter hands these to the console
+# listeners as errors, so that `pageerror` means the same in both browsers. A socket the server closes ends
+# this way when a loaded browser answers the close after daphne's websocket library gave up on it (1 s;
+# rtcstream/signalling/refusal.py): the page has had its last message, and nothing is lost but the close.
+WEBSOCKET_NETWORK_ERROR = re.compile(
+    r"The connection to wss?://\S+ was interrupted while the page was loading\.$"
+    r"|Firefox can.t establish a connection to the server at wss?://\S+\.$"
+)
+
+
 class Firefox:
     """One headless firefox-esr (see :func:`launch`) whose console messages and page errors reach the
     pages' ``console`` and ``pageerror`` listeners."""
@@ -402,6 +415,8 @@ class Firefox:
     def _dispatch(self, kind: str, entry: Any) -> None:
         context_id = (entry.source or {}).get("context")
         method = getattr(entry, "method", "")
+        if kind == "pageerror" and WEBSOCKET_NETWORK_ERROR.match(entry.text or ""):
+            kind, method = "console", "error"
         message = (
             ConsoleMessage("warning" if method == "warn" else method, entry.text) if kind == "console" else entry.text
         )
