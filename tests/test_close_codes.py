@@ -4,6 +4,7 @@ docs/protocol.md lists it, and a real daphne delivers each to a client."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import websockets
 
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from rtcstream.reasons import Refusal
-from rtcstream.signalling import refusal
+from rtcstream.signalling import last_word
 from rtcstream.signalling.close_codes import CloseCode, sendable
 from tests.daphne import serve
 from tests.handlers import tone
@@ -56,11 +57,11 @@ async def test_a_refused_client_that_does_not_hang_up_is_closed_with_the_code(da
         refused_at = time.monotonic()
         assert refusal_code(await socket.recv()) == CloseCode.NOT_FOUND
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            async with asyncio.timeout(refusal.GRACE + 5):
+            async with asyncio.timeout(last_word.GRACE + 5):
                 await socket.recv()
         waited = time.monotonic() - refused_at
     assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.NOT_FOUND
-    assert refusal.GRACE - 0.5 <= waited  # it waited for the client first
+    assert last_word.GRACE - 0.5 <= waited  # it waited for the client first
 
 
 async def test_daphne_delivers_the_codes_of_the_shared_test_server(daphne_server, fresh_address):
@@ -76,6 +77,43 @@ async def test_daphne_delivers_the_codes_of_the_shared_test_server(daphne_server
         await client.wait_until(lambda: client.signalling.close_code is not None)
         assert client.signalling.close_code == CloseCode.NORMAL
     assert await close_code(daphne_server, outputs) == CloseCode.GONE  # the token of an ended session
+
+
+async def test_a_client_that_reads_late_still_gets_its_last_word_and_hangs_up_itself(daphne_server):
+    """A busy client: it asks to stop, then reads nothing for 2 s (twice daphne's fixed 1 s close handshake)
+    while it goes on sending. The session's `closed` waits for it, and the close is the client's. (When the
+    server closed right after `closed`, daphne aborted the connection after 1 s, the client's next send met
+    the reset, and `closed` was lost unread: a flooding client in CI, and Firefox's "interrupted" errors.)"""
+    ws_url = daphne_server.replace("http", "ws", 1) + "/ws/rtcstream/t-echo/"
+    messages = []
+    async with websockets.connect(ws_url, origin=websockets.Origin(daphne_server)) as socket:
+        assert json.loads(await socket.recv())["type"] == "session"
+        socket.transport.pause_reading()  # what arrives stays in the kernel's buffer, unread
+        try:
+            await socket.send(json.dumps({"type": "stop"}))
+            busy_until = time.monotonic() + 2.0
+            while time.monotonic() < busy_until:
+                await socket.send(json.dumps({"type": "ping"}))  # 10 a second: within the message budget
+                await asyncio.sleep(0.1)
+        except websockets.ConnectionClosed:
+            pass  # the reset: the assertions below say what was lost
+        finally:
+            socket.transport.resume_reading()
+        try:
+            async with asyncio.timeout(10):
+                while (message := json.loads(await socket.recv()))["type"] != "closed":
+                    messages.append(message)
+                messages.append(message)
+        except websockets.ConnectionClosed:
+            pass
+        assert messages and messages[-1] == {
+            "type": "closed",
+            "reason": "client_stop",
+            "message": "Stopped by the client.",
+        }
+        await socket.close()
+    assert socket.protocol.close_rcvd_then_sent is False  # the close is ours, and the server answered it
+    assert socket.close_code == CloseCode.NORMAL
 
 
 @pytest.fixture(scope="module")

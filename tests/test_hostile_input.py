@@ -16,7 +16,7 @@ from rtcstream.admission import client_identity
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.models import StreamSession
 from rtcstream.runtime import get_runtime
-from rtcstream.signalling import refusal
+from rtcstream.signalling import last_word, refusal
 from tests.handlers import tone
 from tests.lifecycle import assert_nothing_left
 from tests.offers import audio_offer_sdp
@@ -131,7 +131,7 @@ async def test_a_refused_client_that_talks_on_and_never_hangs_up_is_closed_after
     asgi_app, monkeypatch, settings, path, host, code, caplog
 ):
     settings.ALLOWED_HOSTS = ["testserver"]
-    monkeypatch.setattr(refusal, "GRACE", 0.5)
+    monkeypatch.setattr(last_word, "GRACE", 0.5)
     communicator = WebsocketCommunicator(asgi_app, path, headers=[ORIGIN, (b"host", host)])
     assert (await communicator.connect(timeout=5))[0]
     assert refusal_code((await communicator.receive_output(timeout=5))["text"]) == code

@@ -99,14 +99,15 @@ class Socket:
         await self.communicator.send_to(text_data=json.dumps(message))
 
     async def messages_until_closed(self, timeout: float = 10) -> list[dict[str, Any]]:
-        """Read until the server closes the socket."""
+        """Read until the session's `closed`, the socket's last word (the page then hangs up: ``finish``)."""
         received = []
         async with asyncio.timeout(timeout):
             while True:
                 output = await self.communicator.receive_output(timeout=timeout)
-                if output["type"] == "websocket.close":
-                    return received
+                assert output["type"] != "websocket.close", "the server closed before its last word"
                 received.append(json.loads(output["text"]))
+                if received[-1]["type"] == "closed":
+                    return received
 
     async def drop(self) -> None:
         """The page goes away: the socket closes without a goodbye."""

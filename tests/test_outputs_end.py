@@ -18,6 +18,7 @@ import pytest
 import websockets
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.signalling import last_word
 from rtcstream.signalling.close_codes import CloseCode
 from tests.daphne import OUTPUT, serve
 from tests.handlers import tone
@@ -25,14 +26,17 @@ from tests.offers import audio_offer_sdp
 from tests.workers import admin_terminate, create_admin
 
 
-async def outputs_end(url: str, path: str, timeout: float = 10) -> tuple[list[dict], int | None]:
-    """Read the outputs socket ``path`` until the server closes it; return its messages and the close code."""
+async def outputs_end(url: str, path: str, timeout: float = 10, hang_up: bool = True) -> tuple[list[dict], int | None]:
+    """Read the outputs socket ``path`` until it closes: the page hangs up after `end`, as the widget does
+    (``hang_up`` False: it never does, and the server closes it); return its messages and the close code."""
     messages = []
     async with websockets.connect(url.replace("http", "ws", 1) + path, origin=websockets.Origin(url)) as socket:
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     messages.append(json.loads(await socket.recv()))
+                    if hang_up and messages[-1]["type"] == "end":
+                        await socket.close()
         except websockets.ConnectionClosed as closed:
             return messages, closed.rcvd.code if closed.rcvd is not None else None
     raise AssertionError("unreachable")
@@ -73,6 +77,20 @@ async def test_the_outputs_socket_ends_with_its_session(daphne_server, fresh_add
     finally:
         await client.close()
     assert messages[-1] == {"type": "end", "reason": reason}, messages
+    assert code == CloseCode.NORMAL
+
+
+async def test_an_outputs_socket_whose_page_never_hangs_up_is_closed_after_the_grace(daphne_server, fresh_address):
+    """`end` is the socket's last word; a page that does not hang up after it is not kept for ever."""
+    async with await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address) as client:
+        reading = asyncio.ensure_future(
+            outputs_end(daphne_server, client.session["outputs"], timeout=last_word.GRACE + 10, hang_up=False)
+        )
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_event("connected")
+        await client.stop()
+        messages, code = await reading
+    assert messages[-1] == {"type": "end", "reason": "client_stop"}
     assert code == CloseCode.NORMAL
 
 
@@ -120,6 +138,7 @@ async def test_an_end_for_a_client_that_has_just_hung_up_is_dropped_not_logged_a
     """The client closed its outputs socket while the session's ``end`` was on its way: daphne raises
     when the consumer sends to it (its disconnect is still queued). Nobody is left to tell; that is no error."""
     from autobahn.exception import Disconnected
+    from channels.exceptions import StopConsumer
 
     from rtcstream.signalling.consumers import OutputsConsumer
 
@@ -133,5 +152,8 @@ async def test_an_end_for_a_client_that_has_just_hung_up_is_dropped_not_logged_a
     consumer = OutputsConsumer()
     consumer.base_send = daphne_send
     await consumer.dispatch({"type": "rtcstream.end", "reason": "client_stop"})
-    assert closes == [{"type": "websocket.close", "code": CloseCode.NORMAL}]
+    with pytest.raises(StopConsumer):
+        await consumer.dispatch({"type": "websocket.disconnect", "code": 1001})  # the queued disconnect
+    assert closes == []  # the close waited for the client (``last_word``), which had gone
+    assert consumer._closing is not None and consumer._closing.cancelled()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from rtcstream import page_json
 from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
+from rtcstream.signalling.close_codes import CloseCode
 
 IN_PROCESS_ADDRESS = "127.0.0.1"
 _ports = itertools.count(40000)
@@ -21,19 +22,30 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-class _Frames:
-    """What both transports share: a ``refused`` message (the server's refusal, its close code) is
-    taken as the socket's close, and the client hangs up, as the server waits for it to. Text is read
-    as a browser reads it (``page_json.loads``: a NaN from the server raises, as ``JSON.parse`` throws)."""
+# The messages after which the server says nothing more on a socket (rtcstream.signalling.last_word).
+LAST_WORDS = frozenset({"closed", "end"})
 
-    close_code: int | None = None
+
+class _Frames:
+    """What both transports share: the client hangs up after the server's last word, as the widget does
+    and as the server waits for it to (``rtcstream.signalling.last_word``): a ``refused`` message (the
+    server's refusal, its close code) is taken as the socket's close; a ``closed`` or an ``end`` is read,
+    and the next read hangs up. Text is read as a browser reads it (``page_json.loads``: a NaN from the
+    server raises, as ``JSON.parse`` throws)."""
+
+    close_code: int | None = None  # the server's refusal, or the code the socket's close handshake ended with
+    _last_word_read = False
 
     async def receive(self) -> dict[str, Any] | bytes | None:
+        if self._last_word_read:
+            await self.close()
+            return None
         frame = await self._receive_frame()
         if isinstance(frame, dict) and frame.get("type") == "refused":
             self.close_code = int(frame["code"])
             await self.close()
             return None
+        self._last_word_read = isinstance(frame, dict) and frame.get("type") in LAST_WORDS
         return frame
 
     async def _receive_frame(self) -> dict[str, Any] | bytes | None:
@@ -84,6 +96,8 @@ class WebsocketTransport(_Frames):
 
     async def close(self) -> None:
         await self.socket.close()
+        if self.close_code is None:
+            self.close_code = self.socket.close_code  # the server's answer to our close (1006: none came)
 
 
 class CommunicatorTransport(_Frames):
@@ -131,4 +145,6 @@ class CommunicatorTransport(_Frames):
         # handshake, as a real server's would, so the consumer ends.
         if not self._disconnected:
             self._disconnected = True
-            await self.communicator.disconnect(timeout=DEFAULT_TIMEOUT)
+            await self.communicator.disconnect(code=int(CloseCode.NORMAL), timeout=DEFAULT_TIMEOUT)
+        if self.close_code is None:
+            self.close_code = int(CloseCode.NORMAL)  # our hang-up's (in process, no server answers a close)

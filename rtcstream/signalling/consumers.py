@@ -25,7 +25,7 @@ from rtcstream.runtime import Runtime, get_runtime
 from rtcstream.session import outputs
 from rtcstream.session.lifecycle import Send, Session
 from rtcstream.session.visitor import Visitor, load_visitor
-from rtcstream.signalling import protocol, refusal
+from rtcstream.signalling import last_word, protocol, refusal
 from rtcstream.signalling.close_codes import CloseCode
 from rtcstream.signalling.message_budget import BudgetedInbox, MessageBudget
 from rtcstream.signalling.protocol import (
@@ -90,8 +90,9 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
     accepted = False
     ended = False
     refused = False
+    said_last_word = False  # the socket's last message went out (a refusal, `closed`, `end`): what comes in is dropped
     says_refusals = True  # False: a refusal is a close at once (a peer that speaks its own protocol, not ours)
-    _refusal_close: asyncio.Task[None] | None = None  # closes a refused socket its client has not hung up
+    _closing: asyncio.Task[None] | None = None  # closes the socket if its client has not hung up after the last word
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         rate = conf.get("MAX_MESSAGES_PER_SECOND")
@@ -132,8 +133,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
 
     async def refuse(self, code: CloseCode) -> None:
         """Accept (unless done already; a handshake denial reaches browsers as 1006), say why in a
-        ``refused`` message and leave the client to hang up; close with ``code`` if it has not after
-        ``refusal.GRACE`` (``rtcstream.signalling.refusal`` says why). What it sends meanwhile is dropped."""
+        ``refused`` message, this socket's last word (``say_last_word``). What it sends meanwhile is dropped."""
         if self.refused:
             return  # refused already (a connect that failed after its refusal): the first reason stands
         get_runtime().metrics.socket_refused(code.name.lower())
@@ -141,19 +141,31 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
             await self.accept()
         self.refused = True
         if not (self.says_refusals and refusal.start_waiting()):
+            self.said_last_word = True
             await self.close(code=int(code))
             return
-        # The wait ends with this task, however it ends (the close, or cancelled when the client hangs up).
-        self._refusal_close = asyncio.create_task(self._close_refused(code))
-        self._refusal_close.add_done_callback(lambda _task: refusal.stop_waiting())
-        await self.send_json(refusal.message(code))
+        # The wait ends with the closing task, however it ends (the close, or cancelled when the client hangs up).
+        closing = await self.say_last_word(refusal.message(code), code)
+        closing.add_done_callback(lambda _task: refusal.stop_waiting())
 
-    async def _close_refused(self, code: CloseCode) -> None:
-        await asyncio.sleep(refusal.GRACE)
+    async def say_last_word(self, content: dict[str, Any], code: CloseCode) -> asyncio.Task[None]:
+        """Send ``content``, this socket's last message, and leave the client to hang up; close with ``code``
+        only if it has not after ``last_word.GRACE`` (``rtcstream.signalling.last_word`` says why). What comes
+        in meanwhile is dropped. Returns the task that closes it (cancelled when the client hangs up first);
+        a second last word is not said."""
+        if self._closing is not None:
+            return self._closing
+        self.said_last_word = True
+        self._closing = asyncio.create_task(self._close_after_grace(code), name="rtcstream:last-word")
+        await self.send_json(content)
+        return self._closing
+
+    async def _close_after_grace(self, code: CloseCode) -> None:
+        await asyncio.sleep(last_word.GRACE)
         await self.close(code=int(code))
 
     async def websocket_receive(self, message: dict[str, Any]) -> None:
-        if not self.refused:
+        if not self.said_last_word:
             await super().websocket_receive(message)
 
     async def rtcstream_flooded(self, message: dict[str, Any]) -> None:
@@ -164,7 +176,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
             client_address(self.scope),
             conf.get("MAX_MESSAGES_PER_SECOND"),
         )
-        if not self.refused:
+        if not self.said_last_word:
             await self.too_many_messages()
 
     async def too_many_messages(self) -> None:
@@ -179,8 +191,8 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
         if self.ended:
             return
         self.ended = True
-        if self._refusal_close is not None:
-            self._refusal_close.cancel()
+        if self._closing is not None:
+            self._closing.cancel()
         try:
             await self.end(reason)
         except Exception:
@@ -270,7 +282,7 @@ class SessionConsumer(RtcstreamConsumer):
         )
 
     async def too_many_messages(self) -> None:
-        """End the session (its page is told why, the ledger records it), which closes the socket."""
+        """End the session (its page is told why, the ledger records it): the `closed` is the socket's last word."""
         if self.session is None:
             await super().too_many_messages()
             return
@@ -327,9 +339,10 @@ class SignallingConsumer(SessionConsumer):
     async def _send_from_session(self, message: dict[str, Any]) -> None:
         if not self.socket_open:
             return  # the page is gone; nothing to tell it
-        await self.send_json(message)
         if message["type"] == "closed":
-            await self.close(code=int(CloseCode.NORMAL))
+            await self.say_last_word(message, CloseCode.NORMAL)
+        else:
+            await self.send_json(message)
 
     async def _send_audio(self, payload: bytes) -> None:
         if self.socket_open:
@@ -439,5 +452,4 @@ class OutputsConsumer(RtcstreamConsumer):
         await self.send(text_data=protocol.output(event["seq"], outputs.event_values_json(event)))
 
     async def rtcstream_end(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "end", "reason": event["reason"]})
-        await self.close(code=int(CloseCode.NORMAL))
+        await self.say_last_word({"type": "end", "reason": event["reason"]}, CloseCode.NORMAL)

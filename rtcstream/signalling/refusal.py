@@ -2,13 +2,8 @@
 
 A refused socket is accepted, told why in a ``refused`` message (its close
 code), and left for the client to hang up; the server closes it with the code
-only if the client has not hung up after ``GRACE`` seconds.
-
-Why not close at once with the code: daphne's websocket library aborts the TCP
-connection (a reset) when the client has not answered a server's close within
-its fixed 1 s close-handshake timeout, and a busy browser that had not read the
-close frame yet loses it with the reset: it reports 1006, and the visitor never
-learns the reason. A close the client starts itself cannot be lost that way.
+only if the client has not hung up after ``last_word.GRACE`` seconds
+(``rtcstream.signalling.last_word`` says why not at once).
 """
 
 from __future__ import annotations
@@ -18,9 +13,9 @@ from typing import Any
 
 from rtcstream import page_json
 from rtcstream.runtime import get_runtime
+from rtcstream.signalling import last_word
 from rtcstream.signalling.close_codes import CloseCode
 
-GRACE = 5.0  # seconds a refused socket waits for its client to hang up, then it is closed with its code
 # Refused sockets that may wait for their clients at once in this process. Past it (a client that opens
 # sockets in a loop and never hangs up), a refusal is a close at once: the reason may be lost to a client
 # that reads late, but refused sockets hold no more than this many connections beyond the caps.
@@ -48,7 +43,7 @@ def stop_waiting() -> None:
 
 async def refuse(receive: Any, send: Any, code: CloseCode, *, says: bool = True) -> None:
     """Refuse a websocket in ASGI middleware, before any consumer: accept it, say why,
-    and wait (``GRACE`` at most) for the client to hang up; what it sends meanwhile is dropped.
+    and wait (``last_word.GRACE`` at most) for the client to hang up; what it sends meanwhile is dropped.
     ``says`` False: close at once with the code, for a peer that speaks its own protocol and
     would take a ``refused`` message as an error of ours (Twilio's media streams); so is a refusal
     while ``MAX_WAITING`` refused sockets wait already."""
@@ -61,7 +56,7 @@ async def refuse(receive: Any, send: Any, code: CloseCode, *, says: bool = True)
         return
     try:
         await send({"type": "websocket.send", "text": page_json.dumps(message(code))})
-        async with asyncio.timeout(GRACE):
+        async with asyncio.timeout(last_word.GRACE):
             while (await receive())["type"] != "websocket.disconnect":
                 pass
     except TimeoutError:

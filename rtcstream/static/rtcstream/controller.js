@@ -651,7 +651,7 @@ export class StreamController extends EventTarget {
 
   #closeSockets(run) {
     run.sig?.close();
-    // Let the last outputs arrive: the server closes this socket after `closed`.
+    // Let the last outputs arrive: the server's `end` follows them (#onOutput hangs up on it), OUTPUTS_GRACE_MS at most.
     const outputs = run.outputs;
     if (outputs) setTimeout(() => outputs.close(), OUTPUTS_GRACE_MS);
   }
