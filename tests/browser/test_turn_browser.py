@@ -119,9 +119,11 @@ def test_a_wrong_turn_secret_falls_back_to_the_websocket_at_once(context, coturn
         assert (transport["transport"], transport["fallback"]) == ("websocket", True)
         took = (transport["t"] - clicked) / 1000
         print(f"Start -> live over the websocket after the TURN refusal: {took:.1f} s")
-        assert took < FALLBACK_S, took  # the refusal is the reason, not the deadline
+        # The refusal is the reason, not the deadline: the fallback names its cause (a time would be the
+        # machine's load as much as the widget's; CI once took 5.3 s to be live, the refusal the cause).
         message = page.inner_text("#w [data-part=message]")
         assert "refused this session's credentials (401" in message and "over the websocket" in message, message
+        assert f"no connection within {FALLBACK_S:g} s" not in message, message
         # The echo comes back over the websocket: the reply meter moves.
         page.wait_for_function(
             "() => document.querySelector('#w [data-part=reply-meter]')?.value > 0.05", timeout=30000
