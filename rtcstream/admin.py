@@ -16,8 +16,9 @@ from django.utils import timezone
 from rtcstream.admission.backends import session_expiry
 from rtcstream.forms import EndpointForm
 from rtcstream.ledger import admin as ledger_admin
-from rtcstream.models import LiveSession, Quota, SessionHistory, SessionStatus, StreamEndpoint, session_group
+from rtcstream.models import LiveSession, Quota, SessionHistory, SessionStatus, StreamEndpoint
 from rtcstream.runtime import get_runtime
+from rtcstream.signalling.groups import session_group
 
 TERMINATE_MESSAGE = {"type": "rtcstream.terminate"}
 

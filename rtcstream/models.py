@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from rtcstream.endpoints import kinds, registry
 from rtcstream.reasons import EXPIRED, CloseReason, Refusal
+from rtcstream.signalling.groups import session_group
 
 
 def handler_choices() -> list[tuple[str, str]]:
@@ -292,11 +293,6 @@ class EndReason(models.TextChoices):
     SERVER_BUSY = Refusal.SERVER_BUSY, "refused: server at its stream limit"
     # Its process stopped sending heartbeats (it died, or lost the database).
     EXPIRED = EXPIRED, "expired (no heartbeat)"
-
-
-def session_group(session_id: str) -> str:
-    """Return the channel layer group that the process owning ``session_id`` listens on."""
-    return f"rtcstream.session.{session_id}"
 
 
 class StreamSession(models.Model):

@@ -103,7 +103,8 @@ async def test_the_client_sends_audio_from_a_file(asgi_app, tmp_path):
 async def test_terminating_from_the_admin_reaches_the_session_through_the_channel_layer(asgi_app):
     from channels.layers import get_channel_layer
 
-    from rtcstream.models import StreamSession, session_group
+    from rtcstream.models import StreamSession
+    from rtcstream.signalling.groups import session_group
 
     async with await RtcClient.connect(asgi_app, "t-echo") as client:
         await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))

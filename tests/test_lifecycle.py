@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from rtcstream.admission.backends import DatabaseAdmission
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.models import StreamSession
-from rtcstream.signalling.consumers import session_group
+from rtcstream.signalling.groups import session_group
 from tests.handlers import tone
 from tests.lifecycle import assert_nothing_left
 from tests.offers import audio_offer_sdp

@@ -15,9 +15,9 @@ from rtcstream.models import (
     StreamEndpoint,
     StreamSession,
     handler_choices,
-    session_group,
     validate_ice_servers,
 )
+from rtcstream.signalling.groups import session_group
 from tests.admin_handlers import RTCSTREAM
 
 pytestmark = pytest.mark.django_db

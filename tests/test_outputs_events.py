@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from rtcstream.client import RtcClient
 from rtcstream.session.outputs import output_event, values_json
-from rtcstream.signalling.consumers import outputs_group
+from rtcstream.signalling.groups import outputs_group
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

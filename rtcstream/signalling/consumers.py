@@ -27,6 +27,7 @@ from rtcstream.session.lifecycle import Send, Session
 from rtcstream.session.visitor import Visitor, load_visitor
 from rtcstream.signalling import last_word, protocol, refusal
 from rtcstream.signalling.close_codes import CloseCode
+from rtcstream.signalling.groups import outputs_group, session_group
 from rtcstream.signalling.message_budget import BudgetedInbox, MessageBudget
 from rtcstream.signalling.protocol import (
     Candidate,
@@ -55,16 +56,6 @@ CLIENT_GONE = (Disconnected, OSError)
 LIVENESS_TIMEOUT = 3.0
 
 INTERNAL_ERROR = "The server could not handle this message; the server log has the details."
-
-
-def session_group(session_id: str) -> str:
-    """The group a session's signalling consumer listens on (control messages)."""
-    return f"rtcstream.session.{session_id}"
-
-
-def outputs_group(session_id: str) -> str:
-    """The group a session's outputs are published to."""
-    return f"rtcstream.outputs.{session_id}"
 
 
 def _stop_reason(stop: Stop) -> tuple[CloseReason, str]:
