@@ -295,6 +295,9 @@ class EndReason(models.TextChoices):
     EXPIRED = EXPIRED, "expired (no heartbeat)"
 
 
+CLIENT_CHARS = 64  # a session row's client address, at most (an IPv6 address and port fit)
+
+
 class StreamSession(models.Model):
     """One session: counted by admission while live, kept afterwards as history."""
 
@@ -317,7 +320,7 @@ class StreamSession(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    client = models.CharField("client address", max_length=64, blank=True)
+    client = models.CharField("client address", max_length=CLIENT_CHARS, blank=True)
     # When it joined the endpoint's waiting room (None: it never waited); started_at is when it got its seat.
     queued_at = models.DateTimeField("queued", null=True, blank=True)
     started_at = models.DateTimeField("started", default=timezone.now)
@@ -360,6 +363,15 @@ class StreamSession(models.Model):
     @property
     def group_name(self) -> str:
         return session_group(self.session_id)
+
+    @staticmethod
+    def who(user: Any, client: str | None) -> dict[str, Any]:
+        """The fields that say whose session a row is: the user's (None for an anonymous visitor) and the
+        client's address (cut to the column). Admission and the ledger's refusals both write them so."""
+        return {
+            "user_id": user.pk if user is not None and user.is_authenticated else None,
+            "client": (client or "")[:CLIENT_CHARS],
+        }
 
 
 _S = TypeVar("_S", bound="StreamSession")

@@ -183,8 +183,8 @@ class DatabaseAdmission(BaseAdmission):
     def _acquire_once(self, endpoint: Endpoint, session_id: str, info: dict[str, Any]) -> QueuePlace | Refused | None:
         from rtcstream.models import SessionStatus, StreamEndpoint, StreamSession
 
-        user = info.get("user")
-        user_id = user.pk if user is not None and user.is_authenticated else None
+        who = StreamSession.who(info.get("user"), info.get("client"))
+        user_id = who["user_id"]
         # Lock rows are made in transactions of their own: a refusal below is committed, never rolled back.
         self._lock_row(endpoint.slug)
         if user_id is not None:
@@ -202,8 +202,7 @@ class DatabaseAdmission(BaseAdmission):
             fields: dict[str, Any] = {
                 "endpoint_slug": endpoint.slug,
                 "endpoint": StreamEndpoint.objects.using(self.alias).filter(slug=endpoint.slug).first(),
-                "user_id": user_id,
-                "client": (info.get("client") or "")[:64],
+                **who,
                 "heartbeat_at": now,
                 "ended_at": None,
                 "end_reason": "",

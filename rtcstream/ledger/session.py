@@ -85,12 +85,13 @@ class SessionLedger:
         """An offer of this session was refused (a ``Refusal``). Admission writes the row of the refusals
         it decides; this one is for those decided before it (``server_busy``, ``handler_stuck``), so that
         the admin's charts count every refused offer. It adds nothing to a row that exists."""
+        from rtcstream.models import StreamSession
+
         now = datetime.datetime.now(datetime.UTC)
         fields: dict[str, Any] = {
             "session_id": self.session_id,
             "endpoint_slug": self.endpoint_slug,
-            "user_id": user.pk if user is not None else None,
-            "client": (client or "")[:64],
+            **StreamSession.who(user, client),
             "started_at": now,
             "heartbeat_at": now,
             "ended_at": now,
