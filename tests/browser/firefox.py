@@ -388,8 +388,9 @@ class Context:
 # connectionFailure). Chromium logs its own ("WebSocket connection to ... failed") to the console, and
 # Playwright's `pageerror` is an exception the page did not catch: the adapter hands these to the console
 # listeners as errors, so that `pageerror` means the same in both browsers. A socket the server closes ends
-# this way when a loaded browser answers the close after daphne's websocket library gave up on it (1 s;
-# rtcstream/signalling/refusal.py): the page has had its last message, and nothing is lost but the close.
+# this way when a loaded browser answers the close after daphne's websocket library gave up on it (1 s);
+# rtcstream leaves the page to hang up after a socket's last word (rtcstream/signalling/last_word.py), so
+# only a server restart's close, or a page that keeps a socket past the grace, should meet it now.
 WEBSOCKET_NETWORK_ERROR = re.compile(
     r"The connection to wss?://\S+ was interrupted while the page was loading\.$"
     r"|Firefox can.t establish a connection to the server at wss?://\S+\.$"
