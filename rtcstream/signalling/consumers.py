@@ -80,8 +80,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
 
     accepted = False
     ended = False
-    refused = False
-    said_last_word = False  # the socket's last message went out (a refusal, `closed`, `end`): what comes in is dropped
+    said_last_word = False  # its last message went out (a refusal, `closed`, `end`): input is dropped, no 2nd refusal
     says_refusals = True  # False: a refusal is a close at once (a peer that speaks its own protocol, not ours)
     _closing: asyncio.Task[None] | None = None  # closes the socket if its client has not hung up after the last word
 
@@ -125,12 +124,11 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
     async def refuse(self, code: CloseCode) -> None:
         """Accept (unless done already; a handshake denial reaches browsers as 1006), say why in a
         ``refused`` message, this socket's last word (``say_last_word``). What it sends meanwhile is dropped."""
-        if self.refused:
-            return  # refused already (a connect that failed after its refusal): the first reason stands
+        if self.said_last_word:
+            return  # its last word is said (a connect that failed after its refusal): the first reason stands
         get_runtime().metrics.socket_refused(code.name.lower())
         if not self.accepted:
             await self.accept()
-        self.refused = True
         if not (self.says_refusals and refusal.start_waiting()):
             self.said_last_word = True
             await self.close(code=int(code))
