@@ -141,7 +141,11 @@ async def test_daphne_ends_a_socket_flooding_it_with_tiny_frames(daphne_server, 
         finally:
             sending.cancel()
         assert closed is not None and '"reason": "too_many_messages"' in str(closed)
-        assert flooder.close_code == 1000
+        # The server hung up on it (the loop above ended without this client closing, within its deadline):
+        # after the grace (rtcstream.signalling.last_word) daphne sends its close and aborts the connection
+        # if the close is not answered within its 1 s. Whether this flooder answers in time is its own doing:
+        # a client busy flooding reads late (CI, once in about six runs here: no close frame read, 1006).
+        assert flooder.close_code in (1000, 1006), flooder.close_code
     async with await RtcClient.connect(daphne_server, "t-echo", local_address=fresh_address) as other:
         await other.send({"type": "ping"})
         await other.wait_until(lambda: any(m["type"] == "pong" for m in other.messages), timeout=10)
