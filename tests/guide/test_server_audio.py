@@ -42,4 +42,7 @@ def test_generate_plays_the_file_num_steps_times(context, guide_site):
     # One step is the file once (0.5 s); four steps, four times as much.
     assert 0.5 * SERVER_TONE_SECONDS < one["loudSeconds"] < 2 * SERVER_TONE_SECONDS, one
     assert 3 * SERVER_TONE_SECONDS < four["loudSeconds"] < 6 * SERVER_TONE_SECONDS, four
-    assert four["loudSeconds"] > 2.5 * one["loudSeconds"], (one, four)
+    # The three more plays are heard: the difference, not the ratio, since the playout adds about as much
+    # to both (the receiver's concealment after the last packet, the stretching of late packets in a loaded
+    # browser: CI once heard one play as 0.88 s and four as 2.18 s, 1.3 s apart, a ratio of 2.47).
+    assert four["loudSeconds"] - one["loudSeconds"] > 2 * SERVER_TONE_SECONDS, (one, four)
