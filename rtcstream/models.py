@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from rtcstream.endpoints import kinds, registry
 from rtcstream.reasons import EXPIRED, CloseReason, Refusal
-from rtcstream.signalling.groups import session_group
 
 
 def handler_choices() -> list[tuple[str, str]]:
@@ -359,10 +358,6 @@ class StreamSession(models.Model):
     def duration(self) -> datetime.timedelta:
         """Return how long the session ran (so far, if it is live)."""
         return (self.ended_at or timezone.now()) - self.started_at
-
-    @property
-    def group_name(self) -> str:
-        return session_group(self.session_id)
 
     @staticmethod
     def who(user: Any, client: str | None) -> dict[str, Any]:

@@ -130,7 +130,7 @@ class TestSessions:
 
     def test_the_terminate_group_is_named_after_the_session(self):
         row = StreamSession(session_id="abc_-1", endpoint_slug="quiet")
-        assert row.group_name == session_group("abc_-1") == "rtcstream.session.abc_-1"
+        assert session_group(row.session_id) == "rtcstream.session.abc_-1"
         assert str(row) == "quiet abc_-1"
 
 
