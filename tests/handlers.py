@@ -183,6 +183,15 @@ def invert(frame: np.ndarray, mode: str = "invert") -> np.ndarray:
     return frame if mode == "identity" else 255 - frame
 
 
+def video_garbage(frame: np.ndarray, kind: str = "wide") -> np.ndarray:
+    """Video: return what ``kind`` names instead of a frame: wider than a video encoder takes, float, or flat."""
+    if kind == "wide":
+        return np.zeros((2, 20000, 3), dtype=np.uint8)
+    if kind == "float":
+        return frame.astype(np.float32)
+    return frame[:, :, 0]
+
+
 def slow_invert(frame: np.ndarray) -> np.ndarray:
     time.sleep(0.2)
     return 255 - frame

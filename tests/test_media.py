@@ -15,7 +15,7 @@ from rtcstream.media.audio import FRAME_SAMPLES, InputConverter, OutputConverter
 from rtcstream.media.errors import HandlerOutputError
 from rtcstream.media.pacing import MediaClock, Pacer
 from rtcstream.media.tracks import AudioOutputTrack, VideoOutputTrack
-from rtcstream.media.video import array_to_frame
+from rtcstream.media.video import MAX_SIDE, array_to_frame
 from tests.handlers import tone
 from tests.media_checks import dominant_frequency
 
@@ -77,6 +77,31 @@ def test_video_frames_are_validated_and_cropped_to_even_sizes():
         array_to_frame(np.zeros((10, 10, 3), dtype=np.float32))
     with pytest.raises(HandlerOutputError, match="shape"):
         array_to_frame(np.zeros((10, 10), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("mime", ["video/VP8", "video/H264"])
+def test_the_widest_and_highest_frame_allowed_is_one_each_video_encoder_takes(mime):
+    from fractions import Fraction
+
+    from aiortc.codecs import get_encoder
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    encoder = get_encoder(RTCRtpCodecParameters(mimeType=mime, clockRate=90000, payloadType=96))
+    for shape in [(2, MAX_SIDE, 3), (MAX_SIDE, 2, 3)]:
+        frame = array_to_frame(np.zeros(shape, dtype=np.uint8))
+        frame.pts, frame.time_base = 0, Fraction(1, 90000)
+        assert encoder.encode(frame)[0], shape
+    for shape in [(2, MAX_SIDE + 1, 3), (MAX_SIDE + 1, 2, 3)]:
+        with pytest.raises(HandlerOutputError, match=f"2 to {MAX_SIDE} pixels"):
+            array_to_frame(np.zeros(shape, dtype=np.uint8))
+    odd = array_to_frame(av.VideoFrame(MAX_SIDE, 3, "yuv420p"))  # a handler's own VideoFrame
+    assert (odd.width, odd.height) == (MAX_SIDE - 1, 2)
+    odd.pts, odd.time_base = 0, Fraction(1, 90000)
+    assert encoder.encode(odd)[0]
+    with pytest.raises(HandlerOutputError, match=f"not {MAX_SIDE + 3}x2"):
+        array_to_frame(av.VideoFrame(MAX_SIDE + 3, 2, "yuv420p"))
+    with pytest.raises(HandlerOutputError, match="not 1x1"):
+        array_to_frame(av.VideoFrame(1, 1, "yuv420p"))
 
 
 async def test_pacer_follows_the_clock_and_resyncs_after_a_gap():

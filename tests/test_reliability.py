@@ -10,13 +10,14 @@ import json
 import os
 import threading
 
+import numpy as np
 import psutil
 import pytest
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtcstream.client import ArrayAudioTrack, RtcClient
+from rtcstream.client import ArrayAudioTrack, ArrayVideoTrack, RtcClient
 from tests.handlers import tone
 from tests.lifecycle import rtcstream_tasks
 
@@ -117,6 +118,15 @@ async def test_a_hanging_handler_times_out_and_its_session_ends_cleanly(asgi_app
 async def test_a_handler_returning_garbage_gets_a_clear_error(asgi_app, kind, words):
     async with await RtcClient.connect(asgi_app, "t-garbage") as client:
         await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)), inputs=[kind])
+        error = await client.wait_for_message("error", timeout=10)
+        assert error["code"] == "handler_error" and words in error["message"], error
+        assert (await client.wait_closed())["reason"] == "handler_error"
+
+
+@pytest.mark.parametrize(("kind", "words"), [("wide", "2 to 16383 pixels"), ("float", "uint8"), ("flat", "shape")])
+async def test_a_video_function_returning_garbage_gets_a_clear_error(asgi_app, kind, words):
+    async with await RtcClient.connect(asgi_app, "t-video-garbage") as client:
+        await client.start(video=ArrayVideoTrack(lambda index: np.zeros((48, 64, 3), dtype=np.uint8)), inputs=[kind])
         error = await client.wait_for_message("error", timeout=10)
         assert error["code"] == "handler_error" and words in error["message"], error
         assert (await client.wait_closed())["reason"] == "handler_error"
