@@ -178,6 +178,8 @@ class StreamEndpoint(models.Model):
             raise ValidationError([f"Handler option {name}: {why}" for name, why in problems.items()])
         try:  # options valid one by one may still not go together (a pause longer than its bound)
             spec.new_handler(self.handler_options)
+        except registry.RegistryError as exc:  # the handler's copy() is wrong, whatever the options
+            raise ValidationError({"handler": str(exc)}) from exc
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"Handler options: {exc}") from exc
 

@@ -48,6 +48,24 @@ class EchoHandler(StreamHandler):
         return EchoHandler()
 
 
+class SharedEchoHandler(EchoHandler):
+    """The echo with a mistake: copy() returns the handler itself, so every session would run one object."""
+
+    def copy(self):
+        return self
+
+
+class KeptEchoHandler(EchoHandler):
+    """The echo with a subtler mistake: copy() makes one new handler, then returns that one every time."""
+
+    kept: EchoHandler | None = None
+
+    def copy(self):
+        if KeptEchoHandler.kept is None:
+            KeptEchoHandler.kept = EchoHandler()
+        return KeptEchoHandler.kept
+
+
 class AsyncEchoHandler(AsyncStreamHandler):
     """The async twin of EchoHandler, at 24 kHz in."""
 

@@ -61,6 +61,8 @@ RTCSTREAM = {
         "t-reply-smart-turn": "tests.handlers.reply_smart_turn",
         "t-slow": "tests.handlers.SlowHandler",
         "t-guide-echo": "tests.guide.examples.stream_handler.EchoHandler",
+        "t-shared-echo": "tests.handlers.SharedEchoHandler",
+        "t-kept-echo": "tests.handlers.KeptEchoHandler",
         "t-blocked": "tests.handlers.BlockedHandler",
         "t-guide-echo-4": {"handler": "tests.guide.examples.stream_handler.EchoHandler", "concurrency_limit": 4},
         "t-colors": {"handler": "tests.handlers.colors", "modality": "video", "fps": 30},

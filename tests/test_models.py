@@ -56,6 +56,12 @@ class TestEndpointValidation:
         endpoint(handler="beeps", mode="receive", modality="audio").full_clean()
         endpoint(handler="mirror", mode="send-receive", modality="video").full_clean()
 
+    def test_a_handler_whose_copy_returns_itself_is_refused_on_the_handler_field(self, settings):
+        settings.RTCSTREAM = {"HANDLERS": {"shared": "tests.handlers.SharedEchoHandler"}}
+        with pytest.raises(ValidationError) as info:
+            endpoint(handler="shared").full_clean()
+        assert "copy() returned the handler itself" in info.value.message_dict["handler"][0]
+
     def test_handler_options_are_those_of_the_handlers_kind_with_their_types_and_bounds(self):
         with pytest.raises(ValidationError) as info:
             endpoint(handler="silence", handler_options={"min_silence_s": 0.6}).full_clean()

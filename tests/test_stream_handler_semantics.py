@@ -16,7 +16,7 @@ from rtcstream.admission import refusals
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from rtcstream.execution import calls
 from tests.daphne import OUTPUT, serve
-from tests.handlers import BLOCKED_GATE, tone
+from tests.handlers import BLOCKED_GATE, KeptEchoHandler, tone
 from tests.media_checks import dominant_frequency, loud_part
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -30,6 +30,31 @@ async def test_the_guides_echo_handler_with_a_blocking_queue_echoes(asgi_app):
         samples = loud_part(audio.samples())
         assert samples.size > 48000
         assert abs(dominant_frequency(samples[-24000:]) - 620) < 5
+
+
+@override_settings(DEBUG=True)  # the page then reads what the log says
+async def test_a_copy_that_returns_the_handler_itself_is_refused_and_says_why(asgi_app, caplog):
+    # Every session would run one object: one visitor's audio, inputs and events reaching another.
+    async with await RtcClient.connect(asgi_app, "t-shared-echo") as client:
+        with pytest.raises(RtcError) as refused:
+            await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+    assert refused.value.code == "server_error"
+    assert "copy() returned the handler itself" in refused.value.message
+    assert "copy() returned the handler itself" in caplog.text
+
+
+async def test_a_copy_handed_out_twice_serves_its_first_session_alone(asgi_app, caplog):
+    KeptEchoHandler.kept = None
+    async with await RtcClient.connect(asgi_app, "t-kept-echo") as first:
+        await first.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        async with await RtcClient.connect(asgi_app, "t-kept-echo") as second:
+            with pytest.raises(RtcError) as refused:
+                await second.start(audio=ArrayAudioTrack(tone(880, 10, 48000)))
+        assert refused.value.code == "server_error"
+        assert f"already serves session {first.session['session']}" in caplog.text
+        heard = loud_part((await first.wait_for_audio(seconds=1.5)).samples())
+        assert heard.size > 48000 and abs(dominant_frequency(heard[-24000:]) - 440) < 5
+        assert "closed" not in [m["type"] for m in first.messages]
 
 
 @pytest.fixture

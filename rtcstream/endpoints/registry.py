@@ -99,6 +99,12 @@ class HandlerSpec:
         if not self.kind.per_session_copy:
             return self.handler
         handler = self.handler.copy()
+        if handler is self.handler:
+            raise RegistryError(
+                f"RTCSTREAM['HANDLERS'][{self.name!r}]: copy() returned the handler itself, which every session "
+                "would then share (one visitor's audio and inputs reaching another).",
+                f"Make copy() return a new handler: return {type(self.handler).__name__}(...).",
+            )
         if options and self.kind.endpoint_options:
             handler.configure(**options)
         return handler

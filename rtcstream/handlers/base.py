@@ -62,7 +62,13 @@ class StreamHandlerBase(ABC):
         self._text = ""  # the page's last submitted text (latest_args[0].textbox)
 
     def bind(self, context: HandlerContext) -> None:
-        """Attach this copy to its session (called by rtcstream, once)."""
+        """Attach this copy to its session (called by rtcstream, once); a copy already serving another
+        session raises: ``copy()`` must make a new handler for each session, not hand out one it keeps."""
+        if self._context is not None and self._context is not context:
+            raise RuntimeError(
+                f"This {type(self).__name__} already serves session {self._context.session_id}: the entry's "
+                "copy() must return a new handler for each session, not one it keeps."
+            )
         self._context = context
 
     @property
