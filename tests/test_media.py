@@ -172,7 +172,7 @@ async def test_audio_track_applies_backpressure_and_clear_drops_the_queue():
 async def test_video_track_keeps_only_the_newest_frame():
     track = VideoOutputTrack()
     for value in (10, 20, 30):
-        track.offer(np.full((16, 16, 3), value, dtype=np.uint8))
+        track.offer(array_to_frame(np.full((16, 16, 3), value, dtype=np.uint8)))
     frame = await asyncio.wait_for(track.recv(), 1)
     assert frame.to_ndarray(format="rgb24").mean() == pytest.approx(30, abs=2)
     track.stop()
@@ -199,7 +199,7 @@ async def test_video_track_wants_a_frame_only_when_one_is_due_and_none_is_waitin
     assert not wanted.done()  # nobody asked for a frame yet
     receiving = asyncio.ensure_future(track.recv())
     await asyncio.wait_for(wanted, 1)  # recv is due and the slot is empty: make one now
-    track.offer(np.full((16, 16, 3), 200, dtype=np.uint8))
+    track.offer(array_to_frame(np.full((16, 16, 3), 200, dtype=np.uint8)))
     frame = await asyncio.wait_for(receiving, 1)
     assert frame.to_ndarray(format="rgb24").mean() == pytest.approx(200, abs=2)
     track.stop()

@@ -25,7 +25,6 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from rtcstream.media.audio import FRAME_SAMPLES, OUTPUT_RATE, OutputConverter, make_frame
 from rtcstream.media.opus import OpusPacketEncoder
 from rtcstream.media.pacing import MediaClock, Pacer
-from rtcstream.media.video import array_to_frame
 
 logger = logging.getLogger("rtcstream.media")
 
@@ -312,18 +311,17 @@ class VideoOutputTrack(OutputTrack):
         self._pacer = Pacer(1 / fps, clock=self._clock) if fps else None
         self._wanting = False  # recv is due to send and waits for a frame
 
-    def offer(self, frame: Any) -> None:
-        """Replace the slot with ``frame`` (a BGR array or a VideoFrame); never waits."""
-        self._slot = frame if isinstance(frame, av.VideoFrame) else array_to_frame(frame)
+    def offer(self, frame: av.VideoFrame) -> None:
+        """Replace the slot with ``frame``; never waits."""
+        self._slot = frame
         self._changed.set()
 
-    async def put(self, frame: Any) -> None:
+    async def put(self, frame: av.VideoFrame) -> None:
         """Wait until the slot is free, then fill it (backpressure for generators)."""
-        converted = frame if isinstance(frame, av.VideoFrame) else array_to_frame(frame)
         while self._slot is not None and self.readyState == "live":
             self._changed.clear()
             await self._changed.wait()
-        self._slot = converted
+        self._slot = frame
         self._changed.set()
 
     async def wanted(self) -> None:
