@@ -210,6 +210,21 @@ def video_garbage(frame: np.ndarray, kind: str = "wide") -> np.ndarray:
     return frame[:, :, 0]
 
 
+class TracedFrame(np.ndarray):
+    """A frame that notes the thread that slices it: converting a handler's array crops it to an even size."""
+
+    sliced_on: collections.deque[str] = collections.deque(maxlen=100)
+
+    def __getitem__(self, key):
+        TracedFrame.sliced_on.append(threading.current_thread().name)
+        return super().__getitem__(key)
+
+
+def traced_invert(frame: np.ndarray) -> np.ndarray:
+    """Video: invert, as a TracedFrame, so a test can see on which thread the result became a VideoFrame."""
+    return (255 - frame).view(TracedFrame)
+
+
 def slow_invert(frame: np.ndarray) -> np.ndarray:
     time.sleep(0.2)
     return 255 - frame

@@ -50,6 +50,7 @@ RTCSTREAM = {
         "t-async-tones": {"handler": "tests.handlers.async_tones", "modality": "audio"},
         "t-invert": "tests.handlers.invert",
         "t-slow-invert": "tests.handlers.slow_invert",
+        "t-traced-invert": "tests.handlers.traced_invert",
         "t-video-garbage": "tests.handlers.video_garbage",
         "t-bad-video": "tests.handlers.bad_video",
         "t-hanging": "tests.handlers.HangingHandler",

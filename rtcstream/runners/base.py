@@ -34,6 +34,20 @@ T = TypeVar("T", bound=OutputTrack)
 SENDER_STOP_GRACE = 0.5
 
 
+def media_part(item: Any) -> Any:
+    """The media in a handler result (None when it holds none); pure, so a worker thread may call it.
+
+    Accepted: media, ``AdditionalOutputs``, ``(media, AdditionalOutputs)``, ``CloseStream`` and None.
+    """
+    if item is None or isinstance(item, (AdditionalOutputs, CloseStream)):
+        return None
+    return item[0] if _with_outputs(item) else item
+
+
+def _with_outputs(item: Any) -> bool:
+    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], AdditionalOutputs)
+
+
 class MediaFailure(Exception):
     """An outgoing track stopped while the session was live."""
 
@@ -216,20 +230,11 @@ class Runner(ABC):
             self.context.fail(exc)
 
     def handle_control(self, item: Any) -> Any:
-        """Act on the non-media part of a handler result; return the media part (or None).
-
-        Accepted: media, ``AdditionalOutputs``, ``(media, AdditionalOutputs)``,
-        ``CloseStream`` and None.
-        """
-        if item is None:
-            return None
+        """Act on the non-media part of a handler result; return ``media_part(item)``."""
         if isinstance(item, AdditionalOutputs):
             self.context.publish(item)
-            return None
-        if isinstance(item, CloseStream):
+        elif isinstance(item, CloseStream):
             self.context.close(CloseReason.HANDLER_CLOSED, item.msg)
-            return None
-        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], AdditionalOutputs):
+        elif _with_outputs(item):
             self.context.publish(item[1])
-            return item[0]
-        return item
+        return media_part(item)

@@ -12,7 +12,7 @@ from rtcstream.execution import calls
 from rtcstream.media.inbound_video import NewestFrame
 from rtcstream.media.tracks import VideoOutputTrack
 from rtcstream.media.video import array_to_frame, frame_to_array
-from rtcstream.runners.base import MediaOptions, Runner, RunnerContext
+from rtcstream.runners.base import MediaOptions, Runner, RunnerContext, media_part
 
 
 class VideoFunctionRunner(Runner):
@@ -34,16 +34,17 @@ class VideoFunctionRunner(Runner):
             self.spawn(self.camera.read(track), "read")
             self.spawn(self._process(), "process")
 
-    def _apply(self, frame: av.VideoFrame, inputs: tuple[Any, ...]) -> Any:
-        # Runs in a worker thread: decoding to an array costs as much as a light filter.
-        return self.handler(frame_to_array(frame, self.media.color), *inputs)
+    def _apply(self, frame: av.VideoFrame, inputs: tuple[Any, ...]) -> tuple[Any, av.VideoFrame | None]:
+        # Runs in a worker thread, both conversions too: each costs about as much as a light filter.
+        result = self.handler(frame_to_array(frame, self.media.color), *inputs)
+        media = media_part(result)
+        return result, None if media is None else array_to_frame(media, self.media.color)
 
     async def _process(self) -> None:
         while True:
             frame = await self.camera.next()
-            result = self.handle_control(
-                await calls.run_sync(self._apply, frame, self.context.inputs(), name=self._name)
-            )
+            result, processed = await calls.run_sync(self._apply, frame, self.context.inputs(), name=self._name)
+            self.handle_control(result)
             self.frames_processed += 1
-            if result is not None:
-                self.video_out.offer(array_to_frame(result, self.media.color))
+            if processed is not None:
+                self.video_out.offer(processed)
