@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from rtcstream import AdditionalOutputs, AsyncAudioVideoStreamHandler, AudioVideoStreamHandler
+from tests.handlers import TracedFrame
 
 
 def mark_blue(frame: np.ndarray) -> np.ndarray:
@@ -86,6 +87,17 @@ class AsyncAVEcho(AsyncAudioVideoStreamHandler):
 
     def copy(self):
         return AsyncAVEcho()
+
+
+class AsyncAVTraced(AsyncAVEcho):
+    """AsyncAVEcho whose frames are TracedFrames: which thread makes them VideoFrames shows."""
+
+    async def video_emit(self):
+        frame, self.frame = self.frame, None
+        return None if frame is None else mark_blue(frame).view(TracedFrame)
+
+    def copy(self):
+        return AsyncAVTraced()
 
 
 # The lip-sync test's schedule: a flash and a beep every PERIOD seconds, FLASHES times,

@@ -225,6 +225,12 @@ def traced_invert(frame: np.ndarray) -> np.ndarray:
     return (255 - frame).view(TracedFrame)
 
 
+async def traced_colors(count: int = 30):
+    """Receive-mode video from an async generator (its own code on the loop): grey TracedFrames."""
+    for _ in range(int(count)):
+        yield np.full((48, 64, 3), 200, dtype=np.uint8).view(TracedFrame)
+
+
 def slow_invert(frame: np.ndarray) -> np.ndarray:
     time.sleep(0.2)
     return 255 - frame

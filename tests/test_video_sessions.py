@@ -42,15 +42,18 @@ async def test_video_function_inverts_colours_and_follows_inputs(asgi_app):
         assert abs(green - 200) < 12 and abs(blue - 40) < 12, (green, blue)
 
 
-async def test_a_video_functions_frames_become_video_frames_off_the_event_loop(asgi_app):
-    """Its array is converted in the worker thread that called it, as the camera frame was: at camera
-    rate and full size, each conversion on the loop would hold every other session's media back."""
+@pytest.mark.parametrize(
+    ("endpoint", "camera"), [("t-traced-invert", True), ("t-traced-colors", False), ("t-av-traced", True)]
+)
+async def test_a_handlers_frames_become_video_frames_off_the_event_loop(asgi_app, endpoint, camera):
+    """A video function's, an async generator's and an async audio-video handler's frames are
+    converted in the worker pool (the function's in the thread that called it), as camera frames
+    are: at camera rate and full size, conversions on the loop would hold every other session's
+    media back."""
     TracedFrame.sliced_on.clear()
-    async with await RtcClient.connect(asgi_app, "t-traced-invert") as client:
-        await client.start(video=ArrayVideoTrack(gradient))
-        video = await client.wait_for_video(frames=10, timeout=15)
-        green = mean_rgb(video.frames[-1][1])[1]
-        assert abs(green - 55) < 12, green  # the function's frames are the ones sent
+    async with await RtcClient.connect(asgi_app, endpoint) as client:
+        await client.start(video=ArrayVideoTrack(gradient) if camera else None)
+        await client.wait_for_video(frames=10, timeout=15)
     threads = set(TracedFrame.sliced_on)
     assert threads and all(name.startswith("rtcstream") for name in threads), threads  # the worker pool
 

@@ -11,7 +11,7 @@ import av
 from rtcstream.execution import calls
 from rtcstream.media.inbound_video import NewestFrame
 from rtcstream.media.tracks import VideoOutputTrack
-from rtcstream.media.video import array_to_frame, frame_to_array
+from rtcstream.media.video import frame_to_array
 from rtcstream.runners.base import MediaOptions, RunnerContext
 from rtcstream.runners.stream import StreamRunner
 
@@ -77,4 +77,4 @@ class AudioVideoRunner(StreamRunner):
             if media is None:
                 await asyncio.sleep(period)  # nothing yet: ask again when the next frame is due
                 continue
-            self.video_out.offer(array_to_frame(media, self.media.color))
+            self.video_out.offer(await self.video_frame(media))

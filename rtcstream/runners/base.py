@@ -9,15 +9,17 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from rtcstream import conf
+from rtcstream.execution import calls
 from rtcstream.execution.calls import owned_context
 from rtcstream.handlers.context import HandlerContext
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.media.pacing import MediaClock
 from rtcstream.media.tracks import AudioOutputTrack, OutputTrack
-from rtcstream.media.video import DEFAULT_COLOR, Color
+from rtcstream.media.video import DEFAULT_COLOR, Color, array_to_frame
 from rtcstream.reasons import CloseReason
 
 if TYPE_CHECKING:
@@ -238,3 +240,9 @@ class Runner(ABC):
         elif _with_outputs(item):
             self.context.publish(item[1])
         return media_part(item)
+
+    async def video_frame(self, media: Any) -> av.VideoFrame:
+        """A handler's video ``media`` as the encoder takes it (``array_to_frame``), made in the worker pool:
+        on the loop, a full-size frame at the camera's rate would hold every other session's media back."""
+        name = f"the video frames of {calls.describe(self.handler)} (session {self.context.session_id})"
+        return await calls.run_sync(array_to_frame, media, self.media.color, name=name)

@@ -10,7 +10,6 @@ from typing import Any
 
 from rtcstream.execution import calls
 from rtcstream.media.tracks import AudioOutputTrack, OutputTrack, VideoOutputTrack
-from rtcstream.media.video import array_to_frame
 from rtcstream.reasons import CloseReason
 from rtcstream.runners.base import MediaOptions, Runner, RunnerContext
 
@@ -53,7 +52,7 @@ class GeneratorRunner(Runner):
                 if media is None:
                     continue
                 if self.media.modality == "video":
-                    media = array_to_frame(media, self.media.color)
+                    media = await self.video_frame(media)
                 await self.track.put(media)
         self.track.end()
 
