@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aioice.ice
 import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -24,7 +25,7 @@ from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.models import StreamSession
 from rtcstream.signalling.groups import session_group
 from tests.handlers import tone
-from tests.lifecycle import assert_nothing_left
+from tests.lifecycle import assert_nothing_left, open_udp_sockets
 from tests.offers import audio_offer_sdp
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -197,6 +198,31 @@ async def test_a_close_during_admission_gives_the_granted_slot_back(asgi_app, so
     await assert_nothing_left(timeout=AT_ONCE)
     row = await StreamSession.objects.aget(session_id=socket.session["session"])
     assert (row.state, row.end_reason) == ("ended", "disconnected")
+
+
+async def test_a_hang_up_while_the_answer_gathers_candidates_leaves_no_socket_open(
+    asgi_app, sockets, offer_sdp, monkeypatch, errors
+):
+    """A host with many addresses: aioice binds a socket for each, one after the other, while the server
+    answers. The visitor hangs up halfway; every socket bound so far closes with the session (aioice 0.13
+    leaks them when its gathering is cancelled: rtcstream.relay.peer_connection)."""
+    addresses = 40
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda **_: ["127.0.0.1"] * addresses)
+    before = open_udp_sockets()
+    socket = await open_socket(asgi_app, sockets)
+    await socket.send({"type": "offer", "sdp": offer_sdp})
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + AT_ONCE
+    while len(bound := open_udp_sockets() - before) < 2 and loop.time() < deadline:
+        await asyncio.sleep(0)  # a loop turn: each bind takes about two
+    await socket.drop()
+    assert 2 <= len(bound) < addresses, f"the hang-up came with {len(bound)} of {addresses} sockets bound, not halfway"
+    await assert_nothing_left(timeout=AT_ONCE)
+    left = open_udp_sockets() - before
+    assert not left, f"{len(left)} UDP sockets left open by the session"
+    row = await StreamSession.objects.aget(session_id=socket.session["session"])
+    assert (row.state, row.end_reason) == ("ended", "disconnected")
+    assert errors.records == []
 
 
 async def test_a_stop_for_the_websocket_fallback_ends_the_session_as_fell_back(asgi_app, sockets, offer_sdp):

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from rtcstream.client.errors import DEFAULT_TIMEOUT, RtcError
@@ -15,6 +15,7 @@ from rtcstream.client.sinks import AudioSink, VideoSink, record_audio, record_vi
 from rtcstream.client.transports import CommunicatorTransport, WebsocketTransport
 from rtcstream.client.websocket_audio import WebsocketAudioLink
 from rtcstream.relay.ice_servers import ice_configuration
+from rtcstream.relay.peer_connection import PeerConnection
 from rtcstream.transports.formats import AudioFormat, Codec
 
 
@@ -41,7 +42,7 @@ class RtcClient:
         self.outputs: list[dict[str, Any]] = []
         self.audio = AudioSink()
         self.video = VideoSink()
-        self.pc: RTCPeerConnection | None = None
+        self.pc: PeerConnection | None = None
         # What to answer the server's ``send_input`` with (the page's current inputs); None: leave it unanswered.
         self.answer_inputs: Callable[[], Sequence[Any]] | None = None
         self.link: WebsocketAudioLink | None = None  # the audio, when it goes over the signalling socket
@@ -220,7 +221,7 @@ class RtcClient:
             await self._start_websocket_audio(audio, AudioFormat(codec, rate), inputs, timeout)
             return
         policy = ice_transport_policy or self.session.get("ice_transport_policy") or "all"
-        self.pc = pc = RTCPeerConnection(ice_configuration(self.session.get("ice_servers") or [], policy))
+        self.pc = pc = PeerConnection(ice_configuration(self.session.get("ice_servers") or [], policy))
         pc.on("track", self._on_track)
         mode = self.session["mode"]
         kinds = media_kinds(self.session["modality"])

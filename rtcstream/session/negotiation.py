@@ -14,6 +14,7 @@ from rtcstream.admission.refusals import Refused
 from rtcstream.media.jitter import install_audio_jitter_buffer
 from rtcstream.reasons import Refusal
 from rtcstream.relay.ice_servers import ice_configuration
+from rtcstream.relay.peer_connection import PeerConnection
 from rtcstream.runners import Runner
 from rtcstream.session.candidates import describe, parse_candidate
 from rtcstream.session.disclosure import visitor_message
@@ -46,7 +47,7 @@ class Negotiation:
     ) -> None:
         self.session_id = session_id
         self.ice_servers = ice_servers
-        self.pc: RTCPeerConnection | None = None
+        self.pc: PeerConnection | None = None
         self._on_state = on_state
         self._report = report
         self._waiting: list[RTCIceCandidate | None] = []  # candidates that came before the offer was applied
@@ -65,7 +66,7 @@ class Negotiation:
 
     async def answer(self, sdp: str, runner: Runner) -> str:
         """Apply the offer ``sdp``, give ``runner`` its tracks, and return the answer's SDP."""
-        self.pc = pc = RTCPeerConnection(ice_configuration(self.ice_servers))
+        self.pc = pc = PeerConnection(ice_configuration(self.ice_servers))
         pc.on("track", lambda track: self._on_track(pc, runner, track))
         pc.on("connectionstatechange", lambda: pc is self.pc and self._on_state(pc.connectionState))
         try:
