@@ -25,6 +25,7 @@ from rtcstream import (
 )
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
 from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
+from tests.who_handlers import where
 
 
 class EchoHandler(StreamHandler):
@@ -211,12 +212,13 @@ def video_garbage(frame: np.ndarray, kind: str = "wide") -> np.ndarray:
 
 
 class TracedFrame(np.ndarray):
-    """A frame that notes the thread that slices it: converting a handler's array crops it to an even size."""
+    """A frame that notes where it is sliced (``who_handlers.where``): converting a handler's array crops it
+    to an even size."""
 
     sliced_on: collections.deque[str] = collections.deque(maxlen=100)
 
     def __getitem__(self, key):
-        TracedFrame.sliced_on.append(threading.current_thread().name)
+        TracedFrame.sliced_on.append(where())
         return super().__getitem__(key)
 
 

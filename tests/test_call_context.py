@@ -7,15 +7,16 @@ import contextvars
 import threading
 
 from rtcstream.execution import calls
+from tests.who_handlers import where
 
 SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unset")
 
 
 async def test_run_sync_carries_the_callers_context_into_the_worker_thread():
     SEEN.set("caller")
-    seen, thread = await calls.run_sync(lambda: (SEEN.get(), threading.current_thread().name))
+    seen, thread = await calls.run_sync(lambda: (SEEN.get(), where()))
     assert seen == "caller"
-    assert thread.startswith("rtcstream") and thread != threading.current_thread().name  # a pool thread
+    assert thread == "pool"
 
 
 async def test_each_next_and_the_close_of_a_sync_generator_see_the_callers_context():

@@ -14,10 +14,12 @@ import numpy as np
 
 from rtcstream import AdditionalOutputs, AsyncStreamHandler, StreamHandler, current_session
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
+from rtcstream.runtime import get_runtime
 
 
 def where() -> str:
-    return "pool" if threading.current_thread().name.startswith("rtcstream") else "loop"
+    """ "pool" on one of the worker pool's threads (named after the pool), "loop" anywhere else."""
+    return "pool" if threading.current_thread().name.startswith(f"{get_runtime().pool.name}_") else "loop"
 
 
 def who(call: str) -> dict[str, Any]:

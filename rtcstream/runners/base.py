@@ -139,6 +139,7 @@ class Runner(ABC):
         self._stopped = False
         # The tasks' context: calls into sync user code count as this handler's (calls.OWNER).
         self._task_context = owned_context(context.owner)
+        self._frames_call = f"the video frames of {calls.describe(handler)} (session {context.session_id})"
 
     def own(self, track: T) -> T:
         """Make ``track`` one this runner sends; its end is watched from now on."""
@@ -244,5 +245,4 @@ class Runner(ABC):
     async def video_frame(self, media: Any) -> av.VideoFrame:
         """A handler's video ``media`` as the encoder takes it (``array_to_frame``), made in the worker pool:
         on the loop, a full-size frame at the camera's rate would hold every other session's media back."""
-        name = f"the video frames of {calls.describe(self.handler)} (session {self.context.session_id})"
-        return await calls.run_sync(array_to_frame, media, self.media.color, name=name)
+        return await calls.run_sync(array_to_frame, media, self.media.color, name=self._frames_call)
