@@ -42,6 +42,16 @@ def open_udp_sockets() -> set[int]:
     return mine
 
 
+async def udp_sockets_bound_since(before: set[int], at_least: int, timeout: float = 10.0) -> set[int]:
+    """This process's UDP sockets not in ``before``, as soon as there are ``at_least`` (or at the deadline).
+    Looks at every turn of the loop: aioice takes about two to bind each of a gathering's sockets."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(bound := open_udp_sockets() - before) < at_least and loop.time() < deadline:
+        await asyncio.sleep(0)
+    return bound
+
+
 # The process's own tasks, which run whether or not it holds sessions.
 PROCESS_TASKS = {"rtcstream:loop-monitor"}
 # One per open websocket, whatever it holds (rtcstream.signalling.message_budget.BudgetedInbox).

@@ -25,7 +25,7 @@ from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.models import StreamSession
 from rtcstream.signalling.groups import session_group
 from tests.handlers import tone
-from tests.lifecycle import assert_nothing_left, open_udp_sockets
+from tests.lifecycle import assert_nothing_left, open_udp_sockets, udp_sockets_bound_since
 from tests.offers import audio_offer_sdp
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -211,10 +211,7 @@ async def test_a_hang_up_while_the_answer_gathers_candidates_leaves_no_socket_op
     before = open_udp_sockets()
     socket = await open_socket(asgi_app, sockets)
     await socket.send({"type": "offer", "sdp": offer_sdp})
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + AT_ONCE
-    while len(bound := open_udp_sockets() - before) < 2 and loop.time() < deadline:
-        await asyncio.sleep(0)  # a loop turn: each bind takes about two
+    bound = await udp_sockets_bound_since(before, 2)
     await socket.drop()
     assert 2 <= len(bound) < addresses, f"the hang-up came with {len(bound)} of {addresses} sockets bound, not halfway"
     await assert_nothing_left(timeout=AT_ONCE)

@@ -10,7 +10,7 @@ import pytest
 
 from rtcstream.relay.ice_servers import ice_configuration
 from rtcstream.relay.peer_connection import PeerConnection
-from tests.lifecycle import open_udp_sockets
+from tests.lifecycle import open_udp_sockets, udp_sockets_bound_since
 
 ADDRESSES = 40  # a host with many: aioice binds a socket for each, one after the other
 
@@ -20,20 +20,12 @@ def many_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda **_: ["127.0.0.1"] * ADDRESSES)
 
 
-async def bound_since(before: set[int], at_least: int) -> set[int]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while len(bound := open_udp_sockets() - before) < at_least and loop.time() < deadline:
-        await asyncio.sleep(0)  # a loop turn: each bind takes about two
-    return bound
-
-
 async def test_a_cancelled_offer_stops_its_caller_at_once_and_its_sockets_close_with_the_connection(many_addresses):
     before = open_udp_sockets()
     pc = PeerConnection(ice_configuration([]))  # no STUN server: host candidates only, as the demo's
     pc.addTransceiver("audio")
     offering = asyncio.ensure_future(pc.setLocalDescription(await pc.createOffer()))
-    bound = await bound_since(before, 2)
+    bound = await udp_sockets_bound_since(before, 2)
     offering.cancel()
     with pytest.raises(asyncio.CancelledError):
         await offering
