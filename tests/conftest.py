@@ -6,6 +6,7 @@ import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aioice.ice
 import pytest
 
 from tests.daphne import serve
@@ -40,6 +41,18 @@ def daphne_server() -> Iterator[str]:
     """A real daphne process serving the site with the test settings; yields its base URL."""
     with serve("tests.settings", "daphne") as (url, _process):
         yield url
+
+
+# How many host addresses ``many_host_addresses`` gives aioice.
+HOST_ADDRESSES = 40
+
+
+@pytest.fixture
+def many_host_addresses(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A host with many addresses (all loopback): aioice binds a socket for each, one after the other, so
+    a peer connection's ICE gathering lasts long enough to be interrupted halfway. Returns how many."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda **_: ["127.0.0.1"] * HOST_ADDRESSES)
+    return HOST_ADDRESSES
 
 
 _loopback = itertools.count(2)

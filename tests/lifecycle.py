@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
+from typing import Any
+
+import psutil
 
 from rtcstream.admission import backends
 from rtcstream.runtime import get_runtime
@@ -24,25 +26,14 @@ def open_peer_connections() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, RTCPeerConnection) and o.connectionState != "closed")
 
 
-def open_udp_sockets() -> set[int]:
-    """The inodes of this process's open UDP sockets, IPv4 and IPv6 (read from /proc: what the kernel holds)."""
-    udp: set[int] = set()
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        if os.path.exists(table):
-            with open(table) as rows:
-                udp |= {int(row.split()[9]) for row in list(rows)[1:]}
-    mine = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # closed meanwhile
-            continue
-        if target.startswith("socket:[") and int(target[8:-1]) in udp:
-            mine.add(int(target[8:-1]))
-    return mine
+def open_udp_sockets() -> set[tuple[int, Any]]:
+    """This process's open UDP sockets (IPv4 and IPv6) as the kernel lists them, each as its fd and address."""
+    return {(c.fd, c.laddr) for c in psutil.Process().net_connections("udp")}
 
 
-async def udp_sockets_bound_since(before: set[int], at_least: int, timeout: float = 10.0) -> set[int]:
+async def udp_sockets_bound_since(
+    before: set[tuple[int, Any]], at_least: int, timeout: float = 10.0
+) -> set[tuple[int, Any]]:
     """This process's UDP sockets not in ``before``, as soon as there are ``at_least`` (or at the deadline).
     Looks at every turn of the loop: aioice takes about two to bind each of a gathering's sockets."""
     loop = asyncio.get_running_loop()

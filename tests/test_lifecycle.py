@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aioice.ice
 import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -201,13 +200,12 @@ async def test_a_close_during_admission_gives_the_granted_slot_back(asgi_app, so
 
 
 async def test_a_hang_up_while_the_answer_gathers_candidates_leaves_no_socket_open(
-    asgi_app, sockets, offer_sdp, monkeypatch, errors
+    asgi_app, sockets, offer_sdp, many_host_addresses, errors
 ):
     """A host with many addresses: aioice binds a socket for each, one after the other, while the server
     answers. The visitor hangs up halfway; every socket bound so far closes with the session (aioice 0.13
     leaks them when its gathering is cancelled: rtcstream.relay.peer_connection)."""
-    addresses = 40
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda **_: ["127.0.0.1"] * addresses)
+    addresses = many_host_addresses
     before = open_udp_sockets()
     socket = await open_socket(asgi_app, sockets)
     await socket.send({"type": "offer", "sdp": offer_sdp})
