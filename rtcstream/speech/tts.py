@@ -135,7 +135,10 @@ class EspeakTTS:
             finally:
                 if process.returncode is None:  # abandoned (the reply was interrupted) or too slow
                     process.kill()
-                    await process.wait()
+                    # Not wait(): on Python 3.11 it returns only once the output pipes end too, and a pipe
+                    # whose unread output filled its buffer is paused, so never reads its end (CPython
+                    # gh-119710): reading what the killed process left unpauses it.
+                    await process.communicate()
             yield self._audio(process.returncode, out, err)
 
     def _audio(self, returncode: int | None, out: bytes, err: bytes) -> AudioOutput:
