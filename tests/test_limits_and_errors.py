@@ -21,15 +21,6 @@ def speech_like() -> ArrayAudioTrack:
     return ArrayAudioTrack(tone(440, 30, 48000))
 
 
-async def live_peer_connections() -> int:
-    import gc
-
-    from aiortc import RTCPeerConnection
-
-    gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, RTCPeerConnection) and o.connectionState != "closed")
-
-
 async def test_time_limit_closes_the_session(asgi_app):
     async with await RtcClient.connect(asgi_app, "t-echo-timed") as client:
         assert client.session["time_limit"] == 1.5

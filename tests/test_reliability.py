@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from rtcstream.client import ArrayAudioTrack, ArrayVideoTrack, RtcClient
 from tests.handlers import tone
-from tests.lifecycle import rtcstream_tasks
+from tests.lifecycle import open_peer_connections, rtcstream_tasks
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -48,13 +48,6 @@ message = st.one_of(
     st.text(max_size=200),
     st.just("x" * 300_000),
 )
-
-
-def live_peer_connections() -> int:
-    from aiortc import RTCPeerConnection
-
-    gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, RTCPeerConnection) and o.connectionState != "closed")
 
 
 # Hypothesis draws the frames in a worker thread while the event loop goes on serving the healthy
@@ -163,9 +156,9 @@ async def test_two_hundred_sessions_leave_no_connections_tasks_threads_or_memory
         await cycle()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
-    while (live_peer_connections() or rtcstream_tasks()) and loop.time() < deadline:
+    while (open_peer_connections() or rtcstream_tasks()) and loop.time() < deadline:
         await asyncio.sleep(0.05)
-    assert live_peer_connections() == 0
+    assert open_peer_connections() == 0
     assert rtcstream_tasks() == []
     assert threading.active_count() <= threads_start + 2
     gc.collect()
