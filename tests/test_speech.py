@@ -4,7 +4,12 @@ with a package (PocketSphinx's wheel, Debian's espeak-ng), heard on recordings o
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
+import signal
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import numpy as np
 import psutil
@@ -13,11 +18,15 @@ import soxr
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.speech import EspeakTTSOptions, SpeechModelUnavailable, get_stt_model, get_tts_model
+from rtcstream.speech.decoder_process import DecoderProcessError
+from rtcstream.speech.stt import PocketSphinxSTT, to_model_input
 from rtcstream.speech.tts import EspeakTTS, sentences
 from tests import speech, speech_real
 from tests.lifecycle import assert_nothing_left
 
 RATE = speech_real.RATE
+TICK = 0.005  # seconds between the ticks of while_ticking
+T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +59,69 @@ def test_the_words_of_real_people_in_any_shape_a_handler_has():
     right = soxr.resample(alsa("Front_Right"), RATE, 44100)
     assert model.stt((44100, np.stack([right, right]))) == "front right"
     assert model.stt((RATE, np.zeros(RATE, dtype=np.float32))) == ""
+
+
+async def while_ticking(work: Awaitable[T]) -> tuple[T, float]:
+    """``work``'s result, and how many of the 5 ms ticks a task asked for while it ran the loop gave it
+    (1.0: all; a loop blocked throughout gives about none)."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(TICK)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    started = time.monotonic()
+    try:
+        result = await work
+    finally:
+        ticker.cancel()
+    return result, ticks / ((time.monotonic() - started) / TICK)
+
+
+async def test_transcribing_leaves_the_loop_free():
+    """PocketSphinx holds the GIL while it decodes: in the server's process a transcription, however
+    threaded, stalled the event loop (a second for six seconds of speech). Its own process does not."""
+    model = get_stt_model()
+    speech = np.concatenate([asterisk("all-circuits-busy-now")] * 4)
+    words, share = await while_ticking(asyncio.to_thread(model.stt, (RATE, speech)))
+    assert words.count("busy") >= 3, words
+    assert share >= 0.3  # the loop ran the ticker throughout the decoding
+
+
+def test_a_decoder_process_that_dies_or_hangs_costs_one_utterance_at_most():
+    model = PocketSphinxSTT()
+    busy = (RATE, asterisk("all-circuits-busy-now"))
+    try:
+        first = model.decoder.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)  # between utterances: the next starts a new process
+        psutil.Process(first).wait(10)
+        assert model.stt(busy) == "all circuits are busy now"
+        second = model.decoder.pid
+        assert second not in (None, first)
+        os.kill(second, signal.SIGSTOP)  # hangs: the utterance in it fails in time, the next gets a new one
+        with pytest.raises(DecoderProcessError, match="no answer in time"):
+            long = np.tile(to_model_input(busy), 10)  # more than its pipe holds: the sending must not block either
+            model.decoder.decode(long.tobytes(), timeout=1.0)
+        assert not psutil.pid_exists(second)  # killed and reaped
+        assert model.stt(busy) == "all circuits are busy now"
+        third = model.decoder.pid
+    finally:
+        model.close()
+    assert third is not None and not psutil.pid_exists(third)
+    assert model.decoder.pid is None
+
+
+def test_a_model_nobody_holds_ends_its_process():
+    model = PocketSphinxSTT()
+    pid = model.decoder.pid
+    assert pid is not None
+    del model
+    gc.collect()
+    assert not psutil.pid_exists(pid)
 
 
 def test_one_model_per_process_and_engines_it_does_not_have_are_named():
@@ -97,22 +169,14 @@ def espeak_processes() -> int:
 
 async def test_the_async_stream_leaves_the_loop_free():
     model = get_tts_model()
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.005)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
     text = " ".join(f"This is sentence number {n}, which takes espeak a moment to say." for n in range(8))
-    started = time.monotonic()
-    chunks = [chunk async for chunk in model.stream_tts(text)]
-    elapsed = time.monotonic() - started
-    ticker.cancel()
+
+    async def synthesis() -> list[tuple[int, np.ndarray]]:
+        return [chunk async for chunk in model.stream_tts(text)]
+
+    chunks, share = await while_ticking(synthesis())
     assert len(chunks) == 8
-    assert ticks >= 0.3 * elapsed / 0.005  # the loop ran the ticker throughout the synthesis
+    assert share >= 0.3  # the loop ran the ticker throughout the synthesis
 
 
 async def test_an_interrupted_stream_kills_its_synthesis_and_ends_on_a_busy_loop():

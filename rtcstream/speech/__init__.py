@@ -8,11 +8,13 @@ English model) and Debian's espeak-ng. Both are small and plain-sounding; they m
 pipeline work end to end, and anything with the same methods takes their place.
 """
 
+from rtcstream.speech.decoder_process import DecoderProcessError
 from rtcstream.speech.engines import SpeechModelUnavailable
 from rtcstream.speech.stt import PocketSphinxSTT, STTModel, get_stt_model
 from rtcstream.speech.tts import EspeakTTS, EspeakTTSOptions, TTSModel, TTSOptions, get_tts_model
 
 __all__ = [
+    "DecoderProcessError",
     "EspeakTTS",
     "EspeakTTSOptions",
     "PocketSphinxSTT",

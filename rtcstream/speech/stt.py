@@ -8,15 +8,17 @@ handler that needs better recognition calls anything with the same ``stt`` metho
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Protocol
+import importlib.util
+from typing import Protocol
 
 import numpy as np
 
 from rtcstream.handlers.audio_helpers import audio_to_int16, float32_mono
+from rtcstream.speech.decoder_process import DecoderProcess
 from rtcstream.speech.engines import SpeechModelUnavailable, shared_model
 
 STT_RATE = 16000  # what the shipped acoustic model was trained on
+DECODE_TIMEOUT = 10.0  # seconds an utterance may take to decode, beyond one per second of it
 
 AudioInput = tuple[int, np.ndarray]
 
@@ -41,30 +43,30 @@ def to_model_input(audio: AudioInput) -> np.ndarray:
 class PocketSphinxSTT:
     """US English speech to text with the model the pocketsphinx wheel ships.
 
-    One decoder, loaded once (about half a second), decodes one utterance at a time: calls
-    from several sessions' worker threads take turns (a decode takes a fraction of the
-    utterance's length). ``stt`` blocks: call it from a sync handler (rtcstream runs those
-    in its worker pool), or with ``await asyncio.to_thread(model.stt, audio)`` from an async one.
+    One decoder, loaded once (about half a second, in a process of its own: PocketSphinx holds the
+    GIL while it loads and decodes, which in the server's process would stall every session's media;
+    ``rtcstream.speech.decoder_process``), decodes one utterance at a time: calls from several
+    sessions' worker threads take turns (a decode takes a fraction of the utterance's length). If
+    that process fails, the utterance gets a ``DecoderProcessError`` and the next starts a new one.
+    ``stt`` blocks: call it from a sync handler (rtcstream runs those in its worker pool), or with
+    ``await asyncio.to_thread(model.stt, audio)`` from an async one. ``close()`` ends the process
+    (so does the model's garbage collection, and the server's exit).
     """
 
     def __init__(self) -> None:
-        try:
-            from pocketsphinx import Decoder
-        except ImportError:
+        if importlib.util.find_spec("pocketsphinx") is None:
             raise SpeechModelUnavailable(
                 'Speech to text needs pocketsphinx, whose wheel ships the English model: pip install "rtcstream[speech]"'
-            ) from None
-        self._decoder: Any = Decoder(samprate=STT_RATE, loglevel="FATAL")
-        self._lock = threading.Lock()
+            )
+        self.decoder = DecoderProcess(STT_RATE)
+        self.decoder.start()
 
     def stt(self, audio: AudioInput) -> str:
-        pcm = to_model_input(audio).tobytes()
-        with self._lock:
-            self._decoder.start_utt()
-            self._decoder.process_raw(pcm, full_utt=True)
-            self._decoder.end_utt()
-            hypothesis = self._decoder.hyp()
-        return hypothesis.hypstr.strip() if hypothesis is not None else ""
+        pcm = to_model_input(audio)
+        return self.decoder.decode(pcm.tobytes(), timeout=DECODE_TIMEOUT + len(pcm) / STT_RATE)
+
+    def close(self) -> None:
+        self.decoder.close()
 
 
 def get_stt_model(model: str = "pocketsphinx") -> STTModel:

@@ -1,0 +1,200 @@
+"""PocketSphinx's decoder in a Python process of its own, one utterance at a time.
+
+PocketSphinx's binding holds the GIL while its decoder loads (about 0.3 s) and while it
+decodes (about 0.15 s a second of speech), so in the server's process a transcription
+stalled the event loop, and every session's media with it, however the call was threaded.
+In a child process it stalls nothing but itself.
+
+The child is this file run as a script (stdlib and pocketsphinx only, so it needs nothing of
+the site's import path). Over its stdin and stdout: a request is a 4-byte big-endian length and
+that many bytes of 16-bit little-endian mono PCM; a reply is a status byte (``OK`` or
+``FAILED``), a 4-byte length and that much UTF-8 (the words, or what went wrong). Its first
+reply, unasked, says whether the decoder loaded. It ends when its stdin does (its parent closed
+it, or died).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from typing import IO, BinaryIO
+
+OK, FAILED = b"\x00", b"\x01"
+LENGTH = struct.Struct(">I")
+LOAD_TIMEOUT = 30.0  # seconds for the child to start and load its decoder
+STOP_TIMEOUT = 2.0  # seconds for the child to end once its stdin is closed, before it is killed
+
+
+class DecoderProcessError(RuntimeError):
+    """The decoder process could not start, failed, or did not answer in time."""
+
+
+class DecoderProcess:
+    """A PocketSphinx decoder at ``rate`` Hz in a child process, started on first use and again after it fails.
+
+    ``decode`` is thread-safe: callers take turns, one utterance in the child at a time.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], DecoderProcess] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
+    def start(self) -> None:
+        """Start the child now (``decode`` would on its first call); raises ``DecoderProcessError`` if it cannot."""
+        with self._lock:
+            self._running()
+
+    def decode(self, pcm: bytes, timeout: float) -> str:
+        """The words in one utterance of 16-bit mono PCM at ``rate`` ("" when none), within ``timeout`` seconds."""
+        with self._lock:
+            process = self._running()
+            assert process.stdin is not None and process.stdout is not None
+            deadline = time.monotonic() + timeout
+            try:
+                _write(process.stdin, LENGTH.pack(len(pcm)) + pcm, deadline)
+                return _reply(process.stdout, deadline)
+            except (OSError, DecoderProcessError) as error:
+                self._close()  # a child that failed or hangs is not asked again; the next call starts another
+                raise DecoderProcessError(f"The speech-to-text process failed on an utterance: {error}") from error
+
+    def close(self) -> None:
+        """End the child (if it runs)."""
+        with self._lock:
+            self._close()
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self._process is not None and self._process.poll() is None:
+            return self._process
+        self._close()
+        # -P: the child's import path does not start with this folder (whose modules are not stdlib's)
+        command = [sys.executable, "-P", __file__, str(self.rate)]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._process = process
+        self._finalizer = weakref.finalize(self, _stop, process)
+        assert process.stdout is not None
+        try:
+            _reply(process.stdout, time.monotonic() + LOAD_TIMEOUT)
+        except (OSError, DecoderProcessError) as error:
+            self._close()
+            raise DecoderProcessError(f"The speech-to-text process did not start: {error}") from error
+        return process
+
+    def _close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+        self._process = None
+        self._finalizer = None
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End ``process``: close its stdin (it ends by itself), else kill it; reap it either way."""
+    try:
+        if process.stdin is not None:
+            process.stdin.close()
+    except OSError:
+        pass  # it died with unread input
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def _reply(stream: IO[bytes], deadline: float) -> str:
+    """Read one reply from the child by ``deadline``: its text, or ``DecoderProcessError`` with its own."""
+    header = _read(stream, 1 + LENGTH.size, deadline)
+    (size,) = LENGTH.unpack(header[1:])
+    text = _read(stream, size, deadline).decode()
+    if header[:1] != OK:
+        raise DecoderProcessError(text)
+    return text
+
+
+def _write(stream: IO[bytes], data: bytes, deadline: float) -> None:
+    """Write ``data`` to the child by ``deadline``, PIPE_BUF bytes at a time, each when the pipe has room: a
+    child that stops reading (hung) fails the call in time instead of blocking it."""
+    fd = stream.fileno()
+    view = memoryview(data)
+    while view:
+        _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise DecoderProcessError("no answer in time")
+        view = view[os.write(fd, view[: select.PIPE_BUF]) :]
+
+
+def _read(stream: IO[bytes], size: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    fd = stream.fileno()
+    while size > 0:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise DecoderProcessError("no answer in time")
+        chunk = os.read(fd, size)
+        if not chunk:
+            raise DecoderProcessError("the process ended")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+# The child -------------------------------------------------------------------------------------
+
+
+def _send(out: BinaryIO, status: bytes, text: str) -> None:
+    data = text.encode()
+    out.write(status + LENGTH.pack(len(data)) + data)
+    out.flush()
+
+
+def _receive(source: BinaryIO) -> bytes | None:
+    header = source.read(LENGTH.size)
+    if len(header) < LENGTH.size:
+        return None  # the parent closed our stdin, or died
+    (size,) = LENGTH.unpack(header)
+    pcm = source.read(size)
+    return pcm if len(pcm) == size else None
+
+
+def serve(rate: int) -> None:
+    """The child's loop: load the decoder, then answer each utterance until stdin ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything else printed goes to stderr, not into the replies
+    try:
+        from pocketsphinx import Decoder
+
+        decoder = Decoder(samprate=rate, loglevel="FATAL")
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
+        _send(out, FAILED, f"{type(error).__name__}: {error}")
+        return
+    _send(out, OK, "")
+    while (pcm := _receive(sys.stdin.buffer)) is not None:
+        try:
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            hypothesis = decoder.hyp()
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
+            _send(out, FAILED, f"{type(error).__name__}: {error}")
+            continue
+        _send(out, OK, hypothesis.hypstr.strip() if hypothesis is not None else "")
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
