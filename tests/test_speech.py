@@ -7,6 +7,7 @@ import asyncio
 import gc
 import os
 import signal
+import sys
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -18,7 +19,7 @@ import soxr
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.speech import EspeakTTSOptions, SpeechModelUnavailable, get_stt_model, get_tts_model
-from rtcstream.speech.decoder_process import DecoderProcessError
+from rtcstream.speech.decoder_process import DecoderProcess, DecoderProcessError
 from rtcstream.speech.stt import PocketSphinxSTT, to_model_input
 from rtcstream.speech.tts import EspeakTTS, sentences
 from tests import speech, speech_real
@@ -113,6 +114,12 @@ def test_a_decoder_process_that_dies_or_hangs_costs_one_utterance_at_most():
         model.close()
     assert third is not None and not psutil.pid_exists(third)
     assert model.decoder.pid is None
+
+
+def test_a_decoder_process_that_cannot_start_says_so(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "")  # as in an embedding server with no Python program to run
+    with pytest.raises(DecoderProcessError, match="did not start"):
+        DecoderProcess(16000).start()
 
 
 def test_a_model_nobody_holds_ends_its_process():

@@ -68,7 +68,8 @@ class DecoderProcess:
                 _write(process.stdin, LENGTH.pack(len(pcm)) + pcm, deadline)
                 return _reply(process.stdout, deadline)
             except (OSError, DecoderProcessError) as error:
-                self._close()  # a child that failed or hangs is not asked again; the next call starts another
+                process.kill()  # a child that failed or hangs is not asked again; the next call starts another
+                self._close()
                 raise DecoderProcessError(f"The speech-to-text process failed on an utterance: {error}") from error
 
     def close(self) -> None:
@@ -82,7 +83,10 @@ class DecoderProcess:
         self._close()
         # -P: the child's import path does not start with this folder (whose modules are not stdlib's)
         command = [sys.executable, "-P", __file__, str(self.rate)]
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        except (OSError, ValueError) as error:  # no Python to run (sys.executable is "" when embedded)
+            raise DecoderProcessError(f"The speech-to-text process did not start: {error}") from error
         self._process = process
         self._finalizer = weakref.finalize(self, _stop, process)
         assert process.stdout is not None
