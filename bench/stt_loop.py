@@ -16,16 +16,16 @@ import asyncio
 import functools
 import statistics
 import threading
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
 
+from rtcstream.speech.decoder_process import transcribe
 from rtcstream.speech.stt import STT_RATE, PocketSphinxSTT, to_model_input
 from tests import speech_real
+from tests.loop_ticks import Ticking, while_ticking
 
-TICK = 0.005
 T = TypeVar("T")
 SENTENCES = ("all-circuits-busy-now", "please-try-call-later", "cannot-complete-as-dialed", "check-number-dial-again")
 REPEATS = 3
@@ -43,34 +43,12 @@ class InThread:
     def stt(self, audio: tuple[int, np.ndarray]) -> str:
         pcm = to_model_input(audio).tobytes()
         with self._lock:
-            self._decoder.start_utt()
-            self._decoder.process_raw(pcm, full_utt=True)
-            self._decoder.end_utt()
-            hypothesis = self._decoder.hyp()
-        return hypothesis.hypstr.strip() if hypothesis is not None else ""
+            return transcribe(self._decoder, pcm)
 
 
-async def measure(work: Callable[[], T]) -> tuple[T, float, float, float]:
-    """(``work()`` run in a worker thread, the seconds it took, the loop's worst lag meanwhile, the share of ticks it ran)."""
-    loop = asyncio.get_running_loop()
-    worst, ticks = 0.0, 0
-
-    async def tick() -> None:
-        nonlocal worst, ticks
-        while True:
-            due = loop.time() + TICK
-            await asyncio.sleep(TICK)
-            worst = max(worst, loop.time() - due)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
-    await asyncio.sleep(0.05)
-    worst, ticks = 0.0, 0
-    started = time.monotonic()
-    result = await asyncio.to_thread(work)
-    elapsed = time.monotonic() - started
-    ticker.cancel()
-    return result, elapsed, worst, ticks * TICK / elapsed
+async def measure(work: Callable[[], T]) -> Ticking[T]:
+    """``work()`` run in a worker thread, with how the loop ran meanwhile."""
+    return await while_ticking(asyncio.to_thread(work))
 
 
 def speech() -> np.ndarray:
@@ -91,12 +69,15 @@ async def main() -> None:
         ("in a worker thread", InThread),
     )
     for name, build in builds:
-        stt, took, lag, _ = await measure(build)
-        print(f"\n{name}: loading took {took:.2f} s, the loop's worst lag meanwhile {lag * 1000:.0f} ms")
+        load = await measure(build)
+        stt = load.result
+        print(
+            f"\n{name}: loading took {load.seconds:.2f} s, the loop's worst lag meanwhile {load.worst_lag * 1000:.0f} ms"
+        )
         rows = [await measure(functools.partial(stt.stt, (STT_RATE, audio))) for _ in range(REPEATS)]
-        decode = statistics.median(r[1] for r in rows)
-        lag = max(r[2] for r in rows)
-        share = min(r[3] for r in rows)
+        decode = statistics.median(r.seconds for r in rows)
+        lag = max(r.worst_lag for r in rows)
+        share = min(r.share for r in rows)
         print(
             f"  decode {decode:.2f} s (median); the loop's worst lag {lag * 1000:.0f} ms; ticks it ran, fewest {share:.0%}"
         )

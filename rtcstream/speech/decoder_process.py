@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 OK, FAILED = b"\x00", b"\x01"
 LENGTH = struct.Struct(">I")
@@ -138,7 +138,7 @@ def _write(stream: IO[bytes], data: bytes, deadline: float) -> None:
     while view:
         _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
         if not ready:
-            raise DecoderProcessError("no answer in time")
+            raise DecoderProcessError("it did not take the utterance in time")
         view = view[os.write(fd, view[: select.PIPE_BUF]) :]
 
 
@@ -175,6 +175,15 @@ def _receive(source: BinaryIO) -> bytes | None:
     return pcm if len(pcm) == size else None
 
 
+def transcribe(decoder: Any, pcm: bytes) -> str:
+    """The words PocketSphinx's ``decoder`` hears in one utterance of 16-bit mono PCM ("" when none)."""
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    hypothesis = decoder.hyp()
+    return hypothesis.hypstr.strip() if hypothesis is not None else ""
+
+
 def serve(rate: int) -> None:
     """The child's loop: load the decoder, then answer each utterance until stdin ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
@@ -190,14 +199,11 @@ def serve(rate: int) -> None:
     _send(out, OK, "")
     while (pcm := _receive(sys.stdin.buffer)) is not None:
         try:
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            hypothesis = decoder.hyp()
+            words = transcribe(decoder, pcm)
         except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
             _send(out, FAILED, f"{type(error).__name__}: {error}")
             continue
-        _send(out, OK, hypothesis.hypstr.strip() if hypothesis is not None else "")
+        _send(out, OK, words)
 
 
 if __name__ == "__main__":
