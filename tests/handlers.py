@@ -256,6 +256,11 @@ def bad_video(frame: np.ndarray) -> np.ndarray:
     return frame.astype(np.float32)
 
 
+def bad_video_with_outputs(frame: np.ndarray):
+    """Video: a frame the encoder cannot take, beside outputs that are fine."""
+    return frame.astype(np.float32), AdditionalOutputs("seen", frame.shape[1])
+
+
 def label_outputs(*values):
     """on_additional_outputs hook: label each value."""
     return [{"label": "level", "value": v} for v in values]

@@ -54,6 +54,7 @@ RTCSTREAM = {
         "t-traced-colors": {"handler": "tests.handlers.traced_colors", "modality": "video", "fps": 30},
         "t-video-garbage": "tests.handlers.video_garbage",
         "t-bad-video": "tests.handlers.bad_video",
+        "t-bad-video-outputs": "tests.handlers.bad_video_with_outputs",
         "t-hanging": "tests.handlers.HangingHandler",
         "t-garbage": "tests.handlers.GarbageHandler",
         "t-reply-echo": "tests.handlers.reply_echo",

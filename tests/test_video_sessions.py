@@ -147,6 +147,16 @@ async def test_a_video_function_returning_garbage_ends_its_session_with_an_error
         assert closed["reason"] == "handler_error"
 
 
+async def test_the_outputs_beside_a_bad_frame_are_published_before_the_session_ends(asgi_app):
+    async with await RtcClient.connect(asgi_app, "t-bad-video-outputs") as client:
+        await client.start(video=ArrayVideoTrack(gradient))
+        error = await client.wait_for_message("error", timeout=15)
+        assert error["code"] == "handler_error" and "uint8" in error["message"]
+        assert (await client.wait_closed())["reason"] == "handler_error"
+        (published,) = await client.wait_for_outputs(1, timeout=5)  # on its own socket: may come after the error
+        assert published["values"] == ["seen", gradient(0).shape[1]], published
+
+
 def top_white(index: int) -> np.ndarray:
     frame = np.zeros((96, 128, 3), dtype=np.uint8)
     frame[:48] = 255

@@ -34,17 +34,24 @@ class VideoFunctionRunner(Runner):
             self.spawn(self.camera.read(track), "read")
             self.spawn(self._process(), "process")
 
-    def _apply(self, frame: av.VideoFrame, inputs: tuple[Any, ...]) -> tuple[Any, av.VideoFrame | None]:
+    def _apply(self, frame: av.VideoFrame, inputs: tuple[Any, ...]) -> tuple[Any, av.VideoFrame | Exception | None]:
         # Runs in a worker thread, both conversions too: each costs about as much as a light filter.
         result = self.handler(frame_to_array(frame, self.media.color), *inputs)
         media = media_part(result)
-        return result, None if media is None else array_to_frame(media, self.media.color)
+        if media is None:
+            return result, None
+        try:
+            return result, array_to_frame(media, self.media.color)
+        except Exception as error:  # a frame the encoder cannot take: raised once the result's outputs are out
+            return result, error
 
     async def _process(self) -> None:
         while True:
             frame = await self.camera.next()
             result, processed = await calls.run_sync(self._apply, frame, self.context.inputs(), name=self._name)
-            self.handle_control(result)
+            self.handle_control(result)  # as Runner.video_frame's callers do: the outputs, then the frame
+            if isinstance(processed, Exception):
+                raise processed
             self.frames_processed += 1
             if processed is not None:
                 self.video_out.offer(processed)
