@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,33 +30,13 @@ if str(ROOT) not in sys.path:
 
 from rtcstream.client import RtcClient  # noqa: E402
 from tests.daphne import worker  # noqa: E402
-from tests.workers import offer_sdp, shared_engines  # noqa: E402
+from tests.workers import login, offer_sdp, shared_engines  # noqa: E402
 
 
 def summary(name: str, seconds: list[float]) -> str:
     ms = sorted(s * 1000 for s in seconds)
     p90 = ms[min(len(ms) - 1, int(len(ms) * 0.9))]
     return f"{name}: n={len(ms)} median {statistics.median(ms):.0f} ms, p90 {p90:.0f} ms, max {ms[-1]:.0f} ms"
-
-
-def quota_user_cookie(env: dict[str, str]) -> list[tuple[str, str]]:
-    code = (
-        "from django.contrib.auth.models import User\n"
-        "from django.test import Client\n"
-        "from rtcstream.models import Quota\n"
-        "user = User.objects.create_user('bench')\n"
-        "Quota.objects.create(user=user, minutes_per_day=600, concurrent_sessions=5)\n"
-        "client = Client(); client.force_login(user); print(client.cookies['sessionid'].value)"
-    )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [("Cookie", f"sessionid={out.strip().splitlines()[-1]}")]
 
 
 async def hand_overs(servers: tuple[str, str], waiters: int) -> list[float]:
@@ -105,7 +84,7 @@ async def main(waiters: int, offers: int, env: dict[str, str], servers: tuple[st
             await hand_overs(servers, waiters),
         )
     )
-    cookie = quota_user_cookie(env)
+    cookie = login(env, "bench", quota="minutes_per_day=600, concurrent_sessions=5")
     print(summary("admission, anonymous", await admissions(servers[0], offers, [])))
     print(summary("admission, a user with a quota", await admissions(servers[0], offers, cookie)))
 

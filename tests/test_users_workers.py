@@ -5,17 +5,15 @@ the waiting room seats 20 clients in order, none lost, none twice."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
-from tests.daphne import ROOT, worker
+from tests.daphne import worker
 from tests.handlers import tone
 from tests.test_session_info import reports, wait_reports
-from tests.workers import offer_sdp, query, session_row, shared_engines, until
+from tests.workers import login, offer_sdp, query, session_row, shared_engines, until
 
 pytestmark = pytest.mark.engines
 
@@ -30,41 +28,6 @@ def engines() -> Iterator[dict[str, str]]:
 def workers(engines: dict[str, str]) -> Iterator[tuple[str, str]]:
     with worker(engines, "users-a") as (a, _), worker(engines, "users-b") as (b, _):
         yield a, b
-
-
-def django(env: dict[str, str], code: str) -> str:
-    """Run ``code`` in ``manage.py shell`` against the workers' database; return what it prints."""
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip().splitlines()[-1]
-
-
-def login(
-    env: dict[str, str], username: str, *, groups: tuple[str, ...] = (), quota: str = ""
-) -> list[tuple[str, str]]:
-    """Make ``username`` (with a quota, Quota(**quota)), log it in; return the Cookie header for its sockets."""
-    cookie = django(
-        env,
-        "from django.contrib.auth.models import Group, User\n"
-        "from django.test import Client\n"
-        "from rtcstream.models import Quota\n"
-        f"user = User.objects.create_user({username!r})\n"
-        f"for name in {list(groups)!r}: user.groups.add(Group.objects.get_or_create(name=name)[0])\n"
-        f"if {quota!r}: Quota.objects.create(user=user, {quota})\n"
-        "client = Client()\n"
-        "client.force_login(user)\n"
-        "session = client.session\n"
-        "session['color'] = 'teal'\n"
-        "session.save()\n"
-        "print(client.cookies['sessionid'].value)",
-    )
-    return [("Cookie", f"sessionid={cookie}")]
 
 
 async def test_handlers_see_the_same_visitor_on_either_worker_and_a_disabled_account_is_cut_off(workers, engines):

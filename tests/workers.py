@@ -36,6 +36,41 @@ def create_admin(env: dict[str, str], prefix: Sequence[str] = ()) -> None:
     )
 
 
+def django(env: dict[str, str], code: str) -> str:
+    """Run ``code`` in ``manage.py shell`` against the workers' database; return what it prints."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def login(
+    env: dict[str, str], username: str, *, groups: tuple[str, ...] = (), quota: str = ""
+) -> list[tuple[str, str]]:
+    """Make ``username`` (with a quota, Quota(**quota)), log it in; return the Cookie header for its sockets."""
+    cookie = django(
+        env,
+        "from django.contrib.auth.models import Group, User\n"
+        "from django.test import Client\n"
+        "from rtcstream.models import Quota\n"
+        f"user = User.objects.create_user({username!r})\n"
+        f"for name in {list(groups)!r}: user.groups.add(Group.objects.get_or_create(name=name)[0])\n"
+        f"if {quota!r}: Quota.objects.create(user=user, {quota})\n"
+        "client = Client()\n"
+        "client.force_login(user)\n"
+        "session = client.session\n"
+        "session['color'] = 'teal'\n"
+        "session.save()\n"
+        "print(client.cookies['sessionid'].value)",
+    )
+    return [("Cookie", f"sessionid={cookie}")]
+
+
 def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(database_url) as connection:
         return connection.execute(sql, params).fetchall()
