@@ -24,7 +24,10 @@ import sys
 import threading
 import time
 import weakref
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from pocketsphinx import Decoder
 
 OK, FAILED = b"\x00", b"\x01"
 LENGTH = struct.Struct(">I")
@@ -175,7 +178,7 @@ def _receive(source: BinaryIO) -> bytes | None:
     return pcm if len(pcm) == size else None
 
 
-def transcribe(decoder: Any, pcm: bytes) -> str:
+def transcribe(decoder: Decoder, pcm: bytes) -> str:
     """The words PocketSphinx's ``decoder`` hears in one utterance of 16-bit mono PCM ("" when none)."""
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
