@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import aioice
 import pytest
 
+from rtcstream.operations.throttle import Throttle
 from rtcstream.relay import peer_connection
 from rtcstream.relay.ice_servers import ice_configuration
 from rtcstream.relay.peer_connection import PeerConnection
@@ -63,7 +64,7 @@ def slow_gatherings(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFi
     test's process has warned of none yet. Returns the log of rtcstream.relay."""
     monkeypatch.setattr(aioice.Connection.get_component_candidates, "__defaults__", (1,))
     monkeypatch.setattr(peer_connection, "SLOW_GATHERING", 0.5)
-    monkeypatch.setattr(peer_connection, "slow_gatherings", peer_connection.SlowGatherings())
+    monkeypatch.setattr(peer_connection, "slow_gathering_warnings", Throttle(peer_connection.SLOW_GATHERING_LOG_EVERY))
     caplog.set_level(logging.WARNING, "rtcstream.relay")
     return caplog
 

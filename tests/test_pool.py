@@ -38,3 +38,16 @@ def test_errors_reach_the_caller():
     pool = WorkerPool(2, max_released=2)
     future = pool.submit(lambda: 1 / 0)
     assert isinstance(future.exception(timeout=5), ZeroDivisionError)
+
+
+def test_a_pool_whose_threads_are_all_busy_says_so_once_not_once_a_call(caplog):
+    pool = WorkerPool(1, max_released=1, name="test-busy")
+    gate = threading.Event()
+    try:
+        busy = pool.submit(gate.wait)
+        waiting = [pool.submit(lambda: "done") for _ in range(5)]
+    finally:
+        gate.set()
+    assert busy.result(timeout=5) and [w.result(timeout=5) for w in waiting] == ["done"] * 5
+    (warning,) = [r for r in caplog.records if r.name == "rtcstream.workers"]
+    assert warning.getMessage().startswith("All 1 worker threads are busy; 1 calls into user code wait")

@@ -25,12 +25,12 @@ import concurrent.futures
 import itertools
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rtcstream.execution.wake import wake_queue_wait
+from rtcstream.operations.throttle import Throttle
 
 logger = logging.getLogger("rtcstream.workers")
 
@@ -75,7 +75,7 @@ class WorkerPool:
         self._running: dict[concurrent.futures.Future[Any], _Call] = {}
         self._stuck: collections.Counter[str | None] = collections.Counter()  # released calls by owner
         self._numbers = itertools.count(1)
-        self._warned_at = -SATURATION_WARNING_INTERVAL
+        self._saturation_warnings = Throttle(SATURATION_WARNING_INTERVAL)
 
     # -- what callers use ----------------------------------------------------------
 
@@ -159,9 +159,7 @@ class WorkerPool:
             threading.Thread(
                 target=self._serve, args=(worker,), name=f"{self.name}_{next(self._numbers)}", daemon=True
             ).start()
-        now = time.monotonic()
-        if self._work and now - self._warned_at >= SATURATION_WARNING_INTERVAL:
-            self._warned_at = now
+        if self._work and self._saturation_warnings.ready():
             logger.warning(
                 "All %d worker threads are busy; %d calls into user code wait "
                 "(a blocking emit holds one thread per session: raise RTCSTREAM['WORKER_THREADS']).",

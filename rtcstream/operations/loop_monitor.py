@@ -13,6 +13,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from rtcstream.operations.throttle import Throttle
+
 if TYPE_CHECKING:
     from rtcstream.runtime import Runtime
 
@@ -31,7 +33,7 @@ class LoopMonitor:
         self.interval = interval
         self.last_lag: float | None = None
         self._task: asyncio.Task[None] | None = None
-        self._warned_at: float | None = None
+        self._lag_warnings = Throttle(LOG_EVERY)
 
     @property
     def running(self) -> bool:
@@ -63,6 +65,5 @@ class LoopMonitor:
                 metrics.sample(self.runtime)
             except Exception:
                 logger.exception("Sampling the metrics failed")
-            if lag >= WARN_LAG and (self._warned_at is None or due - self._warned_at >= LOG_EVERY):
-                self._warned_at = due
+            if lag >= WARN_LAG and self._lag_warnings.ready(due):
                 logger.warning("The event loop ran %.0f ms late: something blocks it or it is overloaded", lag * 1000)

@@ -24,6 +24,8 @@ import time
 from aiortc import RTCConfiguration, RTCIceTransportPolicy, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcicetransport import connection_kwargs
 
+from rtcstream.operations.throttle import Throttle
+
 logger = logging.getLogger("rtcstream.relay")
 
 # The longest ``close`` waits for a gathering: aioice gives STUN and TURN 5 s, host addresses take milliseconds.
@@ -33,26 +35,21 @@ SLOW_GATHERING = 2.0
 SLOW_GATHERING_LOG_EVERY = 300.0  # seconds between two such warnings in one process
 
 
-class SlowGatherings:
-    """Warns of gatherings that waited for an ICE server that gave no candidate (at most once per interval)."""
+# One process's slow-gathering warnings (module-level: the Python client, with no Django settings, gathers too).
+slow_gathering_warnings = Throttle(SLOW_GATHERING_LOG_EVERY)
 
-    def __init__(self) -> None:
-        self._warned_at: float | None = None
 
-    def report(self, seconds: float, configuration: RTCConfiguration, sdp: str) -> None:
-        if seconds < SLOW_GATHERING:
-            return
-        now = time.monotonic()
-        if self._warned_at is not None and now - self._warned_at < SLOW_GATHERING_LOG_EVERY:
-            return
-        self._warned_at = now
-        logger.warning(
-            "ICE gathering took %.1f s (%s): each session's answer waits that long. Check that this machine "
-            "reaches its ICE servers over UDP and that they are the right ones; a server with a public address "
-            "needs no STUN server.",
-            seconds,
-            " and ".join(silent_servers(configuration, sdp)) or "its STUN or TURN server was slow to answer",
-        )
+def report_gathering(seconds: float, configuration: RTCConfiguration, sdp: str) -> None:
+    """Warn of a gathering that waited for an ICE server that gave no candidate (at most once per interval)."""
+    if seconds < SLOW_GATHERING or not slow_gathering_warnings.ready():
+        return
+    logger.warning(
+        "ICE gathering took %.1f s (%s): each session's answer waits that long. Check that this machine "
+        "reaches its ICE servers over UDP and that they are the right ones; a server with a public address "
+        "needs no STUN server.",
+        seconds,
+        " and ".join(silent_servers(configuration, sdp)) or "its STUN or TURN server was slow to answer",
+    )
 
 
 def silent_servers(configuration: RTCConfiguration, sdp: str) -> list[str]:
@@ -67,9 +64,6 @@ def silent_servers(configuration: RTCConfiguration, sdp: str) -> list[str]:
         host, port = used["turn_server"]
         silent.append(f"the TURN server {host}:{port} gave no relay address")
     return silent
-
-
-slow_gatherings = SlowGatherings()
 
 
 class PeerConnection(RTCPeerConnection):
@@ -87,7 +81,7 @@ class PeerConnection(RTCPeerConnection):
         started = time.monotonic()
         await asyncio.shield(gathering)
         if self.localDescription is not None:
-            slow_gatherings.report(time.monotonic() - started, self._configuration, self.localDescription.sdp)
+            report_gathering(time.monotonic() - started, self._configuration, self.localDescription.sdp)
 
     async def close(self) -> None:
         """Wait for a gathering still running (``GATHER_DEADLINE`` at most), then close as aiortc does."""
