@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import sys
+from pathlib import Path
 
 import pytest
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 from django.urls import re_path
 
+from rtcstream import checks as checks_package
 from rtcstream.checks import entries, serving, signatures, startup
+from rtcstream.handlers import vad
+from rtcstream.handlers.vad import open_session
 from rtcstream.runtime import replace_runtime
 from rtcstream.signalling.consumers import SignallingConsumer
 
@@ -167,3 +172,49 @@ def test_reply_on_stopwords_without_pocketsphinx_names_the_extra(settings, monke
     (error,) = entries.check_registry()
     assert "ReplyOnStopWords" in error.msg and "'pocketsphinx' is missing" in error.hint
     assert 'pip install "rtcstream[stopwords]"' in error.hint
+
+
+def test_a_setting_rtcstream_does_not_know_is_named_with_the_one_meant(settings):
+    settings.RTCSTREAM = {"HANDLERS": {}, "ICE_SERVER": []}
+    (error,) = entries.check_setting_names()
+    assert error.id == "rtcstream.E007" and "'ICE_SERVER'" in error.msg and "'ICE_SERVERS'" in error.hint
+
+
+def test_a_voice_detector_that_cannot_load_is_named_with_why(settings, monkeypatch):
+    def broken(path: str):
+        raise OSError("libonnxruntime.so.1: cannot open shared object file")
+
+    settings.RTCSTREAM = {"HANDLERS": {"talk": "tests.check_handlers.reply_with_the_vad_alone"}}  # a fresh runtime
+    monkeypatch.setattr(vad, "open_session", broken)
+    (error,) = signatures.check_handler_signatures()
+    assert error.id == "rtcstream.E008" and "'talk'" in error.msg
+    assert "OSError: libonnxruntime.so.1: cannot open shared object file" in error.msg
+
+
+def test_the_check_loads_the_voice_detector_so_the_first_session_does_not(settings, monkeypatch):
+    opened = []
+
+    def counted(path: str):
+        opened.append(path)
+        return open_session(path)
+
+    settings.RTCSTREAM = {"HANDLERS": {"talk": "tests.check_handlers.reply_with_the_vad_alone"}}  # a fresh runtime
+    monkeypatch.setattr(vad, "open_session", counted)
+    assert signatures.check_handler_signatures() == []
+    assert opened == [str(vad.find_model())]
+    vad.SileroVAD()  # what each new voice session makes
+    assert len(opened) == 1
+
+
+def test_each_check_id_names_one_problem_so_that_silencing_it_silences_no_other():
+    """Django's SILENCED_SYSTEM_CHECKS takes ids: an id two checks share would hide both."""
+    owners: dict[str, set[str]] = {}
+    for path in Path(checks_package.__file__).parent.glob("*.py"):
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.keyword) and node.arg == "id" and isinstance(node.value, ast.Constant):
+                    owners.setdefault(node.value.value, set()).add(f"{path.name}:{function.name}")
+    assert len(owners) >= 20  # every check found
+    assert {check_id: found for check_id, found in owners.items() if len(found) > 1} == {}

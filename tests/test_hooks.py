@@ -76,6 +76,6 @@ def test_every_hook_has_a_test_of_its_absence():
 def test_a_missing_hook_fails_the_system_check_naming_it(name, monkeypatch):
     BREAKERS[name](monkeypatch)
     errors = hooks.check_private_hooks()
-    assert [error.id for error in errors] == ["rtcstream.E020"], errors
+    assert [error.id for error in errors] == ["rtcstream.E030"], errors
     assert errors[0].msg.startswith(name) and BY_NAME[name].used_by in errors[0].msg
     assert "aiortc" in errors[0].hint

@@ -20,7 +20,7 @@ RENAMED = {"MAX_SESSIONS_PER_CLIENT": "MAX_SOCKETS_PER_CLIENT"}
 def check_setting_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     given = getattr(settings, "RTCSTREAM", {})
     if not isinstance(given, dict):
-        return [checks.Error("settings.RTCSTREAM must be a dict.", id="rtcstream.E004")]
+        return [checks.Error("settings.RTCSTREAM must be a dict.", id="rtcstream.E007")]
     problems: list[checks.CheckMessage] = []
     for name in sorted(set(given) - set(conf.DEFAULTS)):
         if name in RENAMED:
@@ -29,7 +29,7 @@ def check_setting_names(app_configs: Any = None, **kwargs: Any) -> list[checks.C
             close = difflib.get_close_matches(name, conf.DEFAULTS, n=1)
             hint = f"Did you mean {close[0]!r}?" if close else f"Known settings: {', '.join(sorted(conf.DEFAULTS))}."
         problems.append(
-            checks.Error(f"RTCSTREAM[{name!r}] is not an rtcstream setting.", hint=hint, id="rtcstream.E004")
+            checks.Error(f"RTCSTREAM[{name!r}] is not an rtcstream setting.", hint=hint, id="rtcstream.E007")
         )
     return problems
 

