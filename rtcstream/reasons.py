@@ -40,5 +40,23 @@ class Refusal(StrEnum):
     SERVER_BUSY = "server_busy"  # this process carries RTCSTREAM["MAX_SESSIONS"] streams
 
 
+class MessageError(StrEnum):
+    """Why a client's message was refused (an ``error`` code; the socket stays open, the session goes on)."""
+
+    INVALID_JSON = "invalid_json"
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_STATE = "invalid_state"
+    BAD_CANDIDATE = "bad_candidate"
+    BAD_AUDIO = "bad_audio"
+    UNSUPPORTED_TRANSPORT = "unsupported_transport"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    TEXT_NOT_ACCEPTED = "text_not_accepted"
+    INTERNAL_ERROR = "internal_error"
+
+
+# Every ``error`` message's code: a message refused, an offer refused, or a session failing (``closed`` follows).
+ErrorCode = MessageError | Refusal | CloseReason
+
 # What admission records for a session whose process stopped sending heartbeats.
 EXPIRED = "expired"

@@ -20,11 +20,13 @@ from typing import Any
 
 from rtcstream.client.errors import RtcError
 from rtcstream.client.session import RtcClient
+from rtcstream.reasons import CloseReason
+from rtcstream.signalling.close_codes import CloseCode
 
 logger = logging.getLogger("rtcstream.client")
 
-RESTARTING = 4502  # CloseCode.RESTARTING: this worker drains; another one takes a new connection
-RESTART_REASONS = frozenset({"server_shutdown"})
+# A session ended so, or a socket refused so, starts again: its worker drains; another one takes a new connection.
+RESTART_REASONS = frozenset({CloseReason.SERVER_SHUTDOWN})
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Backoff:
 def worth_retrying(exc: BaseException) -> bool:
     """A refusal that another attempt can get past: a draining worker (4502), or no server listening."""
     if isinstance(exc, RtcError):
-        return exc.close_code == RESTARTING
+        return exc.close_code == CloseCode.RESTARTING
     return isinstance(exc, OSError)
 
 
@@ -123,7 +125,7 @@ class Reconnecting:
             if message["type"] == "closed":
                 return message
             if message["type"] == "socket_closed":  # dropped without a word: the worker died
-                return {"type": "closed", "reason": "server_shutdown", "message": "the socket dropped"}
+                return {"type": "closed", "reason": CloseReason.SERVER_SHUTDOWN, "message": "the socket dropped"}
         return None
 
     async def _open(self) -> RtcClient:

@@ -19,6 +19,8 @@ import logging
 import os
 from typing import TYPE_CHECKING, Literal
 
+from rtcstream.reasons import CloseReason
+
 if TYPE_CHECKING:
     from rtcstream.runtime import Runtime
 
@@ -32,7 +34,7 @@ TURN_LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0,
 LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 TURN_DOC = "ReplyOnPause: from the pause detected to the reply's first audio frame sent, by the server's clock."
 LAG_DOC = "How late the event loop ran a task that was due (sampled every LOOP_LAG_INTERVAL)."
-MEDIA_ERRORS = frozenset({"media_error", "connection_failed"})
+MEDIA_ERRORS = frozenset({CloseReason.MEDIA_ERROR, CloseReason.CONNECTION_FAILED})
 
 
 def multiprocess_dir() -> str | None:

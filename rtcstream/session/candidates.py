@@ -17,6 +17,7 @@ from aiortc import RTCIceCandidate
 from aiortc.sdp import candidate_from_sdp
 
 from rtcstream import conf
+from rtcstream.reasons import MessageError
 from rtcstream.signalling.protocol import Candidate, ProtocolError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -40,12 +41,12 @@ def parse_candidate(candidate: Candidate) -> RTCIceCandidate | None:
         parsed = candidate_from_sdp(text[len("candidate:") :] if text.startswith("candidate:") else text)
     except Exception as exc:
         logger.info("Refused an ICE candidate that could not be parsed: %s", describe(exc))
-        raise ProtocolError("bad_candidate", "The ICE candidate could not be parsed.") from None
+        raise ProtocolError(MessageError.BAD_CANDIDATE, "The ICE candidate could not be parsed.") from None
     if not 0 <= parsed.port <= MAX_PORT or not 0 <= (parsed.relatedPort or 0) <= MAX_PORT:
-        raise ProtocolError("bad_candidate", f"The ICE candidate's port is outside 0-{MAX_PORT}.")
+        raise ProtocolError(MessageError.BAD_CANDIDATE, f"The ICE candidate's port is outside 0-{MAX_PORT}.")
     why = refusal(parsed.ip)
     if why is not None:
-        raise ProtocolError("bad_candidate", f"The server sends no ICE checks to {why}.")
+        raise ProtocolError(MessageError.BAD_CANDIDATE, f"The server sends no ICE checks to {why}.")
     parsed.sdpMid = candidate.sdp_mid
     parsed.sdpMLineIndex = candidate.sdp_mline_index
     return parsed

@@ -26,7 +26,7 @@ from rtcstream.execution.calls import owned_context
 from rtcstream.handlers.context import CURRENT_CONTEXT
 from rtcstream.handlers.session_info import CURRENT_SESSION, SessionInfo
 from rtcstream.ledger.session import open_ledger
-from rtcstream.reasons import CloseReason, Refusal
+from rtcstream.reasons import CloseReason, MessageError, Refusal
 from rtcstream.relay import turn_credentials
 from rtcstream.runners import MediaOptions, Runner
 from rtcstream.runtime import Runtime
@@ -153,7 +153,7 @@ class Session:
         kind, endpoint = transport.kind, self.endpoint
         if not kind.can_serve(endpoint.mode, endpoint.modality):
             raise ProtocolError(
-                "unsupported_transport",
+                MessageError.UNSUPPORTED_TRANSPORT,
                 f"This endpoint is {endpoint.mode} {endpoint.modality}: {kind.label} carries audio only "
                 "(send-receive or send); use WebRTC.",
             )
@@ -161,9 +161,11 @@ class Session:
 
     def _check_new(self) -> None:
         if self.state in (SessionState.NEGOTIATING, SessionState.REFUSING):
-            raise ProtocolError("invalid_state", "An offer is already being answered.")
+            raise ProtocolError(MessageError.INVALID_STATE, "An offer is already being answered.")
         if self.state is not SessionState.NEW:
-            raise ProtocolError("invalid_state", f"An offer is only accepted once; this session is {self.state.value}.")
+            raise ProtocolError(
+                MessageError.INVALID_STATE, f"An offer is only accepted once; this session is {self.state.value}."
+            )
 
     def _check_room(self) -> None:
         """Refuse the offer (``server_busy``) when this process carries as many streams as it may
@@ -184,9 +186,13 @@ class Session:
 
     async def add_candidate(self, candidate: Candidate) -> None:
         if self.ending:
-            raise ProtocolError("invalid_state", f"This session is {self.state.value}; candidates are not accepted.")
+            raise ProtocolError(
+                MessageError.INVALID_STATE, f"This session is {self.state.value}; candidates are not accepted."
+            )
         if self.transport is not self._negotiation:
-            raise ProtocolError("invalid_state", f"This session's media goes over {self.transport.kind.label}.")
+            raise ProtocolError(
+                MessageError.INVALID_STATE, f"This session's media goes over {self.transport.kind.label}."
+            )
         await self._negotiation.add_candidate(candidate)
 
     def set_inputs(self, values: tuple[Any, ...]) -> None:
@@ -200,12 +206,13 @@ class Session:
         """Hand text the page submitted to the handler (an entry with ``"text": True``), once media flows."""
         if not self.endpoint.spec.text:
             raise ProtocolError(
-                "text_not_accepted",
+                MessageError.TEXT_NOT_ACCEPTED,
                 f'The endpoint {self.endpoint.slug!r} takes no text (its registry entry does not say "text": True).',
             )
         if self.runner is None or self.state is not SessionState.CONNECTED:
             raise ProtocolError(
-                "invalid_state", f"Text is taken once the media is connected; this session is {self.state.value}."
+                MessageError.INVALID_STATE,
+                f"Text is taken once the media is connected; this session is {self.state.value}.",
             )
         self._page_call(self.runner.text, text)
 

@@ -12,7 +12,7 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from rtcstream import conf
 from rtcstream.admission.refusals import Refused
 from rtcstream.media.jitter import install_audio_jitter_buffer
-from rtcstream.reasons import Refusal
+from rtcstream.reasons import MessageError, Refusal
 from rtcstream.relay.ice_servers import ice_configuration
 from rtcstream.relay.peer_connection import PeerConnection
 from rtcstream.runners import Runner
@@ -61,7 +61,7 @@ class Negotiation:
     async def open(self, runner: Runner) -> dict[str, Any]:
         """Answer the offer taken last (``MediaTransport.open``): the ``answer`` message."""
         if self._offer is None:
-            raise ProtocolError("invalid_state", "There is no offer to answer.")
+            raise ProtocolError(MessageError.INVALID_STATE, "There is no offer to answer.")
         return protocol.answer(await self.answer(self._offer, runner))
 
     async def answer(self, sdp: str, runner: Runner) -> str:
@@ -73,12 +73,12 @@ class Negotiation:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:
             logger.info("Session %s: the offer could not be applied: %s", self.session_id, describe(exc))
-            raise ProtocolError("bad_sdp", "The offer could not be applied.") from None
+            raise ProtocolError(Refusal.BAD_SDP, "The offer could not be applied.") from None
         wanted = {t.kind for t in runner.outgoing_tracks()}
         offered = {t.kind for t in pc.getTransceivers()}
         if not wanted <= offered:
             raise ProtocolError(
-                "bad_sdp",
+                Refusal.BAD_SDP,
                 f"This endpoint sends {', '.join(sorted(wanted))}, but the offer has no such media section.",
             )
         for track in runner.outgoing_tracks():
@@ -103,7 +103,7 @@ class Negotiation:
             return
         if len(self._waiting) >= MAX_PENDING_CANDIDATES:
             raise ProtocolError(
-                "invalid_state", f"At most {MAX_PENDING_CANDIDATES} candidates are held before the offer."
+                MessageError.INVALID_STATE, f"At most {MAX_PENDING_CANDIDATES} candidates are held before the offer."
             )
         self._waiting.append(parsed)
 
@@ -129,7 +129,7 @@ class Negotiation:
             await self.pc.addIceCandidate(candidate)
         except Exception as exc:
             logger.info("Session %s: an ICE candidate could not be used: %s", self.session_id, describe(exc))
-            raise ProtocolError("bad_candidate", "The ICE candidate could not be used.") from None
+            raise ProtocolError(MessageError.BAD_CANDIDATE, "The ICE candidate could not be used.") from None
 
     @staticmethod
     def _on_track(pc: RTCPeerConnection, runner: Runner, track: Any) -> None:

@@ -9,6 +9,7 @@ import logging
 
 from aiortc.sdp import DIRECTIONS, SessionDescription
 
+from rtcstream.reasons import Refusal
 from rtcstream.session.candidates import MAX_PORT, refusal
 from rtcstream.signalling.protocol import ProtocolError
 
@@ -18,7 +19,7 @@ MAX_MEDIA_SECTIONS = 16
 
 
 def _bad(message: str) -> ProtocolError:
-    return ProtocolError("bad_sdp", message)
+    return ProtocolError(Refusal.BAD_SDP, message)
 
 
 def check_offer(sdp: str) -> None:

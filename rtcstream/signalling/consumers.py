@@ -20,7 +20,7 @@ from rtcstream import conf, page_json
 from rtcstream.admission import client_identity
 from rtcstream.endpoints.resolution import Endpoint, get_endpoint, is_allowed
 from rtcstream.operations.drain import RESTARTING
-from rtcstream.reasons import CloseReason
+from rtcstream.reasons import CloseReason, MessageError
 from rtcstream.runtime import Runtime, get_runtime
 from rtcstream.session import outputs
 from rtcstream.session.lifecycle import Send, Session
@@ -353,7 +353,7 @@ class SignallingConsumer(SessionConsumer):
             await self.send_json(exc.as_message())
         except Exception:
             logger.exception("Session %s: handling a message failed", self.session.id if self.session else "-")
-            await self.send_json(protocol.error("internal_error", INTERNAL_ERROR))
+            await self.send_json(protocol.error(MessageError.INTERNAL_ERROR, INTERNAL_ERROR))
 
     async def handle(self, message: protocol.ClientMessage) -> None:
         session = self.session
@@ -385,7 +385,8 @@ class SignallingConsumer(SessionConsumer):
         """Carry the session's audio on this socket, in the format the page asked for."""
         if not conf.get("WEBSOCKET_AUDIO"):
             raise ProtocolError(
-                "unsupported_transport", "This server carries media by WebRTC only (RTCSTREAM['WEBSOCKET_AUDIO'])."
+                MessageError.UNSUPPORTED_TRANSPORT,
+                "This server carries media by WebRTC only (RTCSTREAM['WEBSOCKET_AUDIO']).",
             )
         wire = BrowserWire(self._send_audio, self._send_control)
         audio = WebsocketAudio(WEBSOCKET, message.format, wire, session.on_media_state, session_id=session.id)
@@ -435,7 +436,7 @@ class OutputsConsumer(RtcstreamConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        await self.send_json(protocol.error("unknown_type", "The outputs socket only sends."))
+        await self.send_json(protocol.error(MessageError.UNKNOWN_TYPE, "The outputs socket only sends."))
 
     async def rtcstream_output(self, event: dict[str, Any]) -> None:
         await self.send(text_data=protocol.output(event["seq"], outputs.event_values_json(event)))

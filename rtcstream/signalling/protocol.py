@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from rtcstream import page_json
+from rtcstream.reasons import ErrorCode, MessageError, Refusal
 from rtcstream.transports.formats import CODECS, AudioFormat
 from rtcstream.transports.table import WEBSOCKET
 
@@ -22,7 +23,7 @@ MAX_DEPTH = 32  # arrays and objects within one another
 class ProtocolError(Exception):
     """A client message was refused; ``code`` is one of docs/protocol.md's error codes."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: MessageError | Refusal, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -96,14 +97,14 @@ ClientMessage = Union[Offer, Media, Candidate, Inputs, Trigger, Text, Stop, Ping
 def _field(data: dict[str, Any], name: str, types: type | tuple[type, ...], *, required: bool = True) -> Any:
     if name not in data or data[name] is None:
         if required:
-            raise ProtocolError("invalid_message", f"'{data['type']}' needs the field '{name}'.")
+            raise ProtocolError(MessageError.INVALID_MESSAGE, f"'{data['type']}' needs the field '{name}'.")
         return None
     value = data[name]
     # bool is an int in Python, never what a client means by a number here.
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
         expected = " or ".join(t.__name__ for t in _as_tuple(types))
         raise ProtocolError(
-            "invalid_message", f"'{data['type']}.{name}' must be {expected}, not {type(value).__name__}."
+            MessageError.INVALID_MESSAGE, f"'{data['type']}.{name}' must be {expected}, not {type(value).__name__}."
         )
     return value
 
@@ -117,28 +118,32 @@ def _values(data: dict[str, Any], name: str, *, required: bool) -> tuple[Any, ..
     if values is None:
         return None
     if len(values) > MAX_INPUTS:
-        raise ProtocolError("invalid_message", f"'{data['type']}.{name}' holds at most {MAX_INPUTS} values.")
+        raise ProtocolError(MessageError.INVALID_MESSAGE, f"'{data['type']}.{name}' holds at most {MAX_INPUTS} values.")
     return tuple(values)
 
 
 def _parse_offer(data: dict[str, Any]) -> Offer:
     sdp = _field(data, "sdp", str)
     if len(sdp) > MAX_SDP_CHARS:
-        raise ProtocolError("invalid_message", f"'offer.sdp' is longer than {MAX_SDP_CHARS} characters.")
+        raise ProtocolError(MessageError.INVALID_MESSAGE, f"'offer.sdp' is longer than {MAX_SDP_CHARS} characters.")
     if not sdp.startswith("v=0"):
-        raise ProtocolError("bad_sdp", "'offer.sdp' is not an SDP session description (it must start with 'v=0').")
+        raise ProtocolError(
+            Refusal.BAD_SDP, "'offer.sdp' is not an SDP session description (it must start with 'v=0')."
+        )
     return Offer(sdp=sdp, inputs=_values(data, "inputs", required=False))
 
 
 def _parse_media(data: dict[str, Any]) -> Media:
     if _field(data, "transport", str) != WEBSOCKET.name:
-        raise ProtocolError("invalid_message", f"'media.transport' must be '{WEBSOCKET.name}'.")
+        raise ProtocolError(MessageError.INVALID_MESSAGE, f"'media.transport' must be '{WEBSOCKET.name}'.")
     codec = _field(data, "codec", str)
     rate = _field(data, "rate", int)
     audio_format = AudioFormat(codec, rate) if codec in CODECS else None
     if audio_format not in WEBSOCKET.formats:
         offered = ", ".join(str(f) for f in WEBSOCKET.formats)
-        raise ProtocolError("invalid_message", f"'media' asks for {codec[:20]}/{rate}; the formats are {offered}.")
+        raise ProtocolError(
+            MessageError.INVALID_MESSAGE, f"'media' asks for {codec[:20]}/{rate}; the formats are {offered}."
+        )
     assert audio_format is not None
     return Media(format=audio_format, inputs=_values(data, "inputs", required=False))
 
@@ -147,12 +152,12 @@ def _parse_candidate(data: dict[str, Any]) -> Candidate:
     candidate = _field(data, "candidate", str, required=False)
     if candidate is not None and len(candidate) > MAX_CANDIDATE_CHARS:
         raise ProtocolError(
-            "invalid_message", f"'candidate.candidate' is longer than {MAX_CANDIDATE_CHARS} characters."
+            MessageError.INVALID_MESSAGE, f"'candidate.candidate' is longer than {MAX_CANDIDATE_CHARS} characters."
         )
     sdp_mid = _field(data, "sdpMid", str, required=False)
     index = _field(data, "sdpMLineIndex", int, required=False)
     if index is not None and not 0 <= index < 64:
-        raise ProtocolError("invalid_message", "'candidate.sdpMLineIndex' must be between 0 and 63.")
+        raise ProtocolError(MessageError.INVALID_MESSAGE, "'candidate.sdpMLineIndex' must be between 0 and 63.")
     return Candidate(candidate=candidate or None, sdp_mid=sdp_mid, sdp_mline_index=index)
 
 
@@ -165,16 +170,16 @@ def _parse_inputs(data: dict[str, Any]) -> Inputs:
 def _parse_text(data: dict[str, Any]) -> Text:
     text = _field(data, "text", str)
     if len(text) > MAX_TEXT_CHARS:
-        raise ProtocolError("message_too_large", f"'text.text' is longer than {MAX_TEXT_CHARS} characters.")
+        raise ProtocolError(MessageError.MESSAGE_TOO_LARGE, f"'text.text' is longer than {MAX_TEXT_CHARS} characters.")
     if not text.strip():
-        raise ProtocolError("invalid_message", "'text.text' is empty.")
+        raise ProtocolError(MessageError.INVALID_MESSAGE, "'text.text' is empty.")
     return Text(text=text)
 
 
 def _parse_stop(data: dict[str, Any]) -> Stop:
     reason = _field(data, "reason", str, required=False)
     if reason not in (None, "fallback"):
-        raise ProtocolError("invalid_message", "'stop.reason' is \"fallback\" or absent.")
+        raise ProtocolError(MessageError.INVALID_MESSAGE, "'stop.reason' is \"fallback\" or absent.")
     return Stop(fell_back=reason == "fallback")
 
 
@@ -209,37 +214,39 @@ def parse(text: str | None, max_bytes: int) -> ClientMessage:
     """Parse one websocket text frame into a client message."""
     if text is None:
         raise ProtocolError(
-            "invalid_json", "Send JSON text frames; binary frames carry audio only after a 'media' message."
+            MessageError.INVALID_JSON, "Send JSON text frames; binary frames carry audio only after a 'media' message."
         )
     if len(text) > max_bytes or len(text.encode()) > max_bytes:
-        raise ProtocolError("message_too_large", f"Messages are limited to {max_bytes} bytes.")
+        raise ProtocolError(MessageError.MESSAGE_TOO_LARGE, f"Messages are limited to {max_bytes} bytes.")
     try:
         data = page_json.loads(text)
     except page_json.NotFiniteError as exc:
-        raise ProtocolError("invalid_json", f"The message is not valid JSON: {exc}.") from None
+        raise ProtocolError(MessageError.INVALID_JSON, f"The message is not valid JSON: {exc}.") from None
     except ValueError as exc:
         # The position helps a client author; it is the client's own text, not the server's.
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ProtocolError("invalid_json", f"The message is not valid JSON{where}.") from None
+        raise ProtocolError(MessageError.INVALID_JSON, f"The message is not valid JSON{where}.") from None
     except RecursionError:
-        raise ProtocolError("invalid_json", f"The message nests deeper than {MAX_DEPTH} levels.") from None
+        raise ProtocolError(MessageError.INVALID_JSON, f"The message nests deeper than {MAX_DEPTH} levels.") from None
     if _too_deep(data, MAX_DEPTH):
-        raise ProtocolError("invalid_json", f"The message nests deeper than {MAX_DEPTH} levels.")
+        raise ProtocolError(MessageError.INVALID_JSON, f"The message nests deeper than {MAX_DEPTH} levels.")
     if not isinstance(data, dict):
-        raise ProtocolError("invalid_json", "A message must be a JSON object with a 'type'.")
+        raise ProtocolError(MessageError.INVALID_JSON, "A message must be a JSON object with a 'type'.")
     kind = data.get("type")
     if not isinstance(kind, str):
-        raise ProtocolError("invalid_message", "A message needs a string field 'type'.")
+        raise ProtocolError(MessageError.INVALID_MESSAGE, "A message needs a string field 'type'.")
     parser = PARSERS.get(kind)
     if parser is None:
-        raise ProtocolError("unknown_type", f"Unknown message type {kind[:40]!r}; expected one of {sorted(PARSERS)}.")
+        raise ProtocolError(
+            MessageError.UNKNOWN_TYPE, f"Unknown message type {kind[:40]!r}; expected one of {sorted(PARSERS)}."
+        )
     return parser(data)
 
 
 # Server-to-client messages.
 
 
-def error(code: str, message: str) -> dict[str, Any]:
+def error(code: ErrorCode, message: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message}
 
 

@@ -26,7 +26,7 @@ from aiortc.mediastreams import MediaStreamError
 from rtcstream.media.pushed import PushedAudioTrack
 from rtcstream.media.reframe import Reframer
 from rtcstream.media.tracks import AudioOutputTrack
-from rtcstream.reasons import CloseReason
+from rtcstream.reasons import CloseReason, MessageError
 from rtcstream.runners import Runner, RunnerContext
 from rtcstream.signalling.protocol import ProtocolError
 from rtcstream.transports.base import OnState
@@ -122,7 +122,7 @@ class WebsocketAudio:
         """
         if len(payload) != self.format.frame_bytes:
             raise ProtocolError(
-                "bad_audio",
+                MessageError.BAD_AUDIO,
                 f"Audio frames are 20 ms of {self.format}: {self.format.frame_bytes} bytes, not {len(payload)}.",
             )
         if self._open and not self._closed:
