@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.capacity_media import MovingPicture, tone  # noqa: E402
 from rtcstream.client import ArrayAudioTrack, ArrayVideoTrack, RtcClient  # noqa: E402
-from rtcstream.media.tracks import AUDIO_PTIME, DTX_PACKETS_PER_SECOND  # noqa: E402
+from rtcstream.media.audio import FRAME_SECONDS  # noqa: E402
+from rtcstream.media.tracks import DTX_PACKETS_PER_SECOND  # noqa: E402
 from rtcstream.session.sdp import asks_for_opus_dtx  # noqa: E402
 
 logging.getLogger("aioice").setLevel(logging.WARNING)
@@ -39,7 +40,7 @@ CONNECT_PARALLEL = 4
 # 400 ms, and the server sends its silence as DTX too, two packets every 400 ms (DTX_PACKETS_PER_SECOND). Against the bare
 # server, whose answer does not, it is an audio echo of silence at 50 packets a second: the least a connected
 # two-way audio session costs aiortc.
-AUDIO_FPS = 1 / AUDIO_PTIME  # 20 ms Opus frames
+AUDIO_FPS = 1 / FRAME_SECONDS  # 20 ms Opus frames
 ENDPOINTS = {"audio": "cap-echo", "video": "cap-invert", "voice": "t-reply-echo"}
 MEDIA = {"audio": "audio", "video": "video", "voice": "audio"}  # what each kind sends and receives
 

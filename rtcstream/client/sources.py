@@ -11,6 +11,8 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from rtcstream.media.audio import FRAME_SECONDS
+
 
 class ArrayAudioTrack(MediaStreamTrack):
     """Send ``samples`` (int16 mono) in paced 20 ms frames, then silence (or loop).
@@ -31,7 +33,7 @@ class ArrayAudioTrack(MediaStreamTrack):
         self.sample_rate = sample_rate
         self.loop = loop
         self.dtx = dtx
-        self.frame_samples = sample_rate // 50
+        self.frame_samples = round(sample_rate * FRAME_SECONDS)
         self.position = 0
         self.started_at: float | None = None
         self.frames_skipped = 0

@@ -9,6 +9,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from rtcstream.client.sinks import AudioSink
+from rtcstream.media.audio import FRAME_SECONDS
 from rtcstream.media.reframe import Reframer, mono_frame
 from rtcstream.transports.formats import AudioFormat
 
@@ -36,7 +37,7 @@ class WebsocketAudioLink:
         self._sink = sink
         self._notify = notify
         self._to_wire = Reframer(audio_format.rate, audio_format.frame_samples)
-        self._to_sink = Reframer(SINK_RATE, SINK_RATE // 50)
+        self._to_sink = Reframer(SINK_RATE, round(SINK_RATE * FRAME_SECONDS))
         self._pts = 0
 
     async def send(self, track: MediaStreamTrack) -> None:

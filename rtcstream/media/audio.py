@@ -12,6 +12,7 @@ from rtcstream.media.errors import HandlerOutputError
 
 OUTPUT_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz: the Opus frame, so the encoder never re-chunks.
+FRAME_SECONDS = FRAME_SAMPLES / OUTPUT_RATE  # every audio frame rtcstream sends or takes, whatever its rate
 LAYOUTS = ("mono", "stereo")
 _TIME_BASE = Fraction(1, OUTPUT_RATE)
 

@@ -40,9 +40,10 @@ import av
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
 
+from rtcstream.media.audio import FRAME_SECONDS
+
 logger = logging.getLogger("rtcstream.media")
 
-FRAME_SECONDS = 0.02  # what the gaps are filled with, one frame at a time
 OVERDUE = 0.06  # how late the next frame may be before silence stands in for it
 MAX_BACKLOG = 50  # decoded 20 ms frames allowed to wait for a slow handler
 

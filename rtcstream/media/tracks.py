@@ -22,13 +22,12 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from rtcstream.media.audio import FRAME_SAMPLES, OUTPUT_RATE, OutputConverter, make_frame
+from rtcstream.media.audio import FRAME_SAMPLES, FRAME_SECONDS, OUTPUT_RATE, OutputConverter, make_frame
 from rtcstream.media.opus import OpusPacketEncoder
 from rtcstream.media.pacing import MediaClock, Pacer
 
 logger = logging.getLogger("rtcstream.media")
 
-AUDIO_PTIME = FRAME_SAMPLES / OUTPUT_RATE
 VIDEO_CLOCK = 90000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 _FRAME_VALUES = FRAME_SAMPLES * 2  # interleaved stereo
@@ -38,7 +37,7 @@ _SILENCE = np.zeros(_FRAME_VALUES, dtype=np.int16)
 # keeps the stream alive (the settled silence, then a DTX packet again).
 DTX_AFTER_FRAMES = 10
 DTX_PERIOD_FRAMES = 20
-DTX_PACKETS_PER_SECOND = 2 / (DTX_PERIOD_FRAMES * AUDIO_PTIME)  # a keepalive and a DTX packet a period
+DTX_PACKETS_PER_SECOND = 2 / (DTX_PERIOD_FRAMES * FRAME_SECONDS)  # a keepalive and a DTX packet a period
 
 
 class OutputTrack(MediaStreamTrack):
@@ -113,7 +112,7 @@ class AudioOutputTrack(OutputTrack):
         max_buffer: float = 0.5,
         *,
         idle_frames: bool = True,
-        frame_period: float = AUDIO_PTIME,
+        frame_period: float = FRAME_SECONDS,
         clock: MediaClock | None = None,
         lead: float = 0.0,
     ) -> None:

@@ -7,11 +7,11 @@ from typing import Literal
 
 import numpy as np
 
+from rtcstream.media.audio import FRAME_SECONDS
 from rtcstream.media.g711 import ulaw_decode, ulaw_encode
 
 Codec = Literal["pcm16", "mulaw"]
 CODECS: tuple[Codec, ...] = ("pcm16", "mulaw")
-FRAME_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
