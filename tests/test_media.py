@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from rtcstream.media.audio import FRAME_SAMPLES, InputConverter, OutputConverter
+from rtcstream.media.audio import FRAME_SAMPLES, InputConverter, OutputConverter, frame_samples
 from rtcstream.media.errors import HandlerOutputError
 from rtcstream.media.pacing import MediaClock, Pacer
 from rtcstream.media.tracks import AudioOutputTrack, VideoOutputTrack
@@ -25,6 +25,13 @@ def browser_frame(samples: np.ndarray) -> av.AudioFrame:
     frame = av.AudioFrame.from_ndarray(np.repeat(samples, 2).reshape(1, -1), format="s16", layout="stereo")
     frame.sample_rate = 48000
     return frame
+
+
+@pytest.mark.parametrize(
+    ("rate", "samples"), [(8000, 160), (16000, 320), (24000, 480), (44100, 882), (48000, FRAME_SAMPLES)]
+)
+def test_an_audio_frame_is_20_ms_at_every_rate(rate, samples):
+    assert frame_samples(rate) == samples
 
 
 def test_input_converter_gives_mono_int16_at_the_handler_rate():

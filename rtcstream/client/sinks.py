@@ -6,11 +6,13 @@ import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from rtcstream.media.audio import OUTPUT_RATE
 from rtcstream.media.inbound import InboundAudio
 
 # int16 RMS above which a frame counts as sound (about -50 dBFS).
@@ -25,6 +27,7 @@ def _rms(samples: np.ndarray) -> float:
 class AudioSink:
     """Everything received on an audio track: 48 kHz mono samples with arrival times."""
 
+    RATE: ClassVar[int] = OUTPUT_RATE  # what the server sends, kept as it came
     frames: list[tuple[float, int, np.ndarray]] = field(default_factory=list)  # (arrival, pts, samples)
     ended: bool = False
 
@@ -35,14 +38,14 @@ class AudioSink:
 
     def seconds(self) -> float:
         """Seconds received, silence included (DTX pauses and lost packets filled as silence)."""
-        return sum(f[2].size for f in self.frames) / 48000
+        return sum(f[2].size for f in self.frames) / self.RATE
 
     def audible(self, threshold: float = AUDIBLE_RMS) -> list[tuple[float, int, np.ndarray]]:
         """The frames that carry sound (RMS above ``threshold``), not the silence between replies."""
         return [f for f in self.frames if f[2].size and _rms(f[2]) > threshold]
 
     def audible_seconds(self, threshold: float = AUDIBLE_RMS) -> float:
-        return sum(f[2].size for f in self.audible(threshold)) / 48000
+        return sum(f[2].size for f in self.audible(threshold)) / self.RATE
 
 
 @dataclass
@@ -61,7 +64,7 @@ class VideoSink:
 async def record_audio(track: MediaStreamTrack, sink: AudioSink, notify: Callable[[], None]) -> None:
     """Record ``track`` as a browser would play it: DTX pauses and lost packets as silence (``InboundAudio``)."""
     audio = InboundAudio(track, label="Received audio")
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=AudioSink.RATE)
     try:
         while True:
             frame = await audio.recv()

@@ -11,7 +11,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from rtcstream.media.audio import FRAME_SECONDS
+from rtcstream.media.audio import frame_samples
 
 
 class ArrayAudioTrack(MediaStreamTrack):
@@ -33,7 +33,7 @@ class ArrayAudioTrack(MediaStreamTrack):
         self.sample_rate = sample_rate
         self.loop = loop
         self.dtx = dtx
-        self.frame_samples = round(sample_rate * FRAME_SECONDS)
+        self.frame_samples = frame_samples(sample_rate)
         self.position = 0
         self.started_at: float | None = None
         self.frames_skipped = 0

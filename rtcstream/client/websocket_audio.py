@@ -9,11 +9,9 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from rtcstream.client.sinks import AudioSink
-from rtcstream.media.audio import FRAME_SECONDS
+from rtcstream.media.audio import frame_samples
 from rtcstream.media.reframe import Reframer, mono_frame
 from rtcstream.transports.formats import AudioFormat
-
-SINK_RATE = 48000  # what AudioSink holds
 
 
 class WebsocketAudioLink:
@@ -37,7 +35,7 @@ class WebsocketAudioLink:
         self._sink = sink
         self._notify = notify
         self._to_wire = Reframer(audio_format.rate, audio_format.frame_samples)
-        self._to_sink = Reframer(SINK_RATE, round(SINK_RATE * FRAME_SECONDS))
+        self._to_sink = Reframer(AudioSink.RATE, frame_samples(AudioSink.RATE))
         self._pts = 0
 
     async def send(self, track: MediaStreamTrack) -> None:

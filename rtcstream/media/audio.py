@@ -17,6 +17,11 @@ LAYOUTS = ("mono", "stereo")
 _TIME_BASE = Fraction(1, OUTPUT_RATE)
 
 
+def frame_samples(rate: int) -> int:
+    """Samples in one audio frame (``FRAME_SECONDS``) at ``rate``: 960 at 48 kHz, 160 at 8 kHz."""
+    return round(rate * FRAME_SECONDS)
+
+
 class InputConverter:
     """Turn decoded browser frames (48 kHz stereo s16) into a handler's ``(rate, int16 (1, n))``.
 

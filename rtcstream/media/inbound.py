@@ -40,7 +40,7 @@ import av
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
 
-from rtcstream.media.audio import FRAME_SECONDS
+from rtcstream.media.audio import FRAME_SECONDS, frame_samples
 
 logger = logging.getLogger("rtcstream.media")
 
@@ -84,7 +84,7 @@ class InboundAudio:
             frame = await self._next_frame()
             self._template = frame
             self._rate = int(frame.sample_rate)
-            self._frame = round(self._rate * FRAME_SECONDS)
+            self._frame = frame_samples(self._rate)
             self._end = self._start(frame)
             self._current_at = asyncio.get_running_loop().time()
             return self._give(frame)

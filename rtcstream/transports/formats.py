@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from rtcstream.media.audio import FRAME_SECONDS
+from rtcstream.media.audio import frame_samples
 from rtcstream.media.g711 import ulaw_decode, ulaw_encode
 
 Codec = Literal["pcm16", "mulaw"]
@@ -23,7 +23,7 @@ class AudioFormat:
 
     @property
     def frame_samples(self) -> int:
-        return round(self.rate * FRAME_SECONDS)
+        return frame_samples(self.rate)
 
     @property
     def frame_bytes(self) -> int:
