@@ -70,7 +70,7 @@ class Runtime:
         self.open_sockets = 0  # rtcstream websockets open in this process (signalling/middleware.ClientLimits)
         self.refusals_waiting = 0  # refused sockets waiting for their clients to hang up (signalling/refusal)
         self.models = BuiltOnce()  # models loaded once and shared by every session (an ONNX session is thread-safe)
-        self.checks_ran = threading.Event()  # the system checks logged on the first request (checks.startup)
+        self.checks_ran = threading.Event()  # the system checks logged on the first request or socket (checks.startup)
         self._exit_hook = False
         self._serving: asyncio.AbstractEventLoop | None = None  # the loop serving() last ran on
 

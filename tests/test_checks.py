@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.testing import WebsocketCommunicator
 from django.core.asgi import get_asgi_application
 from django.urls import re_path
 
@@ -26,6 +27,7 @@ signalling_only = ProtocolTypeRouter(
         "websocket": URLRouter([re_path(r"^ws/rtcstream/(?P<endpoint>[-\w]+)/$", SignallingConsumer.as_asgi())]),
     }
 )
+ORIGIN = (b"origin", b"http://testserver")
 # A project's asgi.py before rtcstream was added.
 http_only = ProtocolTypeRouter({"http": get_asgi_application()})
 
@@ -160,6 +162,24 @@ def test_servers_that_run_no_checks_log_them_on_the_first_request(settings, monk
     assert "rtcstream.E010" in errors[0].getMessage() and "InMemoryChannelLayer" in errors[0].getMessage()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_a_worker_whose_first_contact_is_a_websocket_logs_them_before_its_first_session(
+    asgi_app, settings, monkeypatch, caplog
+):
+    """Behind a balancer, a worker may never serve a page: its first socket runs the checks (in a thread)."""
+    replace_runtime()  # a process that has served nothing yet
+    monkeypatch.setattr(startup, "_installed", True)  # as under daphne (pytest is a process Django checks itself)
+    settings.RTCSTREAM = {**settings.RTCSTREAM, "ICE_SERVER": []}  # a misspelt setting
+    with caplog.at_level(logging.WARNING, logger="rtcstream.checks"):
+        for _ in range(2):
+            communicator = WebsocketCommunicator(asgi_app, "/ws/rtcstream/t-echo/", headers=[ORIGIN])
+            assert (await communicator.connect(timeout=10))[0]
+            assert (await communicator.receive_json_from(timeout=10))["type"] == "session"
+            await communicator.disconnect()
+    (error,) = [r for r in caplog.records if r.name == "rtcstream.checks"]
+    assert "rtcstream.E007" in error.getMessage() and "'ICE_SERVERS'" in error.getMessage()
+
+
 def test_a_stop_word_pocketsphinx_cannot_spot_is_named(settings):
     settings.RTCSTREAM = {"HANDLERS": {"wake": "tests.check_handlers.unknown_stop_word"}}
     (error,) = signatures.check_handler_signatures()
@@ -189,6 +209,7 @@ def test_a_voice_detector_that_cannot_load_is_named_with_why(settings, monkeypat
     (error,) = signatures.check_handler_signatures()
     assert error.id == "rtcstream.E008" and "'talk'" in error.msg
     assert "OSError: libonnxruntime.so.1: cannot open shared object file" in error.msg
+    assert "--force-reinstall onnxruntime" in error.hint
 
 
 def test_the_check_loads_the_voice_detector_so_the_first_session_does_not(settings, monkeypatch):

@@ -1,4 +1,4 @@
-"""rtcstream's system checks, run by ``manage.py check``, ``runserver``, and on the first request under daphne.
+"""rtcstream's system checks, run by ``manage.py check``, ``runserver``, and on the first request or websocket under daphne.
 
 - ``entries``: the registry (``RTCSTREAM["HANDLERS"]``) and ICE servers;
 - ``signatures``: each handler can take what its mode passes it;

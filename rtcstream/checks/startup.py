@@ -4,13 +4,15 @@
 mysite.asgi:application`` does not, and a site with no websocket route would
 then only say "check your connection" on its pages. The ASGI application is not
 complete while Django starts (``asgi.py`` calls ``get_asgi_application()``
-before it builds its router), so the checks run once, on the first HTTP request,
-when it is, and each problem goes to the ``rtcstream.checks`` logger at ERROR or
-WARNING.
+before it builds its router), so the checks run once, on the first HTTP request
+or websocket, when it is, and each problem goes to the ``rtcstream.checks`` logger
+at ERROR or WARNING. (A worker behind a balancer may meet a websocket first: its
+pages were served by another worker.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import threading
@@ -24,6 +26,7 @@ from rtcstream.runtime import get_runtime
 logger = logging.getLogger("rtcstream.checks")
 
 _lock = threading.Lock()
+_installed = False  # this process runs them itself (not runserver, check or test, which run Django's)
 
 
 def run_once() -> list[checks.CheckMessage]:
@@ -40,15 +43,28 @@ def run_once() -> list[checks.CheckMessage]:
     return found
 
 
-def _on_request_started(**kwargs: Any) -> None:
+def _run_logged() -> None:
     try:
         run_once()
-    except Exception:  # a check that crashes must not fail the request that ran it
+    except Exception:  # a check that crashes must not fail the request or the socket that ran it
         logger.exception("rtcstream's system checks could not run")
 
 
+def _on_request_started(**kwargs: Any) -> None:
+    _run_logged()
+
+
+async def before_first_socket() -> None:
+    """Run the checks (in a thread: they import the sites' handlers and load the voice detector) if this
+    process has served nothing yet; a no-op after that, and where Django runs them itself."""
+    if _installed and not get_runtime().checks_ran.is_set():
+        await asyncio.to_thread(_run_logged)
+
+
 def install() -> None:
-    """Run the checks on the first request, unless this process is a management command that runs them itself."""
+    """Run the checks on the first request or socket, unless this process is a management command that runs them."""
+    global _installed
     if any(command in sys.argv[1:2] for command in ("runserver", "check", "test")):
         return
     request_started.connect(_on_request_started, dispatch_uid="rtcstream.checks.startup")
+    _installed = True

@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from rtcstream import conf, page_json
 from rtcstream.admission import client_identity
+from rtcstream.checks import startup
 from rtcstream.endpoints.resolution import Endpoint, get_endpoint, is_allowed
 from rtcstream.operations.drain import RESTARTING
 from rtcstream.reasons import CloseReason, MessageError
@@ -99,6 +100,7 @@ class RtcstreamConsumer(AsyncWebsocketConsumer):
                 logger.info("%s: dropped %d frames sent over its budget", type(self).__name__, inbox.dropped)
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
+        await startup.before_first_socket()
         if self.channel_layer is None:
             logger.error("Refused a websocket: settings.CHANNEL_LAYERS names no channel layer (rtcstream.E010)")
             await self.refuse(CloseCode.NO_CHANNEL_LAYER)
