@@ -133,6 +133,7 @@ def test_clip_streams_generated_video(page, site):
     wait_state(page, "receiving")
     wait_stats(page, "s.video.received.frames > 30 && s.video.sent.packets === 0")
     pixels = video_pixels(page, "rtc-stream [data-part=remote-video]")
+    assert pixels is not None, "the <video> shows no frame"
     assert (pixels["width"], pixels["height"]) == (320, 240)
     assert pixels["mean"] > 40
     screenshot(page, "clip")

@@ -69,24 +69,31 @@ def events(page: Any) -> list[dict[str, Any]]:
     return page.evaluate("() => window.__rtcs || []")
 
 
+# Read the <video>'s current frame: its size, mean brightness and the fractions of cyan, red and blue
+# pixels (null before its first frame).
 PIXELS_JS = """video => {
+            if (!video || !video.videoWidth) return null;
             const canvas = document.createElement("canvas");
             canvas.width = video.videoWidth; canvas.height = video.videoHeight;
             const g = canvas.getContext("2d");
             g.drawImage(video, 0, 0);
             const data = g.getImageData(0, 0, canvas.width, canvas.height).data;
-            let sum = 0, cyan = 0;
+            let sum = 0, cyan = 0, red = 0, blue = 0;
             for (let i = 0; i < data.length; i += 4) {
-                sum += data[i] + data[i + 1] + data[i + 2];
-                if (data[i] < 90 && data[i + 1] > 150 && data[i + 2] > 170) cyan += 1;
+                const [r, gr, b] = [data[i], data[i + 1], data[i + 2]];
+                sum += r + gr + b;
+                if (r < 90 && gr > 150 && b > 170) cyan += 1;
+                if (r > 150 && gr < 90 && b < 90) red += 1;
+                if (b > 150 && r < 90 && gr < 90) blue += 1;
             }
             const n = data.length / 4;
-            return {width: canvas.width, height: canvas.height, mean: sum / (3 * n), cyan: cyan / n};
+            return {width: canvas.width, height: canvas.height, mean: sum / (3 * n), cyan: cyan / n, red: red / n,
+                    blue: blue / n};
         }"""
 
 
-def video_pixels(page: Any, selector: str) -> dict[str, float]:
-    """Draw the <video>'s current frame on a canvas; return its size, mean brightness and cyan fraction."""
+def video_pixels(page: Any, selector: str) -> dict[str, float] | None:
+    """The <video>'s current frame (``PIXELS_JS``), drawn on a canvas; None before its first frame."""
     return page.eval_on_selector(selector, PIXELS_JS)
 
 
@@ -95,7 +102,7 @@ def wait_pixels(page: Any, selector: str, condition: str, timeout: float = 10000
     handle = page.wait_for_function(
         f"""(selector) => {{
             const p = ({PIXELS_JS})(document.querySelector(selector));
-            return ({condition}) ? p : false;
+            return p && ({condition}) ? p : false;
         }}""",
         arg=selector,
         timeout=timeout,
