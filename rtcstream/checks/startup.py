@@ -26,7 +26,8 @@ from rtcstream.runtime import get_runtime
 logger = logging.getLogger("rtcstream.checks")
 
 _lock = threading.Lock()
-_installed = False  # this process runs them itself (not runserver, check or test, which run Django's)
+# Management commands that run Django's checks themselves (this process's command is known at import).
+DJANGO_RUNS_THEM = any(command in sys.argv[1:2] for command in ("runserver", "check", "test"))
 
 
 def run_once() -> list[checks.CheckMessage]:
@@ -43,28 +44,21 @@ def run_once() -> list[checks.CheckMessage]:
     return found
 
 
-def _run_logged() -> None:
+def _run_logged(**signal_kwargs: Any) -> None:
     try:
         run_once()
     except Exception:  # a check that crashes must not fail the request or the socket that ran it
         logger.exception("rtcstream's system checks could not run")
 
 
-def _on_request_started(**kwargs: Any) -> None:
-    _run_logged()
-
-
 async def before_first_socket() -> None:
     """Run the checks (in a thread: they import the sites' handlers and load the voice detector) if this
     process has served nothing yet; a no-op after that, and where Django runs them itself."""
-    if _installed and not get_runtime().checks_ran.is_set():
+    if not DJANGO_RUNS_THEM and not get_runtime().checks_ran.is_set():
         await asyncio.to_thread(_run_logged)
 
 
 def install() -> None:
     """Run the checks on the first request or socket, unless this process is a management command that runs them."""
-    global _installed
-    if any(command in sys.argv[1:2] for command in ("runserver", "check", "test")):
-        return
-    request_started.connect(_on_request_started, dispatch_uid="rtcstream.checks.startup")
-    _installed = True
+    if not DJANGO_RUNS_THEM:
+        request_started.connect(_run_logged, dispatch_uid="rtcstream.checks.startup")
