@@ -89,6 +89,31 @@ class AsyncEchoHandler(AsyncStreamHandler):
         return AsyncEchoHandler()
 
 
+# Which handlers' shutdown() ran, one entry per call (tests/test_stream_handler_semantics.py).
+SHUT_DOWN: list[str] = []
+
+
+class AsyncShutdownEcho(AsyncEchoHandler):
+    """AsyncEchoHandler with a shutdown() that is a coroutine and takes a moment: it is awaited."""
+
+    async def shutdown(self):
+        await asyncio.sleep(0.05)
+        SHUT_DOWN.append("async def")
+
+    def copy(self):
+        return AsyncShutdownEcho()
+
+
+class PlainShutdownEcho(AsyncEchoHandler):
+    """AsyncEchoHandler with a plain shutdown(), as the base class declares it."""
+
+    def shutdown(self):
+        SHUT_DOWN.append("def")
+
+    def copy(self):
+        return PlainShutdownEcho()
+
+
 class LevelHandler(StreamHandler):
     """Mode 'send': publish the level of every 10th frame as an output."""
 

@@ -64,6 +64,8 @@ RTCSTREAM = {
         "t-reply-smart-turn": "tests.handlers.reply_smart_turn",
         "t-slow": "tests.handlers.SlowHandler",
         "t-guide-echo": "tests.guide.examples.stream_handler.EchoHandler",
+        "t-async-shutdown": "tests.handlers.AsyncShutdownEcho",
+        "t-plain-shutdown": "tests.handlers.PlainShutdownEcho",
         "t-shared-echo": "tests.handlers.SharedEchoHandler",
         "t-kept-echo": "tests.handlers.KeptEchoHandler",
         "t-blocked": "tests.handlers.BlockedHandler",

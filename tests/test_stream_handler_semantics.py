@@ -16,7 +16,7 @@ from rtcstream.admission import refusals
 from rtcstream.client import ArrayAudioTrack, RtcClient, RtcError
 from rtcstream.execution import calls
 from tests.daphne import OUTPUT, serve
-from tests.handlers import BLOCKED_GATE, KeptEchoHandler, tone
+from tests.handlers import BLOCKED_GATE, SHUT_DOWN, KeptEchoHandler, tone
 from tests.media_checks import dominant_frequency, loud_part
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -30,6 +30,20 @@ async def test_the_guides_echo_handler_with_a_blocking_queue_echoes(asgi_app):
         samples = loud_part(audio.samples())
         assert samples.size > 48000
         assert abs(dominant_frequency(samples[-24000:]) - 620) < 5
+
+
+@pytest.mark.parametrize(("endpoint", "kind"), [("t-async-shutdown", "async def"), ("t-plain-shutdown", "def")])
+async def test_an_async_handlers_shutdown_runs_once_when_its_session_ends_whether_async_or_not(
+    asgi_app, endpoint, kind
+):
+    SHUT_DOWN.clear()
+    async with await RtcClient.connect(asgi_app, endpoint) as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        await client.wait_for_audio(seconds=0.3)
+        assert SHUT_DOWN == []
+        assert (await client.stop())["reason"] == "client_stop"
+        await client.wait_until(lambda: SHUT_DOWN, timeout=5)
+    assert SHUT_DOWN == [kind]
 
 
 @override_settings(DEBUG=True)  # the page then reads what the log says

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Generator
@@ -244,3 +245,15 @@ class AsyncStreamHandler(StreamHandlerBase):
 
     async def start_up(self) -> Any:
         """Called once when the session's media starts."""
+
+    def shutdown(self) -> Any:
+        """As ``StreamHandlerBase.shutdown``; here it may also be ``async def`` (it is awaited)."""
+
+    async def aclose(self) -> None:
+        """How rtcstream ends the session's handler: ``shutdown()``, awaited if it is a coroutine.
+
+        A handler that owns tasks overrides this to wait for them (``ReplyOnPause`` waits for its reply).
+        """
+        result = self.shutdown()
+        if inspect.isawaitable(result):
+            await result

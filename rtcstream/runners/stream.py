@@ -4,7 +4,6 @@ results out through ``emit``."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from typing import Any
 
@@ -120,12 +119,8 @@ class StreamRunner(Runner):
         """
         try:
             async with asyncio.timeout(SHUTDOWN_TIMEOUT):
-                if hasattr(self.handler, "aclose"):
-                    await self.handler.aclose()  # async handlers that own tasks wait for them here
-                elif self.is_async:
-                    result = self.handler.shutdown()
-                    if inspect.isawaitable(result):
-                        await result
+                if isinstance(self.handler, AsyncStreamHandler):
+                    await self.handler.aclose()
                 else:
                     await self.call(self.handler.shutdown, timeout=calls.NO_TIMEOUT)
         except TimeoutError:
