@@ -10,9 +10,8 @@ leaves its gathering running, and ``close`` waits for it before closing the
 transports, whose sockets then close with them.
 
 aioice waits up to 5 s for the STUN and TURN servers before a gathering ends,
-and aiortc answers only then: a server that does not answer (a firewall that
-drops the server's UDP, a wrong address) delays every session by that much.
-Such a gathering is logged, with the server that gave nothing.
+and aiortc answers only then: ``rtcstream.relay.silent_servers`` names a server
+that gave nothing, and the server's own gatherings leave it out for a while.
 """
 
 from __future__ import annotations
@@ -21,57 +20,30 @@ import asyncio
 import logging
 import time
 
-from aiortc import RTCConfiguration, RTCIceTransportPolicy, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcicetransport import connection_kwargs
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from rtcstream.operations.throttle import Throttle
+from rtcstream.relay import silent_servers
 
 logger = logging.getLogger("rtcstream.relay")
 
 # The longest ``close`` waits for a gathering: aioice gives STUN and TURN 5 s, host addresses take milliseconds.
 GATHER_DEADLINE = 10.0
-# Host candidates take milliseconds: a gathering longer than this waited for a STUN or TURN server.
-SLOW_GATHERING = 2.0
-SLOW_GATHERING_LOG_EVERY = 300.0  # seconds between two such warnings in one process
-
-
-# One process's slow-gathering warnings (module-level: the Python client, with no Django settings, gathers too).
-slow_gathering_warnings = Throttle(SLOW_GATHERING_LOG_EVERY)
-
-
-def report_gathering(seconds: float, configuration: RTCConfiguration, sdp: str) -> None:
-    """Warn of a gathering that waited for an ICE server that gave no candidate (at most once per interval)."""
-    if seconds < SLOW_GATHERING or not slow_gathering_warnings.ready():
-        return
-    logger.warning(
-        "ICE gathering took %.1f s (%s): each session's answer waits that long. Check that this machine "
-        "reaches its ICE servers over UDP and that they are the right ones; a server with a public address "
-        "needs no STUN server.",
-        seconds,
-        " and ".join(silent_servers(configuration, sdp)) or "its STUN or TURN server was slow to answer",
-    )
-
-
-def silent_servers(configuration: RTCConfiguration, sdp: str) -> list[str]:
-    """The STUN and TURN servers aiortc used (the first of each) that gave no candidate to ``sdp``."""
-    used = connection_kwargs(configuration.iceServers or [])
-    relay_only = configuration.iceTransportPolicy == RTCIceTransportPolicy.RELAY  # no other candidate is offered
-    silent = []
-    if "stun_server" in used and not relay_only and " typ srflx" not in sdp:
-        host, port = used["stun_server"]
-        silent.append(f"the STUN server {host}:{port} gave no address")
-    if "turn_server" in used and " typ relay" not in sdp:
-        host, port = used["turn_server"]
-        silent.append(f"the TURN server {host}:{port} gave no relay address")
-    return silent
 
 
 class PeerConnection(RTCPeerConnection):
-    """An ``RTCPeerConnection`` whose ``setLocalDescription`` may be cancelled without leaking a socket."""
+    """An ``RTCPeerConnection`` whose ``setLocalDescription`` may be cancelled without leaking a socket.
 
-    def __init__(self, configuration: RTCConfiguration | None = None) -> None:
+    With ``skip_silent``, it leaves out the STUN and TURN servers that gave nothing to a recent slow gathering
+    (the server's peer connections; the Python client tries every server it is given).
+    """
+
+    def __init__(self, configuration: RTCConfiguration | None = None, *, skip_silent: bool = False) -> None:
+        configuration = configuration or RTCConfiguration()
+        if skip_silent:
+            configuration = silent_servers.process_servers.usable(configuration)
         super().__init__(configuration)
-        self._configuration = configuration or RTCConfiguration()
+        self._configuration = configuration  # aiortc keeps its own privately
+        self._skip_silent = skip_silent
         self._gathering: asyncio.Task[None] | None = None
 
     async def setLocalDescription(self, sessionDescription: RTCSessionDescription | None = None) -> None:
@@ -81,7 +53,9 @@ class PeerConnection(RTCPeerConnection):
         started = time.monotonic()
         await asyncio.shield(gathering)
         if self.localDescription is not None:
-            report_gathering(time.monotonic() - started, self._configuration, self.localDescription.sdp)
+            silent_servers.process_servers.after_gathering(
+                time.monotonic() - started, self._configuration, self.localDescription.sdp, skip=self._skip_silent
+            )
 
     async def close(self) -> None:
         """Wait for a gathering still running (``GATHER_DEADLINE`` at most), then close as aiortc does."""

@@ -66,7 +66,7 @@ class Negotiation:
 
     async def answer(self, sdp: str, runner: Runner) -> str:
         """Apply the offer ``sdp``, give ``runner`` its tracks, and return the answer's SDP."""
-        self.pc = pc = PeerConnection(ice_configuration(self.ice_servers))
+        self.pc = pc = PeerConnection(ice_configuration(self.ice_servers), skip_silent=True)
         pc.on("track", lambda track: self._on_track(pc, runner, track))
         pc.on("connectionstatechange", lambda: pc is self.pc and self._on_state(pc.connectionState))
         try:
