@@ -4,6 +4,7 @@ The public API, for handler authors::
 
     from rtcstream import StreamHandler, AsyncStreamHandler, AdditionalOutputs, CloseStream
     from rtcstream import AudioVideoStreamHandler, AsyncAudioVideoStreamHandler
+    from rtcstream import AudioEmitType, VideoEmitType   # FastRTC's names for what emit and video_emit return
     from rtcstream import Stream, components   # FastRTC's Stream(...), and stand-ins for its gradio components
 
 ``current_session()`` tells any handler whom its session serves (``SessionInfo``:
@@ -33,8 +34,8 @@ from rtcstream.handlers.audio_helpers import (
     audio_to_float32,
     audio_to_int16,
 )
-from rtcstream.handlers.audio_video import AsyncAudioVideoStreamHandler, AudioVideoStreamHandler
-from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler, StreamHandlerBase
+from rtcstream.handlers.audio_video import AsyncAudioVideoStreamHandler, AudioVideoStreamHandler, VideoEmitType
+from rtcstream.handlers.base import AsyncStreamHandler, AudioEmitType, StreamHandler, StreamHandlerBase
 from rtcstream.handlers.queues import wait_for_item
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.handlers.session_info import SessionInfo, current_session
@@ -49,6 +50,7 @@ __all__ = [
     "AlgoOptions",
     "AsyncAudioVideoStreamHandler",
     "AsyncStreamHandler",
+    "AudioEmitType",
     "AudioVideoStreamHandler",
     "CloseStream",
     "ReplyOnPause",
@@ -58,6 +60,7 @@ __all__ = [
     "StreamHandler",
     "Stream",
     "StreamHandlerBase",
+    "VideoEmitType",
     "VideoStreamHandler",
     "Warning",
     "WebRTCData",

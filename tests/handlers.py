@@ -49,6 +49,25 @@ class EchoHandler(StreamHandler):
         return EchoHandler()
 
 
+class PositionalEchoHandler(EchoHandler):
+    """The echo, constructed the way FastRTC's signature lays it out: ``super().__init__(expected_layout,
+    output_sample_rate, output_frame_size, input_sample_rate)``, positionally (its gemini example's style)."""
+
+    def __init__(self) -> None:
+        StreamHandler.__init__(self, "mono", 24000, 480, 16000)
+        self.frames = collections.deque(maxlen=50)
+        self.rates: set[int] = set()
+
+    def receive(self, frame):
+        if frame[0] not in self.rates:
+            self.rates.add(frame[0])
+            self.send_message("rate", rate=frame[0])
+        super().receive(frame)
+
+    def copy(self):
+        return PositionalEchoHandler()
+
+
 class SharedEchoHandler(EchoHandler):
     """The echo with a mistake: copy() returns the handler itself, so every session would run one object."""
 

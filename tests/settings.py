@@ -65,6 +65,7 @@ RTCSTREAM = {
         "t-slow": "tests.handlers.SlowHandler",
         "t-guide-echo": "tests.guide.examples.stream_handler.EchoHandler",
         "t-async-shutdown": "tests.handlers.AsyncShutdownEcho",
+        "t-positional-echo": "tests.handlers.PositionalEchoHandler",
         "t-plain-shutdown": "tests.handlers.PlainShutdownEcho",
         "t-shared-echo": "tests.handlers.SharedEchoHandler",
         "t-kept-echo": "tests.handlers.KeptEchoHandler",

@@ -25,11 +25,21 @@ async def test_stream_handler_echo_keeps_the_tone(asgi_app):
         assert abs(dominant_frequency(samples[-24000:]) - 660) < 5
 
 
-async def test_async_handler_echo_runs_start_up_and_resamples(asgi_app):
-    async with await RtcClient.connect(asgi_app, "t-async-echo") as client:
+@pytest.mark.parametrize(
+    ("endpoint", "event", "rate"),
+    [
+        # An async handler at 24 kHz in, that says so from start_up.
+        ("t-async-echo", "ready", 24000),
+        # super().__init__("mono", 24000, 480, 16000): FastRTC's order, whose third is output_frame_size (ignored)
+        # and fourth the input rate. Read as (layout, output rate, input rate, fps) the handler would hear 480 Hz.
+        ("t-positional-echo", "rate", 16000),
+    ],
+)
+async def test_a_handler_hears_at_its_input_rate_and_its_echo_is_resampled(asgi_app, endpoint, event, rate):
+    async with await RtcClient.connect(asgi_app, endpoint) as client:
         await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
-        ready = await client.wait_for_event("ready")
-        assert ready["data"] == {"rate": 24000}
+        heard = await client.wait_for_event(event)
+        assert heard["data"] == {"rate": rate}
         audio = await client.wait_for_audio(seconds=1.0)
         assert abs(dominant_frequency(loud_part(audio.samples())[-24000:]) - 440) < 5
 

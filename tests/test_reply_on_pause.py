@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
 import pytest
 
 from rtcstream import SileroVadOptions, conf
+from rtcstream.handlers.base import EmitType
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
 from rtcstream.handlers.results import AdditionalOutputs
 from rtcstream.handlers.turn_taking import AlgoOptions, TurnOptions
@@ -464,6 +467,27 @@ class TestConfiguration:
     def test_unknown_arguments_are_refused(self):
         with pytest.raises(TypeError, match="min_silence"):
             ReplyOnPause(Recorder(), min_silence=0.3)
+
+    def test_fastrtcs_deprecated_output_frame_size_is_taken_in_its_place_and_ignored_with_a_warning(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            # FastRTC's order: ..., output_sample_rate, output_frame_size, input_sample_rate, model.
+            handler = ReplyOnPause(Recorder(), None, None, None, True, "mono", 16000, 320, 24000)
+            assert (handler.output_sample_rate, handler.input_sample_rate) == (16000, 24000)  # 320: 20 ms, quiet
+            handler.copy()
+        with pytest.warns(UserWarning, match=r"output_frame_size=960 is ignored .* 480 samples at 24000 Hz") as seen:
+            handler = ReplyOnPause(Recorder(), output_frame_size=960)
+        assert seen[0].filename == __file__  # the warning names the site's line, not rtcstream's
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            handler.copy()  # said once, when the site built it
+
+    def test_fastrtcs_emit_type_names_are_there(self):
+        from rtcstream import AudioEmitType, VideoEmitType
+        from rtcstream.handlers.audio_video import AudioVideoStreamHandler
+
+        assert AudioEmitType is EmitType
+        assert inspect.get_annotations(AudioVideoStreamHandler.video_emit, eval_str=True)["return"] == VideoEmitType
 
     def test_fastrtc_pause_models_are_refused_with_a_reason(self):
         class PauseDetectionModel:

@@ -11,11 +11,15 @@ nothing is sent until it returns a frame (the page keeps showing the last one).
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
+from typing import Union
 
 import numpy as np
 
 from rtcstream.handlers.base import AsyncStreamHandler, StreamHandler
+from rtcstream.handlers.results import AdditionalOutputs, CloseStream
+
+# What ``video_emit`` returns (FastRTC's name): a frame, a frame and outputs, outputs alone, the end, or nothing yet.
+VideoEmitType = Union[np.ndarray, tuple[np.ndarray, AdditionalOutputs], AdditionalOutputs, CloseStream, None]
 
 
 class AudioVideoStreamHandler(StreamHandler):
@@ -32,7 +36,7 @@ class AudioVideoStreamHandler(StreamHandler):
         """Take the newest camera frame: ``(height, width, 3)`` uint8, BGR unless the entry says rgb."""
 
     @abstractmethod
-    def video_emit(self) -> Any:
+    def video_emit(self) -> VideoEmitType:
         """Return the next frame to send (an array like ``video_receive``'s, any size), or None for none yet.
 
         Also accepted: ``(frame, AdditionalOutputs)`` and ``CloseStream``. Called
@@ -52,7 +56,7 @@ class AsyncAudioVideoStreamHandler(AsyncStreamHandler):
         """Take the newest camera frame: ``(height, width, 3)`` uint8, BGR unless the entry says rgb."""
 
     @abstractmethod
-    async def video_emit(self) -> Any:
+    async def video_emit(self) -> VideoEmitType:
         """Return the next frame to send, or None for none yet (see ``AudioVideoStreamHandler.video_emit``)."""
 
     @abstractmethod

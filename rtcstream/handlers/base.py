@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import re
+import sys
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Generator
 from typing import Any, Literal, Union
@@ -15,9 +18,11 @@ from rtcstream.handlers.context import HandlerContext
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.handlers.session_info import SessionInfo
 from rtcstream.handlers.webrtc_data import WebRTCData
+from rtcstream.media.audio import frame_samples
 
 AudioChunk = Union[tuple[int, np.ndarray], tuple[int, np.ndarray, Literal["mono", "stereo"]]]
 EmitType = Union[AudioChunk, AdditionalOutputs, tuple[AudioChunk, AdditionalOutputs], CloseStream, None]
+AudioEmitType = EmitType  # FastRTC's name for what ``emit`` returns
 
 INPUT_PLACEHOLDER = "__webrtc_value__"
 # What ``send_message`` takes for an event's name; any other text is sent as it is (a ``message``).
@@ -37,6 +42,26 @@ class Sent:
         yield from ()
 
 
+def warn_of_frame_size(output_frame_size: int | None, output_sample_rate: int) -> None:
+    """Warn that a given ``output_frame_size`` is ignored, unless it is the 20 ms rtcstream sends anyway."""
+    if output_frame_size is not None and output_frame_size != frame_samples(output_sample_rate):
+        warnings.warn(
+            f"output_frame_size={output_frame_size!r} is ignored (FastRTC deprecated it): the output is sent in "
+            f"frames of 20 ms, {frame_samples(output_sample_rate)} samples at {output_sample_rate} Hz.",
+            UserWarning,
+            stacklevel=_outside_rtcstream(),
+        )
+
+
+def _outside_rtcstream() -> int:
+    """The ``stacklevel`` of the first caller outside rtcstream (a warning then names the site's line)."""
+    package = os.path.dirname(os.path.dirname(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class StreamHandlerBase(ABC):
     """State and helpers shared by the sync and async stream handlers.
 
@@ -50,11 +75,14 @@ class StreamHandlerBase(ABC):
         self,
         expected_layout: Literal["mono", "stereo"] = "mono",
         output_sample_rate: int = 24000,
+        output_frame_size: int | None = None,
         input_sample_rate: int = 48000,
         fps: int = 30,
     ) -> None:
+        """FastRTC's signature, in its order; ``output_frame_size`` is ignored, as FastRTC (which deprecated it) does."""
         if expected_layout not in ("mono", "stereo"):
             raise ValueError(f"expected_layout must be 'mono' or 'stereo', not {expected_layout!r}")
+        warn_of_frame_size(output_frame_size, output_sample_rate)
         self.expected_layout = expected_layout
         self.output_sample_rate = output_sample_rate
         self.input_sample_rate = input_sample_rate

@@ -151,6 +151,7 @@ class ReplyOnPause(AsyncStreamHandler):
         can_interrupt: bool = True,
         expected_layout: Literal["mono", "stereo"] = "mono",
         output_sample_rate: int = 24000,
+        output_frame_size: int | None = None,
         input_sample_rate: int = 48000,
         model: VoiceActivityDetector | None = None,
         needs_args: bool = False,
@@ -158,7 +159,12 @@ class ReplyOnPause(AsyncStreamHandler):
         turn_model: str | turn_models.TurnModel | None = None,
         **turn_overrides: Any,
     ) -> None:
-        super().__init__(expected_layout, output_sample_rate, input_sample_rate)
+        super().__init__(
+            expected_layout,
+            output_sample_rate,
+            output_frame_size,  # ignored, as in FastRTC
+            input_sample_rate=input_sample_rate,
+        )
         if model is not None and not _is_vad(model):
             raise TypeError(
                 "ReplyOnPause(model=...) takes a VoiceActivityDetector (process(window) -> probability, "
