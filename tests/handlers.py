@@ -370,7 +370,37 @@ def echo_in_one_chunk(audio):
     yield audio
 
 
+class EnergyVAD:
+    """A site's own VAD (``ReplyOnPause(model=...)``): speech is a 32 ms window louder than -40 dBFS. It takes a
+    millisecond a window, and notes each thread it runs in (``threads``, shared by its copies)."""
+
+    sample_rate = 16000
+    window_samples = 512
+
+    def __init__(self, threads: set[int] | None = None, gate: threading.Event | None = None) -> None:
+        self.threads = set() if threads is None else threads
+        self.gate = gate
+
+    def process(self, window: np.ndarray) -> float:
+        self.threads.add(threading.get_ident())
+        if self.gate is not None:
+            self.gate.wait()  # a VAD that hangs until a test opens its gate
+        time.sleep(0.001)
+        return 1.0 if float(np.sqrt(np.mean(np.square(window)))) > 0.01 else 0.0
+
+    def reset(self) -> None:
+        pass
+
+    def copy(self) -> EnergyVAD:
+        return EnergyVAD(self.threads, self.gate)
+
+
+ENERGY_VAD = EnergyVAD()
+HUNG_VAD_GATE = threading.Event()
+
 reply_echo = ReplyOnPause(echo_utterance)
+reply_echo_energy = ReplyOnPause(echo_utterance, model=ENERGY_VAD)
+reply_echo_hung_vad = ReplyOnPause(echo_utterance, model=EnergyVAD(gate=HUNG_VAD_GATE))
 reply_once = ReplyOnPause(echo_in_one_chunk)
 reply_tone = ReplyOnPause(long_tone_reply)
 reply_tone_no_interrupt = ReplyOnPause(long_tone_reply, can_interrupt=False)

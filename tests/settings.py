@@ -58,6 +58,8 @@ RTCSTREAM = {
         "t-hanging": "tests.handlers.HangingHandler",
         "t-garbage": "tests.handlers.GarbageHandler",
         "t-reply-echo": "tests.handlers.reply_echo",
+        "t-reply-energy": "tests.handlers.reply_echo_energy",
+        "t-reply-hung-vad": "tests.handlers.reply_echo_hung_vad",
         "t-reply-once": "tests.handlers.reply_once",
         "t-reply-tone": "tests.handlers.reply_tone",
         "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",

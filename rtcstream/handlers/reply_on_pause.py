@@ -19,8 +19,8 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from rtcstream.handlers.vad import VoiceActivityDetector
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 __all__ = ["AlgoOptions", "ReplyOnPause", "SileroVadOptions", "TurnOptions"]
 
@@ -192,6 +194,10 @@ class ReplyOnPause(AsyncStreamHandler):
             raise TypeError(f"ReplyOnPause got unknown arguments {unknown}") from None
         self._fn_takes_inputs = needs_args or _takes_more_than_one(fn)
         self._detector: Turns | None = None
+        # Turn detection that runs the site's code (its own VAD, or its own new_detector) runs in the worker
+        # pool, one call at a time; rtcstream's own runs on the loop (a Silero window costs about 0.14 ms).
+        self._detection_in_pool = model is not None or not _is_rtcstreams(type(self).new_detector)
+        self._detection_lock = asyncio.Lock()
         self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(self.queue_size)
         self._generation = 0  # bumps on every reply start and interruption; stale items are dropped
         self._reply: asyncio.Task[None] | None = None
@@ -263,12 +269,14 @@ class ReplyOnPause(AsyncStreamHandler):
     async def receive(self, frame: tuple[int, np.ndarray]) -> None:
         """Run turn detection on one input frame and act on what it finds."""
         sample_rate, array = frame
-        detector = self._detector_for(sample_rate)
-        events = detector.feed(self._mono(array))
+        if self._detector is None or self._detector.sample_rate != sample_rate:
+            self._detector = await calls.run_sync(self.new_detector, sample_rate)
+        detector = self._detector
+        events = await self._detect(detector.feed, self._mono(array))
         busy = self._busy()
         if self._was_busy and not busy and not self.can_interrupt and detector.speaking:
             # Half duplex: what was said over the reply is discarded.
-            detector.discard()
+            await self._detect(detector.discard)
             events = [event for event in events if not isinstance(event, TurnEnded)]
         self._was_busy = busy
         for event in events:
@@ -320,11 +328,10 @@ class ReplyOnPause(AsyncStreamHandler):
 
     def trigger_response(self) -> None:
         """End the turn now with the audio heard so far (empty if none) and reply to it."""
-        detector = self._detector_for(self.input_sample_rate)
         if self._busy() and not self.can_interrupt:
             logger.info("trigger ignored: a reply is playing and can_interrupt is False")
             return
-        self._turn(detector.flush(), "trigger")
+        self._spawn(self._flushed_turn("trigger"))
 
     def receive_text(self, text: str) -> None:
         """Reply to text the page submitted (an entry with ``"text": True``): ``fn`` gets
@@ -333,7 +340,7 @@ class ReplyOnPause(AsyncStreamHandler):
         Typed text is a deliberate request: it replaces a reply still producing or playing, whatever
         ``can_interrupt`` says of speech.
         """
-        self._turn(self._detector_for(self.input_sample_rate).flush(), "text", text)
+        self._spawn(self._flushed_turn("text", text))
 
     def shutdown(self) -> None:
         """Stop the reply: cancel its producer, which closes the generator (after an in-flight ``next``)."""
@@ -363,7 +370,8 @@ class ReplyOnPause(AsyncStreamHandler):
 
         It is built in a worker thread (it may load a model). ReplyOnPause uses
         its ``feed(int16) -> events``, ``flush()``, ``discard()``, ``speaking``
-        and ``sample_rate``.
+        and ``sample_rate``; an override's ``feed``, ``flush`` and ``discard`` run
+        in the worker pool, one at a time (as a VAD's ``process`` does with ``model=``).
         """
         return self.new_turn_detector(sample_rate)
 
@@ -374,10 +382,24 @@ class ReplyOnPause(AsyncStreamHandler):
 
     # -- internals --------------------------------------------------------------
 
-    def _detector_for(self, sample_rate: int) -> Turns:
-        if self._detector is None or self._detector.sample_rate != sample_rate:
-            self._detector = self.new_detector(sample_rate)
-        return self._detector
+    async def _detect(self, method: Callable[..., T], *args: Any) -> T:
+        """Call one of the turn detector's methods: on the loop if it is rtcstream's own, else in the worker
+        pool, one call at a time (the site's VAD or detector may be slow, or block)."""
+        if not self._detection_in_pool:
+            return method(*args)
+        async with self._detection_lock:
+            return await calls.run_sync(method, *args, name=f"{calls.describe(method)} (turn detection)")
+
+    async def _flushed_turn(self, reason: str, text: str = "") -> None:
+        """End the turn now with what was heard so far (a trigger, typed text) and reply to it."""
+        if self._detector is None or self._detector.sample_rate != self.input_sample_rate:
+            self._detector = await calls.run_sync(self.new_detector, self.input_sample_rate)
+        self._turn(await self._detect(self._detector.flush), reason, text)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _mono(self, array: np.ndarray) -> np.ndarray:
         flat = array.reshape(-1)
@@ -408,9 +430,7 @@ class ReplyOnPause(AsyncStreamHandler):
         audio = detector.utterance_tail(
             turn_models.SmartTurn.max_seconds if isinstance(model, str) else model.max_seconds
         )
-        task = asyncio.get_running_loop().create_task(self._decide(detector, pause.pause, audio))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._decide(detector, pause.pause, audio))
 
     async def _decide(self, detector: Turns, pause: int, audio: np.ndarray) -> None:
         try:
@@ -424,7 +444,7 @@ class ReplyOnPause(AsyncStreamHandler):
             return
         if self._busy() and not self.can_interrupt:
             return
-        turn = detector.end_turn_now(pause)  # None if the speaker went on meanwhile
+        turn = await self._detect(detector.end_turn_now, pause)  # None if the speaker went on meanwhile
         if turn is not None:
             self._turn(turn, "pause", complete=round(probability, 3))
 
@@ -501,6 +521,11 @@ def _checked_turn_model(choice: Any) -> Any:
             "(predict(audio) -> probability that the turn is complete, sample_rate, max_seconds)."
         )
     return choice
+
+
+def _is_rtcstreams(method: Callable[..., Any]) -> bool:
+    """True when ``method`` is rtcstream's code, not a site's override."""
+    return getattr(method, "__module__", "").startswith("rtcstream.")
 
 
 def _is_vad(model: Any) -> bool:
