@@ -259,8 +259,7 @@ class ReplyOnPause(AsyncStreamHandler):
 
     async def start_up(self) -> None:
         """Load the VAD and the turn model off the loop (the first load reads them), then play ``startup_fn``'s greeting."""
-        if self._detector is None:
-            self._detector = await calls.run_sync(self.new_detector, self.input_sample_rate)
+        await self._detector_at(self.input_sample_rate)
         if self.turn_model != "none":
             await calls.run_sync(self._loaded_turn_model)
         if self.startup_fn is not None:
@@ -269,9 +268,7 @@ class ReplyOnPause(AsyncStreamHandler):
     async def receive(self, frame: tuple[int, np.ndarray]) -> None:
         """Run turn detection on one input frame and act on what it finds."""
         sample_rate, array = frame
-        if self._detector is None or self._detector.sample_rate != sample_rate:
-            self._detector = await calls.run_sync(self.new_detector, sample_rate)
-        detector = self._detector
+        detector = await self._detector_at(sample_rate)
         events = await self._detect(detector.feed, self._mono(array))
         busy = self._busy()
         if self._was_busy and not busy and not self.can_interrupt and detector.speaking:
@@ -382,6 +379,12 @@ class ReplyOnPause(AsyncStreamHandler):
 
     # -- internals --------------------------------------------------------------
 
+    async def _detector_at(self, sample_rate: int) -> Turns:
+        """The session's turn detector for audio at ``sample_rate``, built in the worker pool (it may load a model)."""
+        if self._detector is None or self._detector.sample_rate != sample_rate:
+            self._detector = await calls.run_sync(self.new_detector, sample_rate)
+        return self._detector
+
     async def _detect(self, method: Callable[..., T], *args: Any) -> T:
         """Call one of the turn detector's methods: on the loop if it is rtcstream's own, else in the worker
         pool, one call at a time (the site's VAD or detector may be slow, or block)."""
@@ -392,9 +395,8 @@ class ReplyOnPause(AsyncStreamHandler):
 
     async def _flushed_turn(self, reason: str, text: str = "") -> None:
         """End the turn now with what was heard so far (a trigger, typed text) and reply to it."""
-        if self._detector is None or self._detector.sample_rate != self.input_sample_rate:
-            self._detector = await calls.run_sync(self.new_detector, self.input_sample_rate)
-        self._turn(await self._detect(self._detector.flush), reason, text)
+        detector = await self._detector_at(self.input_sample_rate)
+        self._turn(await self._detect(detector.flush), reason, text)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
