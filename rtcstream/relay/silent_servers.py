@@ -12,10 +12,11 @@ in milliseconds and is never left out.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
+from aiortc import RTCConfiguration, RTCIceTransportPolicy
 from aiortc.rtcicetransport import connection_kwargs, parse_stun_turn_uri
 
 from rtcstream.operations.throttle import Throttle
@@ -78,15 +79,8 @@ class SilentServers:
             urls = [server.urls] if isinstance(server.urls, str) else server.urls
             kept = [url for url in urls if server_of(url) not in self._skipped_until]
             if kept:
-                servers.append(
-                    RTCIceServer(
-                        urls=kept,
-                        username=server.username,
-                        credential=server.credential,
-                        credentialType=server.credentialType,
-                    )
-                )
-        return RTCConfiguration(iceServers=servers, iceTransportPolicy=configuration.iceTransportPolicy)
+                servers.append(dataclasses.replace(server, urls=kept))
+        return dataclasses.replace(configuration, iceServers=servers)
 
     def after_gathering(
         self, seconds: float, configuration: RTCConfiguration, sdp: str, skip: bool, now: float | None = None
