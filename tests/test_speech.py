@@ -4,6 +4,7 @@ with a package (PocketSphinx's wheel, Debian's espeak-ng), heard on recordings o
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import os
 import signal
@@ -23,6 +24,7 @@ from rtcstream.speech.tts import EspeakTTS, sentences
 from tests import speech, speech_real
 from tests.lifecycle import assert_nothing_left
 from tests.loop_ticks import while_ticking
+from tests.polling import wait_for
 
 RATE = speech_real.RATE
 
@@ -73,24 +75,44 @@ def test_a_decoder_process_that_dies_or_hangs_costs_one_utterance_at_most():
     model = PocketSphinxSTT()
     busy = (RATE, asterisk("all-circuits-busy-now"))
     try:
-        first = model.decoder.pid
-        assert first is not None
+        (first,) = model.decoders.pids
         os.kill(first, signal.SIGKILL)  # between utterances: the next starts a new process
         psutil.Process(first).wait(10)
         assert model.stt(busy) == "all circuits are busy now"
-        second = model.decoder.pid
-        assert second not in (None, first)
+        (second,) = model.decoders.pids
+        assert second != first
         os.kill(second, signal.SIGSTOP)  # hangs: the utterance in it fails in time, the next gets a new one
         with pytest.raises(DecoderProcessError, match="did not take the utterance in time"):
             long = np.tile(to_model_input(busy), 10)  # more than its pipe holds: the sending must not block either
-            model.decoder.decode(long.tobytes(), timeout=1.0)
+            model.decoders.decode(long.tobytes(), timeout=1.0)
         assert not psutil.pid_exists(second)  # killed and reaped
         assert model.stt(busy) == "all circuits are busy now"
-        third = model.decoder.pid
+        (third,) = model.decoders.pids
     finally:
         model.close()
-    assert third is not None and not psutil.pid_exists(third)
-    assert model.decoder.pid is None
+    assert not psutil.pid_exists(third)
+    assert model.decoders.pids == []
+
+
+def test_utterances_that_come_together_are_decoded_side_by_side_up_to_the_pools_size():
+    model = PocketSphinxSTT(processes=2)
+    words = (RATE, asterisk("all-circuits-busy-now"))
+    long = (RATE, np.concatenate([asterisk("all-circuits-busy-now")] * 6))
+    try:
+        assert len(model.decoders.pids) == 1  # one process until two utterances come together
+        with concurrent.futures.ThreadPoolExecutor(3) as threads:
+            first = threads.submit(model.stt, long)
+            wait_for(lambda: model.decoders.busy == 1, 10, "the first utterance taken")
+            second = threads.submit(model.stt, long)  # the first is busy: a second process starts
+            wait_for(lambda: model.decoders.busy == 2, 10, "the second utterance taken")
+            third = threads.submit(model.stt, words)  # both busy, and two is the most: it waits for one
+            assert first.result(60).count("busy") >= 5 and second.result(60).count("busy") >= 5
+            assert third.result(60) == "all circuits are busy now"
+        assert len(model.decoders.pids) == 2
+        pids = model.decoders.pids
+    finally:
+        model.close()
+    assert not any(psutil.pid_exists(pid) for pid in pids)
 
 
 def test_a_decoder_process_that_cannot_start_says_so(monkeypatch):
@@ -101,8 +123,7 @@ def test_a_decoder_process_that_cannot_start_says_so(monkeypatch):
 
 def test_a_model_nobody_holds_ends_its_process():
     model = PocketSphinxSTT()
-    pid = model.decoder.pid
-    assert pid is not None
+    (pid,) = model.decoders.pids
     del model
     gc.collect()
     assert not psutil.pid_exists(pid)

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from rtcstream.handlers.audio_helpers import audio_to_int16, float32_mono
-from rtcstream.speech.decoder_process import DecoderProcess
+from rtcstream.speech.decoder_pool import DEFAULT_SIZE, DecoderPool
 from rtcstream.speech.engines import SpeechModelUnavailable, shared_model
 
 STT_RATE = 16000  # what the shipped acoustic model was trained on
@@ -43,30 +43,31 @@ def to_model_input(audio: AudioInput) -> np.ndarray:
 class PocketSphinxSTT:
     """US English speech to text with the model the pocketsphinx wheel ships.
 
-    One decoder, loaded once (about half a second, in a process of its own: PocketSphinx holds the
-    GIL while it loads and decodes, which in the server's process would stall every session's media;
-    ``rtcstream.speech.decoder_process``), decodes one utterance at a time: calls from several
-    sessions' worker threads take turns (a decode takes a fraction of the utterance's length). If
-    that process fails, the utterance gets a ``DecoderProcessError`` and the next starts a new one.
-    ``stt`` blocks: call it from a sync handler (rtcstream runs those in its worker pool), or with
-    ``await asyncio.to_thread(model.stt, audio)`` from an async one. ``close()`` ends the process
-    (so does the model's garbage collection, and the server's exit).
+    Each decoder is loaded once (about half a second), in a process of its own: PocketSphinx holds
+    the GIL while it loads and decodes, which in the server's process would stall every session's
+    media (``rtcstream.speech.decoder_process``). A decoder takes one utterance at a time; sessions
+    that finish speaking together get a second process, up to ``processes``
+    (``rtcstream.speech.decoder_pool``), then take turns. If a process fails, its utterance gets a
+    ``DecoderProcessError`` and the next starts a new one. ``stt`` blocks: call it from a sync
+    handler (rtcstream runs those in its worker pool), or with ``await asyncio.to_thread(model.stt,
+    audio)`` from an async one. ``close()`` ends the processes (so does the model's garbage
+    collection, and the server's exit).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, processes: int = DEFAULT_SIZE) -> None:
         if importlib.util.find_spec("pocketsphinx") is None:
             raise SpeechModelUnavailable(
                 'Speech to text needs pocketsphinx, whose wheel ships the English model: pip install "rtcstream[speech]"'
             )
-        self.decoder = DecoderProcess(STT_RATE)
-        self.decoder.start()
+        self.decoders = DecoderPool(STT_RATE, processes)
+        self.decoders.start()
 
     def stt(self, audio: AudioInput) -> str:
         pcm = to_model_input(audio)
-        return self.decoder.decode(pcm.tobytes(), timeout=DECODE_TIMEOUT + len(pcm) / STT_RATE)
+        return self.decoders.decode(pcm.tobytes(), timeout=DECODE_TIMEOUT + len(pcm) / STT_RATE)
 
     def close(self) -> None:
-        self.decoder.close()
+        self.decoders.close()
 
 
 def get_stt_model(model: str = "pocketsphinx") -> STTModel:
