@@ -395,12 +395,34 @@ class EnergyVAD:
         return EnergyVAD(self.threads, self.gate)
 
 
+class RaisingVAD(EnergyVAD):
+    """A site's VAD that fails: its model is gone."""
+
+    def process(self, window: np.ndarray) -> float:
+        raise RuntimeError("the VAD's model file is gone")
+
+    def copy(self) -> RaisingVAD:
+        return RaisingVAD()
+
+
+class LyingVAD(EnergyVAD):
+    """A site's VAD that answers something that is not a probability."""
+
+    def process(self, window: np.ndarray) -> float:
+        return "yes"  # type: ignore[return-value]
+
+    def copy(self) -> LyingVAD:
+        return LyingVAD()
+
+
 ENERGY_VAD = EnergyVAD()
 HUNG_VAD_GATE = threading.Event()
 
 reply_echo = ReplyOnPause(echo_utterance)
 reply_echo_energy = ReplyOnPause(echo_utterance, model=ENERGY_VAD)
 reply_echo_hung_vad = ReplyOnPause(echo_utterance, model=EnergyVAD(gate=HUNG_VAD_GATE))
+reply_echo_raising_vad = ReplyOnPause(echo_utterance, model=RaisingVAD())
+reply_echo_lying_vad = ReplyOnPause(echo_utterance, model=LyingVAD())
 reply_once = ReplyOnPause(echo_in_one_chunk)
 reply_tone = ReplyOnPause(long_tone_reply)
 reply_tone_no_interrupt = ReplyOnPause(long_tone_reply, can_interrupt=False)

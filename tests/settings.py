@@ -60,6 +60,8 @@ RTCSTREAM = {
         "t-reply-echo": "tests.handlers.reply_echo",
         "t-reply-energy": "tests.handlers.reply_echo_energy",
         "t-reply-hung-vad": "tests.handlers.reply_echo_hung_vad",
+        "t-reply-raising-vad": "tests.handlers.reply_echo_raising_vad",
+        "t-reply-lying-vad": "tests.handlers.reply_echo_lying_vad",
         "t-reply-once": "tests.handlers.reply_once",
         "t-reply-tone": "tests.handlers.reply_tone",
         "t-reply-tone-polite": "tests.handlers.reply_tone_no_interrupt",

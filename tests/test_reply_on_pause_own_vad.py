@@ -1,5 +1,6 @@
 """ReplyOnPause with a site's own VAD (``model=``), through real sessions: its ``process`` runs in the worker pool,
-never on the event loop, so a slow VAD slows only its own session and one that hangs ends only its own."""
+never on the event loop, so a slow VAD slows only its own session, and one that hangs, fails or answers nonsense
+ends only its own, saying why."""
 
 from __future__ import annotations
 
@@ -71,3 +72,19 @@ async def test_a_vad_that_hangs_ends_its_own_session_and_no_other(asgi_app, hung
         mark = other.audio.seconds()
         await other.wait_for_audio(seconds=mark + 1.0)
         assert "closed" not in [m["type"] for m in other.messages]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "logged"),
+    [
+        ("t-reply-raising-vad", "RuntimeError: the VAD's model file is gone"),
+        ("t-reply-lying-vad", "LyingVAD.process returned 'yes', not a speech probability from 0 to 1"),
+    ],
+)
+async def test_a_vad_that_fails_or_lies_ends_its_session_with_the_reason_logged(asgi_app, caplog, endpoint, logged):
+    async with await RtcClient.connect(asgi_app, endpoint) as client:
+        await client.start(audio=ArrayAudioTrack(tone(440, 10, 48000)))
+        error = await client.wait_for_message("error", timeout=10)
+        assert error["code"] == "handler_error"
+        assert (await client.wait_closed())["reason"] == "handler_error"
+    assert logged in caplog.text

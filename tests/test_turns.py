@@ -246,6 +246,21 @@ class TestStateMachine:
         # At 16 kHz in, one window is exactly 512 input samples.
         return [e for _ in range(count) for e in detector.feed(np.full(512, 1000, dtype=np.int16))]
 
+    @pytest.mark.parametrize("answer", [float("nan"), 1.5, -0.1, None, "0.9"])
+    def test_a_vad_answer_that_is_no_probability_is_named(self, answer):
+        detector = TurnDetector(TurnOptions(), 16000, FakeVAD([answer]))
+        with pytest.raises(ValueError, match=r"FakeVAD.process returned .*, not a speech probability from 0 to 1"):
+            self.feed_windows(detector, 1)
+
+    @pytest.mark.parametrize(
+        ("name", "value"), [("window_samples", 0), ("sample_rate", -16000), ("window_samples", 1.5)]
+    )
+    def test_a_vad_window_that_is_no_positive_size_is_named(self, name, value):
+        vad = FakeVAD([])
+        setattr(vad, name, value)
+        with pytest.raises(ValueError, match=rf"FakeVAD.{name} must be a positive int, not {value!r}"):
+            TurnDetector(TurnOptions(), 16000, vad)
+
     def test_hysteresis_keeps_speech_between_the_thresholds(self):
         probabilities = [0.6] * 4 + [0.4] * 30 + [0.1] * 15
         detector = TurnDetector(TurnOptions(vad_tail_s=0), 16000, FakeVAD(probabilities))

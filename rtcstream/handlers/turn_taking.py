@@ -253,6 +253,21 @@ def _soxr() -> Any:
     return soxr
 
 
+def _check_windows(vad: VoiceActivityDetector) -> None:
+    """Raise a ``ValueError`` that names the VAD if its window is not a positive number of samples at a positive rate."""
+    for name in ("window_samples", "sample_rate"):
+        value = getattr(vad, name, None)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{type(vad).__qualname__}.{name} must be a positive int, not {value!r}")
+
+
+def _checked_probability(probability: Any, vad: VoiceActivityDetector) -> float:
+    """``probability`` if it is a number from 0 to 1; else a ``ValueError`` that names the VAD (NaN included)."""
+    if isinstance(probability, (int, float, np.floating)) and 0.0 <= probability <= 1.0:
+        return float(probability)
+    raise ValueError(f"{type(vad).__qualname__}.process returned {probability!r}, not a speech probability from 0 to 1")
+
+
 class TurnDetector:
     """Find speech onsets and pauses in a live mono int16 stream.
 
@@ -275,6 +290,7 @@ class TurnDetector:
             from rtcstream.handlers.vad import SileroVAD  # the model loads here: a voice session has begun
 
             vad = SileroVAD()
+        _check_windows(vad)
         self.vad = vad
         self._window = self.vad.window_samples
         self._window_s = self._window / self.vad.sample_rate
@@ -349,7 +365,7 @@ class TurnDetector:
         events: list[TurnEvent] = []
         while len(self._pending) >= self._window:
             window, self._pending = self._pending[: self._window], self._pending[self._window :]
-            probability = self.vad.process(window)
+            probability = _checked_probability(self.vad.process(window), self.vad)
             self.last_probability = probability
             event = self._step(probability)
             self._window_index += 1
