@@ -122,16 +122,36 @@ async def offer_sdp() -> str:
     return sdp
 
 
+# How long a test waits for the sockets an earlier test of this client closed to be given back.
+GIVEN_BACK = 15.0
+
+
+async def connect_when_given_back(server: str, slug: str, address: str | None, deadline: float) -> RtcClient:
+    """Open a session's socket; refused for the client's socket cap (4429), try again until ``deadline``.
+
+    Sockets an earlier test of this client closed are given back once their servers have torn
+    their sessions down (after the admission slot, the handler's shutdown comes): until then the
+    client may be refused.
+    """
+    while True:
+        try:
+            return await RtcClient.connect(server, slug, local_address=address)
+        except RtcError as exc:
+            assert "4429" in str(exc) and asyncio.get_running_loop().time() < deadline, exc
+            await asyncio.sleep(0.1)
+
+
 async def offers_at_once(
     servers: Sequence[str], slug: str, count: int, addresses: Sequence[str | None]
 ) -> list[dict[str, Any]]:
     """Open ``count`` sessions round-robin over ``servers`` (and source ``addresses``),
     one after the other, then send all their offers at once; return each one's answer or error."""
-    clients = [
-        await RtcClient.connect(servers[i % len(servers)], slug, local_address=addresses[i % len(addresses)])
-        for i in range(count)
-    ]
+    clients: list[RtcClient] = []
+    deadline = asyncio.get_running_loop().time() + GIVEN_BACK
     try:
+        for i in range(count):
+            server, address = servers[i % len(servers)], addresses[i % len(addresses)]
+            clients.append(await connect_when_given_back(server, slug, address, deadline))
         sdp = await offer_sdp()
         await asyncio.gather(*(c.send({"type": "offer", "sdp": sdp}) for c in clients))
         return list(
@@ -198,19 +218,14 @@ async def check_outputs_and_termination(
 async def check_cap_across_workers(servers: Sequence[str], cap: int, address: str | None = None) -> None:
     """``cap`` sockets from one client spread over the workers; one more is refused on any of them.
 
-    Sockets an earlier test of this client closed are given back once their servers have torn
-    their sessions down (after the admission slot, the handler's shutdown comes): until then the
-    client may be refused, and the test waits for it to hold ``cap``.
+    The test waits for the sockets of an earlier test of this client to be given back
+    (``connect_when_given_back``) until it holds ``cap``.
     """
     held: list[RtcClient] = []
-    deadline = asyncio.get_running_loop().time() + 15
-    while len(held) < cap:
-        try:
-            held.append(await RtcClient.connect(servers[len(held) % len(servers)], "t-echo", local_address=address))
-        except RtcError as exc:
-            assert "4429" in str(exc) and asyncio.get_running_loop().time() < deadline, exc
-            await asyncio.sleep(0.1)
+    deadline = asyncio.get_running_loop().time() + GIVEN_BACK
     try:
+        while len(held) < cap:
+            held.append(await connect_when_given_back(servers[len(held) % len(servers)], "t-echo", address, deadline))
         for server in servers:
             with_refusal = RtcClient.connect(server, "t-echo", local_address=address)
             try:

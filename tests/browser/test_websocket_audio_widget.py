@@ -139,7 +139,9 @@ def test_a_barge_in_clears_the_reply_queued_in_the_page(page, site):
     before = [rms for t, rms in samples if t < interrupted]
     after = [rms for t, rms in samples if interrupted + 250 < t < until]
     peak = max(before)
-    assert peak > 0.05 and len(after) >= 10, (samples, times)
+    # At least 100 ms of the page's audio (the sampler asks every 25 ms; a loaded machine delays it, and a short
+    # barge-in sentence lets the next reply start sooner): a clear that failed leaves seconds of tone queued.
+    assert peak > 0.05 and len(after) >= 4, (samples, times)
     heard = [(round(t - interrupted), round(rms, 3)) for t, rms in samples if t > interrupted - 300]
     assert max(after) < peak / 20, (heard, times)
 
