@@ -47,8 +47,9 @@ def test_int16_and_float32_convert_both_ways():
     assert audio_to_int16(np.array([1.5, -1.5], dtype=np.float32)).tolist() == [32767, -32767]
     with pytest.raises(TypeError, match="int16 or float32"):
         audio_to_float32(np.zeros(3, dtype=np.int32))
-    with pytest.warns(UserWarning, match="deprecated"):
+    with pytest.warns(UserWarning, match="deprecated") as seen:
         assert audio_to_float32((16000, pcm)).dtype == np.float32  # FastRTC's older form
+    assert seen[0].filename == __file__  # the warning names the site's line, not rtcstream's
 
 
 def test_byte_chunks_become_whole_samples_with_a_split_sample_carried_over():

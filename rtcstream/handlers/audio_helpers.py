@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from rtcstream.execution.origin import site_stacklevel
+
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
@@ -37,7 +39,7 @@ def _samples(audio: Any, name: str) -> np.ndarray:
     if isinstance(audio, tuple):
         warnings.warn(
             UserWarning(f"Passing a (sr, audio) tuple to {name}() is deprecated: pass only the audio array."),
-            stacklevel=3,
+            stacklevel=site_stacklevel(),
         )
         _rate, audio = audio
     if not isinstance(audio, np.ndarray):

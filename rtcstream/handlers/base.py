@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import re
-import sys
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Generator
@@ -14,6 +12,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
+from rtcstream.execution.origin import site_stacklevel
 from rtcstream.handlers.context import HandlerContext
 from rtcstream.handlers.results import AdditionalOutputs, CloseStream
 from rtcstream.handlers.session_info import SessionInfo
@@ -49,17 +48,8 @@ def warn_of_frame_size(output_frame_size: int | None, output_sample_rate: int) -
             f"output_frame_size={output_frame_size!r} is ignored (FastRTC deprecated it): the output is sent in "
             f"frames of 20 ms, {frame_samples(output_sample_rate)} samples at {output_sample_rate} Hz.",
             UserWarning,
-            stacklevel=_outside_rtcstream(),
+            stacklevel=site_stacklevel(),
         )
-
-
-def _outside_rtcstream() -> int:
-    """The ``stacklevel`` of the first caller outside rtcstream (a warning then names the site's line)."""
-    package = os.path.dirname(os.path.dirname(__file__)) + os.sep
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class StreamHandlerBase(ABC):

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import numpy as np
 
 from rtcstream.execution import calls
+from rtcstream.execution.origin import is_rtcstreams
 from rtcstream.handlers import turn_model as turn_models
 from rtcstream.handlers.base import AsyncStreamHandler, EmitType
 from rtcstream.handlers.turn_taking import (
@@ -196,7 +197,7 @@ class ReplyOnPause(AsyncStreamHandler):
         self._detector: Turns | None = None
         # Turn detection that runs the site's code (its own VAD, or its own new_detector) runs in the worker
         # pool, one call at a time; rtcstream's own runs on the loop (a Silero window costs about 0.14 ms).
-        self._detection_in_pool = model is not None or not _is_rtcstreams(type(self).new_detector)
+        self._detection_in_pool = model is not None or not is_rtcstreams(type(self).new_detector)
         self._detection_lock = asyncio.Lock()
         self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(self.queue_size)
         self._generation = 0  # bumps on every reply start and interruption; stale items are dropped
@@ -523,11 +524,6 @@ def _checked_turn_model(choice: Any) -> Any:
             "(predict(audio) -> probability that the turn is complete, sample_rate, max_seconds)."
         )
     return choice
-
-
-def _is_rtcstreams(method: Callable[..., Any]) -> bool:
-    """True when ``method`` is rtcstream's code, not a site's override."""
-    return getattr(method, "__module__", "").startswith("rtcstream.")
 
 
 def _is_vad(model: Any) -> bool:
