@@ -464,6 +464,26 @@ class TestConfiguration:
         )
         assert handler.options.pre_roll_s == 0.6 and handler.options.threshold == 0.7
 
+    def test_every_endpoint_option_reads_back_what_configure_set(self, monkeypatch):
+        from rtcstream.endpoints.kinds import REPLY_ON_PAUSE_OPTIONS, kind_of
+
+        handler = ReplyOnPause(Recorder(), min_silence_s=0.45, can_interrupt=False)
+        own = {option.name: option.current(handler) for option in REPLY_ON_PAUSE_OPTIONS}
+        assert own["min_silence_s"] == 0.45 and own["can_interrupt"] is False and own["turn_model"] == "none"
+        assert None not in own.values()
+        defaults = {**conf.DEFAULTS, "TURN_MODEL": "smart-turn"}
+        monkeypatch.setattr(conf, "get", lambda name: defaults[name])
+        assert handler.configured("turn_model") == "smart-turn"  # the site's default, until the endpoint sets one
+        assert "onnxruntime" in kind_of(handler).needs_of(handler)
+        handler.configure(min_silence_s=0.7, can_interrupt=True, turn_model="none")
+        assert [handler.configured(name) for name in ("min_silence_s", "can_interrupt", "turn_model")] == [
+            0.7,
+            True,
+            "none",
+        ]
+        with pytest.raises(KeyError, match="no option 'pause'"):
+            handler.configured("pause")
+
     def test_unknown_arguments_are_refused(self):
         with pytest.raises(TypeError, match="min_silence"):
             ReplyOnPause(Recorder(), min_silence=0.3)

@@ -15,6 +15,8 @@ from typing import Any
 from django.core import checks
 
 from rtcstream.endpoints import registry
+from rtcstream.handlers.reply_on_pause import ReplyOnPause
+from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
 
 
 def takes(fn: Callable[..., Any], count: int, more: bool) -> bool:
@@ -39,21 +41,13 @@ def takes(fn: Callable[..., Any], count: int, more: bool) -> bool:
     return True
 
 
-def describe(fn: Any) -> str:
+def signature_of(fn: Any) -> str:
+    """``qualname(signature)`` of ``fn``, as a check message shows what was given."""
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
     try:
         return f"{name}{inspect.signature(fn)}"
     except (TypeError, ValueError):
         return name
-
-
-def as_reply_on_pause(handler: Any) -> Any:
-    """``handler`` if it is a ReplyOnPause, else None (None too when ReplyOnPause cannot be imported)."""
-    try:
-        from rtcstream.handlers.reply_on_pause import ReplyOnPause
-    except ImportError:
-        return None
-    return handler if isinstance(handler, ReplyOnPause) else None
 
 
 def vad_problem(handler: Any) -> str | None:
@@ -63,8 +57,7 @@ def vad_problem(handler: Any) -> str | None:
     cannot load is found too, and on daphne (the checks run on the first request or socket) the first voice session
     does not stall the event loop of every other session while onnxruntime imports (~150 ms holding the GIL).
     """
-    reply = as_reply_on_pause(handler)
-    if reply is None or reply.model is not None:
+    if not isinstance(handler, ReplyOnPause) or handler.model is not None:
         return None
     from rtcstream.handlers.vad import VADUnavailable, load_session
 
@@ -79,11 +72,10 @@ def vad_problem(handler: Any) -> str | None:
 
 def stop_words_problem(handler: Any) -> str | None:
     """Why a ReplyOnStopWords cannot spot its stop words (a word PocketSphinx's dictionary lacks), if it cannot."""
-    check = getattr(as_reply_on_pause(handler), "check_stop_words", None)
-    if check is None:
+    if not isinstance(handler, ReplyOnStopWords):
         return None
     try:
-        check()
+        handler.check_stop_words()
     except ValueError as exc:
         return str(exc)
     return None
@@ -125,7 +117,7 @@ def check_handler_signatures(app_configs: Any = None, **kwargs: Any) -> list[che
             if not takes(call.fn, call.count, call.inputs):
                 errors.append(
                     checks.Error(
-                        f"RTCSTREAM['HANDLERS'][{name!r}] = {spec.path!r}: {describe(call.fn)} cannot be called "
+                        f"RTCSTREAM['HANDLERS'][{name!r}] = {spec.path!r}: {signature_of(call.fn)} cannot be called "
                         f"the way its mode ({spec.mode} {spec.modality}) calls it.",
                         hint=f"rtcstream calls {call.expected}.",
                         id="rtcstream.E004",

@@ -70,10 +70,9 @@ class Option:
         """The modules choosing ``value`` loads."""
         return dict(self.needs).get(value, ()) if isinstance(value, str) else ()
 
-    def current(self, handler: Any) -> Any:
+    def current(self, handler: ReplyOnPause) -> Any:
         """The value ``handler`` has on its own (shown beside the empty field)."""
-        options = getattr(handler, "options", None)
-        return getattr(options, self.name) if hasattr(options, self.name) else getattr(handler, self.name, None)
+        return handler.configured(self.name)
 
 
 # ReplyOnPause's turn-taking (rtcstream.handlers.turn_taking.TurnOptions) and barge-in.
@@ -140,6 +139,8 @@ class HandlerKind:
 
     def needs_of(self, handler: Any) -> tuple[str, ...]:
         """The modules a session of ``handler`` loads: the kind's, and those its options' values need."""
+        if not isinstance(handler, ReplyOnPause):  # the one class whose kinds take options
+            return self.needs
         chosen = (module for option in self.endpoint_options for module in option.needs_of(option.current(handler)))
         return (*self.needs, *chosen)
 

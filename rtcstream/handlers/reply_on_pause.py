@@ -247,6 +247,16 @@ class ReplyOnPause(AsyncStreamHandler):
         self.options = TurnOptions(**{**self.options.__dict__, **changes})
         self._detector = None  # rebuilt with the new options on first use
 
+    def configured(self, name: str) -> Any:
+        """The value this handler runs with for ``name``, one of the options ``configure`` takes."""
+        if name == "can_interrupt":
+            return self.can_interrupt
+        if name == "turn_model":
+            return self.turn_model
+        if name not in self.options.__dict__:
+            raise KeyError(f"ReplyOnPause has no option {name!r}")
+        return getattr(self.options, name)
+
     @property
     def turn_model(self) -> str | turn_models.TurnModel:
         """The turn model this handler asks: its own choice, or the site's ``RTCSTREAM["TURN_MODEL"]``."""
