@@ -11,8 +11,10 @@ table).
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
+import psutil
 import pytest
 
 from rtcstream.endpoints.kinds import kind_of
@@ -25,6 +27,7 @@ from . import speech
 from . import stopword_audio as fixtures
 from .speech import RATE
 from .test_reply_on_pause import Recorder, Runner, chunk
+from .workers import until
 
 pytestmark = pytest.mark.usefixtures("espeak")
 
@@ -223,6 +226,27 @@ async def test_the_detector_is_built_off_the_loop_with_the_session_rate():
     assert detector.stop_words.sample_rate == 16000
 
 
+async def test_the_spotter_is_fed_off_the_loop_and_its_process_ends_with_the_session(monkeypatch):
+    """PocketSphinx holds the GIL while it searches: the search runs in a process of the session's own,
+    and the frames go to it from worker threads, never from the event loop's."""
+    threads: set[int] = set()
+    feed = StopWordDetector.feed
+
+    def recorded(self: StopWordDetector, frame: np.ndarray) -> list[StopWordHeard]:
+        threads.add(threading.get_ident())
+        return feed(self, frame)
+
+    monkeypatch.setattr(StopWordDetector, "feed", recorded)
+    runner = await asyncio.wait_for(Runner(ReplyOnStopWords(Recorder(), ["computer"])).start(), 10)
+    detector = runner.handler._detector
+    assert isinstance(detector, StopWordTurns) and detector.stop_words.pid is not None
+    pid = detector.stop_words.pid
+    await runner.feed(fixtures.session().samples[: RATE * 2])
+    assert threads and threading.get_ident() not in threads  # the event loop's thread
+    await asyncio.wait_for(runner.handler.aclose(), 10)
+    assert detector.stop_words.pid is None and not psutil.pid_exists(pid)
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_a_session_replies_to_the_command_after_the_phrase_and_to_nothing_else(asgi_app):
     """Through a real session (Opus both ways): other speech and the near miss start nothing; the
@@ -230,9 +254,11 @@ async def test_a_session_replies_to_the_command_after_the_phrase_and_to_nothing_
     from rtcstream.client import ArrayAudioTrack, RtcClient
 
     clip = fixtures.session()
+    earlier = spotters()
     async with await RtcClient.connect(asgi_app, "t-wake") as client:
         track = ArrayAudioTrack(clip.samples)
         await client.start(audio=track)
+        ours = await until(lambda: spotters() - earlier, 10, "the session's stop-word process")
         await client.wait_until(lambda: track.elapsed() >= clip.spans["gap2"][1] / RATE, timeout=30)
         assert [n for n in client.events() if n != "connected"] == []  # no phrase yet: nothing at all
         await client.wait_for_event("playback_done", timeout=20)
@@ -244,3 +270,16 @@ async def test_a_session_replies_to_the_command_after_the_phrase_and_to_nothing_
         # checked above, without a network: on a loaded machine the server fills late packets with
         # silence, which lengthens what fn gets.)
         assert seconds(clip.spans["command"]) < heard["seconds"] < 4.0
+    await until(lambda: not spotters() & ours, 10, "the stop-word process to end with its session")
+
+
+def spotters() -> set[int]:
+    """The ids of this process's stop-word decoder processes."""
+    found = set()
+    for child in psutil.Process().children():
+        try:
+            if child.cmdline()[3:4] == ["spot"]:  # python -P decoder_process.py spot ...
+                found.add(child.pid)
+        except psutil.Error:
+            pass  # ended meanwhile
+    return found

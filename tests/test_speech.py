@@ -18,7 +18,7 @@ import soxr
 
 from rtcstream.client import ArrayAudioTrack, RtcClient
 from rtcstream.speech import EspeakTTSOptions, SpeechModelUnavailable, get_stt_model, get_tts_model
-from rtcstream.speech.decoder_process import DecoderProcess, DecoderProcessError
+from rtcstream.speech.decoder_process import DecoderProcess, DecoderProcessError, spotting, transcription
 from rtcstream.speech.stt import PocketSphinxSTT, to_model_input
 from rtcstream.speech.tts import EspeakTTS, sentences
 from tests import speech, speech_real
@@ -117,8 +117,15 @@ def test_utterances_that_come_together_are_decoded_side_by_side_up_to_the_pools_
 
 def test_a_decoder_process_that_cannot_start_says_so(monkeypatch):
     monkeypatch.setattr(sys, "executable", "")  # as in an embedding server with no Python program to run
-    with pytest.raises(DecoderProcessError, match="did not start"):
-        DecoderProcess(16000).start()
+    with pytest.raises(DecoderProcessError, match="speech-to-text process did not start"):
+        DecoderProcess(transcription(16000)).start()
+
+
+def test_a_decoder_that_cannot_load_says_why():
+    with pytest.raises(
+        DecoderProcessError, match="stop-word process did not start: RuntimeError: Failed to initialize PocketSphinx"
+    ):
+        DecoderProcess(spotting("/nonexistent/hmm", "/nonexistent/missing.dict", "/nonexistent/missing.kws")).start()
 
 
 def test_a_model_nobody_holds_ends_its_process():

@@ -8,16 +8,22 @@ the speech the model was trained on, so a third of them go unheard; a person's r
 from __future__ import annotations
 
 import builtins
+import gc
+import os
+import signal
 from functools import cache
 
 import numpy as np
+import psutil
 import pytest
 import soxr
 
 from rtcstream.handlers import stopwords
 from rtcstream.handlers.stopwords import StopWordDetector, StopWordHeard, StopWordsUnavailable
+from rtcstream.speech import DecoderProcessError
 from tests import speech
 from tests import stopword_audio as fixtures
+from tests.polling import wait_for
 
 RATE = fixtures.RATE
 END_TOLERANCE = int(0.25 * RATE)  # measured: the reported end is 36-156 ms before the true end
@@ -81,6 +87,51 @@ def test_positions_count_from_reset() -> None:
     again = [h for frame in speech.frames(clip.samples) for h in detector.feed(frame)]
     assert clip.phrase_end is not None and first and len(again) == 1  # not a position from the first pass
     assert abs(again[0].end - clip.phrase_end) <= END_TOLERANCE
+
+
+def test_the_search_runs_in_a_process_that_a_failure_restarts_and_close_ends() -> None:
+    """PocketSphinx holds the GIL while it searches, so it runs in a child; a child that dies costs the
+    stream only what it was hearing: the next frame starts another, and positions run on through it.
+    (A new search's first phrase depends on where its 10 ms frames fall, as at a session's start: this
+    stream, the same every run, is one where the phrase is heard.)"""
+    clip = fixtures.positives("computer")[0]
+    assert clip.phrase_end is not None
+    detector = StopWordDetector(["computer"], RATE)
+    first = detector.pid
+    assert first is not None and first != os.getpid() and psutil.Process(first).ppid() == os.getpid()
+    before, after = speech.silence(0.02), speech.silence(0.5)
+    assert detector.feed(before) == []
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: detector.pid is None, 5, "the killed process to be seen gone")
+    assert [h for frame in speech.frames(after) for h in detector.feed(frame)] == []
+    assert detector.pid not in (None, first)  # a new process took over at the next frame
+    heard = [h for frame in speech.frames(clip.samples) for h in detector.feed(frame)]
+    assert [h.phrase for h in heard] == ["computer"]
+    assert abs(heard[0].end - (before.shape[-1] + after.shape[-1] + clip.phrase_end)) <= END_TOLERANCE
+    second = detector.pid
+    detector.close()
+    assert detector.pid is None and not psutil.pid_exists(second)  # ended and reaped
+
+
+def test_a_process_that_stops_answering_fails_the_frame_in_time_and_is_replaced(monkeypatch) -> None:
+    monkeypatch.setattr(stopwords, "ANSWER_TIMEOUT", 0.5)
+    detector = StopWordDetector(["computer"], RATE)
+    hung = detector.pid
+    assert hung is not None
+    os.kill(hung, signal.SIGSTOP)
+    with pytest.raises(DecoderProcessError, match="stop-word process failed: no answer in time"):
+        detector.feed(speech.silence(0.1))  # (the resampler keeps a first 20 ms to itself)
+    wait_for(lambda: not psutil.pid_exists(hung), 5, "the hung process to be killed and reaped")
+    assert detector.feed(speech.silence(0.1)) == [] and detector.pid not in (None, hung)
+    detector.close()
+
+
+def test_a_detector_nobody_holds_ends_its_process() -> None:
+    detector = StopWordDetector(["computer"], RATE)
+    pid = detector.pid
+    del detector
+    gc.collect()
+    wait_for(lambda: not psutil.pid_exists(pid), 5, "the process of a dropped detector to end")
 
 
 def test_silence_and_noise_are_not_heard() -> None:

@@ -144,6 +144,8 @@ class ReplyOnPause(AsyncStreamHandler):
     """
 
     queue_size = 4  # reply items buffered ahead of the output track
+    # True when rtcstream's own detector blocks while another process works (ReplyOnStopWords' spotter).
+    detection_waits = False
 
     def __init__(
         self,
@@ -195,9 +197,12 @@ class ReplyOnPause(AsyncStreamHandler):
             raise TypeError(f"ReplyOnPause got unknown arguments {unknown}") from None
         self._fn_takes_inputs = needs_args or _takes_more_than_one(fn)
         self._detector: Turns | None = None
-        # Turn detection that runs the site's code (its own VAD, or its own new_detector) runs in the worker
-        # pool, one call at a time; rtcstream's own runs on the loop (a Silero window costs about 0.14 ms).
-        self._detection_in_pool = model is not None or not is_rtcstreams(type(self).new_detector)
+        # Turn detection that runs the site's code (its own VAD, or its own new_detector), or that waits on
+        # another process (detection_waits), runs in the worker pool, one call at a time; rtcstream's own
+        # VAD runs on the loop (a Silero window costs about 0.14 ms).
+        self._detection_in_pool = (
+            model is not None or self.detection_waits or not is_rtcstreams(type(self).new_detector)
+        )
         self._detection_lock = asyncio.Lock()
         self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(self.queue_size)
         self._generation = 0  # bumps on every reply start and interruption; stale items are dropped

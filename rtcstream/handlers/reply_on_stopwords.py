@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from rtcstream.execution import calls
 from rtcstream.handlers.reply_on_pause import ReplyOnPause, Turns
 from rtcstream.handlers.stopwords import StopWordDetector, StopWordHeard, lexicon_for, normalize
 from rtcstream.handlers.turn_taking import AlgoOptions, TurnEnded, TurnOptions, _History
@@ -146,6 +147,8 @@ class ReplyOnStopWords(ReplyOnPause):
     has the state machine and the barge-in rules.
     """
 
+    detection_waits = True  # the spotter's decoder answers from a process of its own
+
     def __init__(
         self,
         fn: Callable[..., Any],
@@ -194,6 +197,13 @@ class ReplyOnStopWords(ReplyOnPause):
             "threshold": self.threshold,
             "pronunciations": self.pronunciations,
         }
+
+    async def aclose(self) -> None:
+        """Stop the reply, then end the spotter's decoder process (in the worker pool: it waits for the process)."""
+        await super().aclose()
+        detector = self._detector
+        if isinstance(detector, StopWordTurns):
+            await calls.run_sync(detector.stop_words.close, name="the stop-word process's close")
 
     def check_stop_words(self) -> None:
         """Raise ``ValueError`` naming the words PocketSphinx cannot spot (``manage.py check`` calls this)."""

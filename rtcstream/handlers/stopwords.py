@@ -5,14 +5,16 @@ CMU pronouncing dictionary; nothing downloads at run time (``pip install "rtcstr
 A phrase is spotted from its phonemes (no speech-to-text and no language model), so any phrase
 whose words are in the dictionary works, or pass their phonemes in ``pronunciations``.
 
-Sharing: a PocketSphinx decoder is not thread-safe and its Python API cannot share the acoustic
-model between decoders, so each ``StopWordDetector`` owns one (about 5 MB and 10 ms to load,
-since the dictionary and keyphrase list it loads hold only the stop words). What the process
-shares, read-only, through the runtime (``rtcstream.runtime.Runtime.models``), is the lexicon
-look-up and the dictionary and keyphrase files written once per distinct set of stop words.
-PocketSphinx holds the GIL while it decodes (measured: a Python thread beside it runs at half
-speed), so a worker thread would free nothing: ``ReplyOnStopWords`` feeds it on the event loop,
-as ReplyOnPause runs its VAD (docs/stopwords.md has the cost).
+Where it runs: PocketSphinx holds the GIL while it searches (0.5-1 ms of a core a 20 ms frame;
+measured: a Python thread beside it runs at a third of its speed), so in the server's process it
+would stall every session's media, however it was threaded. Each ``StopWordDetector`` owns a
+decoder in a child process of its own (``rtcstream.speech.decoder_process``: about 20 MB and 0.1 s
+to start, since the dictionary and keyphrase list it loads hold only the stop words); ``feed``
+blocks until the child answers (the GIL is free meanwhile), so ``ReplyOnStopWords`` calls it from
+its worker pool. What the server's process shares, read-only, through the runtime
+(``rtcstream.runtime.Runtime.models``), is the lexicon look-up and the dictionary and keyphrase
+files written once per distinct set of stop words. ``close()`` ends the child (so does the
+detector's garbage collection, and the server's exit).
 
 ``ReplyOnStopWords`` (``rtcstream.handlers.reply_on_stopwords``) puts it in front of
 ReplyOnPause's turn detector.
@@ -31,8 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from rtcstream.speech.decoder_process import DecoderProcess, spotting
+
 MODEL_RATE = 16000
 FRAME_SAMPLES = 160  # PocketSphinx's 10 ms frame at 16 kHz
+# Seconds the decoder process may take to answer, beyond the audio's own length (it takes about a twentieth of
+# that): a process that hangs fails its session's detection in time instead of holding a worker thread.
+ANSWER_TIMEOUT = 2.0
 # Keyphrase threshold as a power of ten per phoneme of the phrase: "computer" (8 phonemes) gets 6e-36.
 # Five phrases read by a person are all heard (the weakest needs -3.4) with no false alarm: docs/stopwords.md.
 LOG10_THRESHOLD_PER_PHONE = -4.4
@@ -175,10 +182,8 @@ class StopWordDetector:
         thresholds = {phrase: self._threshold(phrase, lexicon) for phrase in self._names}
         self.thresholds = {self._names[phrase]: value for phrase, value in thresholds.items()}
         files = _write_files(thresholds, lexicon)
-        from pocketsphinx import Decoder
-
-        self._decoder = Decoder(hmm=str(hmm), dict=files.dictionary, kws=files.keyphrases, lm=None, loglevel="FATAL")
-        self._in_utterance = False
+        self._decoder = DecoderProcess(spotting(str(hmm), files.dictionary, files.keyphrases))
+        self._decoder.start()
         self.reset()
 
     def _threshold(self, phrase: str, lexicon: dict[str, tuple[str, ...]]) -> float:
@@ -201,37 +206,41 @@ class StopWordDetector:
         self._fed = 0  # input samples
         self._fed_model = 0  # samples at 16 kHz given to the decoder
         self._utterance_start = 0  # where, at 16 kHz, the decoder's frame 0 is
-        self._restart()
-
-    def _restart(self) -> None:
-        if self._in_utterance:
-            self._decoder.end_utt()
-        self._decoder.start_utt()
-        self._in_utterance = True
-        self._utterance_start = self._fed_model
+        self._decoder.ask(b"", ANSWER_TIMEOUT)  # the search starts over
 
     def feed(self, frame: np.ndarray) -> list[StopWordHeard]:
-        """Take int16 mono samples (any shape with one channel) at ``sample_rate``; return what was spotted."""
+        """Take int16 mono samples (any shape with one channel) at ``sample_rate``; return what was spotted.
+
+        Blocks until the decoder process answers; ``DecoderProcessError`` if it fails or takes longer
+        than ``ANSWER_TIMEOUT``.
+        """
         samples = np.ascontiguousarray(frame, dtype=np.int16).reshape(-1)
         self._fed += len(samples)
         if self._resampler is not None:
             samples = self._resampler.resample_chunk(samples)
         if not len(samples):
             return []
-        self._decoder.process_raw(samples.tobytes())
+        if self._decoder.pid is None:  # not running (closed, or failed): the next one searches from this chunk
+            self._utterance_start = self._fed_model
+        answer = self._decoder.ask(samples.tobytes(), ANSWER_TIMEOUT + len(samples) / MODEL_RATE)
         self._fed_model += len(samples)
-        if self._decoder.hyp() is None:
+        if not answer:
             return []
-        heard = [
-            StopWordHeard(
-                self._names.get(segment.word.strip(), segment.word.strip()),
-                self._to_input(segment.end_frame + 1),
-                self._fed,
-            )
-            for segment in self._decoder.seg()
-        ]
-        self._restart()  # a new utterance, so that each phrase is reported once
+        heard = []
+        for line in answer.splitlines():
+            phrase, end_frame = line.rsplit("\t", 1)
+            heard.append(StopWordHeard(self._names.get(phrase, phrase), self._to_input(int(end_frame) + 1), self._fed))
+        self._utterance_start = self._fed_model  # the search started over, so that each phrase is reported once
         return heard
+
+    @property
+    def pid(self) -> int | None:
+        """The decoder process's id while it runs."""
+        return self._decoder.pid
+
+    def close(self) -> None:
+        """End the decoder process; a ``feed`` after this starts another, whose search starts there."""
+        self._decoder.close()
 
     def _to_input(self, end_frame: int) -> int:
         position = self._utterance_start + end_frame * FRAME_SAMPLES

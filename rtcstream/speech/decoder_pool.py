@@ -12,7 +12,7 @@ import os
 import threading
 import time
 
-from rtcstream.speech.decoder_process import DecoderProcess, DecoderProcessError
+from rtcstream.speech.decoder_process import DecoderProcess, DecoderProcessError, transcription
 
 # Processes a pool runs at most: one per core, up to two (a server's cores also carry its media).
 DEFAULT_SIZE = min(2, os.cpu_count() or 1)
@@ -54,7 +54,7 @@ class DecoderPool:
         for a free process and ``timeout`` of decoding."""
         decoder = self._take(time.monotonic() + timeout)
         try:
-            return decoder.decode(pcm, timeout)
+            return decoder.ask(pcm, timeout)
         finally:
             self._give_back(decoder)
 
@@ -72,7 +72,7 @@ class DecoderPool:
                     raise DecoderProcessError(f"all {self.size} speech-to-text processes stayed busy")
             if self._free:
                 return self._free.pop()
-            decoder = DecoderProcess(self.rate)
+            decoder = DecoderProcess(transcription(self.rate))
             self._decoders.append(decoder)
             return decoder
 

@@ -1,14 +1,19 @@
-"""PocketSphinx's decoder in a Python process of its own, one utterance at a time.
+"""PocketSphinx's decoder in a Python process of its own, one request at a time.
 
-PocketSphinx's binding holds the GIL while its decoder loads (about 0.3 s) and while it
-decodes (about 0.15 s a second of speech), so in the server's process a transcription
-stalled the event loop, and every session's media with it, however the call was threaded.
-In a child process it stalls nothing but itself.
+PocketSphinx's binding holds the GIL while its decoder loads (about 0.3 s), while it
+decodes (about 0.15 s a second of speech) and while it spots keyphrases (0.5-1 ms a 20 ms
+frame), so in the server's process it stalled the event loop, and every session's media with
+it, however the call was threaded. In a child process it stalls nothing but itself; the thread
+that waits for its answer holds no GIL.
+
+A ``Task`` says what the child does with each request: ``transcription(rate)`` decodes one
+utterance into words; ``spotting(...)`` feeds a stream to a keyphrase search and answers the
+phrases it completes (``rtcstream.handlers.stopwords``).
 
 The child is this file run as a script (stdlib and pocketsphinx only, so it needs nothing of
 the site's import path). Over its stdin and stdout: a request is a 4-byte big-endian length and
 that many bytes of 16-bit little-endian mono PCM; a reply is a status byte (``OK`` or
-``FAILED``), a 4-byte length and that much UTF-8 (the words, or what went wrong). Its first
+``FAILED``), a 4-byte length and that much UTF-8 (the answer, or what went wrong). Its first
 reply, unasked, says whether the decoder loaded. It ends when its stdin does (its parent closed
 it, or died).
 """
@@ -24,6 +29,8 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
@@ -39,14 +46,32 @@ class DecoderProcessError(RuntimeError):
     """The decoder process could not start, failed, or did not answer in time."""
 
 
-class DecoderProcess:
-    """A PocketSphinx decoder at ``rate`` Hz in a child process, started on first use and again after it fails.
+@dataclass(frozen=True)
+class Task:
+    """What a decoder process does: ``name`` says it in messages, ``argv`` tells the child (``_load``)."""
 
-    ``decode`` is thread-safe: callers take turns, one utterance in the child at a time.
+    name: str
+    argv: tuple[str, ...]
+
+
+def transcription(rate: int) -> Task:
+    """Each request is one utterance at ``rate`` Hz; the answer is its words ("" when none)."""
+    return Task("speech-to-text", ("transcribe", str(rate)))
+
+
+def spotting(hmm: str, dictionary: str, keyphrases: str) -> Task:
+    """Each request continues one 16 kHz stream; the answer is the keyphrases it completed (``spot``)."""
+    return Task("stop-word", ("spot", hmm, dictionary, keyphrases))
+
+
+class DecoderProcess:
+    """A PocketSphinx decoder doing ``task`` in a child process, started on first use and again after it fails.
+
+    ``ask`` is thread-safe: callers take turns, one request in the child at a time.
     """
 
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
+    def __init__(self, task: Task) -> None:
+        self.task = task
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], DecoderProcess] | None = None
@@ -61,8 +86,8 @@ class DecoderProcess:
         with self._lock:
             self._running()
 
-    def decode(self, pcm: bytes, timeout: float) -> str:
-        """The words in one utterance of 16-bit mono PCM at ``rate`` ("" when none), within ``timeout`` seconds."""
+    def ask(self, pcm: bytes, timeout: float) -> str:
+        """The task's answer to 16-bit mono PCM, within ``timeout`` seconds."""
         with self._lock:
             process = self._running()
             assert process.stdin is not None and process.stdout is not None
@@ -73,7 +98,7 @@ class DecoderProcess:
             except (OSError, DecoderProcessError) as error:
                 process.kill()  # a child that failed or hangs is not asked again; the next call starts another
                 self._close()
-                raise DecoderProcessError(f"The speech-to-text process failed on an utterance: {error}") from error
+                raise DecoderProcessError(f"The {self.task.name} process failed: {error}") from error
 
     def close(self) -> None:
         """End the child (if it runs)."""
@@ -85,11 +110,11 @@ class DecoderProcess:
             return self._process
         self._close()
         # -P: the child's import path does not start with this folder (whose modules are not stdlib's)
-        command = [sys.executable, "-P", __file__, str(self.rate)]
+        command = [sys.executable, "-P", __file__, *self.task.argv]
         try:
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except (OSError, ValueError) as error:  # no Python to run (sys.executable is "" when embedded)
-            raise DecoderProcessError(f"The speech-to-text process did not start: {error}") from error
+            raise DecoderProcessError(f"The {self.task.name} process did not start: {error}") from error
         self._process = process
         self._finalizer = weakref.finalize(self, _stop, process)
         assert process.stdout is not None
@@ -97,7 +122,7 @@ class DecoderProcess:
             _reply(process.stdout, time.monotonic() + LOAD_TIMEOUT)
         except (OSError, DecoderProcessError) as error:
             self._close()
-            raise DecoderProcessError(f"The speech-to-text process did not start: {error}") from error
+            raise DecoderProcessError(f"The {self.task.name} process did not start: {error}") from error
         return process
 
     def _close(self) -> None:
@@ -187,27 +212,54 @@ def transcribe(decoder: Decoder, pcm: bytes) -> str:
     return hypothesis.hypstr.strip() if hypothesis is not None else ""
 
 
-def serve(rate: int) -> None:
-    """The child's loop: load the decoder, then answer each utterance until stdin ends."""
+def spot(decoder: Decoder, pcm: bytes) -> str:
+    """Feed ``pcm`` (16 kHz) to ``decoder``'s keyphrase search: the phrases it completes, one
+    ``phrase<TAB>end frame`` line each ("" when none). After a phrase, or on empty ``pcm``, the search
+    starts over (each phrase is answered once; its frames count from the new start)."""
+    if pcm:
+        decoder.process_raw(pcm)
+        if decoder.hyp() is None:
+            return ""
+    heard = "\n".join(f"{segment.word.strip()}\t{segment.end_frame}" for segment in decoder.seg()) if pcm else ""
+    decoder.end_utt()
+    decoder.start_utt()
+    return heard
+
+
+def _load(argv: list[str]) -> Callable[[bytes], str]:
+    """Load the decoder ``argv`` asks for (``Task.argv``); return what answers each request."""
+    from pocketsphinx import Decoder
+
+    match argv:
+        case ["transcribe", rate]:
+            transcriber = Decoder(samprate=int(rate), loglevel="FATAL")
+            return lambda pcm: transcribe(transcriber, pcm)
+        case ["spot", hmm, dictionary, keyphrases]:
+            spotter = Decoder(hmm=hmm, dict=dictionary, kws=keyphrases, lm=None, loglevel="FATAL")
+            spotter.start_utt()
+            return lambda pcm: spot(spotter, pcm)
+    raise ValueError(f"no such task: {argv!r}")
+
+
+def serve(argv: list[str]) -> None:
+    """The child's loop: load the decoder, then answer each request until stdin ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything else printed goes to stderr, not into the replies
     try:
-        from pocketsphinx import Decoder
-
-        decoder = Decoder(samprate=rate, loglevel="FATAL")
+        answer = _load(argv)
     except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
         _send(out, FAILED, f"{type(error).__name__}: {error}")
         return
     _send(out, OK, "")
     while (pcm := _receive(sys.stdin.buffer)) is not None:
         try:
-            words = transcribe(decoder, pcm)
+            text = answer(pcm)
         except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
             _send(out, FAILED, f"{type(error).__name__}: {error}")
             continue
-        _send(out, OK, words)
+        _send(out, OK, text)
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(sys.argv[1:])
