@@ -220,10 +220,10 @@ class StopWordDetector:
             samples = self._resampler.resample_chunk(samples)
         if not len(samples):
             return []
+        start, self._fed_model = self._fed_model, self._fed_model + len(samples)  # counted even if the ask fails
         if self._decoder.pid is None:  # not running (closed, or failed): the next one searches from this chunk
-            self._utterance_start = self._fed_model
+            self._utterance_start = start
         answer = self._decoder.ask(samples.tobytes(), ANSWER_TIMEOUT + len(samples) / MODEL_RATE)
-        self._fed_model += len(samples)
         if not answer:
             return []
         heard = []
