@@ -20,7 +20,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -145,7 +145,7 @@ class ReplyOnPause(AsyncStreamHandler):
 
     queue_size = 4  # reply items buffered ahead of the output track
     # True when rtcstream's own detector blocks while another process works (ReplyOnStopWords' spotter).
-    detection_waits = False
+    _detection_waits: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -198,10 +198,10 @@ class ReplyOnPause(AsyncStreamHandler):
         self._fn_takes_inputs = needs_args or _takes_more_than_one(fn)
         self._detector: Turns | None = None
         # Turn detection that runs the site's code (its own VAD, or its own new_detector), or that waits on
-        # another process (detection_waits), runs in the worker pool, one call at a time; rtcstream's own
+        # another process (_detection_waits), runs in the worker pool, one call at a time; rtcstream's own
         # VAD runs on the loop (a Silero window costs about 0.14 ms).
         self._detection_in_pool = (
-            model is not None or self.detection_waits or not is_rtcstreams(type(self).new_detector)
+            model is not None or self._detection_waits or not is_rtcstreams(type(self).new_detector)
         )
         self._detection_lock = asyncio.Lock()
         self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(self.queue_size)

@@ -147,7 +147,7 @@ class ReplyOnStopWords(ReplyOnPause):
     has the state machine and the barge-in rules.
     """
 
-    detection_waits = True  # the spotter's decoder answers from a process of its own
+    _detection_waits = True  # the spotter's decoder answers from a process of its own
 
     def __init__(
         self,
