@@ -15,6 +15,7 @@ from typing import Any
 from django.core import checks
 
 from rtcstream.endpoints import registry
+from rtcstream.execution.calls import describe
 from rtcstream.handlers.reply_on_pause import ReplyOnPause
 from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords
 
@@ -42,12 +43,11 @@ def takes(fn: Callable[..., Any], count: int, more: bool) -> bool:
 
 
 def signature_of(fn: Any) -> str:
-    """``qualname(signature)`` of ``fn``, as a check message shows what was given."""
-    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    """``module.qualname(signature)`` of ``fn``, as a check message shows what was given."""
     try:
-        return f"{name}{inspect.signature(fn)}"
+        return f"{describe(fn)}{inspect.signature(fn)}"
     except (TypeError, ValueError):
-        return name
+        return describe(fn)
 
 
 def vad_problem(handler: Any) -> str | None:
