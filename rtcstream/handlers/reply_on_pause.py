@@ -20,7 +20,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -210,7 +210,7 @@ class ReplyOnPause(AsyncStreamHandler):
         self._tasks: set[asyncio.Task[None]] = set()
         self._was_busy = False
 
-    def copy(self) -> ReplyOnPause:
+    def copy(self) -> Self:
         """Return a fresh instance with the same configuration (and a fresh VAD state).
 
         Subclasses keep their class; one whose constructor takes other
