@@ -29,6 +29,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 django.setup()
 
 from rtcstream.handlers.reply_on_stopwords import ReplyOnStopWords, StopWordTurns  # noqa: E402
+from rtcstream.handlers.stopwords import StopWordDetector  # noqa: E402
 from rtcstream.speech import decoder_process  # noqa: E402
 from tests import speech  # noqa: E402
 from tests import stopword_audio as fixtures  # noqa: E402
@@ -65,23 +66,21 @@ class InProcess:
 class OnTheLoop(ReplyOnStopWords):
     """ReplyOnStopWords as it was until 2026-12-07: the search in the server's process, fed on the loop."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._detection_in_pool = False  # this new_detector is the bench's, but it stands for rtcstream's old one
+
     def new_detector(self, sample_rate: int) -> StopWordTurns:
-        turns = super().new_detector(sample_rate)
-        spotter: Any = turns.stop_words
-        task = spotter._decoder.task
-        spotter._decoder.close()
-        spotter._decoder = InProcess(task)
-        return turns
+        spotter = StopWordDetector(self.stop_words, sample_rate, self.threshold, self.pronunciations, InProcess)
+        return StopWordTurns(spotter, self.new_turn_detector(sample_rate))
 
 
-async def started(handler: ReplyOnStopWords, on_loop: bool) -> ReplyOnStopWords:
+async def started(handler: ReplyOnStopWords) -> ReplyOnStopWords:
     """A session's copy of ``handler``, bound and started up as a session does it."""
     copy = handler.copy()
     context: Any = FakeContext()
     context.handler = copy
     copy.bind(context)
-    if on_loop:
-        copy._detection_in_pool = False  # OnTheLoop's new_detector is not rtcstream's, but stands for it
     await copy.start_up()
     return copy
 
@@ -103,7 +102,7 @@ def children_cpu() -> float:
 async def run(name: str, build: Callable[[], ReplyOnStopWords], count: int, samples: np.ndarray) -> None:
     handler = build()
     on_loop = isinstance(handler, OnTheLoop)
-    copies = await asyncio.gather(*(started(handler, on_loop) for _ in range(count)))
+    copies = await asyncio.gather(*(started(handler) for _ in range(count)))
     loop = asyncio.get_running_loop()
     cpu, children = time.process_time(), children_cpu()
     start = loop.time()

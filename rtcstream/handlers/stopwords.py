@@ -26,14 +26,14 @@ import hashlib
 import math
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from rtcstream.speech.decoder_process import DecoderProcess, spotting
+from rtcstream.speech.decoder_process import DecoderProcess, Task, spotting
 
 MODEL_RATE = 16000
 FRAME_SAMPLES = 160  # PocketSphinx's 10 ms frame at 16 kHz
@@ -158,11 +158,23 @@ def _write_files(phrases: dict[str, float], lexicon: dict[str, tuple[str, ...]])
     return models.get("stopwords:files:" + key, write)
 
 
+class Spotter(Protocol):
+    """Where the keyphrase search runs: ``DecoderProcess`` (a child process), or a stand-in for it."""
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def ask(self, pcm: bytes, timeout: float) -> str: ...
+
+    def close(self) -> None: ...
+
+
 class StopWordDetector:
     """Spot stop words in one int16 mono stream: ``feed`` frames, get ``StopWordHeard`` events.
 
     ``threshold`` is PocketSphinx's keyphrase threshold: lower finds more and false-alarms more.
     By default each phrase gets ``10 ** (LOG10_THRESHOLD_PER_PHONE * phonemes)``; a mapping sets it per phrase.
+    ``spotter`` makes what runs the search from its ``Task`` (``spotting(...)``); a child process by default.
     """
 
     def __init__(
@@ -171,6 +183,7 @@ class StopWordDetector:
         sample_rate: int = MODEL_RATE,
         threshold: float | Mapping[str, float] | None = None,
         pronunciations: Mapping[str, str] | None = None,
+        spotter: Callable[[Task], Spotter] = DecoderProcess,
     ) -> None:
         self.stop_words = list(stop_words)
         self.sample_rate = sample_rate
@@ -182,9 +195,8 @@ class StopWordDetector:
         thresholds = {phrase: self._threshold(phrase, lexicon) for phrase in self._names}
         self.thresholds = {self._names[phrase]: value for phrase, value in thresholds.items()}
         files = _write_files(thresholds, lexicon)
-        self._decoder = DecoderProcess(spotting(str(hmm), files.dictionary, files.keyphrases))
-        self._decoder.start()
-        self.reset()
+        self._decoder = spotter(spotting(str(hmm), files.dictionary, files.keyphrases))
+        self.reset()  # starts the process, so that one that cannot start fails here
 
     def _threshold(self, phrase: str, lexicon: dict[str, tuple[str, ...]]) -> float:
         name = self._names[phrase]
@@ -245,7 +257,3 @@ class StopWordDetector:
     def _to_input(self, end_frame: int) -> int:
         position = self._utterance_start + end_frame * FRAME_SAMPLES
         return min(self._fed, math.floor(position * self.sample_rate / MODEL_RATE))
-
-    def copy(self) -> StopWordDetector:
-        """Return a detector for another stream with the same stop words and settings."""
-        return StopWordDetector(self.stop_words, self.sample_rate, self.threshold, self.pronunciations)

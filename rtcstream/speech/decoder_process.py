@@ -82,7 +82,7 @@ class DecoderProcess:
         return self._process.pid if self._process is not None and self._process.poll() is None else None
 
     def start(self) -> None:
-        """Start the child now (``decode`` would on its first call); raises ``DecoderProcessError`` if it cannot."""
+        """Start the child now (``ask`` would on its first call); raises ``DecoderProcessError`` if it cannot."""
         with self._lock:
             self._running()
 
