@@ -56,6 +56,9 @@ class InProcess:
     def pid(self) -> int:
         return os.getpid()
 
+    def start(self) -> None:
+        pass
+
     def ask(self, pcm: bytes, timeout: float) -> str:
         return self._answer(pcm)
 

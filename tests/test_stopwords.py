@@ -21,6 +21,7 @@ import soxr
 from rtcstream.handlers import stopwords
 from rtcstream.handlers.stopwords import StopWordDetector, StopWordHeard, StopWordsUnavailable
 from rtcstream.speech import DecoderProcessError
+from rtcstream.speech.decoder_process import DecoderProcess, Task
 from tests import speech
 from tests import stopword_audio as fixtures
 from tests.polling import wait_for
@@ -117,6 +118,35 @@ def test_the_search_runs_in_a_process_that_a_failure_restarts_and_close_ends() -
     second = detector.pid
     detector.close()
     assert detector.pid is None and not psutil.pid_exists(second)  # ended and reaped
+
+
+def test_a_new_detector_starts_its_process_and_a_reset_restarts_the_search() -> None:
+    """A new process's search is fresh: it is not asked to start over (the reset of a running one is)."""
+    spotters: list[Recording] = []
+
+    class Recording(DecoderProcess):
+        def __init__(self, task: Task) -> None:
+            super().__init__(task)
+            self.asked: list[int] = []
+            spotters.append(self)
+
+        def ask(self, pcm: bytes, timeout: float) -> str:
+            self.asked.append(len(pcm))
+            return super().ask(pcm, timeout)
+
+    detector = StopWordDetector(["computer"], RATE, spotter=Recording)
+    [spotter] = spotters
+    assert detector.pid is not None and spotter.asked == []  # started, so that one that cannot start fails here
+    detector.feed(speech.silence(0.1))
+    assert spotter.asked and 0 not in spotter.asked
+    detector.reset()
+    assert spotter.asked[-1] == 0  # the running search starts over
+    clip = robust_clip()
+    assert clip.phrase_end is not None
+    heard = [h for frame in speech.frames(clip.samples) for h in detector.feed(frame)]
+    assert [h.phrase for h in heard] == ["computer"]
+    assert abs(heard[0].end - clip.phrase_end) <= END_TOLERANCE  # counted from the reset
+    detector.close()
 
 
 def test_a_process_that_stops_answering_fails_the_frame_in_time_and_is_replaced(monkeypatch) -> None:

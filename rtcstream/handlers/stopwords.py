@@ -164,6 +164,8 @@ class Spotter(Protocol):
     @property
     def pid(self) -> int | None: ...
 
+    def start(self) -> None: ...
+
     def ask(self, pcm: bytes, timeout: float) -> str: ...
 
     def close(self) -> None: ...
@@ -196,7 +198,7 @@ class StopWordDetector:
         self.thresholds = {self._names[phrase]: value for phrase, value in thresholds.items()}
         files = _write_files(thresholds, lexicon)
         self._decoder = spotter(spotting(str(hmm), files.dictionary, files.keyphrases))
-        self.reset()  # starts the process, so that one that cannot start fails here
+        self.reset()
 
     def _threshold(self, phrase: str, lexicon: dict[str, tuple[str, ...]]) -> float:
         name = self._names[phrase]
@@ -218,7 +220,10 @@ class StopWordDetector:
         self._fed = 0  # input samples
         self._fed_model = 0  # samples at 16 kHz given to the decoder
         self._utterance_start = 0  # where, at 16 kHz, the decoder's frame 0 is
-        self._decoder.ask(b"", ANSWER_TIMEOUT)  # the search starts over
+        if self._decoder.pid is None:
+            self._decoder.start()  # its search starts with the next frame; one that cannot start fails here
+        else:
+            self._decoder.ask(b"", ANSWER_TIMEOUT)  # the search starts over
 
     def feed(self, frame: np.ndarray) -> list[StopWordHeard]:
         """Take int16 mono samples (any shape with one channel) at ``sample_rate``; return what was spotted.
