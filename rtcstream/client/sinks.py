@@ -14,6 +14,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from rtcstream.media.audio import OUTPUT_RATE
 from rtcstream.media.inbound import InboundAudio
+from rtcstream.media.resampler import audio_resampler
 
 # int16 RMS above which a frame counts as sound (about -50 dBFS).
 AUDIBLE_RMS = 100.0
@@ -64,7 +65,7 @@ class VideoSink:
 async def record_audio(track: MediaStreamTrack, sink: AudioSink, notify: Callable[[], None]) -> None:
     """Record ``track`` as a browser would play it: DTX pauses and lost packets as silence (``InboundAudio``)."""
     audio = InboundAudio(track, label="Received audio")
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=AudioSink.RATE)
+    resampler = audio_resampler("s16", "mono", AudioSink.RATE)
     try:
         while True:
             frame = await audio.recv()

@@ -12,6 +12,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from rtcstream.media.audio import frame_samples
+from rtcstream.media.resampler import audio_resampler
 
 
 class ArrayAudioTrack(MediaStreamTrack):
@@ -90,7 +91,7 @@ class ArrayAudioTrack(MediaStreamTrack):
 
 def read_audio_file(path: str, sample_rate: int = 48000) -> np.ndarray:
     """Decode any audio file PyAV reads into int16 mono at ``sample_rate``."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+    resampler = audio_resampler("s16", "mono", sample_rate)
     parts = []
     with av.open(path) as container:
         for frame in container.decode(audio=0):

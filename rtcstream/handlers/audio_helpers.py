@@ -108,6 +108,8 @@ def audio_to_bytes(audio: tuple[int, np.ndarray]) -> bytes:
     """Return ``(rate, samples)`` (int16 or float32; (n,) or (channels, n), mixed to mono) as MP3 bytes."""
     import av
 
+    from rtcstream.media.resampler import audio_resampler
+
     rate, samples = audio
     samples = np.asarray(samples)
     if samples.dtype.kind == "f":
@@ -119,7 +121,7 @@ def audio_to_bytes(audio: tuple[int, np.ndarray]) -> bytes:
     out = io.BytesIO()
     with av.open(out, "w", format="mp3") as container:
         stream = container.add_stream("libmp3lame", rate=target, layout="mono")
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=target)
+        resampler = audio_resampler("fltp", "mono", target)
         for converted in [*resampler.resample(frame), *resampler.resample(None)]:
             for packet in stream.encode(converted):
                 container.mux(packet)

@@ -9,6 +9,7 @@ import av
 import numpy as np
 
 from rtcstream.media.errors import HandlerOutputError
+from rtcstream.media.resampler import audio_resampler
 
 OUTPUT_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz: the Opus frame, so the encoder never re-chunks.
@@ -32,7 +33,7 @@ class InputConverter:
     def __init__(self, rate: int = 48000, layout: str = "mono") -> None:
         self.rate = rate
         self.layout = layout
-        self._resampler = av.AudioResampler(format="s16", layout=layout, rate=rate)
+        self._resampler = audio_resampler("s16", layout, rate)
 
     def convert(self, frame: av.AudioFrame) -> np.ndarray:
         frames = self._resampler.resample(frame)
@@ -109,7 +110,7 @@ class OutputConverter:
         if self._rate != rate:
             # Flush the old resampler: its filter still holds the end of the last chunk.
             out += self._drain()
-            self._resampler = av.AudioResampler(format="s16", layout="stereo", rate=OUTPUT_RATE)
+            self._resampler = audio_resampler("s16", "stereo", OUTPUT_RATE)
             self._rate = rate
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="stereo")
         frame.sample_rate = rate

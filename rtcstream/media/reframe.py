@@ -7,6 +7,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from rtcstream.media.resampler import audio_resampler
+
 _EMPTY: np.ndarray = np.zeros(0, dtype=np.int16)
 
 
@@ -30,7 +32,7 @@ class Reframer:
     def __init__(self, rate: int, chunk: int) -> None:
         self.rate = rate
         self.chunk = chunk
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        self._resampler = audio_resampler("s16", "mono", rate)
         self._pending: np.ndarray = _EMPTY
 
     def push(self, frame: av.AudioFrame) -> list[np.ndarray]:
@@ -47,5 +49,5 @@ class Reframer:
 
     def reset(self) -> None:
         """Forget what waits and the filter's state (the stream was cut: a barge-in)."""
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=self.rate)
+        self._resampler = audio_resampler("s16", "mono", self.rate)
         self._pending = _EMPTY
